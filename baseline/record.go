@@ -1,0 +1,73 @@
+package baseline
+
+import (
+	"io/fs"
+	"strings"
+)
+
+// Type is the kind of a file system entry.
+type Type uint8
+
+// Entry types. Values are part of the on-disk encoding: never renumber.
+const (
+	TypeFile    Type = 1
+	TypeDir     Type = 2
+	TypeSymlink Type = 3
+	TypeOther   Type = 4 // FIFO, socket, device: recorded, never opened
+)
+
+func (t Type) String() string {
+	switch t {
+	case TypeFile:
+		return "file"
+	case TypeDir:
+		return "dir"
+	case TypeSymlink:
+		return "symlink"
+	case TypeOther:
+		return "other"
+	}
+	return "unknown"
+}
+
+// Record is what a baseline knows of one entry under a root.
+type Record struct {
+	// Root is the absolute path of the web root the entry belongs to.
+	// It is not part of the encoded record: the store keys records by root.
+	Root string
+	// Path is the slash-separated path relative to Root, as raw bytes:
+	// it may hold invalid UTF-8 and newlines.
+	Path   string
+	Type   Type
+	Mode   fs.FileMode
+	Size   int64
+	UID    uint32
+	GID    uint32
+	Mtime  int64 // ns since the Unix epoch
+	Ctime  int64 // ns since the Unix epoch; on Windows the change time is not available and is 0
+	Inode  uint64
+	Dev    uint64
+	Target string // symlink target, raw bytes
+
+	BLAKE3 []byte // 32 bytes for regular files that were read, else nil
+	SHA256 []byte // 32 bytes for script-type files (or all files with --hash-all-sha256), else nil
+
+	// Err says why the content could not be read (permission denied,
+	// vanished during the walk); the metadata fields hold what stat saw.
+	Err string
+	// Unstable is set when the file changed while it was hashed, twice.
+	Unstable bool
+}
+
+// Key returns the sort and lookup key of a relative path: its components
+// joined by NUL. Because NUL sorts before every other byte, the keys of a
+// depth-first walk that visits names in byte order come out sorted
+// ("a", "a/b", "a.b"), which lets [Compare] merge two states in one pass.
+func Key(path string) []byte {
+	return []byte(strings.ReplaceAll(path, "/", "\x00"))
+}
+
+// PathOfKey is the inverse of [Key].
+func PathOfKey(key []byte) string {
+	return strings.ReplaceAll(string(key), "\x00", "/")
+}

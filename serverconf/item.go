@@ -1,0 +1,63 @@
+// Package serverconf parses web server configurations (IIS, Apache, nginx,
+// PHP, Tomcat, Exchange) into inventories of their extension points:
+// modules, handlers, filters, agents, prepend files and web roots.
+package serverconf
+
+// Item is one extension point found in a server configuration.
+type Item struct {
+	// Server is the product: "iis", "webconfig", "apache", "htaccess",
+	// "nginx", "php", "tomcat", "exchange".
+	Server string `json:"server"`
+	// Kind is what the item is: "global_module", "module", "isapi_filter",
+	// "handler", "isapi_cgi_restriction", "config_source", "web_root",
+	// "load_module", "load_file", "include", "script_handler",
+	// "auto_prepend_file", "auto_append_file", "exec_cgi", "extension",
+	// "zend_extension", "valve", "listener", "jsp_mapping", "context",
+	// "war", "transport_agent", "redirection", "unparsable".
+	Kind string `json:"kind"`
+	// Name identifies the item within Kind and Scope (module name, handler
+	// path pattern, directive argument, agent name ...).
+	Name string `json:"name"`
+	// Image is the binary, script or directory the item points at, with
+	// environment variables such as %windir% expanded where known.
+	Image string `json:"image,omitempty"`
+	// Type is the managed type, class name or handler type, if any.
+	Type string `json:"type,omitempty"`
+	// Scope is where the item applies: "server", a <location> path, a
+	// virtual host, a pool, a directory of a .htaccess file.
+	Scope string `json:"scope,omitempty"`
+	// Attrs holds the other attributes (preCondition, verb, enabled ...).
+	Attrs map[string]string `json:"attrs,omitempty"`
+	// Source and Line locate the item in the configuration.
+	Source string `json:"source"`
+	Line   int    `json:"line,omitempty"`
+	// ImageBLAKE3 is the hex digest of Image when it names a readable file.
+	ImageBLAKE3 string `json:"image_blake3,omitempty"`
+}
+
+// Identity is the key under which an item is compared across two
+// inventories: the same identity with other attributes is a change.
+func (it Item) Identity() string {
+	return it.Server + "\x00" + it.Kind + "\x00" + it.Scope + "\x00" + it.Name
+}
+
+// ChangeKind says how an inventory item differs between two states.
+type ChangeKind string
+
+// Inventory change kinds; strings are part of the output schema.
+const (
+	ItemAdded   ChangeKind = "added"
+	ItemRemoved ChangeKind = "removed"
+	ItemChanged ChangeKind = "changed"
+)
+
+// Change is one difference between two inventories.
+type Change struct {
+	Kind   ChangeKind `json:"kind"`
+	Fields []string   `json:"fields,omitempty"` // for ItemChanged: "image", "type", "image_blake3", "attrs.enabled" ...
+	Old    *Item      `json:"old,omitempty"`
+	New    *Item      `json:"new,omitempty"`
+	// Note is a finding worth saying to an analyst, e.g. that the image
+	// of an added module is already used by another module.
+	Note string `json:"note,omitempty"`
+}
