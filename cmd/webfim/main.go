@@ -1,19 +1,102 @@
+// Command webfim is a web-root integrity monitor: it baselines web roots and
+// server configurations, diffs them, and watches them for planted server
+// software components (MITRE ATT&CK T1505).
 package main
 
 import (
-	_ "github.com/bmatcuk/doublestar/v4"
-	_ "github.com/elastic/go-elasticsearch/v8"
-	_ "github.com/fsnotify/fsnotify"
-	_ "github.com/google/go-cmp/cmp"
-	_ "github.com/prometheus/client_golang/prometheus"
-	_ "github.com/rogpeppe/go-internal/testscript"
-	_ "github.com/schollz/progressbar/v3"
-	_ "github.com/urfave/cli/v2"
-	_ "github.com/zeebo/blake3"
-	_ "go.etcd.io/bbolt"
-	_ "go.yaml.in/yaml/v3"
-	_ "golang.org/x/sys/unix"
-	_ "golang.org/x/term"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"sort"
+	"syscall"
+
+	"github.com/urfave/cli/v2"
 )
 
-func main() {}
+// version is set at link time (-ldflags "-X main.version=...").
+var version = "0.1.0-dev"
+
+// Exit codes. Differences are reported like AIDE and Tripwire, as a bit sum;
+// errors use codes of 16 and above so scripts can tell them apart.
+const (
+	exitOK      = 0
+	exitAdded   = 1
+	exitRemoved = 2
+	exitChanged = 4 // content, metadata, moved, or a server module inventory change
+	exitError   = 16
+	exitUsage   = 17 // bad flags, arguments or config file
+	exitLocked  = 18 // the database is held by another process for too long
+)
+
+// commands is filled by the init functions of the cmd_*.go files, one
+// command per file, so that commands can be added without touching main.
+var commands []*cli.Command
+
+func register(c *cli.Command) { commands = append(commands, c) }
+
+func newApp() *cli.App {
+	sort.Slice(commands, func(i, j int) bool { return commands[i].Name < commands[j].Name })
+	return &cli.App{
+		Name:                 "webfim",
+		Usage:                "web-root integrity monitor: baselines, diffs and watches web roots and server configs",
+		Version:              version,
+		EnableBashCompletion: true,
+		Flags:                globalFlags,
+		Commands:             commands,
+		ExitErrHandler:       func(*cli.Context, error) {}, // main prints errors and picks the code
+		OnUsageError: func(c *cli.Context, err error, _ bool) error {
+			return usageError{err}
+		},
+	}
+}
+
+func main() {
+	os.Exit(run(os.Args))
+}
+
+// run executes the CLI and returns the process exit code.
+func run(args []string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := newApp().RunContext(ctx, args)
+	return exitCode(err)
+}
+
+// exitCode maps an error returned by a command to the process exit code
+// and prints it.
+func exitCode(err error) int {
+	if err == nil {
+		return exitOK
+	}
+	var ce cli.ExitCoder
+	if errors.As(err, &ce) {
+		if msg := err.Error(); msg != "" {
+			fmt.Fprintln(os.Stderr, "webfim:", msg)
+		}
+		return ce.ExitCode()
+	}
+	fmt.Fprintln(os.Stderr, "webfim:", err)
+	var ue usageError
+	if errors.As(err, &ue) {
+		return exitUsage
+	}
+	if isLockTimeout(err) {
+		return exitLocked
+	}
+	return exitError
+}
+
+// usageError marks an error in how webfim was called.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+// differences is returned by commands that report differences: its code is
+// the bit sum of exitAdded, exitRemoved and exitChanged; it prints nothing.
+type differences int
+
+func (d differences) Error() string { return "" }
+func (d differences) ExitCode() int { return int(d) }
