@@ -1,0 +1,297 @@
+package output
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Syslog networks of [SyslogConfig].
+const (
+	SyslogUDP      = "udp"      // one message per datagram
+	SyslogTCP      = "tcp"      // octet-counting framing (RFC 6587 3.4.1)
+	SyslogUnix     = "unix"     // unix stream socket, octet-counting framing
+	SyslogUnixgram = "unixgram" // unix datagram socket (such as /dev/log), one message per datagram
+)
+
+// Syslog defaults.
+const (
+	DefaultSyslogAppName  = "webfim"
+	DefaultSyslogFacility = "local0"
+	DefaultSyslogTimeout  = 5 * time.Second
+	syslogMsgID           = "alert"
+	// maxDatagram is the largest UDP payload over IPv4.
+	maxDatagram = 65507
+)
+
+var facilities = map[string]int{
+	"kern": 0, "user": 1, "mail": 2, "daemon": 3, "auth": 4, "syslog": 5, "lpr": 6, "news": 7,
+	"uucp": 8, "cron": 9, "authpriv": 10, "ftp": 11, "ntp": 12, "security": 13, "audit": 13, "console": 14,
+	"solaris-cron": 15, "local0": 16, "local1": 17, "local2": 18, "local3": 19, "local4": 20,
+	"local5": 21, "local6": 22, "local7": 23,
+}
+
+// Syslog severities (RFC 5424 6.2.1).
+const (
+	sevCritical = 2
+	sevError    = 3
+	sevWarning  = 4
+	sevNotice   = 5
+	sevInfo     = 6
+)
+
+// SyslogConfig configures a [Syslog] output.
+type SyslogConfig struct {
+	// Network is SyslogUDP, SyslogTCP, SyslogUnix or SyslogUnixgram.
+	Network string
+	// Address is host:port for udp and tcp, a socket path for unix and unixgram.
+	Address string
+	// Facility is a name (local0 ... local7, auth, authpriv, security, daemon, user, ...)
+	// or a number 0-23; empty means DefaultSyslogFacility.
+	Facility string
+	// AppName is the APP-NAME header field; empty means DefaultSyslogAppName.
+	AppName string
+	// Hostname is the HOSTNAME header field; empty means os.Hostname().
+	Hostname string
+	// Timeout bounds connecting and each write; 0 means DefaultSyslogTimeout.
+	Timeout time.Duration
+}
+
+// Validate checks the configuration and fills in defaults.
+func (c *SyslogConfig) Validate() error {
+	switch c.Network {
+	case SyslogUDP, SyslogTCP:
+		if _, _, err := net.SplitHostPort(c.Address); err != nil {
+			return configError("syslog", "address %q is not host:port: %v", c.Address, err)
+		}
+	case SyslogUnix, SyslogUnixgram:
+		if c.Address == "" {
+			return configError("syslog", "address (socket path) is empty")
+		}
+	default:
+		return configError("syslog", "network %q is not one of udp, tcp, unix, unixgram", c.Network)
+	}
+	if c.Facility == "" {
+		c.Facility = DefaultSyslogFacility
+	}
+	if _, err := facilityCode(c.Facility); err != nil {
+		return configError("syslog", "%v", err)
+	}
+	if c.AppName == "" {
+		c.AppName = DefaultSyslogAppName
+	}
+	if c.Hostname == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			h = "-"
+		}
+		c.Hostname = h
+	}
+	if c.Timeout < 0 {
+		return configError("syslog", "timeout %v is negative", c.Timeout)
+	}
+	if c.Timeout == 0 {
+		c.Timeout = DefaultSyslogTimeout
+	}
+	return nil
+}
+
+func facilityCode(name string) (int, error) {
+	if n, err := strconv.Atoi(name); err == nil {
+		if n < 0 || n > 23 {
+			return 0, fmt.Errorf("facility %d is not in 0-23", n)
+		}
+		return n, nil
+	}
+	if n, ok := facilities[strings.ToLower(name)]; ok {
+		return n, nil
+	}
+	return 0, fmt.Errorf("facility %q is unknown (use local0 ... local7, auth, authpriv, security, daemon, user or 0-23)", name)
+}
+
+// SyslogOutput sends each document as the MSG of one RFC 5424 message.
+type SyslogOutput struct {
+	cfg      SyslogConfig
+	facility int
+	pid      int
+	stream   bool
+
+	mu   sync.Mutex
+	conn net.Conn
+	now  func() time.Time // for tests
+}
+
+// Syslog returns a syslog output. It connects lazily, on the first Write,
+// and reconnects after a failure, so a syslog server that is down at start
+// does not prevent the daemon from starting.
+func Syslog(cfg SyslogConfig) (*SyslogOutput, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	fac, _ := facilityCode(cfg.Facility)
+	return &SyslogOutput{
+		cfg:      cfg,
+		facility: fac,
+		pid:      os.Getpid(),
+		stream:   cfg.Network == SyslogTCP || cfg.Network == SyslogUnix,
+		now:      time.Now,
+	}, nil
+}
+
+// Name returns "syslog:" network "://" address.
+func (s *SyslogOutput) Name() string { return "syslog:" + s.cfg.Network + "://" + s.cfg.Address }
+
+// Write sends docs in order. A failed send is retried once on a new
+// connection; if that fails too, that document and the rest are reported
+// in a *PartialError.
+func (s *SyslogOutput) Write(ctx context.Context, docs []Doc) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, d := range docs {
+		if err := ctx.Err(); err != nil {
+			return &PartialError{Failed: rangeFrom(i, len(docs)), Err: err}
+		}
+		msg := s.format(d.Body)
+		if !s.stream && len(msg) > maxDatagram {
+			// Cannot ever succeed: fail loudly instead of truncating the JSON.
+			return &PartialError{Failed: rangeFrom(i, len(docs)),
+				Err: fmt.Errorf("syslog: message of %d bytes exceeds the datagram limit of %d; use tcp", len(msg), maxDatagram)}
+		}
+		if s.stream {
+			msg = append([]byte(strconv.Itoa(len(msg))+" "), msg...)
+		}
+		err := s.send(msg)
+		if err != nil {
+			s.closeConn()
+			err = s.send(msg)
+		}
+		if err != nil {
+			s.closeConn()
+			return &PartialError{Failed: rangeFrom(i, len(docs)), Err: fmt.Errorf("%s: %w", s.Name(), err)}
+		}
+	}
+	return nil
+}
+
+func (s *SyslogOutput) send(msg []byte) error {
+	if s.conn != nil && s.stream && peerClosed(s.conn) {
+		s.closeConn()
+	}
+	if s.conn == nil {
+		c, err := net.DialTimeout(s.cfg.Network, s.cfg.Address, s.cfg.Timeout)
+		if err != nil {
+			return err
+		}
+		s.conn = c
+	}
+	s.conn.SetWriteDeadline(time.Now().Add(s.cfg.Timeout))
+	n, err := s.conn.Write(msg)
+	if err == nil && n < len(msg) {
+		err = errors.New("short write")
+	}
+	return err
+}
+
+// peerClosed reports whether the server closed a stream connection. Syslog
+// servers never send anything, so a read that does not time out immediately
+// means EOF or an error; without this check the first write after the
+// server went away would "succeed" into a dead socket and be lost.
+func peerClosed(c net.Conn) bool {
+	c.SetReadDeadline(time.Now().Add(time.Millisecond))
+	var b [1]byte
+	_, err := c.Read(b[:])
+	c.SetReadDeadline(time.Time{})
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return false
+	}
+	return true
+}
+
+func (s *SyslogOutput) closeConn() {
+	if s.conn != nil {
+		s.conn.Close()
+		s.conn = nil
+	}
+}
+
+// Close closes the connection.
+func (s *SyslogOutput) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closeConn()
+	return nil
+}
+
+// format builds an RFC 5424 message:
+//
+//	<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID - MSG
+//
+// with MSGID "alert", no structured data and the JSON document as MSG,
+// without a BOM (JSON parsers downstream reject a leading BOM; the JSON
+// is UTF-8 anyway).
+func (s *SyslogOutput) format(body []byte) []byte {
+	pri := s.facility*8 + severityOf(body)
+	ts := s.now().UTC().Format("2006-01-02T15:04:05.000000Z07:00")
+	head := fmt.Sprintf("<%d>1 %s %s %s %d %s - ", pri, ts,
+		headerField(s.cfg.Hostname, 255), headerField(s.cfg.AppName, 48), s.pid, syslogMsgID)
+	msg := make([]byte, 0, len(head)+len(body))
+	msg = append(msg, head...)
+	return append(msg, oneLine(body)...)
+}
+
+// headerField makes v a valid RFC 5424 header field: printable US-ASCII
+// without spaces, at most max characters, "-" when empty.
+func headerField(v string, max int) string {
+	b := make([]byte, 0, len(v))
+	for i := 0; i < len(v) && len(b) < max; i++ {
+		if c := v[i]; c > 32 && c < 127 {
+			b = append(b, c)
+		} else {
+			b = append(b, '_')
+		}
+	}
+	if len(b) == 0 {
+		return "-"
+	}
+	return string(b)
+}
+
+// severityOf maps an ECS document to a syslog severity. event.severity is
+// read on the 0-100 scale of Elastic's risk/severity ranges (critical >= 74,
+// high >= 48, medium >= 22, low >= 1); without it, event.kind "alert" is a
+// warning and anything else informational.
+func severityOf(body []byte) int {
+	var doc struct {
+		Event struct {
+			Severity *float64 `json:"severity"`
+			Kind     string   `json:"kind"`
+		} `json:"event"`
+	}
+	if json.Unmarshal(body, &doc) != nil {
+		return sevWarning
+	}
+	if s := doc.Event.Severity; s != nil && *s > 0 {
+		switch {
+		case *s >= 74:
+			return sevCritical
+		case *s >= 48:
+			return sevError
+		case *s >= 22:
+			return sevWarning
+		default:
+			return sevNotice
+		}
+	}
+	if doc.Event.Kind == "alert" {
+		return sevWarning
+	}
+	return sevInfo
+}
