@@ -1,0 +1,216 @@
+#!/usr/bin/env bash
+# Times webfim against its peers on the reference tree (bench/setup.sh),
+# in one run and on a warm page cache, and prints medians and the ratios
+# that issue 2 targets:
+#   bareread          bare parallel read of every file (bench/bareread)
+#   aide_init         aide --init, sha256 rule p+i+n+u+g+s+m+c+sha256, num_workers=2
+#   webfim_full       webfim baseline create --full (fresh database each run)
+#   webfim_incr       webfim baseline create (incremental, nothing changed)
+#   aide_check        aide --check against the aide --init database
+#   webfim_diff       webfim diff (full re-hash, nothing changed)
+#   webfim_diff_fast  webfim diff --fast
+# Usage: bash bench/run.sh [-n RUNS] [-w WORKERS]
+#   RUNS     repetitions per command, median reported (default 5)
+#   WORKERS  bareread workers and AIDE num_workers (default: nproc)
+# Commands whose webfim subcommand does not exist yet are reported as
+# missing, not failed. Results are kept in bench/work/results/.
+set -euo pipefail
+
+runs=5
+workers=$(nproc)
+while getopts n:w: opt; do
+	case $opt in
+	n) runs=$OPTARG ;;
+	w) workers=$OPTARG ;;
+	*)
+		echo "usage: bash bench/run.sh [-n RUNS] [-w WORKERS]" >&2
+		exit 2
+		;;
+	esac
+done
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+work="$repo/bench/work"
+ref="$work/ref"
+results="$work/results"
+if [ ! -d "$ref" ]; then
+	echo "run: $ref is missing: run bash bench/setup.sh first" >&2
+	exit 1
+fi
+command -v aide >/dev/null || {
+	echo "run: aide is not installed: run bash bench/setup.sh first" >&2
+	exit 1
+}
+rm -rf "$results"
+mkdir -p "$results"
+
+echo "== building"
+(cd "$repo" && go build -o "$work/bareread" ./bench/bareread)
+webfim="$work/webfim"
+if ! (cd "$repo" && go build -o "$webfim" ./cmd/webfim); then
+	echo "run: go build ./cmd/webfim failed; timing the peers only" >&2
+	rm -f "$webfim"
+fi
+
+# has_webfim reports whether the built webfim has the given subcommand.
+has_webfim() {
+	[ -x "$webfim" ] && "$webfim" "$@" --help >/dev/null 2>&1
+}
+
+q() { printf '%q ' "$@"; }
+
+# AIDE configuration: one database file, written by --init and read by
+# --check; only a one-line summary is printed, and nothing when nothing
+# changed. The selection line is a regular expression, so the root is
+# escaped.
+aidedb="$work/aide.db"
+aideconf="$work/aide.conf"
+ref_re=$(printf '%s' "$ref" | sed 's/[][\.*^$+?(){}|]/\\&/g')
+cat >"$aideconf" <<EOF
+database_in=file:$aidedb
+database_out=file:$aidedb
+gzip_dbout=no
+num_workers=$workers
+log_level=warning
+report_level=summary
+report_quiet=yes
+report_url=stdout
+Bench = p+i+n+u+g+s+m+c+sha256
+$ref_re Bench
+EOF
+aide --config-check -c "$aideconf"
+
+dbfull="$work/bench-full.db"
+dbincr="$work/bench-incr.db"
+
+# Machine and load, so noisy runs can be recognised.
+{
+	echo "date:    $(date -u '+%Y-%m-%d %H:%M UTC')"
+	echo "cpu:     $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+	echo "memory:  $(free -m | awk '/^Mem:/ {print $2}') MiB"
+	echo "kernel:  $(uname -r)"
+	echo "go:      $(go version)"
+	echo "aide:    $(aide --version 2>&1 | head -n 1)"
+	echo "tree:    $(find "$ref" -type f | wc -l) files, $(find "$ref" -type f -printf '%s\n' | awk '{s += $1} END {printf "%.1f MB", s / 1e6}')"
+	echo "runs:    $runs per command, workers: $workers, timer: $(command -v hyperfine >/dev/null && hyperfine --version || echo 'bash loop')"
+	echo "load:    $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min) at start"
+} | tee "$results/machine.txt"
+
+# bench NAME MAXEXIT PREPARE CMD: runs PREPARE then CMD once to check that it
+# works (its exit status must be at most MAXEXIT; a difference report of
+# aide or webfim is 1-7), then times RUNS repetitions of CMD, each after
+# PREPARE, and records the median in $results/NAME.median.
+bench() {
+	local name=$1 maxexit=$2 prepare=$3 cmd=$4 rc=0
+	echo "== $name: $cmd"
+	[ -z "$prepare" ] || eval "$prepare" >/dev/null 2>&1
+	eval "$cmd" >"$results/$name.out" 2>"$results/$name.err" || rc=$?
+	if [ "$rc" -gt "$maxexit" ]; then
+		echo "run: $name failed with exit status $rc:" >&2
+		tail -n 20 "$results/$name.err" >&2
+		echo "FAILED" >"$results/$name.median"
+		return 0
+	fi
+	[ "$rc" -eq 0 ] || echo "   note: exit status $rc (differences reported; see $results/$name.out)"
+	local median
+	if command -v hyperfine >/dev/null; then
+		local args=(--runs "$runs" --shell=bash --style=basic --export-json "$results/$name.json" -n "$name")
+		[ -z "$prepare" ] || args+=(--prepare "$prepare")
+		[ "$maxexit" -eq 0 ] || args+=(--ignore-failure)
+		hyperfine "${args[@]}" "$cmd" >"$results/$name.hyperfine" 2>&1 || {
+			cat "$results/$name.hyperfine" >&2
+			echo "FAILED" >"$results/$name.median"
+			return 0
+		}
+		median=$(grep -o '"median": *[0-9.eE+-]*' "$results/$name.json" | head -n 1 | sed 's/.*: *//')
+		median=$(awk -v m="$median" 'BEGIN {printf "%.3f", m}')
+	else
+		local times=() i t0 t1
+		for ((i = 0; i < runs; i++)); do
+			[ -z "$prepare" ] || eval "$prepare" >/dev/null 2>&1
+			t0=$(date +%s%N)
+			eval "$cmd" >/dev/null 2>&1 || true
+			t1=$(date +%s%N)
+			times+=("$(((t1 - t0) / 1000))")
+		done
+		printf '%s\n' "${times[@]}" >"$results/$name.times_us"
+		median=$(sort -n "$results/$name.times_us" | awk '{a[NR] = $1} END {m = (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2; printf "%.3f", m / 1e6}')
+	fi
+	echo "$median" >"$results/$name.median"
+	echo "   median ${median}s"
+}
+
+# missing NAME WHY: records a command that cannot be timed yet.
+missing() {
+	echo "== $1: skipped: $2"
+	echo "missing" >"$results/$1.median"
+}
+
+echo "== warm-up read (untimed)"
+"$work/bareread" -workers "$workers" "$ref"
+
+bench bareread 0 "" "$(q "$work/bareread" -workers "$workers" "$ref") 2>/dev/null"
+bench aide_init 0 "$(q rm -f "$aidedb")" "$(q aide --init -c "$aideconf")"
+
+if has_webfim baseline create; then
+	bench webfim_full 0 "$(q rm -f "$dbfull")" "$(q "$webfim" --db "$dbfull" --quiet baseline create --root "$ref" --full)"
+	# The incremental runs start from one full baseline; pruning between
+	# runs (untimed, when the command exists) keeps the database the same
+	# size for every repetition.
+	rm -f "$dbincr"
+	"$webfim" --db "$dbincr" --quiet baseline create --root "$ref" --full
+	prune=""
+	if has_webfim baseline prune; then
+		prune=$(q "$webfim" --db "$dbincr" --quiet baseline prune --keep 1)
+	fi
+	bench webfim_incr 0 "$prune" "$(q "$webfim" --db "$dbincr" --quiet baseline create --root "$ref")"
+else
+	missing webfim_full "webfim baseline create does not exist yet"
+	missing webfim_incr "webfim baseline create does not exist yet"
+fi
+
+# aide --init left the database of the unchanged tree in place.
+bench aide_check 7 "" "$(q aide --check -c "$aideconf")"
+
+if has_webfim diff && [ -f "$dbincr" ]; then
+	bench webfim_diff 7 "" "$(q "$webfim" --db "$dbincr" --quiet diff)"
+	bench webfim_diff_fast 7 "" "$(q "$webfim" --db "$dbincr" --quiet diff --fast)"
+else
+	missing webfim_diff "webfim diff (or baseline create) does not exist yet"
+	missing webfim_diff_fast "webfim diff (or baseline create) does not exist yet"
+fi
+
+echo "load:    $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min) at end" | tee -a "$results/machine.txt"
+
+med() { cat "$results/$1.median"; }
+
+{
+	echo
+	printf '%-18s %12s\n' command "median (s)"
+	for n in bareread aide_init webfim_full webfim_incr aide_check webfim_diff webfim_diff_fast; do
+		printf '%-18s %12s\n' "$n" "$(med "$n")"
+	done
+	echo
+	printf '%-28s %8s %8s  %s\n' ratio value target result
+	# ratio LABEL NUM DEN OP TARGET
+	ratio() {
+		local a b
+		a=$(med "$2")
+		b=$(med "$3")
+		if ! [[ $a =~ ^[0-9.]+$ && $b =~ ^[0-9.]+$ ]]; then
+			printf '%-28s %8s %8s  %s\n' "$1" "-" "$4 $5" "n/a ($2: $a, $3: $b)"
+			return
+		fi
+		awk -v l="$1" -v a="$a" -v b="$b" -v op="$4" -v t="$5" 'BEGIN {
+			if (b == 0) { printf "%-28s %8s %8s  %s\n", l, "-", op " " t, "n/a (zero time)"; exit }
+			r = a / b
+			ok = (op == ">=") ? (r >= t) : (r <= t)
+			printf "%-28s %8.2f %8s  %s\n", l, r, op " " t, ok ? "PASS" : "FAIL"
+		}'
+	}
+	ratio aide_init/webfim_full aide_init webfim_full ">=" 2.5
+	ratio webfim_full/bareread webfim_full bareread "<=" 1.3
+	ratio aide_check/webfim_diff aide_check webfim_diff ">=" 8
+	ratio webfim_incr/webfim_full webfim_incr webfim_full "<=" 0.3
+	ratio diff_fast/diff_full webfim_diff_fast webfim_diff "<=" 0.3
+} | tee "$results/summary.txt"
