@@ -1,0 +1,272 @@
+package policy
+
+import (
+	"fmt"
+	"strings"
+)
+
+// WindowEffect is what a deploy window (or an allowed writer) does to a
+// rule's finding.
+type WindowEffect int
+
+const (
+	// Expected: inside a window the change is an expected event, not an alert.
+	Expected WindowEffect = iota
+	// Lowered: inside a window the alert stays, at medium severity.
+	Lowered
+	// Unaffected: windows change nothing.
+	Unaffected
+)
+
+func (e WindowEffect) String() string {
+	return [...]string{"expected event", "alert lowered to medium", "none: always alerts"}[e]
+}
+
+// Technique is a MITRE ATT&CK technique or sub-technique.
+type Technique struct {
+	ID, Name, Reference string
+}
+
+// Tactic TA0003.
+var Persistence = Technique{"TA0003", "Persistence", "https://attack.mitre.org/tactics/TA0003/"}
+
+// MITRE ATT&CK techniques used by the rules.
+var (
+	ServerSoftwareComponent = Technique{"T1505", "Server Software Component", "https://attack.mitre.org/techniques/T1505/"}
+	TransportAgent          = Technique{"T1505.002", "Transport Agent", "https://attack.mitre.org/techniques/T1505/002/"}
+	WebShell                = Technique{"T1505.003", "Web Shell", "https://attack.mitre.org/techniques/T1505/003/"}
+	IISComponents           = Technique{"T1505.004", "IIS Components", "https://attack.mitre.org/techniques/T1505/004/"}
+)
+
+// Rule is one entry of the rule catalog. IDs are stable: a rule is never
+// renumbered, retired ids are not reused.
+type Rule struct {
+	ID          string
+	Name        string
+	Description string
+	// Triggers says which changes match, for the catalog.
+	Triggers     string
+	Severity     Severity
+	Window       WindowEffect
+	Technique    Technique  // T1505
+	Subtechnique *Technique // nil when no sub-technique fits
+	References   []string
+	Tuning       string
+	// Version increases when the rule's logic changes (ECS rule.version).
+	Version int
+}
+
+// RiskScore is the rule's default ECS event.risk_score.
+func (r Rule) RiskScore() float64 { return r.Severity.RiskScore() }
+
+// Rule ids.
+const (
+	RuleScriptInNoScriptZone = "webfim-001"
+	RuleScriptAdded          = "webfim-002"
+	RuleScriptModified       = "webfim-003"
+	RuleIISModule            = "webfim-004"
+	RuleTransportAgent       = "webfim-005"
+	RuleServerModule         = "webfim-006"
+	RuleHandlerMapping       = "webfim-007"
+	RuleAutoPrepend          = "webfim-008"
+	RuleNewExecutableExt     = "webfim-009"
+	RuleUnparsableConfig     = "webfim-010"
+	RuleConfigItemChanged    = "webfim-011"
+	RuleConfigItemRemoved    = "webfim-012"
+	RuleFileChanged          = "webfim-013"
+	RuleFileRemoved          = "webfim-014"
+)
+
+
+var catalog = []Rule{
+	{
+		ID: RuleScriptInNoScriptZone, Name: "Script-type file in a no-script zone",
+		Description: "A script-type file appeared or changed in a directory that should only hold uploads or static assets; this is the classic location of a web shell dropped through an upload form.",
+		Triggers:    "A script-type file (by extension, or .htaccess, .user.ini, web.config) added, modified or moved into a path matching `no_script_zones`.",
+		Severity:    Critical, Window: Unaffected, Technique: ServerSoftwareComponent, Subtechnique: &WebShell,
+		References: []string{WebShell.Reference, "https://www.cisa.gov/news-events/alerts/2015/11/10/compromised-web-servers-and-web-shells-threat-awareness-and-guidance"},
+		Tuning:     "Narrow `no_script_zones` (globally or per root) if an application legitimately keeps scripts under such a path, e.g. a plugin's `static/` directory with PHP helpers.",
+		Version:    1,
+	},
+	{
+		ID: RuleScriptAdded, Name: "Script-type file added outside a deploy window",
+		Description: "A new script-type file appeared in a web root while no deploy window was open.",
+		Triggers:    "A script-type file added (or moved to a new path) outside any deploy window.",
+		Severity:    High, Window: Expected, Technique: ServerSoftwareComponent, Subtechnique: &WebShell,
+		References: []string{WebShell.Reference},
+		Tuning:     "Open a deploy window for releases (`webfim deploy start`, or `deploy_windows`), list the deploy tool in `allowed_writers`, or `ignore` generated caches (e.g. compiled templates).",
+		Version:    1,
+	},
+	{
+		ID: RuleScriptModified, Name: "Script-type file modified outside a deploy window",
+		Description: "The content of an existing script-type file changed while no deploy window was open; attackers often inject code into existing pages to hide a web shell.",
+		Triggers:    "Content change of a script-type file outside any deploy window.",
+		Severity:    High, Window: Expected, Technique: ServerSoftwareComponent, Subtechnique: &WebShell,
+		References: []string{WebShell.Reference},
+		Tuning:     "Same as webfim-002; applications that rewrite their own PHP config files (e.g. a CMS installer) can be excluded with `ignore` for that one file.",
+		Version:    1,
+	},
+	{
+		ID: RuleIISModule, Name: "IIS module or ISAPI filter added or changed",
+		Description: "A native or managed IIS module, ISAPI filter or ISAPI/CGI restriction was added, or its image changed; IIS modules see every request and are a known persistence mechanism (e.g. OwlProxy, IIS-Raid).",
+		Triggers:    "Inventory item of kind global_module, module, isapi_filter or isapi_cgi_restriction (IIS applicationHost.config or web.config) added or changed.",
+		Severity:    Critical, Window: Lowered, Technique: ServerSoftwareComponent, Subtechnique: &IISComponents,
+		References: []string{IISComponents.Reference, "https://learn.microsoft.com/en-us/iis/get-started/introduction-to-iis/iis-modules-overview"},
+		Tuning:     "Cannot be disabled by a window; lower its severity in `rules` only if modules are managed by configuration management you trust.",
+		Version:    1,
+	},
+	{
+		ID: RuleTransportAgent, Name: "Exchange transport agent added or changed",
+		Description: "A Microsoft Exchange transport agent was added, enabled or changed; transport agents process every mail and have been used for persistent mail theft (e.g. LightNeuron).",
+		Triggers:    "Inventory item of kind transport_agent (agents.config, fetagents.config) added or changed.",
+		Severity:    Critical, Window: Lowered, Technique: ServerSoftwareComponent, Subtechnique: &TransportAgent,
+		References: []string{TransportAgent.Reference},
+		Tuning:     "Expected only when installing Exchange updates or vetted mail-filter products; compare the agent's assembly path and digest with the vendor's.",
+		Version:    1,
+	},
+	{
+		ID: RuleServerModule, Name: "Web server module or extension added or changed",
+		Description: "A module, shared library, PHP extension or Tomcat valve/listener loaded by the web server was added, or its image changed.",
+		Triggers:    "Inventory item of kind load_module, load_file, extension, zend_extension, valve or listener (Apache, nginx, PHP, Tomcat) added or changed.",
+		Severity:    Critical, Window: Lowered, Technique: ServerSoftwareComponent,
+		References: []string{ServerSoftwareComponent.Reference},
+		Tuning:     "Package upgrades change module images: run them inside a deploy window (the alert stays, at medium) and take a new baseline afterwards.",
+		Version:    1,
+	},
+	{
+		ID: RuleHandlerMapping, Name: "Handler mapping added or changed",
+		Description: "A handler mapping (IIS handlers, Apache AddHandler/SetHandler, nginx FastCGI location, Tomcat JSP mapping) for a script extension was added or changed.",
+		Triggers:    "Inventory item of kind handler, script_handler or jsp_mapping added or changed whose extension is script-type.",
+		Severity:    Critical, Window: Lowered, Technique: ServerSoftwareComponent, Subtechnique: &IISComponents,
+		References: []string{IISComponents.Reference, WebShell.Reference},
+		Tuning:     "Mostly changes on server upgrades; review the handler's image or script processor.",
+		Version:    1,
+	},
+	{
+		ID: RuleAutoPrepend, Name: "PHP auto_prepend_file or auto_append_file set",
+		Description: "PHP was configured to run a file before or after every script; a favourite way to hide a web shell or credential stealer in php.ini, an FPM pool, .user.ini or .htaccess.",
+		Triggers:    "Inventory item of kind auto_prepend_file or auto_append_file added or changed.",
+		Severity:    Critical, Window: Lowered, Technique: ServerSoftwareComponent, Subtechnique: &WebShell,
+		References: []string{WebShell.Reference, "https://www.php.net/manual/en/ini.core.php#ini.auto-prepend-file"},
+		Tuning:     "Some security plugins (e.g. WAFs for WordPress) use auto_prepend_file: verify the target file, then take a new baseline.",
+		Version:    1,
+	},
+	{
+		ID: RuleNewExecutableExt, Name: "Configuration makes a new extension executable",
+		Description: "A server or per-directory configuration (.htaccess, web.config) maps a non-script extension such as .jpg to a script handler, or enables CGI execution, so an innocent-looking upload runs as code.",
+		Triggers:    "Inventory item of kind handler, script_handler or jsp_mapping whose extension is not script-type, or exec_cgi, added or changed.",
+		Severity:    Critical, Window: Lowered, Technique: ServerSoftwareComponent, Subtechnique: &WebShell,
+		References: []string{WebShell.Reference},
+		Tuning:     "Add the extension to `script_extensions` if it is legitimately executable on this server.",
+		Version:    1,
+	},
+	{
+		ID: RuleUnparsableConfig, Name: "Server configuration cannot be parsed",
+		Description: "A tracked server configuration no longer parses, so its inventory of modules and handlers is unknown; the server may still load it.",
+		Triggers:    "Inventory item of kind unparsable added or changed.",
+		Severity:    High, Window: Lowered, Technique: ServerSoftwareComponent,
+		References: []string{ServerSoftwareComponent.Reference},
+		Tuning:     "Usually an editing mistake; fix the file. Inside a window the alert stays at medium because webfim cannot see what the file now loads.",
+		Version:    1,
+	},
+	{
+		ID: RuleConfigItemChanged, Name: "Server configuration item added or changed",
+		Description: "Another server extension point changed: an include, a configSource or configuration redirection, a web root, a Tomcat context or WAR.",
+		Triggers:    "Inventory item of any other kind (include, config_source, redirection, web_root, context, war, ...) added or changed outside a deploy window.",
+		Severity:    Medium, Window: Expected, Technique: ServerSoftwareComponent,
+		References: []string{ServerSoftwareComponent.Reference},
+		Tuning:     "Expected during server maintenance: use a deploy window.",
+		Version:    1,
+	},
+	{
+		ID: RuleConfigItemRemoved, Name: "Server configuration item removed",
+		Description: "A module, handler or other extension point was removed from a server configuration.",
+		Triggers:    "Inventory item of any kind removed outside a deploy window.",
+		Severity:    Low, Window: Expected, Technique: ServerSoftwareComponent,
+		References: []string{ServerSoftwareComponent.Reference},
+		Tuning:     "Expected during server maintenance: use a deploy window.",
+		Version:    1,
+	},
+	{
+		ID: RuleFileChanged, Name: "File added or changed outside a deploy window",
+		Description: "A file that is not script-type was added or changed, or any entry's metadata (mode, owner, symlink target) changed, outside a deploy window.",
+		Triggers:    "Any other added, moved, content-changed or metadata-changed entry outside any deploy window.",
+		Severity:    Low, Window: Expected, Technique: ServerSoftwareComponent,
+		References: []string{ServerSoftwareComponent.Reference},
+		Tuning:     "`ignore` caches, logs and session files; `exclude` directories that should not be walked at all.",
+		Version:    1,
+	},
+	{
+		ID: RuleFileRemoved, Name: "File removed outside a deploy window",
+		Description: "An entry was removed from a web root outside a deploy window (attackers remove their tools; defacements replace pages).",
+		Triggers:    "Any removed entry outside any deploy window.",
+		Severity:    Low, Window: Expected, Technique: ServerSoftwareComponent,
+		References: []string{ServerSoftwareComponent.Reference},
+		Tuning:     "`ignore` paths that applications delete routinely (caches, sessions).",
+		Version:    1,
+	},
+}
+
+// Rules returns the rule catalog in id order.
+func Rules() []Rule {
+	out := make([]Rule, len(catalog))
+	copy(out, catalog)
+	return out
+}
+
+// RuleByID returns the catalog entry of a rule id.
+func RuleByID(id string) (Rule, bool) {
+	for _, r := range catalog {
+		if r.ID == id {
+			return r, true
+		}
+	}
+	return Rule{}, false
+}
+
+func ruleIDs() []string {
+	ids := make([]string, len(catalog))
+	for i, r := range catalog {
+		ids[i] = r.ID
+	}
+	return ids
+}
+
+// CatalogMarkdown renders the rule catalog; docs/rules.md is this text.
+func CatalogMarkdown() string {
+	var b strings.Builder
+	b.WriteString("# Rule catalog\n\n")
+	b.WriteString("<!-- Generated from policy/rules.go by `go test ./policy -run TestRulesDoc -update`. Do not edit. -->\n\n")
+	b.WriteString("Every change is judged by exactly one rule. Rule ids are stable. All rules map to the MITRE ATT&CK tactic ")
+	fmt.Fprintf(&b, "[%s %s](%s). ", Persistence.ID, Persistence.Name, Persistence.Reference)
+	b.WriteString("Severity and enablement can be overridden per rule in `webfim.yml` (`rules:`, see [policy.md](policy.md)). ")
+	b.WriteString("The risk score (ECS `event.risk_score`) follows the severity: low 21, medium 47, high 73, critical 99. ")
+	b.WriteString("\"In a deploy window\" also applies to changes made by a process listed in `allowed_writers`, when the writer is known.\n\n")
+	b.WriteString("| id | name | severity | risk | in a deploy window | MITRE ATT&CK |\n|---|---|---|---|---|---|\n")
+	for _, r := range catalog {
+		fmt.Fprintf(&b, "| [%s](#%s) | %s | %s | %g | %s | %s |\n", r.ID, r.ID, r.Name, r.Severity, r.RiskScore(), r.Window, r.mitre())
+	}
+	for _, r := range catalog {
+		fmt.Fprintf(&b, "\n## %s\n\n**%s**\n\n%s\n\n", r.ID, r.Name, r.Description)
+		fmt.Fprintf(&b, "- Triggers: %s\n", r.Triggers)
+		fmt.Fprintf(&b, "- Default severity: %s (risk score %g)\n", r.Severity, r.RiskScore())
+		fmt.Fprintf(&b, "- In a deploy window: %s\n", r.Window)
+		fmt.Fprintf(&b, "- MITRE ATT&CK: [%s %s](%s), [%s %s](%s)", Persistence.ID, Persistence.Name, Persistence.Reference, r.Technique.ID, r.Technique.Name, r.Technique.Reference)
+		if s := r.Subtechnique; s != nil {
+			fmt.Fprintf(&b, ", [%s %s](%s)", s.ID, s.Name, s.Reference)
+		}
+		b.WriteString("\n- References:")
+		for _, ref := range r.References {
+			fmt.Fprintf(&b, " <%s>", ref)
+		}
+		fmt.Fprintf(&b, "\n- Tuning: %s\n", r.Tuning)
+	}
+	return b.String()
+}
+
+func (r Rule) mitre() string {
+	if r.Subtechnique != nil {
+		return r.Subtechnique.ID + " " + r.Subtechnique.Name
+	}
+	return r.Technique.ID + " " + r.Technique.Name
+}

@@ -1,0 +1,311 @@
+package policy
+
+import (
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/bmatcuk/doublestar/v4"
+
+	"webfim/baseline"
+	"webfim/serverconf"
+)
+
+// Action is what happened to a path, as [Policy.Explain] takes it.
+type Action string
+
+// Actions.
+const (
+	ActionAdded   Action = "added"
+	ActionChanged Action = "changed"
+	ActionRemoved Action = "removed"
+)
+
+// Context is what is known about the moment and origin of a change.
+type Context struct {
+	// Now is when the change was seen.
+	Now time.Time
+	// Window is the deploy window in effect at Now (see [Policy.WindowAt]),
+	// or nil.
+	Window *Window
+	// Writer is the name of the process that made the change, when known
+	// (e.g. from fanotify or audit); empty otherwise.
+	Writer string
+}
+
+// Verdict is the policy's decision about one change.
+type Verdict struct {
+	RuleID   string
+	RuleName string
+	// Severity is the rule's (possibly overridden, possibly lowered by a
+	// window) severity; Info for expected events.
+	Severity  Severity
+	RiskScore float64
+	// Alert is true for findings; false for expected events.
+	Alert bool
+	// Drop is true when the change is not reported at all: its path is
+	// ignored or its rule is disabled.
+	Drop   bool
+	Reason string
+	// Window is the deploy window that made the change expected or lowered
+	// its severity, if any.
+	Window *Window
+}
+
+// Kind is the ECS event.kind of the verdict: "alert" or "event".
+func (v Verdict) Kind() string {
+	if v.Alert {
+		return "alert"
+	}
+	return "event"
+}
+
+// RootFor returns the configured root of an absolute root path, or nil.
+func (p *Policy) RootFor(root string) *Root {
+	root = filepath.Clean(root)
+	for i := range p.Roots {
+		if p.Roots[i].Path == root {
+			return &p.Roots[i]
+		}
+	}
+	return nil
+}
+
+// ScriptExtensionsFor returns the script extensions in effect for a root.
+func (p *Policy) ScriptExtensionsFor(root string) []string {
+	if r := p.RootFor(root); r != nil && r.ScriptExtensions != nil {
+		return r.ScriptExtensions
+	}
+	return p.ScriptExtensions
+}
+
+// match reports the first glob matching rel (relative, slash-separated)
+// or, for globs starting with "/", the absolute path root/rel.
+func match(globs []string, root, rel string) (string, bool) {
+	abs := filepath.ToSlash(filepath.Join(root, filepath.FromSlash(rel)))
+	for _, g := range globs {
+		subject := rel
+		if strings.HasPrefix(g, "/") {
+			subject = abs
+		}
+		if ok, _ := doublestar.Match(g, subject); ok {
+			return g, true
+		}
+	}
+	return "", false
+}
+
+// Ignored reports whether changes of root/rel are never reported.
+func (p *Policy) Ignored(root, rel string) bool {
+	_, ok := p.ignoredBy(root, rel)
+	return ok
+}
+
+func (p *Policy) ignoredBy(root, rel string) (string, bool) {
+	if g, ok := match(p.Ignore, root, rel); ok {
+		return g, true
+	}
+	if r := p.RootFor(root); r != nil {
+		return match(r.Ignore, root, rel)
+	}
+	return "", false
+}
+
+// Excluded reports whether root/rel is not walked nor watched at all; its
+// signature fits baseline.Options.Exclude.
+func (p *Policy) Excluded(root, rel string, isDir bool) bool {
+	r := p.RootFor(root)
+	if r == nil || rel == "" {
+		return false
+	}
+	_, ok := match(r.Exclude, root, rel)
+	return ok
+}
+
+// NoScriptZone returns the no-script-zone glob matching root/rel, if any.
+func (p *Policy) NoScriptZone(root, rel string) (string, bool) {
+	zones := p.NoScriptZones
+	if r := p.RootFor(root); r != nil && r.NoScriptZones != nil {
+		zones = r.NoScriptZones
+	}
+	return match(zones, root, rel)
+}
+
+// allowedWriter reports whether the change's writer is allowed.
+func (p *Policy) allowedWriter(w string) bool {
+	return w != "" && slices.Contains(p.AllowedWriters, w)
+}
+
+// EvaluateFile judges a change of a file system entry.
+func (p *Policy) EvaluateFile(c baseline.Change, ctx Context) Verdict {
+	if g, ok := p.ignoredBy(c.Root, c.Path); ok {
+		return Verdict{Drop: true, Reason: fmt.Sprintf("path matches ignore glob %q", g)}
+	}
+	rec := c.New
+	if rec == nil {
+		rec = c.Old
+	}
+	script := rec != nil && rec.Type != baseline.TypeDir && baseline.IsScript(c.Path, p.ScriptExtensionsFor(c.Root))
+	what := "file"
+	if rec != nil && rec.Type != baseline.TypeFile {
+		what = rec.Type.String()
+	}
+	if script {
+		what = "script-type " + what
+	}
+	var id, event string
+	switch c.Kind {
+	case baseline.Removed:
+		id, event = RuleFileRemoved, what+" removed"
+	case baseline.Added, baseline.Moved:
+		event = what + " added"
+		if c.Kind == baseline.Moved {
+			event = what + " moved from " + c.From
+		}
+		id = RuleFileChanged
+		if script {
+			id = RuleScriptAdded
+		}
+	case baseline.ContentChanged:
+		id, event = RuleFileChanged, what+" modified"
+		if script {
+			id = RuleScriptModified
+		}
+	default: // metadata_changed and kinds added later
+		id, event = RuleFileChanged, what+" changed ("+strings.Join(c.Fields, ", ")+")"
+	}
+	if script && c.Kind != baseline.Removed {
+		if g, ok := p.NoScriptZone(c.Root, c.Path); ok {
+			id = RuleScriptInNoScriptZone
+			event += fmt.Sprintf(" in no-script zone %q", g)
+		}
+	}
+	return p.decide(id, event, ctx)
+}
+
+// handlerKinds map a path pattern or extension to a handler.
+var handlerKinds = []string{"handler", "script_handler", "jsp_mapping"}
+
+// EvaluateItem judges a change of a server configuration inventory item.
+func (p *Policy) EvaluateItem(c serverconf.Change, ctx Context) Verdict {
+	it := c.New
+	if it == nil {
+		it = c.Old
+	}
+	if it == nil {
+		return Verdict{Drop: true, Reason: "empty inventory change"}
+	}
+	var id string
+	switch {
+	case c.Kind == serverconf.ItemRemoved:
+		id = RuleConfigItemRemoved
+	case it.Kind == "unparsable":
+		id = RuleUnparsableConfig
+	case it.Kind == "auto_prepend_file" || it.Kind == "auto_append_file":
+		id = RuleAutoPrepend
+	case it.Kind == "transport_agent":
+		id = RuleTransportAgent
+	case slices.Contains([]string{"global_module", "module", "isapi_filter", "isapi_cgi_restriction"}, it.Kind) &&
+		(it.Server == "iis" || it.Server == "webconfig"):
+		id = RuleIISModule
+	case slices.Contains([]string{"global_module", "module", "load_module", "load_file", "extension", "zend_extension", "valve", "listener"}, it.Kind):
+		id = RuleServerModule
+	case it.Kind == "exec_cgi":
+		id = RuleNewExecutableExt
+	case slices.Contains(handlerKinds, it.Kind):
+		id = RuleHandlerMapping
+		if ext, ok := mappedExtension(it.Name); ok && !baseline.IsScript("x."+ext, p.ScriptExtensions) {
+			id = RuleNewExecutableExt
+		}
+	default:
+		id = RuleConfigItemChanged
+	}
+	event := fmt.Sprintf("%s %s %q %s in %s", it.Server, strings.ReplaceAll(it.Kind, "_", " "), it.Name, c.Kind, it.Source)
+	if c.Kind == serverconf.ItemChanged && len(c.Fields) > 0 {
+		event += " (" + strings.Join(c.Fields, ", ") + ")"
+	}
+	if it.Image != "" && c.Kind != serverconf.ItemRemoved {
+		event += ", image " + it.Image
+	}
+	if c.Note != "" {
+		event += "; " + c.Note
+	}
+	return p.decide(id, event, ctx)
+}
+
+// mappedExtension extracts the extension a handler pattern maps: "*.jpg",
+// ".jpg", "jpg", "\.jpg$", "~ \.php$" and "*.jpg|*.png" (first) all work.
+func mappedExtension(pattern string) (string, bool) {
+	s := strings.ToLower(pattern)
+	i := strings.LastIndex(s, ".")
+	if i < 0 {
+		if s != "" && strings.IndexFunc(s, func(r rune) bool { return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9') }) < 0 {
+			return s, true // a bare extension as in AddHandler php-script php
+		}
+		return "", false
+	}
+	ext := s[i+1:]
+	end := strings.IndexFunc(ext, func(r rune) bool { return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9') })
+	if end >= 0 {
+		ext = ext[:end]
+	}
+	return ext, ext != ""
+}
+
+// decide applies overrides, windows and allowed writers to a rule match.
+func (p *Policy) decide(id, event string, ctx Context) Verdict {
+	r, _ := RuleByID(id)
+	v := Verdict{RuleID: r.ID, RuleName: r.Name, Severity: r.Severity, Alert: true}
+	if s, ok := p.Rules[id]; ok {
+		if !s.Enabled {
+			return Verdict{RuleID: r.ID, RuleName: r.Name, Drop: true, Reason: event + "; rule " + id + " is disabled in the policy"}
+		}
+		if s.Severity != 0 {
+			v.Severity = s.Severity
+		}
+	}
+	v.RiskScore = v.Severity.RiskScore()
+	var why string
+	switch {
+	case ctx.Window != nil:
+		why = "inside deploy window " + ctx.Window.String()
+		v.Window = ctx.Window
+	case p.allowedWriter(ctx.Writer):
+		why = fmt.Sprintf("written by allowed writer %q", ctx.Writer)
+	}
+	switch {
+	case why == "":
+		v.Reason = event + " outside any deploy window"
+	case r.Window == Unaffected:
+		v.Reason = event + "; " + why + ", which does not apply to this rule"
+		v.Window = nil
+	case r.Window == Lowered:
+		v.Severity = min(v.Severity, Medium)
+		v.RiskScore = v.Severity.RiskScore()
+		v.Reason = event + "; " + why + ": severity lowered to " + v.Severity.String()
+	default:
+		v.Alert, v.Severity, v.RiskScore = false, Info, 0
+		v.Reason = event + "; expected: " + why
+	}
+	return v
+}
+
+// Explain judges a hypothetical change of root/rel at time t, for
+// "webfim policy explain"; adhoc are the database's deploy windows.
+func (p *Policy) Explain(root, rel string, a Action, t time.Time, adhoc []Window) (Verdict, error) {
+	c := baseline.Change{Root: root, Path: rel}
+	rec := &baseline.Record{Root: root, Path: rel, Type: baseline.TypeFile}
+	switch a {
+	case ActionAdded:
+		c.Kind, c.New = baseline.Added, rec
+	case ActionChanged:
+		c.Kind, c.Old, c.New, c.Fields = baseline.ContentChanged, rec, rec, []string{"content"}
+	case ActionRemoved:
+		c.Kind, c.Old = baseline.Removed, rec
+	default:
+		return Verdict{}, fmt.Errorf("unknown action %q (want added, changed or removed)", a)
+	}
+	return p.EvaluateFile(c, Context{Now: t, Window: p.WindowAt(t, adhoc)}), nil
+}
