@@ -1,0 +1,260 @@
+package output
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/elastic/go-elasticsearch/v8"
+	"github.com/elastic/go-elasticsearch/v8/esutil"
+)
+
+// Elasticsearch defaults.
+const (
+	DefaultDataStream = "logs-webfim.alert-default"
+	DefaultESTimeout  = 30 * time.Second
+	// esItemRetries is how often documents rejected with 429 inside a
+	// successful _bulk response are re-sent within one Write.
+	esItemRetries = 3
+)
+
+// ESConfig configures an [Elasticsearch] output.
+type ESConfig struct {
+	// URLs of Elasticsearch nodes, e.g. https://es1:9200.
+	URLs []string
+	// APIKey is the base64 "id:api_key" credential; it takes precedence
+	// over Username/Password.
+	APIKey string
+	// Username and Password for basic authentication.
+	Username, Password string
+	// CAFile is a PEM file of CA certificates to trust instead of the
+	// system pool.
+	CAFile string
+	// DataStream is the target; empty means DefaultDataStream.
+	DataStream string
+	// Timeout bounds waiting for a response header; 0 means DefaultESTimeout.
+	Timeout time.Duration
+	// MaxRetries is how often the client retries a request failing with
+	// 429, 502, 503 or 504 or a network error; 0 means 3.
+	MaxRetries int
+	// RetryBackoff is the first delay between retries (doubled each time,
+	// at most 10s); 0 means 500ms.
+	RetryBackoff time.Duration
+}
+
+// Validate checks the configuration and fills in defaults.
+func (c *ESConfig) Validate() error {
+	if len(c.URLs) == 0 {
+		return configError("elasticsearch", "no URLs")
+	}
+	for _, u := range c.URLs {
+		p, err := url.Parse(u)
+		if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+			return configError("elasticsearch", "URL %q is not http(s)://host[:port]", u)
+		}
+	}
+	if c.APIKey == "" && c.Password != "" && c.Username == "" {
+		return configError("elasticsearch", "password given without username")
+	}
+	if c.DataStream == "" {
+		c.DataStream = DefaultDataStream
+	}
+	if ds := c.DataStream; strings.ToLower(ds) != ds || strings.ContainsAny(ds, ` "*\<|,>/?#:`) || strings.HasPrefix(ds, "_") || strings.HasPrefix(ds, "-") {
+		return configError("elasticsearch", "data stream %q is not a valid name (lowercase, no spaces or \\/*?\"<>|,#:)", ds)
+	}
+	if c.Timeout < 0 || c.MaxRetries < 0 || c.RetryBackoff < 0 {
+		return configError("elasticsearch", "timeout, max retries and retry backoff must not be negative")
+	}
+	if c.Timeout == 0 {
+		c.Timeout = DefaultESTimeout
+	}
+	if c.MaxRetries == 0 {
+		c.MaxRetries = 3
+	}
+	if c.RetryBackoff == 0 {
+		c.RetryBackoff = 500 * time.Millisecond
+	}
+	return nil
+}
+
+// ESOutput indexes documents into a data stream with the _bulk API.
+type ESOutput struct {
+	cfg       ESConfig
+	client    *elasticsearch.Client
+	transport *http.Transport
+}
+
+// Elasticsearch returns an output indexing into cfg.DataStream. Documents
+// are sent with the "create" action (required by data streams) and
+// _id = Doc.ID, so a document sent twice is indexed once: the second create
+// fails with 409 version_conflict, which counts as delivered.
+func Elasticsearch(cfg ESConfig) (*ESOutput, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.ResponseHeaderTimeout = cfg.Timeout
+	if cfg.CAFile != "" {
+		pem, err := os.ReadFile(cfg.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("%w: elasticsearch: ca file: %v", ErrInvalidConfig, err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("%w: elasticsearch: ca file %s: no PEM certificate found", ErrInvalidConfig, cfg.CAFile)
+		}
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	backoff := cfg.RetryBackoff
+	client, err := elasticsearch.NewClient(elasticsearch.Config{
+		Addresses:     cfg.URLs,
+		APIKey:        cfg.APIKey,
+		Username:      cfg.Username,
+		Password:      cfg.Password,
+		Transport:     tr,
+		RetryOnStatus: []int{429, 502, 503, 504},
+		MaxRetries:    cfg.MaxRetries,
+		RetryBackoff: func(attempt int) time.Duration {
+			return expBackoff(backoff, 10*time.Second, attempt-1)
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: elasticsearch: %v", ErrInvalidConfig, err)
+	}
+	return &ESOutput{cfg: cfg, client: client, transport: tr}, nil
+}
+
+// Name returns "elasticsearch:" and the data stream.
+func (e *ESOutput) Name() string { return "elasticsearch:" + e.cfg.DataStream }
+
+// Write bulk-indexes docs. Documents rejected with 429 are re-sent up to
+// three times with backoff; other rejected documents (such as mapping
+// errors) are reported in a *PartialError at once.
+func (e *ESOutput) Write(ctx context.Context, docs []Doc) error {
+	if len(docs) == 0 {
+		return nil
+	}
+	todo := rangeFrom(0, len(docs))
+	var permanent []int
+	var lastErr error
+	for attempt := 0; ; attempt++ {
+		failed, throttled, err := e.bulk(ctx, docs, todo)
+		permanent = append(permanent, failed...)
+		if err != nil {
+			lastErr = err
+		}
+		if len(throttled) == 0 || attempt >= esItemRetries || ctx.Err() != nil {
+			all := append(permanent, throttled...)
+			if len(all) == 0 {
+				return nil
+			}
+			slices.Sort(all)
+			return &PartialError{Failed: all, Err: lastErr}
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(expBackoff(e.cfg.RetryBackoff, 10*time.Second, attempt)):
+		}
+		todo = throttled
+	}
+}
+
+// bulk sends docs[idx...] in one _bulk request and returns the indexes that
+// failed permanently and those rejected with 429, and the first error.
+func (e *ESOutput) bulk(ctx context.Context, docs []Doc, idx []int) (failed, throttled []int, firstErr error) {
+	var (
+		mu     sync.Mutex
+		sealed bool
+		state  = make(map[int]int, len(idx)) // index -> 1 ok, 2 failed, 3 throttled
+	)
+	record := func(i, s int, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if sealed {
+			return
+		}
+		state[i] = s
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	bi, err := esutil.NewBulkIndexer(esutil.BulkIndexerConfig{
+		Client:        e.client,
+		Index:         e.cfg.DataStream,
+		NumWorkers:    1,
+		FlushInterval: time.Hour, // flushed by Close
+	})
+	if err != nil {
+		return idx, nil, fmt.Errorf("%s: %w", e.Name(), err)
+	}
+	for _, i := range idx {
+		i := i
+		err := bi.Add(ctx, esutil.BulkIndexerItem{
+			Action:     "create",
+			DocumentID: docs[i].ID,
+			Body:       bytes.NewReader(oneLine(docs[i].Body)),
+			OnSuccess: func(context.Context, esutil.BulkIndexerItem, esutil.BulkIndexerResponseItem) {
+				record(i, 1, nil)
+			},
+			OnFailure: func(_ context.Context, _ esutil.BulkIndexerItem, res esutil.BulkIndexerResponseItem, err error) {
+				switch {
+				case err != nil:
+					record(i, 2, fmt.Errorf("%s: %w", e.Name(), err))
+				case res.Status == http.StatusConflict:
+					record(i, 1, nil) // already indexed by an earlier attempt
+				case res.Status == http.StatusTooManyRequests:
+					record(i, 3, fmt.Errorf("%s: document %q: 429 %s: %s", e.Name(), docs[i].ID, res.Error.Type, res.Error.Reason))
+				default:
+					record(i, 2, fmt.Errorf("%s: document %q: %d %s: %s", e.Name(), docs[i].ID, res.Status, res.Error.Type, res.Error.Reason))
+				}
+			},
+		})
+		if err != nil {
+			record(i, 2, fmt.Errorf("%s: %w", e.Name(), err))
+		}
+	}
+	cerr := bi.Close(ctx)
+	mu.Lock()
+	defer mu.Unlock()
+	sealed = true
+	for _, i := range idx {
+		switch state[i] {
+		case 1:
+		case 3:
+			throttled = append(throttled, i)
+		default: // 2, or no answer at all
+			failed = append(failed, i)
+		}
+	}
+	if firstErr == nil && cerr != nil {
+		firstErr = fmt.Errorf("%s: %w", e.Name(), cerr)
+	}
+	if firstErr == nil && len(failed) > 0 {
+		firstErr = fmt.Errorf("%s: no response for %d document(s)", e.Name(), len(failed))
+	}
+	return failed, throttled, firstErr
+}
+
+// Close releases idle connections.
+func (e *ESOutput) Close() error {
+	e.transport.CloseIdleConnections()
+	return nil
+}
+
+// expBackoff returns base*2^attempt, at most max.
+func expBackoff(base, max time.Duration, attempt int) time.Duration {
+	d := base
+	for i := 0; i < attempt && d < max; i++ {
+		d *= 2
+	}
+	return min(d, max)
+}
