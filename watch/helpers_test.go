@@ -1,0 +1,235 @@
+package watch
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+const waitDeadline = 5 * time.Second
+
+// settle is how long tests wait before asserting that something did NOT
+// happen.
+const settle = 300 * time.Millisecond
+
+// faultNotifier wraps the real fsnotify notifier so that tests can inject
+// what the kernel rarely does on demand: failing Adds (ENOSPC, EMFILE),
+// queue overflows and lost events.
+type faultNotifier struct {
+	Notifier
+	events chan Event
+	errs   chan error
+
+	mu      sync.Mutex
+	failAdd func(path string) error
+	drop    bool
+	added   []string
+}
+
+func newFaultNotifier(t *testing.T) *faultNotifier {
+	t.Helper()
+	real, err := NewNotifier(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &faultNotifier{Notifier: real, events: make(chan Event, 1024), errs: make(chan error, 16)}
+	go func() {
+		for ev := range real.Events() {
+			f.mu.Lock()
+			drop := f.drop
+			f.mu.Unlock()
+			if !drop {
+				f.events <- ev
+			}
+		}
+	}()
+	go func() {
+		for err := range real.Errors() {
+			f.errs <- err
+		}
+	}()
+	t.Cleanup(func() { real.Close() })
+	return f
+}
+
+func (f *faultNotifier) Add(path string) error {
+	f.mu.Lock()
+	fail := f.failAdd
+	f.mu.Unlock()
+	if fail != nil {
+		if err := fail(path); err != nil {
+			return err
+		}
+	}
+	f.mu.Lock()
+	f.added = append(f.added, path)
+	f.mu.Unlock()
+	return f.Notifier.Add(path)
+}
+
+func (f *faultNotifier) Events() <-chan Event { return f.events }
+func (f *faultNotifier) Errors() <-chan error { return f.errs }
+
+func (f *faultNotifier) setDrop(drop bool) {
+	f.mu.Lock()
+	f.drop = drop
+	f.mu.Unlock()
+}
+
+// syncBuffer is a log sink safe for concurrent use.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// hintLog collects every hint a tree emits.
+type hintLog struct {
+	mu    sync.Mutex
+	hints []Hint
+}
+
+func (l *hintLog) all() []Hint {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]Hint(nil), l.hints...)
+}
+
+func (l *hintLog) reset() {
+	l.mu.Lock()
+	l.hints = nil
+	l.mu.Unlock()
+}
+
+func (l *hintLog) count(match func(Hint) bool) int {
+	n := 0
+	for _, h := range l.all() {
+		if match(h) {
+			n++
+		}
+	}
+	return n
+}
+
+// waitFor waits until a hint matching match arrived, failing after the
+// deadline with the hints seen so far.
+func (l *hintLog) waitFor(t *testing.T, what string, match func(Hint) bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitDeadline)
+	for time.Now().Before(deadline) {
+		if l.count(match) > 0 {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("no hint for %s within %s; got %v", what, waitDeadline, l.all())
+}
+
+// expectNone lets events settle, then fails if a hint matches.
+func (l *hintLog) expectNone(t *testing.T, what string, match func(Hint) bool) {
+	t.Helper()
+	time.Sleep(settle)
+	for _, h := range l.all() {
+		if match(h) {
+			t.Fatalf("unexpected hint for %s: %+v", what, h)
+		}
+	}
+}
+
+func pathHint(root, rel string) func(Hint) bool {
+	return func(h Hint) bool { return h.Kind == HintPath && h.Root == root && h.Rel == rel }
+}
+
+func kindHint(kind HintKind, root, rel string) func(Hint) bool {
+	return func(h Hint) bool { return h.Kind == kind && h.Root == root && h.Rel == rel }
+}
+
+// startTree runs a Tree over opt with notifier n and returns the hint log
+// once the initial watches are in place.
+func startTree(t *testing.T, n Notifier, opt TreeOptions) (*Tree, *hintLog) {
+	t.Helper()
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.NewTextHandler(testWriter{t}, nil))
+	}
+	tr, err := NewTree(n, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	out := make(chan Hint)
+	log := &hintLog{}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case h := <-out:
+				log.mu.Lock()
+				log.hints = append(log.hints, h)
+				log.mu.Unlock()
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	runDone := make(chan error, 1)
+	go func() { runDone <- tr.Run(ctx, out) }()
+	t.Cleanup(func() {
+		cancel()
+		<-runDone
+		<-done
+	})
+	select {
+	case <-tr.Ready():
+	case err := <-runDone:
+		t.Fatalf("tree stopped before ready: %v", err)
+	case <-time.After(waitDeadline):
+		t.Fatal("tree not ready")
+	}
+	return tr, log
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// tempRoot returns a clean absolute temporary directory without symlinks in
+// its path, so that event paths compare equal.
+func tempRoot(t *testing.T) string {
+	t.Helper()
+	d, err := filepath.EvalSymlinks(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
