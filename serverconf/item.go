@@ -3,6 +3,12 @@
 // modules, handlers, filters, agents, prepend files and web roots.
 package serverconf
 
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
 // Item is one extension point found in a server configuration.
 type Item struct {
 	// Server is the product: "iis", "webconfig", "apache", "htaccess",
@@ -13,7 +19,8 @@ type Item struct {
 	// "load_module", "load_file", "include", "script_handler",
 	// "auto_prepend_file", "auto_append_file", "exec_cgi", "extension",
 	// "zend_extension", "valve", "listener", "jsp_mapping", "context",
-	// "war", "transport_agent", "redirection", "unparsable".
+	// "war", "transport_agent", "redirection", "module_provider",
+	// "http_module", "http_handler", "unparsable".
 	Kind string `json:"kind"`
 	// Name identifies the item within Kind and Scope (module name, handler
 	// path pattern, directive argument, agent name ...).
@@ -36,10 +43,58 @@ type Item struct {
 }
 
 // Identity is the key under which an item is compared across two
-// inventories: the same identity with other attributes is a change.
+// inventories: the same identity with other attributes is a change. It
+// includes the source file, so that the same directive in two files (the
+// php.ini of two SAPIs, say) stays two items. Windows products compare
+// names, scopes and paths case-insensitively, as Windows does.
 func (it Item) Identity() string {
-	return it.Server + "\x00" + it.Kind + "\x00" + it.Scope + "\x00" + it.Name
+	src, scope, name := it.Source, it.Scope, it.Name
+	if windowsServer(it.Server) {
+		src, scope, name = strings.ToLower(src), strings.ToLower(scope), strings.ToLower(name)
+	}
+	return it.Server + "\x00" + it.Kind + "\x00" + src + "\x00" + scope + "\x00" + name
 }
+
+// windowsServer reports whether items of server name Windows paths and
+// case-insensitive names.
+func windowsServer(server string) bool {
+	switch server {
+	case "iis", "webconfig", "exchange":
+		return true
+	}
+	return false
+}
+
+// Inventory is what ParseFile found in one configuration file and the
+// files it includes.
+type Inventory struct {
+	Server string `json:"server"`
+	Source string `json:"source"` // the file as seen on the examined server
+	BLAKE3 string `json:"blake3,omitempty"`
+	Items  []Item `json:"items"`
+	// Err is set when the file could not be parsed; Items then holds one
+	// item of kind "unparsable" (plus what was found before the error,
+	// for formats that can be read line by line).
+	Err *ParseError `json:"error,omitempty"`
+}
+
+// ParseError locates why a configuration could not be parsed.
+type ParseError struct {
+	File string `json:"file"`
+	Line int    `json:"line,omitempty"`
+	Col  int    `json:"col,omitempty"`
+	Msg  string `json:"msg"`
+}
+
+func (e *ParseError) Error() string {
+	return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Col, e.Msg)
+}
+
+// Is makes errors.Is(err, ErrUnparsable) true for every ParseError.
+func (e *ParseError) Is(target error) bool { return target == ErrUnparsable }
+
+// ErrUnparsable is matched by every *ParseError.
+var ErrUnparsable = errors.New("configuration cannot be parsed")
 
 // ChangeKind says how an inventory item differs between two states.
 type ChangeKind string

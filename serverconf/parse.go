@@ -1,0 +1,455 @@
+package serverconf
+
+import (
+	"bytes"
+	"encoding/hex"
+	"errors"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/zeebo/blake3"
+)
+
+// Parser names accepted by ParseFile; most equal Item.Server, "userini"
+// yields items of server "php".
+var parsers = map[string]func(p *parser, src string, data []byte) error{
+	"iis":       parseIIS,
+	"webconfig": parseWebConfig,
+	"exchange":  parseExchange,
+	"apache":    parseApache,
+	"htaccess":  parseHtaccess,
+	"nginx":     parseNginx,
+	"php":       parsePHPIni,
+	"userini":   parseUserIni,
+	"tomcat":    parseTomcat,
+}
+
+// Servers lists the server names ParseFile accepts.
+func Servers() []string {
+	var s []string
+	for k := range parsers {
+		s = append(s, k)
+	}
+	sort.Strings(s)
+	return s
+}
+
+// ParseFile parses the configuration at path (a path on this host, inside
+// sysroot unless sysroot is empty) as server, or as what Detect guesses
+// when server is empty. It never panics: a file that cannot be read or
+// parsed yields an Inventory with Err set and an item of kind
+// "unparsable", so that a Diff reports it.
+func ParseFile(sysroot, path, server string) (inv Inventory) {
+	r := newSysroot(sysroot)
+	src := r.display(path)
+	inv = Inventory{Server: server, Source: src}
+	data, err := readLimited(path, MaxConfigSize)
+	if err != nil {
+		msg := err.Error()
+		if errors.Is(err, errTooLarge) {
+			msg = "file " + msg
+		} else if pe, ok := err.(*os.PathError); ok {
+			msg = pe.Err.Error()
+		}
+		inv.Err = &ParseError{File: src, Msg: msg}
+		inv.Items = []Item{unparsableItem(inv.Server, inv.Err)}
+		return inv
+	}
+	return parseData(r, path, src, server, data)
+}
+
+// ParseBytes is ParseFile for data already read from hostPath.
+func ParseBytes(sysroot, hostPath, server string, data []byte) Inventory {
+	r := newSysroot(sysroot)
+	return parseData(r, hostPath, r.display(hostPath), server, data)
+}
+
+func newSysroot(dir string) sysroot {
+	if dir == "/" {
+		dir = ""
+	}
+	if dir != "" {
+		dir = filepath.Clean(dir)
+	}
+	return sysroot{dir: dir}
+}
+
+func parseData(r sysroot, hostPath, src, server string, data []byte) (inv Inventory) {
+	sum := blake3.Sum256(data)
+	if server == "" {
+		server = Detect(hostPath, data)
+	}
+	inv = Inventory{Server: server, Source: src, BLAKE3: hex.EncodeToString(sum[:])}
+	p := &parser{root: r, server: itemServer(server), visited: map[string]bool{src: true}}
+	defer func() {
+		if v := recover(); v != nil { // a parser bug must not take the monitor down
+			inv.Err = &ParseError{File: src, Msg: "internal parser error"}
+			inv.Items = []Item{unparsableItem(p.server, inv.Err)}
+		}
+	}()
+	fn, ok := parsers[server]
+	var err error
+	if !ok {
+		err = &ParseError{File: src, Msg: "unknown server type " + strquote(server)}
+	} else if len(data) > MaxConfigSize {
+		err = &ParseError{File: src, Msg: "file " + errTooLarge.Error()}
+	} else {
+		err = fn(p, src, data)
+	}
+	if err != nil {
+		pe, ok := err.(*ParseError)
+		if !ok {
+			pe = &ParseError{File: src, Msg: err.Error()}
+		}
+		inv.Err = pe
+		p.items = append(p.items, unparsableItem(p.server, pe))
+	}
+	p.hashImages()
+	inv.Items = p.items
+	if inv.Items == nil {
+		inv.Items = []Item{}
+	}
+	return inv
+}
+
+func itemServer(server string) string {
+	if server == "userini" {
+		return "php"
+	}
+	return server
+}
+
+func strquote(s string) string { return `"` + s + `"` }
+
+func unparsableItem(server string, pe *ParseError) Item {
+	return Item{
+		Server: server, Kind: "unparsable", Name: pe.File, Source: pe.File, Line: pe.Line,
+		Attrs: map[string]string{"error": pe.Msg, "line": itoa(pe.Line), "col": itoa(pe.Col)},
+	}
+}
+
+func itoa(n int) string {
+	if n == 0 {
+		return "0"
+	}
+	var b [20]byte
+	i := len(b)
+	neg := n < 0
+	if neg {
+		n = -n
+	}
+	for n > 0 {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+	}
+	if neg {
+		i--
+		b[i] = '-'
+	}
+	return string(b[i:])
+}
+
+// parser collects the items of one ParseFile call, across included files.
+type parser struct {
+	root    sysroot
+	server  string
+	items   []Item
+	visited map[string]bool // included files, against include loops
+	depth   int
+}
+
+func (p *parser) add(it Item) {
+	if it.Server == "" {
+		it.Server = p.server
+	}
+	for k, v := range it.Attrs {
+		if v == "" {
+			delete(it.Attrs, k)
+		}
+	}
+	if len(it.Attrs) == 0 {
+		it.Attrs = nil
+	}
+	p.items = append(p.items, it)
+}
+
+// include reads server path sp for an include directive; it returns the
+// display path and data, or ok=false when the file was already included.
+// Errors become "unparsable" items of the included file.
+func (p *parser) include(sp string) (src string, data []byte, ok bool) {
+	hp, err := p.root.host(sp, false)
+	if err != nil {
+		return "", nil, false
+	}
+	src = p.root.display(hp)
+	if p.visited[src] || p.depth > 16 || len(p.visited) > 4096 {
+		return "", nil, false
+	}
+	p.visited[src] = true
+	data, err = readLimited(hp, MaxConfigSize)
+	if err != nil {
+		p.items = append(p.items, unparsableItem(p.server, &ParseError{File: src, Msg: err.Error()}))
+		return "", nil, false
+	}
+	return src, data, true
+}
+
+// glob expands a server path pattern inside the sysroot, in sorted order;
+// dot files match only a pattern component starting with a dot.
+func (p *parser) glob(pattern string) []string {
+	sp := serverPath(pattern)
+	paths := []string{"/"}
+	for _, c := range strings.Split(strings.TrimPrefix(sp, "/"), "/") {
+		if c == "" {
+			continue
+		}
+		var next []string
+		for _, d := range paths {
+			if !hasMeta(c) {
+				next = append(next, path.Join(d, c))
+				continue
+			}
+			hd, err := p.root.host(d, false)
+			if err != nil {
+				continue
+			}
+			ents, err := os.ReadDir(hd)
+			if err != nil {
+				continue
+			}
+			for _, e := range ents {
+				if strings.HasPrefix(e.Name(), ".") && !strings.HasPrefix(c, ".") {
+					continue
+				}
+				if ok, _ := path.Match(c, e.Name()); ok {
+					next = append(next, path.Join(d, e.Name()))
+				}
+			}
+		}
+		if len(next) > 10000 {
+			next = next[:10000]
+		}
+		paths = next
+	}
+	var out []string
+	for _, x := range paths {
+		if _, err := p.root.host(x, false); err == nil {
+			out = append(out, x)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func hasMeta(s string) bool { return strings.ContainsAny(s, `*?[`) }
+
+// hashImages fills ImageBLAKE3 for items naming a readable file.
+func (p *parser) hashImages() {
+	cache := map[string]string{}
+	for i := range p.items {
+		it := &p.items[i]
+		if it.Image == "" || !hashedKind(it.Kind) {
+			continue
+		}
+		if d, ok := cache[it.Image]; ok {
+			it.ImageBLAKE3 = d
+			continue
+		}
+		d := p.hashFile(it.Image)
+		cache[it.Image] = d
+		it.ImageBLAKE3 = d
+	}
+}
+
+func hashedKind(kind string) bool {
+	switch kind {
+	case "global_module", "isapi_filter", "isapi_cgi_restriction", "handler", "load_module", "load_file",
+		"extension", "zend_extension", "auto_prepend_file", "auto_append_file", "transport_agent", "war",
+		"module_provider", "fastcgi_application":
+		return true
+	}
+	return false
+}
+
+func (p *parser) hashFile(image string) string {
+	if !strings.HasPrefix(image, "/") && !isWindowsPath(image) {
+		return ""
+	}
+	hp, err := p.root.host(image, false)
+	if err != nil {
+		return ""
+	}
+	f, err := os.Open(hp)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() || fi.Size() > maxImageSize {
+		return ""
+	}
+	h := blake3.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return ""
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// checkText rejects binary data: a control character other than
+// whitespace is reported with its position.
+func checkText(src string, data []byte) error {
+	line, col := 1, 1
+	for i := 0; i < len(data); {
+		c := data[i]
+		if c < 0x20 && c != '\t' && c != '\n' && c != '\r' && c != '\f' || c == 0x7f {
+			return &ParseError{File: src, Line: line, Col: col, Msg: "binary data (control character " + hexByte(c) + ")"}
+		}
+		if c == '\n' {
+			line, col = line+1, 1
+			i++
+			continue
+		}
+		_, n := utf8.DecodeRune(data[i:])
+		i += n
+		col++
+	}
+	return nil
+}
+
+func hexByte(c byte) string {
+	const digits = "0123456789abcdef"
+	return "0x" + string([]byte{digits[c>>4], digits[c&15]})
+}
+
+// stripBOM drops a UTF-8 byte order mark.
+func stripBOM(data []byte) []byte {
+	return bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
+}
+
+// Detect guesses the server whose configuration data is, from the file
+// name first and the content second; "" if it cannot tell.
+func Detect(name string, data []byte) string {
+	base := strings.ToLower(filepath.Base(name))
+	slash := strings.ToLower(filepath.ToSlash(name))
+	if s, ok := ForFile(base); ok {
+		return s
+	}
+	switch {
+	case base == "applicationhost.config" || base == "administration.config" || base == "redirection.config":
+		return "iis"
+	case base == "agents.config" || base == "fetagents.config":
+		return "exchange"
+	case base == "apache2.conf" || base == "httpd.conf" || strings.Contains(slash, "/apache2/") || strings.Contains(slash, "/httpd/"):
+		return "apache"
+	case base == "nginx.conf" || strings.Contains(slash, "/nginx/"):
+		return "nginx"
+	case strings.HasSuffix(base, ".ini") || strings.Contains(slash, "/php-fpm.d/") || strings.Contains(slash, "/php/") && strings.Contains(slash, "/pool.d/"):
+		return "php"
+	case base == "server.xml" || strings.Contains(slash, "tomcat") || strings.Contains(slash, "/catalina/") || strings.HasSuffix(base, ".war"):
+		return "tomcat"
+	}
+	head := data
+	if len(head) > 64<<10 {
+		head = head[:64<<10]
+	}
+	s := string(head)
+	switch {
+	case strings.Contains(s, "<agentList"):
+		return "exchange"
+	case strings.Contains(s, "<system.applicationHost") || strings.Contains(s, "<configurationRedirection") || strings.Contains(s, "<moduleProviders"):
+		return "iis"
+	case strings.Contains(s, "<system.webServer") || strings.Contains(s, "<system.web>"):
+		return "webconfig"
+	case strings.Contains(s, "<Server") || strings.Contains(s, "<web-app") || strings.Contains(s, "<Context"):
+		return "tomcat"
+	case strings.Contains(s, "LoadModule") || strings.Contains(s, "DocumentRoot") || strings.Contains(s, "<VirtualHost"):
+		return "apache"
+	case strings.Contains(s, "worker_processes") || strings.Contains(s, "server {") || strings.Contains(s, "http {") || strings.Contains(s, "load_module"):
+		return "nginx"
+	case strings.Contains(s, "[PHP]") || strings.Contains(s, "php_admin_value") || strings.Contains(s, "extension="):
+		return "php"
+	}
+	return ""
+}
+
+// ForFile tells which parser reads a per-directory configuration file
+// found under a web root: "webconfig" for web.config, "htaccess" for
+// .htaccess, "userini" for .user.ini (items of server "php").
+func ForFile(name string) (server string, ok bool) {
+	switch strings.ToLower(filepath.Base(name)) {
+	case "web.config":
+		return "webconfig", true
+	case ".htaccess":
+		return "htaccess", true
+	case ".user.ini":
+		return "userini", true
+	}
+	return "", false
+}
+
+// windowsVars are the environment variables IIS and Exchange configs use,
+// expanded as on a default installation whose system volume is C:.
+var windowsVars = map[string]string{
+	"windir":                  `C:\Windows`,
+	"systemroot":              `C:\Windows`,
+	"systemdrive":             `C:`,
+	"programfiles":            `C:\Program Files`,
+	"programfiles(x86)":       `C:\Program Files (x86)`,
+	"programw6432":            `C:\Program Files`,
+	"commonprogramfiles":      `C:\Program Files\Common Files`,
+	"programdata":             `C:\ProgramData`,
+	"exchangeinstallpath":     `C:\Program Files\Microsoft\Exchange Server\V15\`,
+	"iis_user_home":           `C:\inetpub\wwwroot`,
+	"public":                  `C:\Users\Public`,
+	"allusersprofile":         `C:\ProgramData`,
+	"commonprogramfiles(x86)": `C:\Program Files (x86)\Common Files`,
+}
+
+// expandWindows expands %VAR% references (case-insensitively); unknown
+// variables are left as written.
+func expandWindows(s string) string {
+	if !strings.Contains(s, "%") {
+		return s
+	}
+	var b strings.Builder
+	for {
+		i := strings.IndexByte(s, '%')
+		if i < 0 {
+			break
+		}
+		j := strings.IndexByte(s[i+1:], '%')
+		if j < 0 {
+			break
+		}
+		name := s[i+1 : i+1+j]
+		if v, ok := windowsVars[strings.ToLower(name)]; ok {
+			b.WriteString(s[:i])
+			b.WriteString(v)
+			s = s[i+j+2:]
+			if strings.HasSuffix(v, `\`) && strings.HasPrefix(s, `\`) {
+				s = s[1:]
+			}
+			continue
+		}
+		b.WriteString(s[:i+1])
+		s = s[i+1:]
+	}
+	b.WriteString(s)
+	return b.String()
+}
+
+// withRaw returns attrs with raw_image set when expansion changed raw.
+func withRaw(attrs map[string]string, raw, expanded string) map[string]string {
+	if raw != expanded {
+		if attrs == nil {
+			attrs = map[string]string{}
+		}
+		attrs["raw_image"] = raw
+	}
+	return attrs
+}

@@ -1,0 +1,131 @@
+package serverconf
+
+import (
+	"path"
+	"strings"
+)
+
+// parsePHPIni reads php.ini, conf.d/*.ini, php-fpm.conf and FPM pool
+// files: extension and zend_extension lines, auto_prepend_file and
+// auto_append_file, and php_value[...]/php_admin_value[...] of pools
+// (scope "pool NAME"). FPM "include" globs are followed.
+func parsePHPIni(p *parser, src string, data []byte) error {
+	return phpIni(p, src, data, "", false)
+}
+
+// parseUserIni reads a .user.ini under a web root (scope: its directory).
+func parseUserIni(p *parser, src string, data []byte) error {
+	return phpIni(p, src, data, path.Dir(src), true)
+}
+
+func phpIni(p *parser, src string, data []byte, dirScope string, userIni bool) error {
+	if err := checkText(src, data); err != nil {
+		return err
+	}
+	section := ""
+	extDir := ""
+	for i, l := range strings.Split(string(data), "\n") {
+		line := i + 1
+		l = strings.TrimSpace(strings.TrimRight(l, "\r"))
+		if l == "" || l[0] == ';' || l[0] == '#' {
+			continue
+		}
+		if l[0] == '[' {
+			end := strings.IndexByte(l, ']')
+			if end < 0 {
+				return &ParseError{File: src, Line: line, Col: len(l) + 1, Msg: `section header without "]"`}
+			}
+			section = strings.TrimSpace(l[1:end])
+			continue
+		}
+		key, val, ok := strings.Cut(l, "=")
+		if !ok {
+			return &ParseError{File: src, Line: line, Col: 1, Msg: `line is neither a section nor "key = value"`}
+		}
+		key = strings.TrimSpace(key)
+		val = iniValue(val)
+		scope := dirScope
+		lower := strings.ToLower(section)
+		if scope == "" && (strings.HasPrefix(lower, "path=") || strings.HasPrefix(lower, "host=")) {
+			scope = section
+		}
+		directive := ""
+		// FPM pools: php_admin_value[auto_prepend_file] = /x
+		if b := strings.IndexByte(key, '['); b > 0 && strings.HasSuffix(key, "]") {
+			switch strings.ToLower(key[:b]) {
+			case "php_value", "php_admin_value", "php_flag", "php_admin_flag":
+				directive = key[:b]
+				key = strings.TrimSpace(key[b+1 : len(key)-1])
+				if section != "" {
+					scope = "pool " + section
+				}
+			default:
+				continue
+			}
+		}
+		a := map[string]string{}
+		if directive != "" {
+			a["directive"] = directive
+		}
+		switch k := strings.ToLower(key); k {
+		case "extension_dir":
+			extDir = val
+		case "extension", "zend_extension":
+			if val == "" || userIni {
+				continue
+			}
+			img := ""
+			switch {
+			case strings.HasPrefix(val, "/"):
+				img = val
+			case extDir != "" && strings.HasPrefix(extDir, "/"):
+				img = path.Join(extDir, val)
+				if !strings.HasSuffix(img, ".so") {
+					img += ".so"
+				}
+			}
+			p.add(Item{Kind: k, Name: val, Image: img, Scope: scope, Source: src, Line: line, Attrs: a})
+		case "auto_prepend_file", "auto_append_file":
+			if val == "" || strings.EqualFold(val, "none") {
+				continue
+			}
+			p.add(Item{Kind: k, Name: k, Image: val, Scope: scope, Source: src, Line: line, Attrs: a})
+		case "include":
+			if userIni || directive != "" {
+				continue
+			}
+			pat := val
+			if !strings.HasPrefix(pat, "/") {
+				pat = path.Join(path.Dir(src), pat)
+			}
+			p.add(Item{Kind: "include", Name: val, Scope: scope, Source: src, Line: line})
+			for _, m := range p.glob(pat) {
+				isrc, idata, ok := p.include(m)
+				if !ok {
+					continue
+				}
+				p.depth++
+				if err := phpIni(p, isrc, idata, "", false); err != nil {
+					p.add(unparsableItem(p.server, err.(*ParseError)))
+				}
+				p.depth--
+			}
+		}
+	}
+	return nil
+}
+
+// iniValue strips quotes and trailing comments from an ini value.
+func iniValue(v string) string {
+	v = strings.TrimSpace(v)
+	if len(v) >= 1 && (v[0] == '"' || v[0] == '\'') {
+		if end := strings.IndexByte(v[1:], v[0]); end >= 0 {
+			return v[1 : 1+end]
+		}
+		return v[1:]
+	}
+	if i := strings.Index(v, " ;"); i >= 0 {
+		v = v[:i]
+	}
+	return strings.TrimSpace(v)
+}
