@@ -1,0 +1,205 @@
+package baseline
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"hash"
+	"strings"
+	"sync"
+
+	"github.com/zeebo/blake3"
+)
+
+// readBufferSize is the read chunk: large enough to amortise syscalls and
+// feed BLAKE3's SIMD paths, small enough to stay in L2 cache.
+const readBufferSize = 256 << 10
+
+var bufferPool = sync.Pool{New: func() any { b := make([]byte, readBufferSize); return &b }}
+
+// testHookAfterRead, when set by a test, runs after every chunk read while
+// hashing, with the attempt number (0 or 1), so a test can change the file
+// at a deterministic point.
+var testHookAfterRead func(path string, attempt int)
+
+// testHookBeforeOpen, when set by a test, runs just before a file that
+// lstat saw is opened for hashing (to make it vanish or change type).
+var testHookBeforeOpen func(path string)
+
+// hasher holds the per-goroutine hashing state, reused across files.
+type hasher struct {
+	b3      *blake3.Hasher
+	sha     hash.Hash
+	buf     []byte
+	limiter interface {
+		WaitN(ctx context.Context, n int) error
+	}
+}
+
+func newHasher(opt *Options) *hasher {
+	return &hasher{b3: blake3.New(), sha: sha256.New(), buf: *bufferPool.Get().(*[]byte), limiter: opt.Limiter}
+}
+
+func (h *hasher) release() {
+	bufferPool.Put(&h.buf)
+	h.buf = nil
+}
+
+// errNotRegular is recorded when an entry lstat saw as a regular file was
+// something else by the time it was opened.
+var errNotRegular = errors.New("no longer a regular file")
+
+// hashFile reads the regular file at path and sets r's digests. r holds
+// what lstat saw; its metadata is replaced by what fstat says of the file
+// actually read, so digest and metadata agree. A file whose size, mtime or
+// ctime moved during the read is read once more, and marked Unstable if it
+// moves again. It returns the number of bytes read and the error to record
+// in r.Err (also set there).
+func (h *hasher) hashFile(ctx context.Context, path string, r *Record, withSHA bool) (int64, error) {
+	if testHookBeforeOpen != nil {
+		testHookBeforeOpen(path)
+	}
+	f, err := openRegular(path)
+	if err != nil {
+		return 0, h.fail(r, err)
+	}
+	defer f.close()
+	var before Record
+	if err := f.stat(&before); err != nil {
+		return 0, h.fail(r, fmt.Errorf("fstat %s: %w", path, err))
+	}
+	if before.Type != TypeFile {
+		return 0, h.fail(r, fmt.Errorf("open %s: %w (now %s)", path, errNotRegular, before.Type))
+	}
+	var total int64
+	for attempt := 0; ; attempt++ {
+		h.b3.Reset()
+		h.sha.Reset()
+		n, err := h.readAll(ctx, f, path, withSHA, attempt)
+		total += n
+		if err != nil {
+			copyMeta(r, &before)
+			return total, h.fail(r, fmt.Errorf("read %s: %w", path, err))
+		}
+		var after Record
+		if err := f.stat(&after); err != nil {
+			return total, h.fail(r, fmt.Errorf("fstat %s: %w", path, err))
+		}
+		stable := n == after.Size && after.Size == before.Size &&
+			after.Mtime == before.Mtime && after.Ctime == before.Ctime
+		if !stable && attempt == 0 {
+			if err := f.rewind(); err != nil {
+				return total, h.fail(r, fmt.Errorf("seek %s: %w", path, err))
+			}
+			before = after
+			continue
+		}
+		copyMeta(r, &after)
+		r.Unstable = !stable
+		r.Err = ""
+		digests := make([]byte, 0, 64)
+		digests = h.b3.Sum(digests)
+		r.BLAKE3 = digests[:32:32]
+		r.SHA256 = nil
+		if withSHA {
+			digests = h.sha.Sum(digests)
+			r.SHA256 = digests[32:64:64]
+		}
+		return total, nil
+	}
+}
+
+func (h *hasher) readAll(ctx context.Context, f fileHandle, path string, withSHA bool, attempt int) (int64, error) {
+	var n int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return n, err
+		}
+		k, err := f.read(h.buf)
+		if k > 0 {
+			h.b3.Write(h.buf[:k])
+			if withSHA {
+				h.sha.Write(h.buf[:k])
+			}
+			n += int64(k)
+			if h.limiter != nil {
+				if err := h.limiter.WaitN(ctx, k); err != nil {
+					return n, err
+				}
+			}
+			if testHookAfterRead != nil {
+				testHookAfterRead(path, attempt)
+			}
+		}
+		if err != nil {
+			return n, err
+		}
+		if k == 0 {
+			return n, nil
+		}
+	}
+}
+
+// fail records err on r: no digest is better than a wrong one.
+func (h *hasher) fail(r *Record, err error) error {
+	r.BLAKE3, r.SHA256 = nil, nil
+	r.Err = err.Error()
+	return err
+}
+
+// copyMeta copies the stat fields of src into dst.
+func copyMeta(dst, src *Record) {
+	dst.Type, dst.Mode, dst.Size = src.Type, src.Mode, src.Size
+	dst.UID, dst.GID = src.UID, src.GID
+	dst.Mtime, dst.Ctime = src.Mtime, src.Ctime
+	dst.Inode, dst.Dev = src.Inode, src.Dev
+}
+
+// canReuse reports whether prev's digests may stand for cur (the
+// incremental rule): same regular file, same size, mtime, ctime, inode and
+// device, read cleanly last time, and holding every digest needed now.
+func canReuse(prev, cur *Record, withSHA bool) bool {
+	return prev != nil && prev.Type == TypeFile && cur.Type == TypeFile &&
+		prev.Err == "" && !prev.Unstable && len(prev.BLAKE3) == 32 &&
+		(!withSHA || len(prev.SHA256) == 32) &&
+		prev.Size == cur.Size && prev.Mtime == cur.Mtime && prev.Ctime == cur.Ctime &&
+		prev.Inode == cur.Inode && prev.Dev == cur.Dev
+}
+
+// scriptMatcher is [IsScript] with the extension list lower-cased once.
+type scriptMatcher struct {
+	all  bool
+	exts map[string]struct{}
+}
+
+func newScriptMatcher(opt *Options) *scriptMatcher {
+	m := &scriptMatcher{all: opt.HashAllSHA256, exts: map[string]struct{}{}}
+	exts := opt.ScriptExtensions
+	if exts == nil {
+		exts = DefaultScriptExtensions
+	}
+	for _, e := range exts {
+		m.exts[strings.ToLower(strings.TrimPrefix(e, "."))] = struct{}{}
+	}
+	return m
+}
+
+// needSHA reports whether a file named name (the last path element) gets a
+// SHA-256 digest.
+func (m *scriptMatcher) needSHA(name string) bool {
+	if m.all {
+		return true
+	}
+	for _, n := range scriptFileNames {
+		if strings.EqualFold(name, n) {
+			return true
+		}
+	}
+	dot := strings.LastIndexByte(name, '.')
+	if dot < 0 || dot == len(name)-1 {
+		return false
+	}
+	_, ok := m.exts[strings.ToLower(name[dot+1:])]
+	return ok
+}
