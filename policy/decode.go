@@ -172,6 +172,9 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) error {
 		set := map[string]*yaml.Node{}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, val := n.Content[i], n.Content[i+1]
+			if prev := set[k.Value]; prev != nil {
+				return d.errAt(k, join(path, k.Value), fmt.Errorf("duplicate key (first at line %d)", prev.Line))
+			}
 			f, ok := fields[k.Value]
 			if !ok {
 				return d.errAt(k, join(path, k.Value), fmt.Errorf("unknown key (known keys: %s)", strings.Join(names, ", ")))
@@ -218,8 +221,13 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) error {
 		if v.IsNil() {
 			v.Set(reflect.MakeMap(v.Type()))
 		}
+		seen := map[string]int{}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, val := n.Content[i], n.Content[i+1]
+			if line, dup := seen[k.Value]; dup {
+				return d.errAt(k, join(path, k.Value), fmt.Errorf("duplicate key (first at line %d)", line))
+			}
+			seen[k.Value] = k.Line
 			e := reflect.New(v.Type().Elem()).Elem()
 			if old := v.MapIndex(reflect.ValueOf(k.Value)); old.IsValid() {
 				e.Set(old)

@@ -77,7 +77,6 @@ const (
 	RuleFileRemoved          = "webfim-014"
 )
 
-
 var catalog = []Rule{
 	{
 		ID: RuleScriptInNoScriptZone, Name: "Script-type file in a no-script zone",
@@ -137,8 +136,8 @@ var catalog = []Rule{
 		ID: RuleHandlerMapping, Name: "Handler mapping added or changed",
 		Description: "A handler mapping (IIS handlers, Apache AddHandler/SetHandler, nginx FastCGI location, Tomcat JSP mapping) for a script extension was added or changed.",
 		Triggers:    "Inventory item of kind handler, script_handler or jsp_mapping added or changed whose extension is script-type.",
-		Severity:    Critical, Window: Lowered, Technique: ServerSoftwareComponent, Subtechnique: &IISComponents,
-		References: []string{IISComponents.Reference, WebShell.Reference},
+		Severity:    Critical, Window: Lowered, Technique: ServerSoftwareComponent,
+		References: []string{ServerSoftwareComponent.Reference, IISComponents.Reference},
 		Tuning:     "Mostly changes on server upgrades; review the handler's image or script processor.",
 		Version:    1,
 	},

@@ -1,0 +1,265 @@
+package policy
+
+import (
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+var update = flag.Bool("update", false, "rewrite generated files (docs/rules.md)")
+
+func TestLoadErrors(t *testing.T) {
+	tests := []struct {
+		name, yml, want string
+	}{
+		{"unknown top-level key", "roots: []\nrootz: []\n", "webfim.yml:2: rootz: unknown key (known keys: allowed_writers, configs, deploy_windows,"},
+		{"unknown nested key", "roots:\n  - path: /srv/www\n    exlude: [a]\n", "webfim.yml:3: roots[0].exlude: unknown key"},
+		{"wrong type list", "ignore: cache\n", `webfim.yml:1: ignore: want a list, got "cache"`},
+		{"wrong type mapping", "watch: 5\n", `webfim.yml:1: watch: want a mapping, got "5"`},
+		{"wrong type bool", "rules:\n  webfim-002:\n    enabled: yes please\n", `webfim.yml:3: rules.webfim-002.enabled: want true or false, got "yes please"`},
+		{"wrong type int", "outbox:\n  max_entries: lots\n", `webfim.yml:2: outbox.max_entries: want an integer, got "lots"`},
+		{"bad duration", "watch:\n  debounce: soon\n", `webfim.yml:2: watch.debounce: want a duration such as "500ms" or "1h", got "soon"`},
+		{"negative duration", "watch:\n  rescan_interval: -1h\n", "webfim.yml:2: watch.rescan_interval: negative duration"},
+		{"bad size", "watch:\n  rescan_rate_limit: 5 parsecs\n", "webfim.yml:2: watch.rescan_rate_limit: want a size"},
+		{"bad severity", "rules:\n  webfim-013:\n    severity: apocalyptic\n", `webfim.yml:3: rules.webfim-013.severity: unknown severity "apocalyptic"`},
+		{"unknown rule", "rules:\n  webfim-999:\n    enabled: false\n", "webfim.yml:2: rules.webfim-999: unknown rule id"},
+		{"relative root", "roots:\n  - path: www\n", `webfim.yml:2: roots[0].path: root path "www" is not absolute`},
+		{"missing root path", "roots:\n  - name: x\n", "webfim.yml:2: roots[0].path: missing"},
+		{"nested roots", "roots:\n  - path: /srv/www\n  - path: /srv/www/blog\n", `webfim.yml:3: roots[1].path: root "/srv/www/blog" is inside root "/srv/www"`},
+		{"duplicate roots", "roots:\n  - path: /srv/www\n  - path: /srv/www/\n", "roots[1].path: root \"/srv/www\" is listed twice"},
+		{"bad glob", "ignore: ['[a-']\n", `webfim.yml:1: ignore[0]: bad glob "[a-"`},
+		{"bad root glob", "roots:\n  - path: /srv\n    no_script_zones: ['x/[']\n", `roots[0].no_script_zones[0]: bad glob`},
+		{"bad extension", "script_extensions: [php, 'a/b']\n", `webfim.yml:1: script_extensions[1]: bad extension "a/b"`},
+		{"relative config", "configs: [etc/apache2/apache2.conf]\n", "webfim.yml:1: configs[0]: config path"},
+		{"empty writer", "allowed_writers: ['']\n", "allowed_writers[0]: empty process name"},
+		{"output without type", "outputs:\n  - path: /x\n", "webfim.yml:2: outputs[0].type: missing"},
+		{"unknown output", "outputs:\n  - type: kafka\n", `webfim.yml:2: outputs[0].type: unknown output type "kafka"`},
+		{"field of other output", "outputs:\n  - type: syslog\n    path: /x\n", "webfim.yml:3: outputs[0].path: not a setting of a syslog output"},
+		{"file output without path", "outputs:\n  - type: file\n", "outputs[0].path: missing"},
+		{"bad fsync", "outputs:\n  - type: file\n    path: /x\n    fsync: sometimes\n", `webfim.yml:4: outputs[0].fsync: unknown fsync policy "sometimes"`},
+		{"bad network", "outputs:\n  - type: syslog\n    network: sctp\n", `outputs[0].network: unknown network "sctp"`},
+		{"bad facility", "outputs:\n  - type: syslog\n    facility: local9\n", `outputs[0].facility: unknown facility "local9"`},
+		{"es without urls", "outputs:\n  - type: elasticsearch\n", "outputs[0].urls: missing"},
+		{"es bad url", "outputs:\n  - type: elasticsearch\n    urls: [localhost:9200]\n", `webfim.yml:3: outputs[0].urls[0]: want an http:// or https:// URL`},
+		{"es two auths", "outputs:\n  - type: elasticsearch\n    urls: [https://es:9200]\n    api_key: k\n    username: u\n", "outputs[0].api_key: give either api_key or username/password"},
+		{"es bad data stream", "outputs:\n  - type: elasticsearch\n    urls: [https://es:9200]\n    data_stream: Alerts\n", "outputs[0].data_stream: bad data stream name"},
+		{"no outputs", "outputs: []\n", "webfim.yml:1: outputs: no output"},
+		{"outbox zero", "outbox:\n  max_entries: 0\n", "outbox.max_entries: want a positive number"},
+		{"syntax error", "roots: [\n", "webfim.yml:"},
+		{"duplicate key", "ignore: []\nignore: []\n", "webfim.yml:2: ignore: duplicate key (first at line 1)"},
+		{"duplicate map key", "rules:\n  webfim-001: {}\n  webfim-001: {}\n", "webfim.yml:3: rules.webfim-001: duplicate key (first at line 2)"},
+		{"two documents", "ignore: []\n---\nignore: []\n", "more than one YAML document"},
+		{"not a mapping", "- a\n- b\n", "webfim.yml:1: want a mapping, got a list"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("webfim.yml", []byte(tt.yml))
+			if err == nil {
+				t.Fatalf("no error, want %q", tt.want)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %q\nwant it to contain %q", err, tt.want)
+			}
+			if !errors.Is(err, ErrInvalid) {
+				t.Errorf("error %v does not wrap ErrInvalid", err)
+			}
+		})
+	}
+}
+
+func TestLoadFileErrors(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "webfim.yml")
+	os.WriteFile(path, []byte("roots:\n  - path: /srv/www\n    name: www\n\n    nmae: typo\n"), 0o600)
+	_, err := Load(path)
+	if err == nil || !strings.HasPrefix(err.Error(), path+":5: roots[0].nmae: unknown key") {
+		t.Errorf("Load error = %v", err)
+	}
+	if _, err := Load(filepath.Join(dir, "missing.yml")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing file: %v", err)
+	}
+	big := filepath.Join(dir, "big.yml")
+	os.WriteFile(big, []byte("# "+strings.Repeat("x", MaxFileSize)+"\n"), 0o600)
+	if _, err := Load(big); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "larger than") {
+		t.Errorf("big file: %v", err)
+	}
+}
+
+func TestDefaultsAndOverrides(t *testing.T) {
+	p := mustParse(t, `
+roots:
+  - path: /srv/www
+    no_script_zones: ['cdn/**']
+  - path: /srv/blog
+    script_extensions: [php]
+    ignore: ['wp-content/cache/**']
+rules:
+  webfim-013:
+    enabled: false
+  webfim-002:
+    severity: critical
+watch:
+  debounce: 1s
+outputs:
+  - type: file
+    path: /var/log/webfim/alerts.ndjson
+  - type: syslog
+    network: unix
+  - type: elasticsearch
+    urls: [https://es.example:9200]
+    api_key: secret
+`)
+	if got := p.Watch.Debounce; got != Duration(time.Second) {
+		t.Errorf("debounce = %v", got)
+	}
+	if got := p.Watch.RescanInterval; got != Duration(time.Hour) {
+		t.Errorf("rescan_interval default lost: %v", got)
+	}
+	if r := p.Rules["webfim-002"]; !r.Enabled || r.Severity != Critical {
+		t.Errorf("webfim-002 = %+v, want enabled critical (enabled kept from the default)", r)
+	}
+	if r := p.Rules["webfim-014"]; !r.Enabled || r.Severity != Low {
+		t.Errorf("webfim-014 = %+v, want the default", r)
+	}
+	want := []Output{
+		{Type: "file", FileOutput: FileOutput{Path: "/var/log/webfim/alerts.ndjson", MaxSize: 100e6, MaxFiles: 5, Fsync: "batch"}},
+		{Type: "syslog", SyslogOutput: SyslogOutput{Network: "unix", Address: "/dev/log", Facility: "local0", AppName: "webfim"}},
+		{Type: "elasticsearch", ElasticOutput: ElasticOutput{URLs: []string{"https://es.example:9200"}, APIKey: "secret", DataStream: "logs-webfim.alert-default"}},
+	}
+	if diff := cmp.Diff(want, p.Outputs); diff != "" {
+		t.Errorf("outputs (-want +got):\n%s", diff)
+	}
+	if got := p.RootFor("/srv/www").NoScriptZones; !cmp.Equal(got, []string{"cdn/**"}) {
+		t.Errorf("root no_script_zones = %v", got)
+	}
+	if got := p.RootFor("/srv/blog").NoScriptZones; !cmp.Equal(got, DefaultNoScriptZones) {
+		t.Errorf("inherited no_script_zones = %v", got)
+	}
+	if !p.Ignored("/srv/blog", "wp-content/cache/x.php") || p.Ignored("/srv/www", "wp-content/cache/x.php") {
+		t.Error("per-root ignore applies to the wrong root")
+	}
+	out, err := p.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(out), "secret") || !strings.Contains(string(out), "<redacted>") {
+		t.Errorf("secrets not redacted:\n%s", out)
+	}
+}
+
+// The printed effective policy is itself a valid config with the same meaning.
+func TestMarshalRoundTrip(t *testing.T) {
+	for _, yml := range []string{"", `
+roots:
+  - path: /srv/www
+    name: www
+    exclude: ['cache/**']
+deploy_windows:
+  - name: nightly
+    weekdays: [mon, fri]
+    start: "22:00"
+    end: "02:00"
+    timezone: America/New_York
+  - name: once
+    start: 2026-12-01T20:00:00Z
+    end: 2026-12-01T21:00:00Z
+watch:
+  rescan_rate_limit: 10MB
+outputs:
+  - type: file
+    path: /x.ndjson
+    max_size: 1GiB
+`} {
+		p := mustParse(t, yml)
+		out, err := p.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		q, err := Parse("printed.yml", out)
+		if err != nil {
+			t.Fatalf("printed policy does not load: %v\n%s", err, out)
+		}
+		out2, _ := q.Marshal()
+		if diff := cmp.Diff(string(out), string(out2)); diff != "" {
+			t.Errorf("round trip differs:\n%s", diff)
+		}
+	}
+}
+
+func TestExampleConfigLoads(t *testing.T) {
+	p, err := Load(filepath.Join("..", "webfim.example.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Roots) == 0 || len(p.DeployWindows) == 0 || len(p.Outputs) == 0 {
+		t.Errorf("example is too thin: %d roots, %d windows, %d outputs", len(p.Roots), len(p.DeployWindows), len(p.Outputs))
+	}
+}
+
+// docs/rules.md is generated from the catalog so that docs cannot drift.
+func TestRulesDoc(t *testing.T) {
+	path := filepath.Join("..", "docs", "rules.md")
+	want := CatalogMarkdown()
+	if *update {
+		if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != want {
+		t.Errorf("docs/rules.md is out of date; run go test ./policy -run TestRulesDoc -update\n%s", cmp.Diff(want, string(got)))
+	}
+}
+
+func TestCatalog(t *testing.T) {
+	seen := map[string]bool{}
+	for i, r := range Rules() {
+		if seen[r.ID] {
+			t.Errorf("duplicate rule id %s", r.ID)
+		}
+		seen[r.ID] = true
+		if want := "webfim-0" + string(rune('0'+(i+1)/10)) + string(rune('0'+(i+1)%10)); r.ID != want {
+			t.Errorf("rule %d has id %s, want %s (ids are dense and stable)", i, r.ID, want)
+		}
+		if r.Name == "" || r.Description == "" || r.Triggers == "" || r.Tuning == "" || len(r.References) == 0 || r.Version < 1 {
+			t.Errorf("rule %s is missing documentation: %+v", r.ID, r)
+		}
+		if r.Technique.ID != "T1505" || r.Severity < Low {
+			t.Errorf("rule %s: technique %s severity %v", r.ID, r.Technique.ID, r.Severity)
+		}
+		if s := r.Subtechnique; s != nil && !strings.HasPrefix(s.ID, "T1505.") {
+			t.Errorf("rule %s: sub-technique %s", r.ID, s.ID)
+		}
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{"", "roots:\n  - path: /srv\n", "deploy_windows:\n  - {name: a, start: '22:00', end: '02:00', timezone: Europe/Berlin}\n",
+		"outputs:\n  - type: file\n    path: /x\n", "a: &x [*x]\n", "rules: {webfim-001: {enabled: false}}"} {
+		f.Add([]byte(s))
+	}
+	if ex, err := os.ReadFile(filepath.Join("..", "webfim.example.yml")); err == nil {
+		f.Add(ex)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := Parse("fuzz.yml", data)
+		if err != nil {
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("error does not wrap ErrInvalid: %v", err)
+			}
+			return
+		}
+		if _, err := p.Marshal(); err != nil {
+			t.Fatalf("Marshal: %v", err)
+		}
+	})
+}
