@@ -1,0 +1,215 @@
+package store
+
+import (
+	"bytes"
+	"fmt"
+	"strconv"
+	"unicode"
+	"unicode/utf8"
+
+	bolt "go.etcd.io/bbolt"
+
+	"webfim/baseline"
+)
+
+// Records streams the records of a committed baseline, ordered by root
+// (byte order), then by [baseline.Key] of the path. A non-empty prefix
+// keeps only paths starting with it (a byte prefix of the relative path:
+// "wp-content/" for the contents of that directory).
+//
+// The records are read in chunks, each in its own short session, so a
+// long consumer (a diff) does not hold the database lock; the consumer may
+// use the database itself between records. If the baseline is deleted
+// meanwhile, an error saying so is yielded. A record that cannot be
+// decoded yields an error naming the baseline, root and path; iteration
+// goes on if the consumer continues.
+func (db *DB) Records(id uint64, prefix string) baseline.State {
+	return db.records(id, nil, prefix)
+}
+
+// RootRecords is like [DB.Records] for one root of the baseline; it
+// yields an [ErrNotFound] error if the baseline has no such root.
+func (db *DB) RootRecords(id uint64, root, prefix string) baseline.State {
+	if root == "" {
+		return func(yield func(baseline.Record, error) bool) {
+			yield(baseline.Record{}, fmt.Errorf("baseline %d: empty root", id))
+		}
+	}
+	return db.records(id, []byte(root), prefix)
+}
+
+type chunkPos struct {
+	root    []byte // root bucket to continue in; nil: the first one
+	lastKey []byte // last key returned in root; nil: start of root
+}
+
+func (db *DB) records(id uint64, onlyRoot []byte, prefix string) baseline.State {
+	return func(yield func(baseline.Record, error) bool) {
+		var pfx []byte
+		if prefix != "" {
+			var err error
+			if pfx, err = storeKey(prefix); err != nil {
+				yield(baseline.Record{}, fmt.Errorf("baseline %d: prefix: %w", id, err))
+				return
+			}
+		}
+		var pos chunkPos
+		for first := true; ; first = false {
+			recs, next, done, err := db.readChunk(id, onlyRoot, pfx, pos, first)
+			if err != nil {
+				yield(baseline.Record{}, err)
+				return
+			}
+			for _, raw := range recs {
+				rec := baseline.Record{Root: raw.root, Path: pathOfStoreKey(raw.key)}
+				if err := unmarshalRecord(&rec, raw.val); err != nil {
+					err = fmt.Errorf("baseline %d, root %s, path %s: %w", id, quote(rec.Root), quote(rec.Path), err)
+					if !yield(baseline.Record{Root: rec.Root, Path: rec.Path}, err) {
+						return
+					}
+					continue
+				}
+				if !yield(rec, nil) {
+					return
+				}
+			}
+			if done {
+				return
+			}
+			pos = next
+		}
+	}
+}
+
+// unmarshalRecord decodes defensively: a decoder bug on hostile input
+// must become an error, not a crash of the daemon.
+func unmarshalRecord(rec *baseline.Record, val []byte) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: decoder panicked: %v", baseline.ErrCorruptRecord, r)
+		}
+	}()
+	return rec.UnmarshalBinary(val)
+}
+
+// readChunk copies up to one chunk of records, starting after pos, out of
+// one read session.
+func (db *DB) readChunk(id uint64, onlyRoot, pfx []byte, pos chunkPos, first bool) (recs []rawRecord, next chunkPos, done bool, err error) {
+	err = db.view(func(tx *bolt.Tx) error {
+		b := db.committed(tx, id)
+		if b == nil {
+			if first {
+				return errorf(ErrNotFound, "no baseline %d", id)
+			}
+			return errorf(ErrNotFound, "baseline %d was deleted while it was being read", id)
+		}
+		roots := b.Bucket(bucketRoots)
+		if roots == nil {
+			return errorf(ErrCorrupt, "database %s: baseline %d has no roots bucket", db.path, id)
+		}
+		rc := roots.Cursor()
+		var rk []byte
+		switch {
+		case onlyRoot != nil:
+			rk, _ = rc.Seek(onlyRoot)
+			if !bytes.Equal(rk, onlyRoot) {
+				if first {
+					return errorf(ErrNotFound, "baseline %d has no root %s", id, quote(string(onlyRoot)))
+				}
+				rk = nil
+			}
+		case pos.root == nil:
+			rk, _ = rc.First()
+		default:
+			rk, _ = rc.Seek(pos.root)
+			if !bytes.Equal(rk, pos.root) {
+				pos.lastKey = nil
+			}
+		}
+		size := 0
+		for rk != nil {
+			rb := roots.Bucket(rk)
+			if rb != nil {
+				root := string(rk)
+				c := rb.Cursor()
+				var k, v []byte
+				switch {
+				case pos.lastKey != nil:
+					k, v = c.Seek(pos.lastKey)
+					if bytes.Equal(k, pos.lastKey) {
+						k, v = c.Next()
+					}
+				case pfx != nil:
+					k, v = c.Seek(pfx)
+				default:
+					k, v = c.First()
+				}
+				for ; k != nil && bytes.HasPrefix(k, pfx); k, v = c.Next() {
+					if v == nil {
+						continue // a nested bucket has no business here
+					}
+					recs = append(recs, rawRecord{root: root, key: bytes.Clone(k), val: bytes.Clone(v)})
+					size += len(k) + len(v)
+					if len(recs) >= chunkRecords || size >= chunkBytes {
+						next = chunkPos{root: bytes.Clone(rk), lastKey: bytes.Clone(k)}
+						return nil
+					}
+				}
+			}
+			pos.lastKey = nil
+			if onlyRoot != nil {
+				break
+			}
+			rk, _ = rc.Next()
+		}
+		done = true
+		return nil
+	})
+	return recs, next, done, err
+}
+
+// Lookup returns the record of one path under root in a committed
+// baseline; ok is false if the baseline has no such record.
+func (db *DB) Lookup(id uint64, root, path string) (rec baseline.Record, ok bool, err error) {
+	key, err := storeKey(path)
+	if err != nil {
+		return rec, false, err
+	}
+	var val []byte
+	err = db.view(func(tx *bolt.Tx) error {
+		b := db.committed(tx, id)
+		if b == nil {
+			return errorf(ErrNotFound, "no baseline %d", id)
+		}
+		roots := b.Bucket(bucketRoots)
+		if roots == nil {
+			return errorf(ErrCorrupt, "database %s: baseline %d has no roots bucket", db.path, id)
+		}
+		if rb := roots.Bucket([]byte(root)); rb != nil {
+			val = bytes.Clone(rb.Get(key))
+		}
+		return nil
+	})
+	if err != nil || val == nil {
+		return rec, false, err
+	}
+	rec = baseline.Record{Root: root, Path: path}
+	if err := unmarshalRecord(&rec, val); err != nil {
+		return baseline.Record{Root: root, Path: path}, false, fmt.Errorf("baseline %d, root %s, path %s: %w", id, quote(root), quote(path), err)
+	}
+	return rec, true, nil
+}
+
+// quote returns s as is if it is printable, else Go-quoted with escapes
+// (\x.. for bytes that are not UTF-8, \n for newlines), so that error
+// messages can be read and copied.
+func quote(s string) string {
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if (r == utf8.RuneError && n == 1) || !unicode.IsPrint(r) {
+			return strconv.Quote(s)
+		}
+		i += n
+	}
+	return s
+}

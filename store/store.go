@@ -1,0 +1,352 @@
+package store
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+)
+
+// SchemaVersion is the version of the on-disk layout this package writes.
+// A database with a higher version is refused with [ErrNewerSchema].
+const SchemaVersion = 1
+
+// DefaultLockTimeout is how long an operation waits for another process
+// to release the database when [Options.LockTimeout] is zero.
+const DefaultLockTimeout = 5 * time.Second
+
+// Errors returned (wrapped, with details) by the store. Test with errors.Is.
+var (
+	// ErrLocked: another process held the database for longer than the
+	// lock timeout.
+	ErrLocked = errors.New("database is locked by another process")
+	// ErrNotFound: no such baseline (or it is still being written).
+	ErrNotFound = errors.New("not found")
+	// ErrNewerSchema: the file was written by a newer webfim.
+	ErrNewerSchema = errors.New("database has a newer schema")
+	// ErrWindowOpen: a deploy window is already open.
+	ErrWindowOpen = errors.New("a deploy window is already open")
+	// ErrNoWindow: no deploy window is open.
+	ErrNoWindow = errors.New("no deploy window is open")
+	// ErrCorrupt: the file is not a webfim database or is damaged.
+	ErrCorrupt = errors.New("database is damaged")
+)
+
+// storeError carries a full message and the sentinel it matches, so that
+// messages read naturally ("database /x is locked by another process
+// (waited 5s)") and errors.Is still works.
+type storeError struct {
+	msg   string
+	cause error // the sentinel
+	inner error // optional underlying error
+}
+
+func (e *storeError) Error() string { return e.msg }
+
+func (e *storeError) Unwrap() []error {
+	if e.inner != nil {
+		return []error{e.cause, e.inner}
+	}
+	return []error{e.cause}
+}
+
+func errorf(sentinel error, format string, args ...any) error {
+	err := fmt.Errorf(format, args...)
+	return &storeError{msg: err.Error(), cause: sentinel, inner: errors.Unwrap(err)}
+}
+
+// Options tune how a database is opened.
+type Options struct {
+	// LockTimeout is how long each operation waits for another process to
+	// release the file before failing with [ErrLocked]; 0 means
+	// [DefaultLockTimeout].
+	LockTimeout time.Duration
+}
+
+// DB is a handle on a webfim database file. It holds no open file between
+// operations and is safe for concurrent use by several goroutines.
+type DB struct {
+	path string
+	opt  Options
+	// mu serialises sessions on the same file within this process: bbolt's
+	// flock would otherwise make goroutines of one process wait on each
+	// other by polling.
+	mu *sync.RWMutex
+}
+
+var (
+	fileLocksMu sync.Mutex
+	fileLocks   = map[string]*sync.RWMutex{}
+)
+
+func fileLock(path string) *sync.RWMutex {
+	fileLocksMu.Lock()
+	defer fileLocksMu.Unlock()
+	l := fileLocks[path]
+	if l == nil {
+		l = new(sync.RWMutex)
+		fileLocks[path] = l
+	}
+	return l
+}
+
+// Top-level buckets and keys. See docs/store.md.
+var (
+	bucketMeta       = []byte("meta")
+	bucketBaselines  = []byte("baselines")
+	bucketWindows    = []byte("windows")
+	bucketOutbox     = []byte("outbox")
+	bucketOutboxMeta = []byte("outbox_meta")
+	bucketSeen       = []byte("seen")
+
+	keySchema         = []byte("schema")
+	keyNextBaselineID = []byte("next_baseline_id")
+	keyActive         = []byte("active")
+
+	topBuckets = [][]byte{bucketMeta, bucketBaselines, bucketWindows, bucketOutbox, bucketOutboxMeta, bucketSeen}
+)
+
+// Open opens the database at path, creating it (mode 0600, parent
+// directory 0700) if it does not exist, and checks its schema version.
+// No file stays open after Open returns.
+func Open(path string, opt Options) (*DB, error) {
+	if path == "" {
+		return nil, errors.New("no database path given")
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("database path %s: %w", path, err)
+	}
+	if opt.LockTimeout <= 0 {
+		opt.LockTimeout = DefaultLockTimeout
+	}
+	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
+		return nil, fmt.Errorf("create database directory: %w", err)
+	}
+	db := &DB{path: abs, opt: opt, mu: fileLock(abs)}
+	err = db.session(sessionInit, func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		if meta == nil {
+			var foreign []byte
+			_ = tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
+				foreign = name
+				return errStop
+			})
+			if foreign != nil {
+				return errorf(ErrCorrupt, "database %s is not a webfim database (it has no %q bucket but a %q one)", abs, bucketMeta, foreign)
+			}
+			for _, name := range topBuckets {
+				if _, err := tx.CreateBucket(name); err != nil {
+					return err
+				}
+			}
+			meta = tx.Bucket(bucketMeta)
+			if err := meta.Put(keySchema, u64(SchemaVersion)); err != nil {
+				return err
+			}
+			return meta.Put(keyNextBaselineID, u64(1))
+		}
+		v, ok := getU64(meta.Get(keySchema))
+		if !ok {
+			return errorf(ErrCorrupt, "database %s has no valid schema version", abs)
+		}
+		if v > SchemaVersion {
+			return errorf(ErrNewerSchema, "database %s was written by a newer webfim (schema %d, this binary knows %d); upgrade webfim", abs, v, SchemaVersion)
+		}
+		// Version 1 is the first; older versions would be migrated here.
+		for _, name := range topBuckets {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return db, nil
+}
+
+// Path returns the absolute path of the database file.
+func (db *DB) Path() string { return db.path }
+
+var errStop = errors.New("stop")
+
+type sessionKind int
+
+const (
+	sessionRead  sessionKind = iota // shared lock, read-only transaction
+	sessionWrite                    // exclusive lock, one read-write transaction
+	sessionInit                     // like sessionWrite, may create the file
+	sessionCheck                    // read-only with the free list loaded, for tx.Check
+)
+
+// view runs fn in a read-only session.
+func (db *DB) view(fn func(*bolt.Tx) error) error { return db.session(sessionRead, fn) }
+
+// update runs fn in a read-write session; fn's changes are committed
+// atomically when it returns nil.
+func (db *DB) update(fn func(*bolt.Tx) error) error { return db.session(sessionWrite, fn) }
+
+// session opens the file, runs fn in one transaction and closes the file.
+// Faults and panics inside bbolt (a damaged or truncated file) become
+// errors wrapping ErrCorrupt.
+func (db *DB) session(kind sessionKind, fn func(*bolt.Tx) error) (err error) {
+	write := kind == sessionWrite || kind == sessionInit
+	if write {
+		db.mu.Lock()
+		defer db.mu.Unlock()
+	} else {
+		db.mu.RLock()
+		defer db.mu.RUnlock()
+	}
+	if kind != sessionInit {
+		// Do not let a write session silently recreate a deleted file.
+		if _, err := os.Stat(db.path); err != nil {
+			return fmt.Errorf("database %s: %w", db.path, err)
+		}
+	}
+
+	var (
+		file *os.File
+		bdb  *bolt.DB
+	)
+	// The file is memory-mapped: reading a page past the end of a
+	// truncated file raises SIGBUS, which must become an error.
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		r := recover()
+		if r == nil {
+			return
+		}
+		if bdb != nil {
+			if !closeQuietly(bdb) && file != nil {
+				file.Close()
+			}
+		} else if file != nil {
+			file.Close() // releases the lock taken by the failed open
+		}
+		err = errorf(ErrCorrupt, "database %s is damaged: %v", db.path, r)
+	}()
+
+	opts := &bolt.Options{
+		Timeout:  db.opt.LockTimeout,
+		ReadOnly: !write,
+		OpenFile: func(name string, flag int, perm os.FileMode) (*os.File, error) {
+			f, err := os.OpenFile(name, flag, perm)
+			file = f
+			return f, err
+		},
+	}
+	if kind == sessionCheck {
+		opts.PreLoadFreelist = true
+	}
+	bdb, err = bolt.Open(db.path, 0o600, opts)
+	if err != nil {
+		bdb = nil
+		return db.openError(err)
+	}
+	defer func() {
+		if cerr := bdb.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("close database %s: %w", db.path, cerr)
+		}
+	}()
+	run := func(tx *bolt.Tx) error {
+		if err := checkSize(tx, file); err != nil {
+			return errorf(ErrCorrupt, "database %s is damaged: %v", db.path, err)
+		}
+		return fn(tx)
+	}
+	if write {
+		return bdb.Update(run)
+	}
+	return bdb.View(run)
+}
+
+func (db *DB) openError(err error) error {
+	switch {
+	case errors.Is(err, berrors.ErrTimeout):
+		return errorf(ErrLocked, "database %s is locked by another process (waited %s)", db.path, db.opt.LockTimeout)
+	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrVersionMismatch), errors.Is(err, berrors.ErrChecksum):
+		return errorf(ErrCorrupt, "database %s is not a webfim database or is damaged: %w", db.path, err)
+	case errors.Is(err, os.ErrNotExist), errors.Is(err, os.ErrPermission):
+		return fmt.Errorf("open database: %w", err)
+	}
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("open database: %w", err)
+	}
+	return errorf(ErrCorrupt, "database %s cannot be opened: %w", db.path, err)
+}
+
+// checkSize refuses a file shorter than the pages its meta page claims:
+// a truncated copy would otherwise fault on the first read past the end.
+func checkSize(tx *bolt.Tx, f *os.File) error {
+	if f == nil {
+		return nil
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if need := tx.Size(); fi.Size() < need {
+		return fmt.Errorf("file is truncated (%d bytes, its pages need %d)", fi.Size(), need)
+	}
+	return nil
+}
+
+// closeQuietly closes bdb after a panic; it reports whether that worked.
+func closeQuietly(bdb *bolt.DB) (ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	bdb.Close()
+	return true
+}
+
+// Check verifies the integrity of the whole file (every page reachable
+// once, keys ordered, free list consistent). It reads the entire file.
+func (db *DB) Check() error {
+	return db.session(sessionCheck, func(tx *bolt.Tx) error {
+		var errs []error
+		// Drain the channel: the checker goroutine reads tx until it ends.
+		for err := range tx.Check() {
+			if len(errs) < 10 {
+				errs = append(errs, err)
+			}
+		}
+		if len(errs) > 0 {
+			return errorf(ErrCorrupt, "database %s failed its integrity check: %w", db.path, errors.Join(errs...))
+		}
+		return nil
+	})
+}
+
+// bucket returns a top-level bucket or an error naming what is missing.
+func (db *DB) bucket(tx *bolt.Tx, name []byte) (*bolt.Bucket, error) {
+	b := tx.Bucket(name)
+	if b == nil {
+		return nil, errorf(ErrCorrupt, "database %s has no %q bucket (not a webfim database?)", db.path, name)
+	}
+	return b, nil
+}
+
+func u64(v uint64) []byte {
+	return binary.BigEndian.AppendUint64(nil, v)
+}
+
+func getU64(b []byte) (uint64, bool) {
+	if len(b) != 8 {
+		return 0, false
+	}
+	return binary.BigEndian.Uint64(b), true
+}

@@ -1,0 +1,997 @@
+package store
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	bolt "go.etcd.io/bbolt"
+
+	"webfim/baseline"
+	"webfim/serverconf"
+)
+
+func openTemp(t testing.TB) *DB {
+	t.Helper()
+	db, err := Open(filepath.Join(t.TempDir(), "state", "webfim.db"), Options{LockTimeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+// genRecords returns n records under root in the order the store wants
+// them, including the root entry, names that are not UTF-8 and names with
+// newlines. seed varies the content.
+func genRecords(root string, n, seed int) []baseline.Record {
+	recs := []baseline.Record{{Root: root, Path: "", Type: baseline.TypeDir, Mode: fs.ModeDir | 0o755, Inode: 2}}
+	for i := 1; i < n; i++ {
+		var p string
+		switch i % 97 {
+		case 5:
+			p = fmt.Sprintf("d%02d/bad\xff\xfe%d", i%13, i)
+		case 7:
+			p = fmt.Sprintf("d%02d/new\nline%d.php", i%13, i)
+		default:
+			p = fmt.Sprintf("d%02d/sub%d/file%06d.php", i%13, i%7, i)
+		}
+		h := sha256.Sum256([]byte(fmt.Sprint(seed, p)))
+		r := baseline.Record{
+			Root: root, Path: p, Type: baseline.TypeFile, Mode: 0o644,
+			Size: int64(i * 10), UID: 33, GID: 33, Mtime: int64(i) * 1e9, Ctime: int64(i)*1e9 + 5,
+			Inode: uint64(1000 + i), Dev: 2049, BLAKE3: h[:],
+		}
+		if i%10 == 0 {
+			r.SHA256 = h[:]
+		}
+		if i%251 == 0 {
+			r.Type, r.BLAKE3, r.SHA256, r.Target = baseline.TypeSymlink, nil, nil, "../target"
+		}
+		if i%509 == 0 {
+			r.Err, r.BLAKE3, r.SHA256 = "permission denied", nil, nil
+		}
+		if i%1009 == 0 {
+			r.Unstable = true
+		}
+		recs = append(recs, r)
+	}
+	// The directories of the paths are not records here; order by key.
+	slices.SortFunc(recs, func(a, b baseline.Record) int {
+		return bytes.Compare(storeKeyOf(a.Path), storeKeyOf(b.Path))
+	})
+	return recs
+}
+
+func storeKeyOf(p string) []byte {
+	k, err := storeKey(p)
+	if err != nil {
+		panic(err)
+	}
+	return k
+}
+
+func writeBaseline(t testing.TB, db *DB, label string, activate bool, recs ...[]baseline.Record) Meta {
+	t.Helper()
+	var roots []string
+	for _, rs := range recs {
+		roots = append(roots, rs[0].Root)
+	}
+	w, err := db.Begin(Meta{Label: label, Roots: roots})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Abort()
+	for _, rs := range recs {
+		for _, r := range rs {
+			if err := w.Put(r); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	m, err := w.Commit(Meta{Label: label, Roots: roots, Version: "test"}, activate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// diffRecords compares two record lists quickly (cmp.Diff on tens of
+// thousands of records is slow) and describes the first difference.
+func diffRecords(want, got []baseline.Record) string {
+	for i := range min(len(want), len(got)) {
+		if !reflect.DeepEqual(want[i], got[i]) {
+			return fmt.Sprintf("record %d:\n%s", i, cmp.Diff(want[i], got[i]))
+		}
+	}
+	if len(want) != len(got) {
+		return fmt.Sprintf("%d records, want %d", len(got), len(want))
+	}
+	return ""
+}
+
+func collect(t testing.TB, st baseline.State) ([]baseline.Record, error) {
+	t.Helper()
+	var out []baseline.Record
+	for r, err := range st {
+		if err != nil {
+			return out, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+func TestBaselineRoundTrip(t *testing.T) {
+	db := openTemp(t)
+	// More records than a batch and than a read chunk, in two roots.
+	a := genRecords("/srv/a", 3*chunkRecords+17, 1)
+	b := genRecords("/srv/b", 1200, 2)
+	m := writeBaseline(t, db, "first", true, a, b)
+	if m.ID != 1 || !m.Active || m.Label != "first" {
+		t.Errorf("meta = %+v, want id 1, active, label first", m)
+	}
+	var files, symlinks, errs, unstable, bytes int64
+	for _, r := range append(slices.Clone(a), b...) {
+		switch r.Type {
+		case baseline.TypeFile:
+			files++
+			bytes += r.Size
+		case baseline.TypeSymlink:
+			symlinks++
+		}
+		if r.Err != "" {
+			errs++
+		}
+		if r.Unstable {
+			unstable++
+		}
+	}
+	if m.Files != files || m.Dirs != 2 || m.Symlinks != symlinks || m.Errors != errs || m.Unstable != unstable || m.Bytes != bytes {
+		t.Errorf("counts = files %d dirs %d symlinks %d errors %d unstable %d bytes %d, want %d 2 %d %d %d %d",
+			m.Files, m.Dirs, m.Symlinks, m.Errors, m.Unstable, m.Bytes, files, symlinks, errs, unstable, bytes)
+	}
+
+	got, err := collect(t, db.Records(m.ID, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := append(slices.Clone(a), b...)
+	if diff := diffRecords(want, got); diff != "" {
+		t.Fatalf("Records mismatch (-want +got):\n%s", diff)
+	}
+
+	for _, prefix := range []string{"d03/", "d03/sub2", "d1", "zzz", "d05/bad\xff"} {
+		var want []baseline.Record
+		for _, r := range append(slices.Clone(a), b...) {
+			if strings.HasPrefix(r.Path, prefix) {
+				want = append(want, r)
+			}
+		}
+		got, err := collect(t, db.Records(m.ID, prefix))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := diffRecords(want, got); diff != "" {
+			t.Errorf("Records(prefix %q) mismatch (-want +got):\n%s", prefix, diff)
+		}
+	}
+
+	gotB, err := collect(t, db.RootRecords(m.ID, "/srv/b", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := diffRecords(b, gotB); diff != "" {
+		t.Errorf("RootRecords mismatch (-want +got):\n%s", diff)
+	}
+	if _, err := collect(t, db.RootRecords(m.ID, "/srv/none", "")); !errors.Is(err, ErrNotFound) {
+		t.Errorf("RootRecords of unknown root: err = %v, want ErrNotFound", err)
+	}
+
+	for _, r := range []baseline.Record{a[0], a[100], b[len(b)-1]} {
+		got, ok, err := db.Lookup(m.ID, r.Root, r.Path)
+		if err != nil || !ok {
+			t.Fatalf("Lookup(%q, %q) = %v, %v", r.Root, r.Path, ok, err)
+		}
+		if diff := cmp.Diff(r, got); diff != "" {
+			t.Errorf("Lookup mismatch (-want +got):\n%s", diff)
+		}
+	}
+	if _, ok, err := db.Lookup(m.ID, "/srv/a", "no/such"); ok || err != nil {
+		t.Errorf("Lookup of a missing path = %v, %v; want false, nil", ok, err)
+	}
+}
+
+func TestRecordsEarlyStop(t *testing.T) {
+	db := openTemp(t)
+	m := writeBaseline(t, db, "", true, genRecords("/r", 2*chunkRecords, 1))
+	n := 0
+	for _, err := range db.Records(m.ID, "") {
+		if err != nil {
+			t.Fatal(err)
+		}
+		n++
+		if n == chunkRecords+3 {
+			break
+		}
+	}
+	if n != chunkRecords+3 {
+		t.Fatalf("got %d records", n)
+	}
+}
+
+func TestPutOrder(t *testing.T) {
+	db := openTemp(t)
+	w, err := db.Begin(Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Abort()
+	for _, p := range []string{"", "a", "a/b", "a.b"} {
+		if err := w.Put(baseline.Record{Root: "/r", Path: p, Type: baseline.TypeFile}); err != nil {
+			t.Fatalf("Put(%q): %v", p, err)
+		}
+	}
+	for _, p := range []string{"a/b", "a", "/abs"} {
+		err := w.Put(baseline.Record{Root: "/r", Path: p, Type: baseline.TypeFile})
+		if err == nil || !strings.Contains(err.Error(), "/r") {
+			t.Errorf("Put(%q) after a.b: err = %v, want an error naming the root", p, err)
+		}
+	}
+	if err := w.Put(baseline.Record{Path: "x"}); err == nil {
+		t.Error("Put without root: no error")
+	}
+	// Another root starts its own order.
+	if err := w.Put(baseline.Record{Root: "/q", Path: "a", Type: baseline.TypeFile}); err != nil {
+		t.Errorf("Put in a second root: %v", err)
+	}
+}
+
+func TestPendingIsInvisible(t *testing.T) {
+	db := openTemp(t)
+	old := writeBaseline(t, db, "old", true, genRecords("/r", 10, 1))
+	w, err := db.Begin(Meta{Label: "new"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Enough records that some batches are committed to the file.
+	for _, r := range genRecords("/r", batchRecords*2+10, 2) {
+		if err := w.Put(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	id := w.ID()
+	list, err := db.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 1 || list[0].ID != old.ID {
+		t.Errorf("List while pending = %+v, want only baseline %d", list, old.ID)
+	}
+	for _, ref := range []string{fmt.Sprint(id), "new"} {
+		if _, err := db.Resolve(ref); !errors.Is(err, ErrNotFound) {
+			t.Errorf("Resolve(%q) of pending: err = %v, want ErrNotFound", ref, err)
+		}
+	}
+	if err := db.Activate(id); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Activate(pending) err = %v, want ErrNotFound", err)
+	}
+	if err := db.Delete(id); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Delete(pending) err = %v, want ErrNotFound", err)
+	}
+	if _, err := collect(t, db.Records(id, "")); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Records(pending) err = %v, want ErrNotFound", err)
+	}
+	// A live writer's pending baseline survives Prune's garbage collection.
+	if _, err := db.Prune(5); err != nil {
+		t.Fatal(err)
+	}
+	m, err := w.Commit(Meta{Label: "new"}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Active {
+		t.Error("committed with activate=false but is active")
+	}
+	act, err := db.Resolve("active")
+	if err != nil || act.ID != old.ID {
+		t.Errorf("active = %d, %v; want %d", act.ID, err, old.ID)
+	}
+	if r, err := db.Resolve("new"); err != nil || r.ID != id || r.Files+r.Symlinks+r.Dirs != int64(batchRecords*2+10) {
+		t.Errorf("Resolve(new) = %+v, %v", r, err)
+	}
+	if err := w.Abort(); err != nil {
+		t.Errorf("Abort after Commit: %v", err)
+	}
+	if _, err := db.Resolve("new"); err != nil {
+		t.Errorf("Abort after Commit removed the baseline: %v", err)
+	}
+}
+
+func TestAbort(t *testing.T) {
+	db := openTemp(t)
+	w, err := db.Begin(Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range genRecords("/r", batchRecords+10, 1) {
+		if err := w.Put(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	if n := countBaselineBuckets(t, db); n != 0 {
+		t.Errorf("%d baseline buckets after Abort, want 0", n)
+	}
+	if _, err := w.Commit(Meta{}, true); err == nil {
+		t.Error("Commit after Abort: no error")
+	}
+}
+
+// countBaselineBuckets counts committed and pending baselines in the file.
+func countBaselineBuckets(t testing.TB, db *DB) int {
+	t.Helper()
+	n := 0
+	err := db.view(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketBaselines).ForEachBucket(func([]byte) error { n++; return nil })
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestFirstBaselineIsActive(t *testing.T) {
+	db := openTemp(t)
+	m := writeBaseline(t, db, "", false, genRecords("/r", 3, 1))
+	if !m.Active {
+		t.Error("first baseline committed with activate=false is not active")
+	}
+	if _, err := db.Resolve("active"); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestResolveListActivateDeletePrune(t *testing.T) {
+	db := openTemp(t)
+	if _, err := db.Resolve("active"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Resolve(active) on empty db: %v, want ErrNotFound", err)
+	}
+	recs := genRecords("/r", 5, 1)
+	labels := []string{"v1", "v2", "v1", "", "v3"}
+	for _, l := range labels {
+		writeBaseline(t, db, l, true, recs)
+	}
+	list, err := db.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []uint64
+	for _, m := range list {
+		ids = append(ids, m.ID)
+		if m.Active != (m.ID == 5) {
+			t.Errorf("baseline %d Active = %v", m.ID, m.Active)
+		}
+	}
+	if diff := cmp.Diff([]uint64{1, 2, 3, 4, 5}, ids); diff != "" {
+		t.Errorf("List ids (-want +got):\n%s", diff)
+	}
+	for ref, want := range map[string]uint64{"active": 5, "v1": 3, "v2": 2, " 4 ": 4, "v3": 5} {
+		m, err := db.Resolve(ref)
+		if err != nil || m.ID != want {
+			t.Errorf("Resolve(%q) = %d, %v; want %d", ref, m.ID, err, want)
+		}
+	}
+	for _, ref := range []string{"9", "nope", ""} {
+		if _, err := db.Resolve(ref); err == nil {
+			t.Errorf("Resolve(%q): no error", ref)
+		}
+	}
+	if err := db.Activate(2); err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := db.Resolve("active"); m.ID != 2 || !m.Active {
+		t.Errorf("after Activate(2) active = %+v", m)
+	}
+	if err := db.Activate(42); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Activate(42): %v", err)
+	}
+
+	// Deleting the active baseline moves the pointer to the newest remaining.
+	if err := db.Delete(2); err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := db.Resolve("active"); m.ID != 5 {
+		t.Errorf("after deleting the active 2, active = %d, want 5", m.ID)
+	}
+	if err := db.Delete(2); !errors.Is(err, ErrNotFound) {
+		t.Errorf("second Delete(2): %v", err)
+	}
+
+	// Prune keeps the newest and the active one.
+	if err := db.Activate(1); err != nil {
+		t.Fatal(err)
+	}
+	deleted, err := db.Prune(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var delIDs []uint64
+	for _, m := range deleted {
+		delIDs = append(delIDs, m.ID)
+	}
+	if diff := cmp.Diff([]uint64{3, 4}, delIDs); diff != "" {
+		t.Errorf("Prune(1) deleted (-want +got):\n%s", diff)
+	}
+	list, _ = db.List()
+	if len(list) != 2 || list[0].ID != 1 || list[1].ID != 5 {
+		t.Errorf("after Prune(1): %+v", list)
+	}
+	if deleted, err := db.Prune(0); err != nil || len(deleted) != 1 || deleted[0].ID != 5 {
+		t.Errorf("Prune(0) = %+v, %v; want only 5 deleted", deleted, err)
+	}
+	if _, err := db.Prune(-1); err == nil {
+		t.Error("Prune(-1): no error")
+	}
+	// Ids are not reused after deletion.
+	if m := writeBaseline(t, db, "", true, recs); m.ID != 6 {
+		t.Errorf("next id = %d, want 6", m.ID)
+	}
+	// Deleting the last baseline leaves none active.
+	for _, id := range []uint64{1, 6} {
+		if err := db.Delete(id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.Resolve("active"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Resolve(active) with no baselines: %v", err)
+	}
+}
+
+func TestLabels(t *testing.T) {
+	db := openTemp(t)
+	for _, l := range []string{"active", "12"} {
+		if _, err := db.Begin(Meta{Label: l}); err == nil {
+			t.Errorf("Begin with label %q: no error", l)
+		}
+	}
+}
+
+func TestInventory(t *testing.T) {
+	db := openTemp(t)
+	items := []serverconf.Item{
+		{Server: "iis", Kind: "global_module", Name: "Evil", Image: `C:\x.dll`, Source: "applicationHost.config", Line: 12, Attrs: map[string]string{"preCondition": "bitness64"}},
+		{Server: "apache", Kind: "load_module", Name: "php_module", Image: "/usr/lib/php.so", Source: "/etc/apache2/a.conf", Line: 3},
+	}
+	w, err := db.Begin(Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Put(baseline.Record{Root: "/r", Type: baseline.TypeDir}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.PutInventory(items[:1]); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.PutInventory(items[1:]); err != nil {
+		t.Fatal(err)
+	}
+	m, err := w.Commit(Meta{}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.Inventory(m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(items, got); diff != "" {
+		t.Errorf("Inventory (-want +got):\n%s", diff)
+	}
+	if _, err := db.Inventory(99); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Inventory(99): %v", err)
+	}
+}
+
+func TestRecordsWhileBaselineDeleted(t *testing.T) {
+	db := openTemp(t)
+	m := writeBaseline(t, db, "", true, genRecords("/r", 3*chunkRecords, 1))
+	n := 0
+	var gotErr error
+	for _, err := range db.Records(m.ID, "") {
+		if err != nil {
+			gotErr = err
+			break
+		}
+		n++
+		if n == 1 {
+			// The stream holds no lock between chunks, so this does not
+			// deadlock or wait.
+			if err := db.Delete(m.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if !errors.Is(gotErr, ErrNotFound) || !strings.Contains(gotErr.Error(), "deleted while it was being read") {
+		t.Fatalf("err = %v, want one saying the baseline was deleted", gotErr)
+	}
+	if n != chunkRecords {
+		t.Errorf("read %d records before the error, want one chunk (%d)", n, chunkRecords)
+	}
+}
+
+func TestCorruptRecord(t *testing.T) {
+	db := openTemp(t)
+	recs := genRecords("/srv/a", 50, 1)
+	m := writeBaseline(t, db, "", true, recs)
+	i := slices.IndexFunc(recs, func(r baseline.Record) bool { return strings.Contains(r.Path, "\xff") })
+	if i < 0 {
+		t.Fatal("test setup: no record with a non-UTF-8 name")
+	}
+	bad := recs[i]
+	err := db.update(func(tx *bolt.Tx) error {
+		rb := tx.Bucket(bucketBaselines).Bucket(u64(m.ID)).Bucket(bucketRoots).Bucket([]byte("/srv/a"))
+		return rb.Put(storeKeyOf(bad.Path), []byte{1, 0xff, 0xff, 0xff})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var errs []error
+	n := 0
+	for _, err := range db.Records(m.ID, "") {
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		n++
+	}
+	if len(errs) != 1 || n != len(recs)-1 {
+		t.Fatalf("got %d errors (%v) and %d records, want 1 error and %d records", len(errs), errs, n, len(recs)-1)
+	}
+	msg := errs[0].Error()
+	if !errors.Is(errs[0], baseline.ErrCorruptRecord) || !strings.Contains(msg, fmt.Sprintf("baseline %d", m.ID)) ||
+		!strings.Contains(msg, "/srv/a") || !strings.Contains(msg, `\xff\xfe`) {
+		t.Errorf("error %q does not wrap ErrCorruptRecord or name baseline, root and escaped path", msg)
+	}
+	if _, _, err := db.Lookup(m.ID, bad.Root, bad.Path); !errors.Is(err, baseline.ErrCorruptRecord) {
+		t.Errorf("Lookup of the corrupt record: %v", err)
+	}
+}
+
+func TestNewerSchema(t *testing.T) {
+	db := openTemp(t)
+	err := db.update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketMeta).Put(keySchema, u64(SchemaVersion+1))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Open(db.Path(), Options{})
+	if !errors.Is(err, ErrNewerSchema) {
+		t.Fatalf("Open: %v, want ErrNewerSchema", err)
+	}
+	want := fmt.Sprintf("database %s was written by a newer webfim (schema %d, this binary knows %d); upgrade webfim", db.Path(), SchemaVersion+1, SchemaVersion)
+	if err.Error() != want {
+		t.Errorf("message %q\nwant      %q", err, want)
+	}
+}
+
+func TestReopenKeepsState(t *testing.T) {
+	db := openTemp(t)
+	m := writeBaseline(t, db, "x", true, genRecords("/r", 20, 1))
+	db2, err := Open(db.Path(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := db2.Resolve("active")
+	if err != nil || got.ID != m.ID {
+		t.Errorf("after reopen active = %d, %v", got.ID, err)
+	}
+	if err := db2.Check(); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestCorruptFiles(t *testing.T) {
+	dir := t.TempDir()
+	// A real database to damage.
+	good := openTemp(t)
+	writeBaseline(t, good, "", true, genRecords("/r", 20000, 1))
+	data, err := os.ReadFile(good.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	garbage := bytes.Repeat([]byte("not a database, just some text\n"), 4096)
+	pageSize := os.Getpagesize()
+	var used int // bytes of pages in use: the file may be longer
+	bdb, err := bolt.Open(good.Path(), 0o600, &bolt.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bdb.View(func(tx *bolt.Tx) error { used = int(tx.Size()); return nil })
+	bdb.Close()
+	cases := map[string][]byte{
+		"garbage":          garbage,
+		"short garbage":    []byte("hello"),
+		"one page":         data[:pageSize],
+		"truncated 3pages": data[:3*pageSize],
+		"truncated half":   data[:len(data)/2],
+		"truncated -1page": data[:used-pageSize],
+	}
+	// Destroy both meta pages' checksums.
+	noMeta := bytes.Clone(data)
+	for i := 0; i < 2; i++ {
+		copy(noMeta[i*pageSize+64:], "XXXXXXXXXXXXXXXX")
+	}
+	cases["meta pages damaged"] = noMeta
+	// Overwrite every data page past the meta pages with noise.
+	noise := bytes.Clone(data)
+	for i := 2 * pageSize; i < len(noise); i++ {
+		noise[i] = byte(i*7 + i>>9)
+	}
+	cases["data pages overwritten"] = noise
+
+	for name, content := range cases {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(dir, strings.ReplaceAll(name, " ", "_")+".db")
+			if err := os.WriteFile(path, content, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			db, err := Open(path, Options{LockTimeout: time.Second})
+			if err == nil {
+				// Opening may work when only data pages are damaged; then
+				// reading must fail cleanly.
+				if _, err = db.List(); err == nil {
+					_, err = collect(t, db.Records(1, ""))
+				}
+				if err == nil {
+					err = db.Check()
+				}
+			}
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if !strings.Contains(err.Error(), path) {
+				t.Errorf("error %q does not name the file", err)
+			}
+			t.Logf("%v", err)
+			// The lock must have been released: a fresh database at the
+			// same path can be opened right away.
+			if err := os.Remove(path); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := Open(path, Options{LockTimeout: 200 * time.Millisecond}); err != nil {
+				t.Errorf("reopen after failure: %v", err)
+			}
+		})
+	}
+}
+
+func TestForeignBoltFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "other.db")
+	bdb, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = bdb.Update(func(tx *bolt.Tx) error {
+		_, err := tx.CreateBucket([]byte("users"))
+		return err
+	})
+	bdb.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Open(path, Options{})
+	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "not a webfim database") {
+		t.Errorf("Open of a foreign bbolt file: %v", err)
+	}
+}
+
+func TestWindows(t *testing.T) {
+	db := openTemp(t)
+	t0 := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	if _, ok, err := db.CurrentWindow(t0); ok || err != nil {
+		t.Fatalf("CurrentWindow on empty db = %v, %v", ok, err)
+	}
+	if _, err := db.FinishWindow(t0); !errors.Is(err, ErrNoWindow) {
+		t.Errorf("FinishWindow with none open: %v, want ErrNoWindow", err)
+	}
+	w1, err := db.StartWindow(Window{Label: "v2.3.1", By: "jenkins", Start: t0, End: t0.Add(30 * time.Minute)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w1.ID == 0 {
+		t.Error("window has no ID")
+	}
+	_, err = db.StartWindow(Window{Label: "v2.3.2", Start: t0.Add(10 * time.Minute), End: t0.Add(time.Hour)})
+	if !errors.Is(err, ErrWindowOpen) || !strings.Contains(err.Error(), "v2.3.1") || !strings.Contains(err.Error(), "jenkins") {
+		t.Errorf("second StartWindow: %v, want ErrWindowOpen naming the open one", err)
+	}
+	cur, ok, err := db.CurrentWindow(t0.Add(29 * time.Minute))
+	if err != nil || !ok || cur.ID != w1.ID {
+		t.Errorf("CurrentWindow inside = %+v, %v, %v", cur, ok, err)
+	}
+	// It expires by itself at End.
+	if _, ok, _ := db.CurrentWindow(t0.Add(30 * time.Minute)); ok {
+		t.Error("window still open at its end time")
+	}
+	if _, err := db.FinishWindow(t0.Add(31 * time.Minute)); !errors.Is(err, ErrNoWindow) {
+		t.Errorf("FinishWindow after expiry: %v, want ErrNoWindow", err)
+	}
+	w2, err := db.StartWindow(Window{Label: "v2.4", Start: t0.Add(30 * time.Minute), End: t0.Add(2 * time.Hour)})
+	if err != nil {
+		t.Fatalf("StartWindow after expiry: %v", err)
+	}
+	fin, err := db.FinishWindow(t0.Add(40 * time.Minute))
+	if err != nil || fin.ID != w2.ID || !fin.Finished.Equal(t0.Add(40*time.Minute)) {
+		t.Errorf("FinishWindow = %+v, %v", fin, err)
+	}
+	if _, ok, _ := db.CurrentWindow(t0.Add(41 * time.Minute)); ok {
+		t.Error("finished window still open")
+	}
+	if _, err := db.FinishWindow(t0.Add(42 * time.Minute)); !errors.Is(err, ErrNoWindow) {
+		t.Errorf("second FinishWindow: %v", err)
+	}
+	all, err := db.Windows()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 2 || all[0].Label != "v2.3.1" || all[1].Label != "v2.4" || all[1].Finished.IsZero() {
+		t.Errorf("Windows = %+v", all)
+	}
+	if _, err := db.StartWindow(Window{Start: t0, End: t0}); err == nil {
+		t.Error("empty window accepted")
+	}
+}
+
+func TestOutbox(t *testing.T) {
+	db := openTemp(t)
+	mk := func(i int) OutboxEntry {
+		return OutboxEntry{ID: fmt.Sprintf("id-%d", i), Doc: []byte(fmt.Sprintf(`{"n":%d}`, i))}
+	}
+	if d, err := db.Enqueue(3, mk(1), mk(2)); d != 0 || err != nil {
+		t.Fatalf("Enqueue = %d, %v", d, err)
+	}
+	if d, err := db.Enqueue(3, mk(3), mk(4), mk(5)); d != 2 || err != nil {
+		t.Fatalf("Enqueue over the bound = %d, %v; want 2 dropped", d, err)
+	}
+	// Counters survive reopening.
+	db, err := Open(db.Path(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	depth, dropped, err := db.OutboxStats()
+	if depth != 3 || dropped != 2 || err != nil {
+		t.Errorf("OutboxStats = %d, %d, %v; want 3, 2", depth, dropped, err)
+	}
+	p, err := db.Pending(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p) != 2 || p[0].ID != "id-3" || p[1].ID != "id-4" || string(p[0].Doc) != `{"n":3}` || p[0].Seq >= p[1].Seq || p[0].Enqueued.IsZero() {
+		t.Fatalf("Pending(2) = %+v", p)
+	}
+	if err := db.Ack(p[0].Seq, p[0].Seq, 9999); err != nil {
+		t.Fatal(err)
+	}
+	all, err := db.Pending(0)
+	if err != nil || len(all) != 2 || all[0].ID != "id-4" || all[1].ID != "id-5" {
+		t.Errorf("Pending(0) after Ack = %+v, %v", all, err)
+	}
+	if depth, dropped, _ := db.OutboxStats(); depth != 2 || dropped != 2 {
+		t.Errorf("OutboxStats after Ack = %d, %d", depth, dropped)
+	}
+	if d, err := db.Enqueue(0, mk(6), mk(7), mk(8)); d != 0 || err != nil {
+		t.Errorf("unbounded Enqueue = %d, %v", d, err)
+	}
+	if depth, _, _ := db.OutboxStats(); depth != 5 {
+		t.Errorf("depth = %d, want 5", depth)
+	}
+}
+
+func TestOutboxEntryDecoding(t *testing.T) {
+	e := OutboxEntry{ID: "abc", Doc: []byte("{}"), Enqueued: time.Unix(0, 12345)}
+	got, err := decodeEntry(7, encodeEntry(&e))
+	if err != nil || got.ID != "abc" || string(got.Doc) != "{}" || got.Seq != 7 || !got.Enqueued.Equal(e.Enqueued) {
+		t.Errorf("round trip = %+v, %v", got, err)
+	}
+	for _, bad := range [][]byte{nil, {1}, {2, 0, 0, 0, 0, 0, 0, 0, 0, 0}, {1, 0, 0, 0, 0, 0, 0, 0, 0, 50, 'a'}, {1, 0, 0, 0, 0, 0, 0, 0, 0, 0xff}} {
+		if _, err := decodeEntry(1, bad); err == nil {
+			t.Errorf("decodeEntry(%x): no error", bad)
+		}
+	}
+}
+
+func TestSeen(t *testing.T) {
+	db := openTemp(t)
+	if _, ok, err := db.Seen("fp1"); ok || err != nil {
+		t.Fatalf("Seen on empty = %v, %v", ok, err)
+	}
+	t1 := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
+	if err := db.MarkSeen("fp1", t1); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.MarkSeenAll(t1.Add(time.Hour), "fp2", "fp3"); err != nil {
+		t.Fatal(err)
+	}
+	got, ok, err := db.Seen("fp1")
+	if err != nil || !ok || !got.Equal(t1) {
+		t.Errorf("Seen(fp1) = %v, %v, %v", got, ok, err)
+	}
+	if err := db.MarkSeen("", t1); err == nil {
+		t.Error("empty fingerprint accepted")
+	}
+	n, err := db.ForgetSeen(t1.Add(time.Minute))
+	if err != nil || n != 1 {
+		t.Errorf("ForgetSeen = %d, %v; want 1", n, err)
+	}
+	if _, ok, _ := db.Seen("fp1"); ok {
+		t.Error("fp1 still seen after ForgetSeen")
+	}
+	if _, ok, _ := db.Seen("fp3"); !ok {
+		t.Error("fp3 forgotten")
+	}
+}
+
+// putPending writes a pending baseline with the given owner directly.
+func putPending(t testing.TB, db *DB, o owner) uint64 {
+	t.Helper()
+	var id uint64
+	err := db.update(func(tx *bolt.Tx) error {
+		m := tx.Bucket(bucketMeta)
+		id, _ = getU64(m.Get(keyNextBaselineID))
+		m.Put(keyNextBaselineID, u64(id+1))
+		b, err := tx.Bucket(bucketBaselines).CreateBucket(u64(id))
+		if err != nil {
+			return err
+		}
+		oj := fmt.Appendf(nil, `{"host":%q,"pid":%d,"start":%q,"heartbeat":%q}`, o.Host, o.PID, o.Start, o.Heartbeat.Format(time.RFC3339Nano))
+		b.Put(keyBaselineMeta, []byte(`{}`))
+		b.Put(keyPending, oj)
+		_, err = b.CreateBucket(bucketRoots)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+func hasBaselineBucket(t testing.TB, db *DB, id uint64) bool {
+	var ok bool
+	db.view(func(tx *bolt.Tx) error {
+		ok = tx.Bucket(bucketBaselines).Bucket(u64(id)) != nil
+		return nil
+	})
+	return ok
+}
+
+func TestGarbageCollectPending(t *testing.T) {
+	db := openTemp(t)
+	now := time.Now()
+	self := currentOwner(now)
+	live := putPending(t, db, self)
+	otherHostFresh := putPending(t, db, owner{Host: "elsewhere", PID: 1, Heartbeat: now})
+	otherHostStale := putPending(t, db, owner{Host: "elsewhere", PID: 1, Heartbeat: now.Add(-StaleAfter - time.Minute)})
+	selfStale := putPending(t, db, owner{Host: self.Host, PID: self.PID, Start: self.Start, Heartbeat: now.Add(-StaleAfter - time.Minute)})
+	reusedPID := putPending(t, db, owner{Host: self.Host, PID: self.PID, Start: "another-boot:1", Heartbeat: now})
+	deadPID := putPending(t, db, owner{Host: self.Host, PID: deadPid(t), Heartbeat: now})
+	if _, err := db.Prune(10); err != nil {
+		t.Fatal(err)
+	}
+	for id, want := range map[uint64]bool{live: true, otherHostFresh: true, otherHostStale: false, selfStale: false, deadPID: false} {
+		if got := hasBaselineBucket(t, db, id); got != want {
+			t.Errorf("pending %d kept = %v, want %v", id, got, want)
+		}
+	}
+	if self.Start != "" && hasBaselineBucket(t, db, reusedPID) {
+		t.Error("pending baseline of a reused pid (other start time) was kept")
+	}
+	// A pending baseline with a damaged marker is removed too.
+	err := db.update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketBaselines).Bucket(u64(live)).Put(keyPending, []byte("{garbage"))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := db.Begin(Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Abort()
+	if hasBaselineBucket(t, db, live) {
+		t.Error("pending baseline with a damaged marker kept by Begin")
+	}
+}
+
+func TestWriterNoticesRemoval(t *testing.T) {
+	db := openTemp(t)
+	w, err := db.Begin(Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.update(func(tx *bolt.Tx) error { return tx.Bucket(bucketBaselines).DeleteBucket(u64(w.ID())) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range genRecords("/r", 10, 1) {
+		if err := w.Put(r); err != nil {
+			t.Fatal(err) // buffered, not yet written
+		}
+	}
+	if _, err := w.Commit(Meta{}, true); err == nil || !strings.Contains(err.Error(), "removed") {
+		t.Errorf("Commit after removal: %v, want an error saying it was removed", err)
+	}
+}
+
+func TestConcurrentHandlesInProcess(t *testing.T) {
+	db := openTemp(t)
+	db2, err := Open(db.Path(), Options{LockTimeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := genRecords("/r", 3*batchRecords, 1)
+	done := make(chan error, 1)
+	go func() {
+		w, err := db.Begin(Meta{})
+		if err != nil {
+			done <- err
+			return
+		}
+		for _, r := range recs {
+			if err := w.Put(r); err != nil {
+				done <- err
+				return
+			}
+		}
+		_, err = w.Commit(Meta{}, true)
+		done <- err
+	}()
+	for i := 0; ; i++ {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db2.Resolve("active"); err != nil {
+				t.Fatal(err)
+			}
+			return
+		default:
+		}
+		if _, err := db2.Enqueue(100, OutboxEntry{ID: fmt.Sprint(i)}); err != nil {
+			t.Fatalf("Enqueue while another handle writes: %v", err)
+		}
+		if _, err := db2.List(); err != nil {
+			t.Fatalf("List while another handle writes: %v", err)
+		}
+	}
+}
+
+func TestQuote(t *testing.T) {
+	for in, want := range map[string]string{"a/b c.php": "a/b c.php", "a\nb": `"a\nb"`, "x\xffy": `"x\xffy"`, "é": "é"} {
+		if got := quote(in); got != want {
+			t.Errorf("quote(%q) = %s, want %s", in, got, want)
+		}
+	}
+}
+
+func TestDefaultPath(t *testing.T) {
+	p, err := DefaultPath()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !filepath.IsAbs(p) || filepath.Base(p) != "webfim.db" {
+		t.Errorf("DefaultPath = %q", p)
+	}
+}
