@@ -103,7 +103,7 @@ func apacheArgs(s string) []string {
 		if q := s[0]; q == '"' || q == '\'' {
 			i := 1
 			for ; i < len(s) && s[i] != q; i++ {
-				if s[i] == '\\' && i+1 < len(s) {
+				if s[i] == '\\' && i+1 < len(s) && (s[i+1] == q || s[i+1] == '\\') {
 					i++
 				}
 				b.WriteByte(s[i])
@@ -327,7 +327,8 @@ func (f *apacheFile) include(pattern string, scope []apacheSection) {
 		files = append(files, m)
 	}
 	for _, m := range files {
-		src, data, ok := f.p.include(m)
+		_, data, ok := f.p.include(m)
+		src := m // as included: mods-enabled/x.load, not the symlink target
 		if !ok {
 			continue
 		}

@@ -180,10 +180,11 @@ func (c *nginxConf) walk(dirs []*ndirective, scope, location string) {
 				pat = path.Join(c.confDir, pat)
 			}
 			for _, m := range c.p.glob(pat) {
-				src, data, ok := c.p.include(m)
+				_, data, ok := c.p.include(m)
 				if !ok {
 					continue
 				}
+				src := m
 				sub, err := parseNginxTree(src, data)
 				if err != nil {
 					c.p.add(unparsableItem(c.p.server, err.(*ParseError)))

@@ -340,6 +340,9 @@ func Detect(name string, data []byte) string {
 		return s
 	}
 	switch {
+	case strings.HasSuffix(base, ".ini") || base == "php-fpm.conf" || strings.Contains(slash, "/php-fpm.d/") ||
+		strings.Contains(slash, "/php/") && strings.Contains(slash, "/pool.d/"):
+		return "php"
 	case base == "applicationhost.config" || base == "administration.config" || base == "redirection.config":
 		return "iis"
 	case base == "agents.config" || base == "fetagents.config":
@@ -348,8 +351,6 @@ func Detect(name string, data []byte) string {
 		return "apache"
 	case base == "nginx.conf" || strings.Contains(slash, "/nginx/"):
 		return "nginx"
-	case strings.HasSuffix(base, ".ini") || strings.Contains(slash, "/php-fpm.d/") || strings.Contains(slash, "/php/") && strings.Contains(slash, "/pool.d/"):
-		return "php"
 	case base == "server.xml" || strings.Contains(slash, "tomcat") || strings.Contains(slash, "/catalina/") || strings.HasSuffix(base, ".war"):
 		return "tomcat"
 	}

@@ -10,7 +10,22 @@ import (
 // auto_append_file, and php_value[...]/php_admin_value[...] of pools
 // (scope "pool NAME"). FPM "include" globs are followed.
 func parsePHPIni(p *parser, src string, data []byte) error {
-	return phpIni(p, src, data, "", false)
+	if err := phpIni(p, src, data, "", false); err != nil {
+		return err
+	}
+	// PHP scans conf.d next to php.ini (Debian) as PHP_INI_SCAN_DIR
+	if strings.EqualFold(path.Base(src), "php.ini") {
+		for _, m := range p.glob(path.Join(path.Dir(src), "conf.d", "*.ini")) {
+			_, idata, ok := p.include(m)
+			if !ok {
+				continue
+			}
+			if err := phpIni(p, m, idata, "", false); err != nil {
+				p.add(unparsableItem(p.server, err.(*ParseError)))
+			}
+		}
+	}
+	return nil
 }
 
 // parseUserIni reads a .user.ini under a web root (scope: its directory).
@@ -79,10 +94,9 @@ func phpIni(p *parser, src string, data []byte, dirScope string, userIni bool) e
 			case strings.HasPrefix(val, "/"):
 				img = val
 			case extDir != "" && strings.HasPrefix(extDir, "/"):
-				img = path.Join(extDir, val)
-				if !strings.HasSuffix(img, ".so") {
-					img += ".so"
-				}
+				img = path.Join(extDir, soName(val))
+			default:
+				img = p.phpExtension(soName(val))
 			}
 			p.add(Item{Kind: k, Name: val, Image: img, Scope: scope, Source: src, Line: line, Attrs: a})
 		case "auto_prepend_file", "auto_append_file":
@@ -100,10 +114,11 @@ func phpIni(p *parser, src string, data []byte, dirScope string, userIni bool) e
 			}
 			p.add(Item{Kind: "include", Name: val, Scope: scope, Source: src, Line: line})
 			for _, m := range p.glob(pat) {
-				isrc, idata, ok := p.include(m)
+				_, idata, ok := p.include(m)
 				if !ok {
 					continue
 				}
+				isrc := m
 				p.depth++
 				if err := phpIni(p, isrc, idata, "", false); err != nil {
 					p.add(unparsableItem(p.server, err.(*ParseError)))
@@ -128,4 +143,22 @@ func iniValue(v string) string {
 		v = v[:i]
 	}
 	return strings.TrimSpace(v)
+}
+
+func soName(v string) string {
+	if strings.HasSuffix(v, ".so") || strings.HasSuffix(strings.ToLower(v), ".dll") {
+		return v
+	}
+	return v + ".so"
+}
+
+// phpExtension finds an extension in the default extension directories:
+// Debian /usr/lib/php/API/, RHEL /usr/lib64/php/modules/.
+func (p *parser) phpExtension(name string) string {
+	for _, pat := range []string{"/usr/lib/php/*/" + name, "/usr/lib64/php/modules/" + name, "/usr/lib/php/modules/" + name} {
+		if m := p.glob(pat); len(m) > 0 {
+			return m[len(m)-1]
+		}
+	}
+	return ""
 }
