@@ -72,6 +72,9 @@ type Inventory struct {
 	Source string `json:"source"` // the file as seen on the examined server
 	BLAKE3 string `json:"blake3,omitempty"`
 	Items  []Item `json:"items"`
+	// Files lists the file itself and every file it included, as seen on
+	// the examined server; a watcher should watch all of them.
+	Files []string `json:"files,omitempty"`
 	// Err is set when the file could not be parsed; Items then holds one
 	// item of kind "unparsable" (plus what was found before the error,
 	// for formats that can be read line by line).

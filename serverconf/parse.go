@@ -74,7 +74,9 @@ func newSysroot(dir string) sysroot {
 		dir = ""
 	}
 	if dir != "" {
-		dir = filepath.Clean(dir)
+		if abs, err := filepath.Abs(dir); err == nil {
+			dir = abs
+		}
 	}
 	return sysroot{dir: dir}
 }
@@ -111,6 +113,7 @@ func parseData(r sysroot, hostPath, src, server string, data []byte) (inv Invent
 	}
 	p.hashImages()
 	inv.Items = p.items
+	inv.Files = append([]string{src}, p.files...)
 	if inv.Items == nil {
 		inv.Items = []Item{}
 	}
@@ -161,6 +164,7 @@ type parser struct {
 	server  string
 	items   []Item
 	visited map[string]bool // included files, against include loops
+	files   []string        // included files in order
 	depth   int
 }
 
@@ -192,6 +196,7 @@ func (p *parser) include(sp string) (src string, data []byte, ok bool) {
 		return "", nil, false
 	}
 	p.visited[src] = true
+	p.files = append(p.files, src)
 	data, err = readLimited(hp, MaxConfigSize)
 	if err != nil {
 		p.items = append(p.items, unparsableItem(p.server, &ParseError{File: src, Msg: err.Error()}))

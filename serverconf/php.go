@@ -15,7 +15,11 @@ func parsePHPIni(p *parser, src string, data []byte) error {
 	}
 	// PHP scans conf.d next to php.ini (Debian) as PHP_INI_SCAN_DIR
 	if strings.EqualFold(path.Base(src), "php.ini") {
-		for _, m := range p.glob(path.Join(path.Dir(src), "conf.d", "*.ini")) {
+		scan := path.Join(path.Dir(src), "conf.d", "*.ini")
+		if src == "/etc/php.ini" { // RHEL
+			scan = "/etc/php.d/*.ini"
+		}
+		for _, m := range p.glob(scan) {
 			_, idata, ok := p.include(m)
 			if !ok {
 				continue

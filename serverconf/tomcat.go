@@ -17,6 +17,10 @@ func parseTomcat(p *parser, src string, data []byte) error {
 		return err
 	}
 	base := path.Dir(path.Dir(src)) // CATALINA_BASE of conf/server.xml
+	if conf := path.Dir(src); path.Dir(conf) == "/etc" && strings.HasPrefix(path.Base(conf), "tomcat") {
+		// Debian: /var/lib/tomcatN/conf is a link to /etc/tomcatN
+		base = "/var/lib/" + path.Base(conf)
+	}
 	t := &tomcat{p: p, src: src, base: base}
 	switch root.name {
 	case "Server":
