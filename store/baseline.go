@@ -392,8 +392,8 @@ func (w *BaselineWriter) PutInventory(items []serverconf.Item) error {
 }
 
 // Commit writes the remaining records and publishes the baseline in one
-// transaction: final meta (ID, counts from the records; Created and Host
-// from Begin if zero), pending marker removed, and the active pointer set
+// transaction: final meta (ID and counts from the records; fields left
+// zero are taken from the meta given to Begin), pending marker removed, and the active pointer set
 // if activate is true or no baseline is active yet. It returns the stored
 // meta.
 func (w *BaselineWriter) Commit(meta Meta, activate bool) (Meta, error) {
@@ -407,12 +407,7 @@ func (w *BaselineWriter) Commit(meta Meta, activate bool) (Meta, error) {
 		return Meta{}, err
 	}
 	meta.ID = w.id
-	if meta.Created.IsZero() {
-		meta.Created = w.meta.Created
-	}
-	if meta.Host == "" {
-		meta.Host = w.meta.Host
-	}
+	w.fillFromBegin(&meta)
 	meta.Files, meta.Dirs, meta.Symlinks, meta.Others = w.counts.Files, w.counts.Dirs, w.counts.Symlinks, w.counts.Others
 	meta.Errors, meta.Unstable, meta.Bytes = w.counts.Errors, w.counts.Unstable, w.counts.Bytes
 	meta.Active = false
@@ -454,6 +449,38 @@ func (w *BaselineWriter) Commit(meta Meta, activate bool) (Meta, error) {
 	w.done = true
 	w.buf = nil
 	return meta, nil
+}
+
+// fillFromBegin takes the fields left zero in the final meta from the meta
+// given to Begin (booleans are or-ed).
+func (w *BaselineWriter) fillFromBegin(m *Meta) {
+	b := &w.meta
+	if m.Label == "" {
+		m.Label = b.Label
+	}
+	if m.Created.IsZero() {
+		m.Created = b.Created
+	}
+	if m.Host == "" {
+		m.Host = b.Host
+	}
+	if m.Roots == nil {
+		m.Roots = b.Roots
+	}
+	if m.Configs == nil {
+		m.Configs = b.Configs
+	}
+	if m.Duration == 0 {
+		m.Duration = b.Duration
+	}
+	if m.Version == "" {
+		m.Version = b.Version
+	}
+	if m.Sysroot == "" {
+		m.Sysroot = b.Sysroot
+	}
+	m.Full = m.Full || b.Full
+	m.HashAllSHA256 = m.HashAllSHA256 || b.HashAllSHA256
 }
 
 // Abort removes the pending baseline. After a successful Commit it does

@@ -209,8 +209,10 @@ func (db *DB) session(kind sessionKind, fn func(*bolt.Tx) error) (err error) {
 	}
 	if kind != sessionInit {
 		// Do not let a write session silently recreate a deleted file.
-		if _, err := os.Stat(db.path); err != nil {
-			return fmt.Errorf("database %s: %w", db.path, err)
+		if _, err := os.Stat(db.path); errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("database %s no longer exists: %w", db.path, os.ErrNotExist)
+		} else if err != nil {
+			return fmt.Errorf("open database: %w", err)
 		}
 	}
 

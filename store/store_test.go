@@ -995,3 +995,43 @@ func TestDefaultPath(t *testing.T) {
 		t.Errorf("DefaultPath = %q", p)
 	}
 }
+
+func TestCommitMetaDefaultsFromBegin(t *testing.T) {
+	db := openTemp(t)
+	begin := Meta{Label: "deploy-1", Roots: []string{"/r"}, Configs: []string{"/etc/nginx/nginx.conf"}, Version: "1.2", Sysroot: "/", Full: true, Files: 99}
+	w, err := db.Begin(begin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Put(baseline.Record{Root: "/r", Type: baseline.TypeDir}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := w.Commit(Meta{Duration: time.Second}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.Resolve("deploy-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(m, got); diff != "" {
+		t.Errorf("Resolve differs from Commit's meta (-commit +resolve):\n%s", diff)
+	}
+	if got.Version != "1.2" || !got.Full || got.Duration != time.Second || got.Files != 0 || got.Dirs != 1 ||
+		len(got.Configs) != 1 || got.Host == "" || got.Created.IsZero() {
+		t.Errorf("meta = %+v", got)
+	}
+}
+
+func TestDatabaseRemoved(t *testing.T) {
+	db := openTemp(t)
+	if err := os.Remove(db.Path()); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.MarkSeen("x", time.Now()); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("MarkSeen on a removed database: %v", err)
+	}
+	if _, err := os.Stat(db.Path()); err == nil {
+		t.Error("a write recreated the removed database file")
+	}
+}
