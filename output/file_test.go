@@ -336,4 +336,3 @@ func TestStdoutPartialWrite(t *testing.T) {
 		t.Fatalf("err = %v, want PartialError with [1 2]", err)
 	}
 }
-
