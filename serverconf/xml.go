@@ -56,6 +56,9 @@ const (
 // converted first; any declared charset is then read as is.
 func parseXML(src string, data []byte) (*xnode, error) {
 	data = utf16ToUTF8(stripBOM(data))
+	if err := checkText(src, data); err != nil {
+		return nil, err
+	}
 	d := xml.NewDecoder(bytes.NewReader(data))
 	d.CharsetReader = func(_ string, r io.Reader) (io.Reader, error) { return r, nil }
 	d.Entity = map[string]string{}
