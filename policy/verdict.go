@@ -222,17 +222,22 @@ func (p *Policy) EvaluateItem(c serverconf.Change, ctx Context) Verdict {
 	default:
 		id = RuleConfigItemChanged
 	}
-	event := fmt.Sprintf("%s %s %q %s in %s", it.Server, strings.ReplaceAll(it.Kind, "_", " "), it.Name, c.Kind, it.Source)
+	where := "in"
+	if c.Kind == serverconf.ItemRemoved {
+		where = "from"
+	}
+	event := fmt.Sprintf("%s %s %q %s %s %s", it.Server, strings.ReplaceAll(it.Kind, "_", " "), it.Name, c.Kind, where, it.Source)
 	if c.Kind == serverconf.ItemChanged && len(c.Fields) > 0 {
 		event += " (" + strings.Join(c.Fields, ", ") + ")"
 	}
 	if it.Image != "" && c.Kind != serverconf.ItemRemoved {
 		event += ", image " + it.Image
 	}
+	v := p.decide(id, event, ctx)
 	if c.Note != "" {
-		event += "; " + c.Note
+		v.Reason += "; " + c.Note
 	}
-	return p.decide(id, event, ctx)
+	return v
 }
 
 // mappedExtension extracts the extension a handler pattern maps: "*.jpg",

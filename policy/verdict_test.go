@@ -124,7 +124,7 @@ func TestEvaluateItem(t *testing.T) {
 	}{
 		{"IIS global module added", serverconf.Change{Kind: serverconf.ItemAdded, New: item("iis", "global_module", "DefaultDocumentModule_Atomic", `C:\Windows\system32\inetsrv\defdoc.dll`),
 			Note: "image already used by module DefaultDocumentModule"}, nil, RuleIISModule, Critical, true,
-			`iis global module "DefaultDocumentModule_Atomic" added in /etc/x.conf, image C:\Windows\system32\inetsrv\defdoc.dll; image already used by module DefaultDocumentModule outside any deploy window`},
+			`iis global module "DefaultDocumentModule_Atomic" added in /etc/x.conf, image C:\Windows\system32\inetsrv\defdoc.dll outside any deploy window; image already used by module DefaultDocumentModule`},
 		{"IIS module in window is lowered, not hidden", serverconf.Change{Kind: serverconf.ItemAdded, New: item("iis", "global_module", "M", "m.dll")}, deploy, RuleIISModule, Medium, true,
 			"inside deploy window 'v2.3.1' opened by jenkins: severity lowered to medium"},
 		{"ISAPI filter", serverconf.Change{Kind: serverconf.ItemAdded, New: item("iis", "isapi_filter", "F", "f.dll")}, nil, RuleIISModule, Critical, true, ""},

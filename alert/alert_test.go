@@ -1,0 +1,301 @@
+package alert
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"webfim/baseline"
+	"webfim/policy"
+	"webfim/serverconf"
+)
+
+var detected = time.Date(2026, 11, 26, 10, 30, 0, 123000000, time.UTC)
+
+func testEnv() Env {
+	return Env{
+		Host: HostInfo{Name: "web01", Hostname: "web01.example.org", ID: "4c2f0c5e8a3b4f0e9d7a6b5c4d3e2f1a", Arch: "x86_64",
+			OS: OSInfo{Type: "linux", Family: "debian", Name: "Debian GNU/Linux", Version: "12", Platform: "debian", Kernel: "6.1.0-18-amd64"}},
+		AgentVersion:  "0.1.0",
+		BaselineID:    7,
+		BaselineLabel: "v2.3.0",
+		Now:           detected,
+		RootNames:     map[string]string{"/var/www/html": "wordpress"},
+		Owner:         func(uid uint32) string { return map[uint32]string{0: "root", 33: "www-data"}[uid] },
+		Group:         func(gid uint32) string { return map[uint32]string{0: "root", 33: "www-data"}[gid] },
+	}
+}
+
+func rep(b byte, n int) []byte { return bytes.Repeat([]byte{b}, n) }
+
+func rec(rel string, b3 byte, script bool) *baseline.Record {
+	r := &baseline.Record{Root: "/var/www/html", Path: rel, Type: baseline.TypeFile, Mode: 0o644, Size: 1234,
+		UID: 33, GID: 33, Mtime: 1795000000000000000, Ctime: 1795000000500000000, Inode: 393218, Dev: 2049, BLAKE3: rep(b3, 32)}
+	if script {
+		r.SHA256 = rep(b3+1, 32)
+	}
+	return r
+}
+
+func fileChange(kind baseline.ChangeKind, rel string, script bool) baseline.Change {
+	c := baseline.Change{Kind: kind, Root: "/var/www/html", Path: rel}
+	switch kind {
+	case baseline.Added:
+		c.New = rec(rel, 0xab, script)
+	case baseline.Removed:
+		c.Old = rec(rel, 0xab, script)
+	default:
+		c.Old, c.New = rec(rel, 0x11, script), rec(rel, 0xab, script)
+		c.Fields = []string{"content", "size", "mtime"}
+	}
+	return c
+}
+
+func item(server, kind, name, image string) *serverconf.Item {
+	return &serverconf.Item{Server: server, Kind: kind, Name: name, Image: image, Scope: "server",
+		Source: "/etc/apache2/apache2.conf", Line: 42, Attrs: map[string]string{"preCondition": "bitness64"},
+		ImageBLAKE3: strings.Repeat("cd", 32)}
+}
+
+var jenkins = &policy.Window{Label: "v2.3.1", By: "jenkins", Start: detected.Add(-10 * time.Minute), End: detected.Add(20 * time.Minute)}
+
+type scenario struct {
+	name   string
+	rule   string // the rule the policy must pick
+	file   *baseline.Change
+	item   *serverconf.Change
+	window *policy.Window
+}
+
+func scenarios() []scenario {
+	fc := func(c baseline.Change) *baseline.Change { return &c }
+	iis := func(kind, name, image string) *serverconf.Item {
+		it := item("iis", kind, name, image)
+		it.Source = `/mnt/evidence/Windows/System32/inetsrv/config/applicationHost.config`
+		return it
+	}
+	exchange := func(enabled bool) *serverconf.Item {
+		it := item("exchange", "transport_agent", "Contoso Agent", `C:\agents\contoso.dll`)
+		it.Source = "/mnt/evidence/Program Files/Microsoft/Exchange Server/V15/TransportRoles/Shared/agents.config"
+		it.Attrs = map[string]string{"enabled": fmt.Sprint(enabled), "baseType": "Microsoft.Exchange.Data.Transport.Smtp.SmtpReceiveAgentFactory"}
+		return it
+	}
+	return []scenario{
+		{name: "webfim-001", rule: policy.RuleScriptInNoScriptZone, file: fc(fileChange(baseline.Added, "wp-content/uploads/2026/11/cache.php", true)), window: jenkins},
+		{name: "webfim-002", rule: policy.RuleScriptAdded, file: fc(fileChange(baseline.Added, "wp-includes/class-wp-cache.php", true))},
+		{name: "webfim-003", rule: policy.RuleScriptModified, file: fc(fileChange(baseline.ContentChanged, "index.php", true))},
+		{name: "webfim-004", rule: policy.RuleIISModule, item: &serverconf.Change{Kind: serverconf.ItemAdded,
+			New: iis("global_module", "DefaultDocumentModule_Atomic", `C:\Windows\system32\inetsrv\defdoc.dll`), Note: "image already used by module DefaultDocumentModule"}},
+		{name: "webfim-005", rule: policy.RuleTransportAgent, item: &serverconf.Change{Kind: serverconf.ItemChanged, Fields: []string{"attrs.enabled"},
+			Old: exchange(false), New: exchange(true)}},
+		{name: "webfim-006", rule: policy.RuleServerModule, item: &serverconf.Change{Kind: serverconf.ItemAdded,
+			New: item("apache", "load_module", "backdoor_module", "/usr/lib/apache2/modules/mod_backdoor.so")}},
+		{name: "webfim-007", rule: policy.RuleHandlerMapping, item: &serverconf.Change{Kind: serverconf.ItemChanged, Fields: []string{"image"},
+			Old: iis("handler", "*.aspx", `C:\Windows\Microsoft.NET\Framework64\v4.0.30319\aspnet_isapi.dll`), New: iis("handler", "*.aspx", `C:\inetpub\temp\h.dll`)}},
+		{name: "webfim-008", rule: policy.RuleAutoPrepend, item: &serverconf.Change{Kind: serverconf.ItemAdded,
+			New: item("php", "auto_prepend_file", "auto_prepend_file", "/var/tmp/.x.php")}, window: jenkins},
+		{name: "webfim-009", rule: policy.RuleNewExecutableExt, item: &serverconf.Change{Kind: serverconf.ItemAdded,
+			New: item("htaccess", "script_handler", ".jpg", "application/x-httpd-php")}},
+		{name: "webfim-010", rule: policy.RuleUnparsableConfig, item: &serverconf.Change{Kind: serverconf.ItemAdded,
+			New: item("nginx", "unparsable", "nginx.conf:12:1: unexpected end of file, expecting \"}\"", "")}},
+		{name: "webfim-011", rule: policy.RuleConfigItemChanged, item: &serverconf.Change{Kind: serverconf.ItemAdded,
+			New: item("apache", "include", "/etc/apache2/conf-enabled/zz.conf", "")}},
+		{name: "webfim-012", rule: policy.RuleConfigItemRemoved, item: &serverconf.Change{Kind: serverconf.ItemRemoved,
+			Old: item("apache", "load_module", "status_module", "/usr/lib/apache2/modules/mod_status.so")}},
+		{name: "webfim-013", rule: policy.RuleFileChanged, file: fc(fileChange(baseline.MetadataChanged, "wp-content/themes/x/style.css", false))},
+		{name: "webfim-014", rule: policy.RuleFileRemoved, file: fc(fileChange(baseline.Removed, "wp-login.php", true))},
+		{name: "expected-in-window", rule: policy.RuleScriptModified, file: fc(fileChange(baseline.ContentChanged, "wp-admin/about.php", true)), window: jenkins},
+	}
+}
+
+func build(t *testing.T, s scenario, env Env) (Document, policy.Verdict) {
+	t.Helper()
+	p := policy.Default()
+	ctx := policy.Context{Now: env.Now, Window: s.window}
+	if s.file != nil {
+		v := p.EvaluateFile(*s.file, ctx)
+		return FromFileChange(*s.file, v, env), v
+	}
+	v := p.EvaluateItem(*s.item, ctx)
+	return FromItemChange(*s.item, v, env), v
+}
+
+func golden(t *testing.T, name string, d Document) {
+	t.Helper()
+	line, err := d.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, line, "", "  "); err != nil {
+		t.Fatal(err)
+	}
+	got := append(buf.Bytes(), '\n')
+	path := filepath.Join("testdata", "golden", name+".json")
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./alert -update to create it)", err)
+	}
+	if diff := cmp.Diff(string(want), string(got)); diff != "" {
+		t.Errorf("%s differs (-golden +got); if intended, go test ./alert -update:\n%s", path, diff)
+	}
+}
+
+// Every rule has a golden document, and every document is valid ECS.
+func TestGoldenDocuments(t *testing.T) {
+	s := loadECS(t)
+	covered := map[string]bool{}
+	for _, sc := range scenarios() {
+		t.Run(sc.name, func(t *testing.T) {
+			d, v := build(t, sc, testEnv())
+			if v.RuleID != sc.rule || v.Drop {
+				t.Fatalf("policy chose %s (drop=%v), scenario is for %s: %s", v.RuleID, v.Drop, sc.rule, v.Reason)
+			}
+			covered[v.RuleID] = true
+			body, err := d.Encode()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range validateECS(s, body) {
+				t.Error(e)
+			}
+			golden(t, sc.name, d)
+		})
+	}
+	for _, r := range policy.Rules() {
+		if !covered[r.ID] {
+			t.Errorf("rule %s has no golden document", r.ID)
+		}
+	}
+}
+
+func TestOperationalDocuments(t *testing.T) {
+	s := loadECS(t)
+	env := testEnv()
+	docs := map[string]Document{
+		"op-rescan-after-overflow": RescanAfterOverflow([]string{"/var/www/html"}, env),
+		"op-watch-limit-reached":   WatchLimitReached("/var/www/html", errors.New("no space left on device"), time.Hour, env),
+		"op-catch-up-started":      CatchUpStarted([]string{"/var/www/html", "/srv/legacy"}, env),
+		"op-outbox-dropped":        OutboxDropped(12, env),
+	}
+	for name, d := range docs {
+		t.Run(name, func(t *testing.T) {
+			if d.Kind() != "event" {
+				t.Errorf("event.kind = %q", d.Kind())
+			}
+			body, _ := json.Marshal(d)
+			for _, e := range validateECS(s, body) {
+				t.Error(e)
+			}
+			golden(t, name, d)
+		})
+	}
+	if !strings.Contains(docs["op-watch-limit-reached"]["message"].(string), "fs.inotify.max_user_watches") {
+		t.Error("watch limit message does not name fs.inotify.max_user_watches")
+	}
+	later := env
+	later.Now = later.Now.Add(time.Minute)
+	if RescanAfterOverflow([]string{"/var/www/html"}, later).ID() == docs["op-rescan-after-overflow"].ID() {
+		t.Error("two overflows at different times share an event.id")
+	}
+}
+
+// The same finding has the same id whenever it is seen; a different
+// finding has another.
+func TestEventIDDeterministic(t *testing.T) {
+	env := testEnv()
+	later := env
+	later.Now = env.Now.Add(48 * time.Hour)
+	later.BaselineID = 8
+	ids := map[string]string{}
+	for _, sc := range scenarios() {
+		d1, _ := build(t, sc, env)
+		d2, _ := build(t, sc, later)
+		if d1.ID() == "" || d1.ID() != d2.ID() {
+			t.Errorf("%s: ids %q and %q differ for the same finding", sc.name, d1.ID(), d2.ID())
+		}
+		if other, dup := ids[d1.ID()]; dup {
+			t.Errorf("%s and %s share event.id %s", sc.name, other, d1.ID())
+		}
+		ids[d1.ID()] = sc.name
+	}
+	// New content at the same path is a new finding.
+	c := fileChange(baseline.ContentChanged, "index.php", true)
+	v := policy.Default().EvaluateFile(c, policy.Context{})
+	a := FromFileChange(c, v, env).ID()
+	c.New.BLAKE3 = rep(0xcd, 32)
+	if FromFileChange(c, v, env).ID() == a {
+		t.Error("different content, same event.id")
+	}
+	// A line shift in the config file is the same finding.
+	sc := scenarios()[5]
+	d1, _ := build(t, sc, env)
+	moved := *sc.item
+	n := *moved.New
+	n.Line += 10
+	moved.New = &n
+	sc.item = &moved
+	d2, _ := build(t, sc, env)
+	if d1.ID() != d2.ID() {
+		t.Error("a line shift changed the event.id")
+	}
+}
+
+func TestFileFields(t *testing.T) {
+	env := testEnv()
+	c := fileChange(baseline.Added, "a/shell.PHP", true)
+	c.New.Mode = 0o755 | 1<<23 // setuid
+	v := policy.Default().EvaluateFile(c, policy.Context{})
+	d := FromFileChange(c, v, env)
+	want := map[string]any{
+		"file.path": "/var/www/html/a/shell.PHP", "file.name": "shell.PHP", "file.extension": "PHP", "file.directory": "/var/www/html/a",
+		"file.mode": "4755", "file.uid": "33", "file.owner": "www-data", "file.inode": "393218", "file.type": "file",
+		"file.mtime": "2026-11-18T11:06:40Z", "file.hash.sha256": strings.Repeat("ac", 32), "file.hash.blake3": strings.Repeat("ab", 32),
+		"event.kind": "alert", "event.severity": 3, "event.risk_score": 73.0, "rule.id": "webfim-002",
+		"webfim.root.name": "wordpress", "webfim.baseline.id": uint64(7),
+	}
+	for k, w := range want {
+		if !cmp.Equal(d[k], w) {
+			t.Errorf("%s = %#v, want %#v", k, d[k], w)
+		}
+	}
+	// Invalid UTF-8 survives in an escaped form.
+	c = fileChange(baseline.Added, "bad\xffname.php", true)
+	d = FromFileChange(c, v, env)
+	if got := d["webfim.file.path_escaped"]; got != `"/var/www/html/bad\xffname.php"` {
+		t.Errorf("path_escaped = %v", got)
+	}
+	if _, err := json.Marshal(d); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestMarshalConflict(t *testing.T) {
+	d := Document{"a.b": 1, "a.b.c": 2}
+	if _, err := json.Marshal(d); err == nil {
+		t.Error("conflicting fields marshalled")
+	}
+}
+
+func TestCurrentHost(t *testing.T) {
+	h := CurrentHost()
+	if h.Name == "" || h.OS.Type == "" {
+		t.Errorf("CurrentHost() = %+v", h)
+	}
+	if _, err := os.Stat("/etc/machine-id"); err == nil && h.ID == "" {
+		t.Error("machine-id readable but host.id empty")
+	}
+}

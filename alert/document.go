@@ -1,0 +1,520 @@
+package alert
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"path"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"webfim/baseline"
+	"webfim/policy"
+	"webfim/serverconf"
+)
+
+// ECSVersion is the ECS version the documents conform to.
+const ECSVersion = "9.4.0"
+
+// Dataset is event.dataset of every document.
+const Dataset = "webfim.alert"
+
+// Env is what a document says about where and when it was produced.
+type Env struct {
+	Host          HostInfo
+	AgentVersion  string
+	BaselineID    uint64
+	BaselineLabel string
+	// Now is when the change was detected: @timestamp and event.created.
+	Now time.Time
+	// RootNames maps absolute root paths to their configured names.
+	RootNames map[string]string
+	// Owner and Group resolve ids to names (file.owner, file.group); nil
+	// leaves the names out. See [OwnerNames].
+	Owner func(uid uint32) string
+	Group func(gid uint32) string
+}
+
+// Document is one ECS document: flat dotted field names ("file.hash.sha256")
+// to values. It marshals to nested JSON objects, as ECS documents are
+// written.
+type Document map[string]any
+
+// ID returns event.id.
+func (d Document) ID() string {
+	s, _ := d["event.id"].(string)
+	return s
+}
+
+// Kind returns event.kind: "alert" or "event".
+func (d Document) Kind() string {
+	s, _ := d["event.kind"].(string)
+	return s
+}
+
+// Encode returns the document as one line of JSON without a newline, with
+// "&", "<" and ">" written as themselves (json.Marshal escapes them).
+// Outputs should use it.
+func (d Document) Encode() ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(d); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}
+
+// MarshalJSON writes the document with dotted names expanded into nested
+// objects, keys sorted.
+func (d Document) MarshalJSON() ([]byte, error) {
+	root := map[string]any{}
+	keys := make([]string, 0, len(d))
+	for k := range d {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		parts := strings.Split(k, ".")
+		m := root
+		for _, p := range parts[:len(parts)-1] {
+			sub, ok := m[p].(map[string]any)
+			if !ok {
+				if _, taken := m[p]; taken {
+					return nil, fmt.Errorf("alert: field %q is both a value and an object", k)
+				}
+				sub = map[string]any{}
+				m[p] = sub
+			}
+			m = sub
+		}
+		last := parts[len(parts)-1]
+		if _, taken := m[last]; taken {
+			return nil, fmt.Errorf("alert: field %q is both a value and an object", k)
+		}
+		m[last] = d[k]
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(root); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}
+
+// set stores non-empty values only, so documents carry no empty fields.
+func (d Document) set(key string, v any) {
+	switch x := v.(type) {
+	case nil:
+		return
+	case string:
+		if x == "" {
+			return
+		}
+	case []string:
+		if len(x) == 0 {
+			return
+		}
+	case map[string]string:
+		if len(x) == 0 {
+			return
+		}
+	}
+	d[key] = v
+}
+
+func timestamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+// digest derives event.id from the parts that identify a finding.
+func digest(parts ...string) string {
+	h := sha256.New()
+	for _, p := range parts {
+		h.Write([]byte(strconv.Itoa(len(p))))
+		h.Write([]byte{':'})
+		h.Write([]byte(p))
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// base fills the fields common to all documents.
+func base(env Env) Document {
+	d := Document{
+		"@timestamp":    timestamp(env.Now),
+		"ecs.version":   ECSVersion,
+		"event.created": timestamp(env.Now),
+		"event.dataset": Dataset,
+		"event.module":  "webfim",
+		"agent.type":    "webfim",
+		"agent.name":    "webfim",
+	}
+	d.set("agent.version", env.AgentVersion)
+	h := env.Host
+	d.set("host.name", h.Name)
+	d.set("host.hostname", h.Hostname)
+	d.set("host.id", h.ID)
+	d.set("host.architecture", h.Arch)
+	d.set("host.os.type", h.OS.Type)
+	d.set("host.os.family", h.OS.Family)
+	d.set("host.os.name", h.OS.Name)
+	d.set("host.os.version", h.OS.Version)
+	d.set("host.os.platform", h.OS.Platform)
+	d.set("host.os.kernel", h.OS.Kernel)
+	if env.BaselineID != 0 {
+		d["webfim.baseline.id"] = env.BaselineID
+	}
+	d.set("webfim.baseline.label", env.BaselineLabel)
+	return d
+}
+
+// verdictFields fills event.kind/severity/risk/reason, rule.* and threat.*.
+func verdictFields(d Document, v policy.Verdict) {
+	d["event.kind"] = v.Kind()
+	d["event.severity"] = int(v.Severity)
+	d["event.risk_score"] = v.RiskScore
+	d["event.risk_score_norm"] = v.RiskScore // already on the 0-100 scale
+	d.set("event.reason", v.Reason)
+	if w := v.Window; w != nil {
+		d.set("webfim.window.label", w.Label)
+		d.set("webfim.window.by", w.By)
+		if !w.Start.IsZero() {
+			d["webfim.window.start"] = timestamp(w.Start)
+		}
+		if !w.End.IsZero() {
+			d["webfim.window.end"] = timestamp(w.End)
+		}
+		d["webfim.window.recurring"] = w.Recurring
+	}
+	r, ok := policy.RuleByID(v.RuleID)
+	if !ok {
+		return
+	}
+	d["rule.id"] = r.ID
+	d["rule.name"] = r.Name
+	d["rule.description"] = r.Description
+	d["rule.reference"] = r.References[0]
+	d["rule.ruleset"] = "webfim"
+	d["rule.version"] = strconv.Itoa(r.Version)
+	d["rule.author"] = []string{"webfim"}
+	d["rule.category"] = r.Technique.Name
+	d["threat.framework"] = "MITRE ATT&CK"
+	d["threat.tactic.id"] = []string{policy.Persistence.ID}
+	d["threat.tactic.name"] = []string{policy.Persistence.Name}
+	d["threat.tactic.reference"] = []string{policy.Persistence.Reference}
+	d["threat.technique.id"] = []string{r.Technique.ID}
+	d["threat.technique.name"] = []string{r.Technique.Name}
+	d["threat.technique.reference"] = []string{r.Technique.Reference}
+	if s := r.Subtechnique; s != nil {
+		d["threat.technique.subtechnique.id"] = []string{s.ID}
+		d["threat.technique.subtechnique.name"] = []string{s.Name}
+		d["threat.technique.subtechnique.reference"] = []string{s.Reference}
+	}
+}
+
+var eventTypes = map[baseline.ChangeKind]string{
+	baseline.Added:           "creation",
+	baseline.Removed:         "deletion",
+	baseline.ContentChanged:  "change",
+	baseline.MetadataChanged: "change",
+	baseline.Moved:           "change",
+}
+
+// absPath joins a root and a slash-separated relative path.
+func absPath(root, rel string) string {
+	if rel == "" {
+		return root
+	}
+	return filepath.Join(root, filepath.FromSlash(rel))
+}
+
+// fileMode renders permissions and the setuid/setgid/sticky bits as the
+// octal string ECS file.mode expects ("0644", "4755").
+func fileMode(m uint32, setuid, setgid, sticky bool) string {
+	if setuid {
+		m |= 0o4000
+	}
+	if setgid {
+		m |= 0o2000
+	}
+	if sticky {
+		m |= 0o1000
+	}
+	return fmt.Sprintf("%04o", m)
+}
+
+func recordMode(r *baseline.Record) string {
+	return fileMode(uint32(r.Mode.Perm()), r.Mode&fs.ModeSetuid != 0, r.Mode&fs.ModeSetgid != 0, r.Mode&fs.ModeSticky != 0)
+}
+
+// recordFields writes the ECS-shaped fields of a record under prefix
+// ("file." or "webfim.previous.").
+func recordFields(d Document, prefix string, r *baseline.Record, abs string, env Env) {
+	d.set(prefix+"path", abs)
+	if !utf8.ValidString(abs) {
+		// JSON cannot carry invalid UTF-8 (it becomes U+FFFD); keep the
+		// exact bytes recoverable as a Go-quoted string.
+		key := prefix + "path_escaped"
+		if prefix == "file." {
+			key = "webfim.file.path_escaped"
+		}
+		d[key] = strconv.Quote(abs)
+	}
+	if prefix == "file." {
+		base := filepath.Base(abs)
+		d.set("file.name", base)
+		d.set("file.directory", filepath.Dir(abs))
+		if ext := strings.TrimPrefix(path.Ext(base), "."); ext != "" && r.Type == baseline.TypeFile {
+			d["file.extension"] = ext
+		}
+	}
+	d[prefix+"type"] = r.Type.String()
+	if r.Type == baseline.TypeFile {
+		d[prefix+"size"] = r.Size
+	}
+	d[prefix+"mode"] = recordMode(r)
+	d[prefix+"uid"] = strconv.FormatUint(uint64(r.UID), 10)
+	d[prefix+"gid"] = strconv.FormatUint(uint64(r.GID), 10)
+	if env.Owner != nil {
+		d.set(prefix+"owner", env.Owner(r.UID))
+	}
+	if env.Group != nil {
+		d.set(prefix+"group", env.Group(r.GID))
+	}
+	if r.Inode != 0 {
+		d[prefix+"inode"] = strconv.FormatUint(r.Inode, 10)
+	}
+	if r.Mtime != 0 {
+		d[prefix+"mtime"] = timestamp(time.Unix(0, r.Mtime))
+	}
+	if r.Ctime != 0 {
+		d[prefix+"ctime"] = timestamp(time.Unix(0, r.Ctime))
+	}
+	d.set(prefix+"target_path", r.Target)
+	if len(r.SHA256) > 0 {
+		d[prefix+"hash.sha256"] = hex.EncodeToString(r.SHA256)
+	}
+	if len(r.BLAKE3) > 0 {
+		d[prefix+"hash.blake3"] = hex.EncodeToString(r.BLAKE3)
+	}
+	errKey, unstableKey := "webfim.file.error", "webfim.file.unstable"
+	if prefix != "file." {
+		errKey, unstableKey = prefix+"error", prefix+"unstable"
+	}
+	d.set(errKey, r.Err)
+	if r.Unstable {
+		d[unstableKey] = true
+	}
+}
+
+func relatedHashes(recs ...*baseline.Record) []string {
+	var out []string
+	for _, r := range recs {
+		if r == nil {
+			continue
+		}
+		for _, h := range [][]byte{r.SHA256, r.BLAKE3} {
+			if s := hex.EncodeToString(h); s != "" && !slices.Contains(out, s) {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
+func kindAction(kind string) string { return strings.ReplaceAll(kind, "_", "-") }
+
+// message is the one readable sentence of a document; subject is empty
+// when the reason already names it.
+func message(v policy.Verdict, subject string) string {
+	if subject != "" {
+		subject += ": "
+	}
+	if v.Alert {
+		sev := v.Severity.String()
+		return fmt.Sprintf("%s%s alert %s (%s): %s%s", strings.ToUpper(sev[:1]), sev[1:], v.RuleID, v.RuleName, subject, v.Reason)
+	}
+	return fmt.Sprintf("Expected change (%s): %s%s", v.RuleID, subject, v.Reason)
+}
+
+// FromFileChange builds the document of a change of a file system entry.
+func FromFileChange(c baseline.Change, v policy.Verdict, env Env) Document {
+	d := base(env)
+	verdictFields(d, v)
+	rec := c.New
+	if rec == nil {
+		rec = c.Old
+	}
+	if rec == nil {
+		rec = &baseline.Record{}
+	}
+	abs := absPath(c.Root, c.Path)
+	typ := eventTypes[c.Kind]
+	if typ == "" {
+		typ = "change"
+	}
+	d["event.category"] = []string{"file"}
+	d["event.type"] = []string{typ}
+	d["event.action"] = "file-" + kindAction(string(c.Kind))
+	recordFields(d, "file.", rec, abs, env)
+	if c.Old != nil && c.New != nil {
+		prevPath := abs
+		if c.From != "" {
+			prevPath = absPath(c.Root, c.From)
+		}
+		recordFields(d, "webfim.previous.", c.Old, prevPath, env)
+	}
+	d["webfim.change.kind"] = string(c.Kind)
+	d.set("webfim.change.fields", c.Fields)
+	d.set("webfim.root.path", c.Root)
+	d.set("webfim.root.name", env.RootNames[c.Root])
+	d.set("related.hash", relatedHashes(c.New, c.Old))
+	d["message"] = message(v, abs)
+
+	// The same finding gets the same id: what changed, where, and into what.
+	var state string
+	if c.New != nil {
+		n := c.New
+		state = fmt.Sprintf("%x|%x|%s|%o|%d|%d|%s", n.BLAKE3, n.SHA256, n.Type, uint32(n.Mode), n.UID, n.GID, n.Target)
+		if len(n.BLAKE3) == 0 && len(n.SHA256) == 0 && n.Type == baseline.TypeFile {
+			state += fmt.Sprintf("|%d|%d", n.Size, n.Mtime) // content not read: tell versions apart by metadata
+		}
+	} else if c.Old != nil {
+		state = fmt.Sprintf("removed|%x|%d", c.Old.BLAKE3, c.Old.Inode)
+	}
+	d["event.id"] = digest(v.RuleID, string(c.Kind), c.Root, c.Path, c.From, state)
+	return d
+}
+
+func itemFields(d Document, prefix string, it *serverconf.Item) {
+	d.set(prefix+"server", it.Server)
+	d.set(prefix+"kind", it.Kind)
+	d.set(prefix+"name", it.Name)
+	d.set(prefix+"image", it.Image)
+	d.set(prefix+"type", it.Type)
+	d.set(prefix+"scope", it.Scope)
+	d.set(prefix+"source", it.Source)
+	if it.Line > 0 {
+		d[prefix+"line"] = it.Line
+	}
+	d.set(prefix+"attrs", it.Attrs)
+	d.set(prefix+"image_blake3", it.ImageBLAKE3)
+}
+
+// FromItemChange builds the document of a server configuration inventory
+// change.
+func FromItemChange(c serverconf.Change, v policy.Verdict, env Env) Document {
+	d := base(env)
+	verdictFields(d, v)
+	it := c.New
+	if it == nil {
+		it = c.Old
+	}
+	if it == nil {
+		it = &serverconf.Item{}
+	}
+	typ := map[serverconf.ChangeKind]string{serverconf.ItemAdded: "creation", serverconf.ItemRemoved: "deletion"}[c.Kind]
+	if typ == "" {
+		typ = "change"
+	}
+	d["event.category"] = []string{"configuration", "file"}
+	d["event.type"] = []string{typ}
+	d["event.action"] = kindAction(it.Kind) + "-" + string(c.Kind)
+	if it.Source != "" {
+		d["file.path"] = it.Source
+		d["file.name"] = filepath.Base(it.Source)
+		d["file.directory"] = filepath.Dir(it.Source)
+		if ext := strings.TrimPrefix(path.Ext(it.Source), "."); ext != "" {
+			d["file.extension"] = ext
+		}
+		d["file.type"] = "file"
+	}
+	if c.New != nil {
+		itemFields(d, "webfim.item.", c.New)
+	}
+	if c.Old != nil {
+		itemFields(d, "webfim.previous_item.", c.Old)
+	}
+	d["webfim.change.kind"] = string(c.Kind)
+	d.set("webfim.change.fields", c.Fields)
+	d.set("webfim.change.note", c.Note)
+	var hashes []string
+	for _, x := range []*serverconf.Item{c.New, c.Old} {
+		if x != nil && x.ImageBLAKE3 != "" && !slices.Contains(hashes, x.ImageBLAKE3) {
+			hashes = append(hashes, x.ImageBLAKE3)
+		}
+	}
+	d.set("related.hash", hashes)
+	d["message"] = message(v, "")
+
+	// Identity plus the new attributes; the line number is left out so
+	// that an edit elsewhere in the file does not make a new finding.
+	var state []byte
+	if c.New != nil {
+		n := *c.New
+		n.Line = 0
+		state, _ = json.Marshal(n) // map keys are sorted: canonical
+	}
+	d["event.id"] = digest(v.RuleID, string(c.Kind), it.Source, it.Identity(), string(state))
+	return d
+}
+
+// operational builds an event.kind "event" document about the daemon itself.
+func operational(env Env, action, msg string, severity int, roots []string) Document {
+	d := base(env)
+	d["event.kind"] = "event"
+	d["event.category"] = []string{"file"}
+	d["event.type"] = []string{"info"}
+	d["event.action"] = action
+	d["event.severity"] = severity
+	d["message"] = msg
+	d.set("webfim.roots", roots)
+	d["event.id"] = digest(action, strings.Join(roots, "\x00"), timestamp(env.Now))
+	return d
+}
+
+// RescanAfterOverflow says the kernel event queue overflowed, so events
+// may have been lost, and the roots are being rescanned.
+func RescanAfterOverflow(roots []string, env Env) Document {
+	d := operational(env, "rescan-after-overflow",
+		fmt.Sprintf("File event queue overflowed; rescanning %s to catch missed changes", strings.Join(roots, ", ")), 2, roots)
+	d["event.reason"] = "file system event queue overflow"
+	return d
+}
+
+// WatchLimitReached says a root could not be watched completely because
+// the inotify watch limit (or open files limit) was reached; the root falls
+// back to periodic rescans.
+func WatchLimitReached(root string, cause error, fallback time.Duration, env Env) Document {
+	msg := fmt.Sprintf("Cannot watch all directories of %s: %v; raise fs.inotify.max_user_watches (sysctl). Falling back to rescans every %s", root, cause, fallback)
+	d := operational(env, "watch-limit-reached", msg, 3, []string{root})
+	d["event.outcome"] = "failure"
+	d["event.reason"] = "inotify watch limit reached (fs.inotify.max_user_watches)"
+	if cause != nil {
+		d["error.message"] = cause.Error()
+	}
+	return d
+}
+
+// CatchUpStarted says the daemon is diffing the roots against the active
+// baseline to report what changed while it was not running.
+func CatchUpStarted(roots []string, env Env) Document {
+	return operational(env, "catch-up-started",
+		fmt.Sprintf("Catch-up scan started: reporting changes made to %s while webfim was not watching", strings.Join(roots, ", ")), 0, roots)
+}
+
+// OutboxDropped says undelivered documents were dropped because the
+// outbox was full.
+func OutboxDropped(dropped int, env Env) Document {
+	d := operational(env, "outbox-dropped",
+		fmt.Sprintf("Outbox full: dropped the %d oldest undelivered alert document(s)", dropped), 3, nil)
+	d["event.outcome"] = "failure"
+	d["webfim.outbox.dropped"] = dropped
+	return d
+}
