@@ -162,6 +162,11 @@ func (w *iisWalker) walk(n *xnode, section, location string) {
 			continue
 		}
 		if col, ok := iisCollections[sec]; ok {
+			if ap, ok := c.attrFold("accessPolicy"); ok && col.kind == "handler" {
+				// "Read, Script, Execute" on an upload folder makes it executable
+				w.p.add(Item{Kind: "access_policy", Name: sec, Scope: w.scope(location), Source: w.src, Line: c.line,
+					Attrs: map[string]string{"accessPolicy": ap}})
+			}
 			w.collection(c, col, location)
 			continue
 		}

@@ -20,7 +20,8 @@ type Item struct {
 	// "auto_prepend_file", "auto_append_file", "exec_cgi", "extension",
 	// "zend_extension", "valve", "listener", "jsp_mapping", "context",
 	// "war", "transport_agent", "redirection", "module_provider",
-	// "http_module", "http_handler", "unparsable".
+	// "http_module", "http_handler", "fastcgi_application",
+	// "access_policy", "unparsable".
 	Kind string `json:"kind"`
 	// Name identifies the item within Kind and Scope (module name, handler
 	// path pattern, directive argument, agent name ...).

@@ -89,13 +89,14 @@ func TestParsers(t *testing.T) {
 		}},
 		{"web.config", "webconfig", "inetpub/wwwroot/web.config", `<?xml version="1.0"?>
 <configuration>
-  <system.webServer><handlers><add name="x" path="*.jpg" verb="*" type="System.Web.UI.PageHandlerFactory" /></handlers></system.webServer>
+  <system.webServer><handlers accessPolicy="Read, Script, Execute"><add name="x" path="*.jpg" verb="*" type="System.Web.UI.PageHandlerFactory" /></handlers></system.webServer>
   <system.web>
     <httpModules><add name="M" type="Evil.M, Evil" /></httpModules>
     <httpHandlers><add verb="*" path="*.png" type="System.Web.UI.PageHandlerFactory" /></httpHandlers>
   </system.web>
   <location path="uploads"><system.webServer><modules><add name="U" type="U.M" /></modules></system.webServer></location>
 </configuration>`, []string{
+			`access_policy|system.webServer/handlers|/inetpub/wwwroot|||accessPolicy=Read, Script, Execute`,
 			`handler|x|/inetpub/wwwroot||System.Web.UI.PageHandlerFactory|path=*.jpg|verb=*`,
 			`http_module|M|/inetpub/wwwroot||Evil.M, Evil`,
 			`http_handler|* *.png|/inetpub/wwwroot||System.Web.UI.PageHandlerFactory|path=*.png|verb=*`,
