@@ -130,6 +130,9 @@ func itemServer(server string) string {
 func strquote(s string) string { return `"` + s + `"` }
 
 func unparsableItem(server string, pe *ParseError) Item {
+	if server == "" {
+		server = "unknown"
+	}
 	return Item{
 		Server: server, Kind: "unparsable", Name: pe.File, Source: pe.File, Line: pe.Line,
 		Attrs: map[string]string{"error": pe.Msg, "line": itoa(pe.Line), "col": itoa(pe.Col)},
@@ -289,6 +292,9 @@ func (p *parser) hashFile(image string) string {
 	hp, err := p.root.host(image, false)
 	if err != nil {
 		return ""
+	}
+	if fi, err := os.Stat(hp); err != nil || !fi.Mode().IsRegular() {
+		return "" // never open a FIFO or device named as a module
 	}
 	f, err := os.Open(hp)
 	if err != nil {

@@ -366,3 +366,20 @@ func TestDetect(t *testing.T) {
 		t.Errorf("Detect by content = %q", got)
 	}
 }
+
+// A FIFO where a module binary or an included config is expected must
+// not hang the parser.
+func TestFIFONotOpened(t *testing.T) {
+	root := t.TempDir()
+	writeFile(t, root, "etc/nginx/nginx.conf", "load_module /m.so;\ninclude /etc/nginx/fifo.conf;\n")
+	if err := mkfifo(filepath.Join(root, "m.so")); err != nil {
+		t.Skip("no FIFOs here:", err)
+	}
+	if err := mkfifo(filepath.Join(root, "etc/nginx/fifo.conf")); err != nil {
+		t.Fatal(err)
+	}
+	inv := ParseFile(root, filepath.Join(root, "etc/nginx/nginx.conf"), "nginx")
+	if inv.Err != nil || len(inv.Items) < 2 || inv.Items[1].ImageBLAKE3 != "" {
+		t.Errorf("inventory: %+v", inv)
+	}
+}

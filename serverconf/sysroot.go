@@ -130,6 +130,13 @@ func (r sysroot) display(hostPath string) string {
 
 // readLimited reads a file of at most limit bytes.
 func readLimited(name string, limit int64) ([]byte, error) {
+	// stat first: opening a FIFO planted where a config is expected
+	// would block
+	if fi, err := os.Stat(name); err != nil {
+		return nil, err
+	} else if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file", name)
+	}
 	f, err := os.Open(name)
 	if err != nil {
 		return nil, err
