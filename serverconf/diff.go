@@ -151,12 +151,23 @@ func reuseNote(it Item, images map[string][]Item) string {
 	if it.Image == "" || !hashedKind(it.Kind) {
 		return ""
 	}
+	var other *Item
 	for _, u := range images[imageKey(it)] {
-		if u.Identity() != it.Identity() {
-			return "image " + u.Image + " is already used by " + kindNoun(u.Kind) + " " + u.Name
+		if u.Identity() == it.Identity() {
+			continue
+		}
+		if u.Kind == it.Kind { // a module's image used by another module says most
+			other = &u
+			break
+		}
+		if other == nil {
+			other = &u
 		}
 	}
-	return ""
+	if other == nil {
+		return ""
+	}
+	return "image " + other.Image + " is already used by " + kindNoun(other.Kind) + " " + other.Name
 }
 
 func addedNote(it Item, images map[string][]Item) string {

@@ -46,6 +46,11 @@ func Servers() []string {
 // "unparsable", so that a Diff reports it.
 func ParseFile(sysroot, path, server string) (inv Inventory) {
 	r := newSysroot(sysroot)
+	if r.dir != "" {
+		if abs, err := filepath.Abs(path); err == nil {
+			path = abs
+		}
+	}
 	src := r.display(path)
 	inv = Inventory{Server: server, Source: src}
 	data, err := readLimited(path, MaxConfigSize)
@@ -66,6 +71,11 @@ func ParseFile(sysroot, path, server string) (inv Inventory) {
 // ParseBytes is ParseFile for data already read from hostPath.
 func ParseBytes(sysroot, hostPath, server string, data []byte) Inventory {
 	r := newSysroot(sysroot)
+	if r.dir != "" {
+		if abs, err := filepath.Abs(hostPath); err == nil {
+			hostPath = abs
+		}
+	}
 	return parseData(r, hostPath, r.display(hostPath), server, data)
 }
 
