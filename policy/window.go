@@ -38,6 +38,9 @@ type Window struct {
 // String describes the window for reasons: "'v2.3.1' opened by jenkins".
 func (w *Window) String() string {
 	s := "'" + w.Label + "'"
+	if w.Label == "" {
+		s = "(unlabelled)"
+	}
 	switch {
 	case w.By != "":
 		s += " opened by " + w.By

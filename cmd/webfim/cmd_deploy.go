@@ -1,0 +1,167 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os/user"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"webfim/store"
+)
+
+// deployRebaseline takes a new baseline labelled label and makes it
+// active; "webfim deploy finish" calls it after closing the window unless
+// --no-rebaseline is given.
+//
+// LEAD: wire this to the baseline creation of cmd_baseline.go (same roots
+// and options as "webfim baseline create --label LABEL", activated). While
+// it is nil, finish closes the window and then fails, saying so.
+var deployRebaseline func(c *cli.Context, label string) error
+
+func init() {
+	register(&cli.Command{
+		Name:  "deploy",
+		Usage: "open and close ad-hoc deploy windows (for CI/CD pipelines)",
+		Description: "Inside a deploy window, changes are expected events instead of alerts (except scripts in\n" +
+			"no-script zones, and server modules, which still alert at medium). Windows live in the\n" +
+			"database, so a running \"webfim watch\" sees them. A window closes itself at its end time.",
+		Subcommands: []*cli.Command{
+			{
+				Name:         "start",
+				OnUsageError: subcommandUsageError,
+				Usage:        "open a deploy window now",
+				Flags: []cli.Flag{
+					&cli.DurationFlag{Name: "duration", Value: 30 * time.Minute, Usage: "how long the window stays open at most"},
+					&cli.StringFlag{Name: "label", Usage: "release `LABEL` (also the label of the baseline taken by finish)"},
+					&cli.StringFlag{Name: "by", Usage: "who opens it, e.g. the pipeline `NAME` (default: the user name)"},
+				},
+				Action: deployStartAction,
+			},
+			{
+				Name:         "status",
+				OnUsageError: subcommandUsageError,
+				Usage:        "print the open deploy window, if any",
+				Flags:        []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print the window as JSON (null when none is open)"}},
+				Action:       deployStatusAction,
+			},
+			{
+				Name:         "finish",
+				OnUsageError: subcommandUsageError,
+				Usage:        "close the open deploy window and take a new baseline labelled like it",
+				Flags: []cli.Flag{
+					&cli.BoolFlag{Name: "no-rebaseline", Usage: "only close the window"},
+				},
+				Action: deployFinishAction,
+			},
+		},
+	})
+}
+
+func deployOpen(c *cli.Context) (*store.DB, error) {
+	path, err := deployDBPath(c)
+	if err != nil {
+		return nil, err
+	}
+	return store.Open(path, store.Options{})
+}
+
+func describeWindow(w store.Window) string {
+	s := "deploy window"
+	if w.Label != "" {
+		s += fmt.Sprintf(" '%s'", w.Label)
+	} else {
+		s += fmt.Sprintf(" #%d", w.ID)
+	}
+	if w.By != "" {
+		s += " opened by " + w.By
+	}
+	return s
+}
+
+func deployStartAction(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return usageError{fmt.Errorf("deploy start: unexpected argument %q", c.Args().First())}
+	}
+	d := c.Duration("duration")
+	if d <= 0 {
+		return usageError{fmt.Errorf("--duration must be positive, got %s", d)}
+	}
+	by := c.String("by")
+	if by == "" {
+		if u, err := user.Current(); err == nil {
+			by = u.Username
+		}
+	}
+	db, err := deployOpen(c)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	w, err := db.StartWindow(store.Window{Label: c.String("label"), By: by, Start: now, End: now.Add(d)})
+	if err != nil {
+		return err
+	}
+	if !c.Bool("quiet") {
+		fmt.Fprintf(c.App.Writer, "%s is open until %s (%s)\n", describeWindow(w), w.End.Format(time.RFC3339), d)
+	}
+	return nil
+}
+
+func deployStatusAction(c *cli.Context) error {
+	db, err := deployOpen(c)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	w, ok, err := db.CurrentWindow(now)
+	if err != nil {
+		return err
+	}
+	if c.Bool("json") {
+		var v any
+		if ok {
+			v = w
+		}
+		enc := json.NewEncoder(c.App.Writer)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	}
+	if !ok {
+		fmt.Fprintln(c.App.Writer, "no deploy window is open")
+		return nil
+	}
+	fmt.Fprintf(c.App.Writer, "%s is open since %s, until %s (%s left)\n", describeWindow(w),
+		w.Start.Format(time.RFC3339), w.End.Format(time.RFC3339), w.End.Sub(now).Round(time.Second))
+	return nil
+}
+
+func deployFinishAction(c *cli.Context) error {
+	db, err := deployOpen(c)
+	if err != nil {
+		return err
+	}
+	w, err := db.FinishWindow(time.Now())
+	if err != nil {
+		return err
+	}
+	if !c.Bool("quiet") {
+		fmt.Fprintf(c.App.Writer, "%s finished at %s\n", describeWindow(w), w.Finished.Format(time.RFC3339))
+	}
+	if c.Bool("no-rebaseline") {
+		return nil
+	}
+	if deployRebaseline == nil {
+		return errors.New("deploy finish: taking the new baseline is not available in this build; run \"webfim baseline create --label LABEL\"")
+	}
+	label := w.Label
+	if label == "" {
+		label = fmt.Sprintf("deploy-%d", w.ID)
+	}
+	if err := deployRebaseline(c, label); err != nil {
+		return fmt.Errorf("deploy finish: window closed, but the new baseline failed: %w", err)
+	}
+	return nil
+}

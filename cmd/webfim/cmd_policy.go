@@ -1,0 +1,235 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"webfim/policy"
+	"webfim/store"
+)
+
+func init() {
+	register(&cli.Command{
+		Name:  "policy",
+		Usage: "validate the policy file and explain verdicts",
+		Subcommands: []*cli.Command{
+			{
+				Name:         "check",
+				OnUsageError: subcommandUsageError,
+				Usage:        "validate a config file and print the effective policy, defaults filled in",
+				ArgsUsage:    "[FILE]",
+				Description: "FILE defaults to --config. Without either, prints the built-in defaults.\n" +
+					"An invalid file is reported with its file name, line and key, and exit status 17.",
+				Action: policyCheckAction,
+			},
+			{
+				Name:         "explain",
+				OnUsageError: subcommandUsageError,
+				Usage:        "print the verdict and reason the policy gives a change of a path",
+				Description: "Judges a hypothetical change of --path at --time (default: now), with the deploy\n" +
+					"windows of the config file and those opened with \"webfim deploy start\" in the database.\n" +
+					"PATH is absolute (its root is the configured root containing it) or relative to --root.",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "path", Usage: "the changed `PATH` (required)"},
+					&cli.StringFlag{Name: "time", Usage: "when the change happens, RFC 3339 (`TIME`, default now)"},
+					&cli.StringFlag{Name: "action", Value: "added", Usage: "added, changed or removed"},
+					&cli.StringFlag{Name: "root", Usage: "the web `ROOT` the path belongs to"},
+					&cli.BoolFlag{Name: "json", Usage: "print the verdict as JSON"},
+				},
+				Action: policyExplainAction,
+			},
+		},
+	})
+}
+
+// subcommandUsageError makes bad flags of a subcommand exit 17, like
+// those of the app (urfave/cli calls only the command's own handler).
+func subcommandUsageError(_ *cli.Context, err error, _ bool) error { return usageError{err} }
+
+// loadPolicy loads the --config file, or the built-in defaults without
+// one. A bad file is a usage error (exit 17).
+func loadPolicy(path string) (*policy.Policy, error) {
+	if path == "" {
+		return policy.Default(), nil
+	}
+	p, err := policy.Load(path)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return p, nil
+}
+
+func policyCheckAction(c *cli.Context) error {
+	if c.NArg() > 1 {
+		return usageError{errors.New("policy check: at most one FILE")}
+	}
+	path := c.Args().First()
+	if path == "" {
+		path = c.String("config")
+	}
+	p, err := loadPolicy(path)
+	if err != nil {
+		return err
+	}
+	out, err := p.Marshal()
+	if err != nil {
+		return err
+	}
+	if !c.Bool("quiet") {
+		if path == "" {
+			fmt.Fprintln(c.App.ErrWriter, "webfim: no config file given (--config); built-in defaults:")
+		} else {
+			fmt.Fprintf(c.App.ErrWriter, "webfim: %s is valid; effective policy:\n", path)
+		}
+	}
+	_, err = c.App.Writer.Write(out)
+	return err
+}
+
+func policyExplainAction(c *cli.Context) error {
+	if c.String("path") == "" {
+		return usageError{errors.New("policy explain: --path is required")}
+	}
+	p, err := loadPolicy(c.String("config"))
+	if err != nil {
+		return err
+	}
+	t := time.Now()
+	if s := c.String("time"); s != "" {
+		if t, err = time.Parse(time.RFC3339, s); err != nil {
+			return usageError{fmt.Errorf("--time: want an RFC 3339 time such as 2026-11-26T22:30:00+01:00, got %q", s)}
+		}
+	}
+	action := policy.Action(c.String("action"))
+	switch action {
+	case policy.ActionAdded, policy.ActionChanged, policy.ActionRemoved:
+	default:
+		return usageError{fmt.Errorf("--action must be added, changed or removed, not %q", action)}
+	}
+	root, rel, err := explainRoot(p, c.String("root"), c.String("path"))
+	if err != nil {
+		return usageError{err}
+	}
+	adhoc, err := adhocWindows(c, false)
+	if err != nil {
+		return err
+	}
+	v, err := p.Explain(root, rel, action, t, adhoc)
+	if err != nil {
+		return usageError{err}
+	}
+	w := c.App.Writer
+	if c.Bool("json") {
+		out := map[string]any{
+			"root": root, "path": rel, "action": action, "time": t.Format(time.RFC3339),
+			"rule_id": v.RuleID, "rule_name": v.RuleName, "severity": v.Severity.String(), "risk_score": v.RiskScore,
+			"alert": v.Alert, "reported": !v.Drop, "reason": v.Reason,
+		}
+		if v.Window != nil {
+			out["window"] = map[string]any{"label": v.Window.Label, "by": v.Window.By, "start": v.Window.Start, "end": v.Window.End, "recurring": v.Window.Recurring}
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	}
+	verdict := "expected event (not an alert)"
+	switch {
+	case v.Drop:
+		verdict = "not reported"
+	case v.Alert:
+		verdict = fmt.Sprintf("alert, severity %s, risk score %g", v.Severity, v.RiskScore)
+	}
+	fmt.Fprintf(w, "path:    %s\n", filepath.Join(root, filepath.FromSlash(rel)))
+	fmt.Fprintf(w, "action:  %s at %s\n", action, t.Format(time.RFC3339))
+	if v.RuleID != "" {
+		fmt.Fprintf(w, "rule:    %s %s\n", v.RuleID, v.RuleName)
+	}
+	fmt.Fprintf(w, "verdict: %s\n", verdict)
+	fmt.Fprintf(w, "reason:  %s\n", v.Reason)
+	if v.Window != nil {
+		fmt.Fprintf(w, "window:  %s, %s to %s\n", v.Window, v.Window.Start.Format(time.RFC3339), v.Window.End.Format(time.RFC3339))
+	}
+	return nil
+}
+
+// explainRoot splits an explain path into a root and a relative path.
+func explainRoot(p *policy.Policy, root, path string) (string, string, error) {
+	if root != "" {
+		if !filepath.IsAbs(root) {
+			return "", "", fmt.Errorf("--root %q is not absolute", root)
+		}
+		root = filepath.Clean(root)
+		if filepath.IsAbs(path) {
+			rel, err := filepath.Rel(root, path)
+			if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+				return "", "", fmt.Errorf("--path %s is not under --root %s", path, root)
+			}
+			path = rel
+		}
+		return root, filepath.ToSlash(filepath.Clean(path)), nil
+	}
+	if !filepath.IsAbs(path) {
+		return "", "", fmt.Errorf("--path %q is relative: give --root or an absolute path", path)
+	}
+	path = filepath.Clean(path)
+	for _, r := range p.Roots {
+		if rel, err := filepath.Rel(r.Path, path); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			return r.Path, filepath.ToSlash(rel), nil
+		}
+	}
+	// No configured root: judge the path relative to the file system root,
+	// which is what relative globs such as **/uploads/** match anyway.
+	vol := filepath.VolumeName(path)
+	return vol + string(filepath.Separator), filepath.ToSlash(strings.TrimLeft(path[len(vol):], `/\`)), nil
+}
+
+// deployDBPath is the database path from --db / WEBFIM_DB or the default.
+func deployDBPath(c *cli.Context) (string, error) {
+	if p := c.String("db"); p != "" {
+		return p, nil
+	}
+	return store.DefaultPath()
+}
+
+// adhocWindows returns the deploy windows recorded in the database (each
+// ending when it was finished, if earlier), for the policy. With create
+// false, a database that does not exist yet means no windows.
+func adhocWindows(c *cli.Context, create bool) ([]policy.Window, error) {
+	path, err := deployDBPath(c)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(path); err != nil && !create {
+		return nil, nil
+	}
+	db, err := store.Open(path, store.Options{})
+	if err != nil {
+		return nil, err
+	}
+	list, err := db.Windows()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]policy.Window, 0, len(list))
+	for _, w := range list {
+		out = append(out, policyWindow(w))
+	}
+	return out, nil
+}
+
+// policyWindow converts a database window: a finished window ends when it
+// was finished.
+func policyWindow(w store.Window) policy.Window {
+	end := w.End
+	if !w.Finished.IsZero() && w.Finished.Before(end) {
+		end = w.Finished
+	}
+	return policy.Window{Label: w.Label, By: w.By, Start: w.Start, End: end}
+}
