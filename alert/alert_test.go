@@ -52,6 +52,10 @@ func fileChange(kind baseline.ChangeKind, rel string, script bool) baseline.Chan
 		c.New = rec(rel, 0xab, script)
 	case baseline.Removed:
 		c.Old = rec(rel, 0xab, script)
+	case baseline.MetadataChanged:
+		c.Old, c.New = rec(rel, 0xab, script), rec(rel, 0xab, script)
+		c.New.Mode, c.New.UID = 0o666, 0
+		c.Fields = []string{"mode", "uid"}
 	default:
 		c.Old, c.New = rec(rel, 0x11, script), rec(rel, 0xab, script)
 		c.Fields = []string{"content", "size", "mtime"}

@@ -180,3 +180,40 @@ func TestExplain(t *testing.T) {
 		t.Error("unknown action accepted")
 	}
 }
+
+func TestExcludedAndScriptExtensions(t *testing.T) {
+	p := mustParse(t, `
+roots:
+  - path: /srv/www
+    exclude: ['wp-content/cache/**', '/srv/www/tmp']
+    script_extensions: [php]
+`)
+	tests := []struct {
+		root, rel string
+		want      bool
+	}{
+		{"/srv/www", "wp-content/cache/a/b.html", true},
+		{"/srv/www", "wp-content/cache", true},
+		{"/srv/www", "tmp", true},
+		{"/srv/www", "tmp2", false},
+		{"/srv/www", "wp-content/themes/a.php", false},
+		{"/srv/www", "", false},
+		{"/srv/other", "wp-content/cache/a", false},
+	}
+	for _, tt := range tests {
+		if got := p.Excluded(tt.root, tt.rel, false); got != tt.want {
+			t.Errorf("Excluded(%s, %s) = %v, want %v", tt.root, tt.rel, got, tt.want)
+		}
+	}
+	if got := p.ScriptExtensionsFor("/srv/www/"); len(got) != 1 || got[0] != "php" {
+		t.Errorf("ScriptExtensionsFor = %v", got)
+	}
+	if got := p.ScriptExtensionsFor("/srv/other"); len(got) < 30 {
+		t.Errorf("ScriptExtensionsFor(unconfigured root) = %v", got)
+	}
+	// A .aspx file is not a script on a PHP-only root.
+	v := p.EvaluateFile(fileChange(baseline.Added, "x.aspx"), Context{})
+	if v.RuleID != RuleFileChanged {
+		t.Errorf("x.aspx on a php-only root: %s", v.RuleID)
+	}
+}

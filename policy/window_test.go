@@ -60,6 +60,10 @@ func TestRecurringWindows(t *testing.T) {
 		{"Berlin spring forward, 01:30 CET", "", "01:00", "03:00", "Europe/Berlin", "2026-03-29T00:30:00Z", true},
 		{"Berlin spring forward, 03:00 CEST is the end", "", "01:00", "03:00", "Europe/Berlin", "2026-03-29T01:00:00Z", false},
 		{"Berlin spring forward, day before is CET", "", "01:00", "03:00", "Europe/Berlin", "2026-03-28T01:30:00Z", true},
+		// A start inside the gap is read with the offset before the jump:
+		// 02:30 CET does not exist and becomes 03:30 CEST (01:30Z).
+		{"Berlin window starting in the gap, before", "", "02:30", "04:00", "Europe/Berlin", "2026-03-29T01:15:00Z", false},
+		{"Berlin window starting in the gap, after", "", "02:30", "04:00", "Europe/Berlin", "2026-03-29T01:30:00Z", true},
 		// Europe/Berlin falls back on 2026-10-25 03:00 CEST -> 02:00 CET:
 		// a 01:00-03:00 window lasts three hours, 23:00Z-02:00Z.
 		{"Berlin fall back, 01:00 CEST start", "", "01:00", "03:00", "Europe/Berlin", "2026-10-24T23:00:00Z", true},
