@@ -383,3 +383,74 @@ func TestFIFONotOpened(t *testing.T) {
 		t.Errorf("inventory: %+v", inv)
 	}
 }
+
+// RHEL layout: ServerRoot /etc/httpd, relative includes, and includes
+// inside a <VirtualHost> inherit its scope.
+func TestApacheRHELIncludes(t *testing.T) {
+	root := t.TempDir()
+	writeFile(t, root, "etc/httpd/conf/httpd.conf", `ServerRoot "/etc/httpd"
+Include conf.modules.d/*.conf
+<VirtualHost *:443>
+    IncludeOptional vhost.d/*.conf
+</VirtualHost>
+IncludeOptional conf.d/*.conf
+`)
+	writeFile(t, root, "etc/httpd/conf.modules.d/00-base.conf", "LoadModule alias_module modules/mod_alias.so\n")
+	writeFile(t, root, "etc/httpd/vhost.d/shop.conf", "DocumentRoot /srv/shop\n")
+	writeFile(t, root, "etc/httpd/conf.d/php.conf", "AddHandler php-script .php\n")
+	writeFile(t, root, "etc/httpd/modules/mod_alias.so", "\x7fELF")
+	inv := ParseFile(root, filepath.Join(root, "etc/httpd/conf/httpd.conf"), "")
+	if inv.Err != nil || inv.Server != "apache" {
+		t.Fatalf("inventory: %+v", inv)
+	}
+	want := []string{
+		`include|conf.modules.d/*.conf|server|||directive=include`,
+		`load_module|alias_module|server|/etc/httpd/modules/mod_alias.so||raw_image=modules/mod_alias.so`,
+		`include|vhost.d/*.conf|VirtualHost *:443|||directive=includeoptional`,
+		`web_root|/srv/shop|VirtualHost *:443|/srv/shop||directive=DocumentRoot`,
+		`include|conf.d/*.conf|server|||directive=includeoptional`,
+		`script_handler|.php|server||php-script|directive=addhandler`,
+	}
+	if d := cmp.Diff(want, brief(inv.Items)); d != "" {
+		t.Errorf("items (-want +got):\n%s", d)
+	}
+	if inv.Items[1].ImageBLAKE3 == "" {
+		t.Error("module binary relative to ServerRoot not hashed")
+	}
+	wantFiles := []string{"/etc/httpd/conf/httpd.conf", "/etc/httpd/conf.modules.d/00-base.conf", "/etc/httpd/vhost.d/shop.conf", "/etc/httpd/conf.d/php.conf"}
+	if d := cmp.Diff(wantFiles, inv.Files); d != "" {
+		t.Errorf("files (-want +got):\n%s", d)
+	}
+}
+
+// A broken included file is its own unparsable item; the rest is read.
+func TestBrokenInclude(t *testing.T) {
+	root := t.TempDir()
+	writeFile(t, root, "etc/nginx/nginx.conf", "include /etc/nginx/conf.d/*.conf;\nload_module /m.so;\n")
+	writeFile(t, root, "etc/nginx/conf.d/bad.conf", "server {\n")
+	inv := ParseFile(root, filepath.Join(root, "etc/nginx/nginx.conf"), "nginx")
+	if inv.Err != nil {
+		t.Fatal(inv.Err)
+	}
+	want := []string{
+		`include|/etc/nginx/conf.d/*.conf|main||`,
+		`unparsable|/etc/nginx/conf.d/bad.conf|||
+			|col=8|error=unexpected end of file, "{" is not closed|line=1`,
+		`load_module|/m.so|main|/m.so|`,
+	}
+	want[1] = strings.ReplaceAll(want[1], "\n\t\t\t", "")
+	if d := cmp.Diff(want, brief(inv.Items)); d != "" {
+		t.Errorf("items (-want +got):\n%s", d)
+	}
+}
+
+// Debian's /var/lib/tomcat10/conf links to /etc/tomcat10: appBase stays
+// relative to CATALINA_BASE.
+func TestTomcatEtcLayout(t *testing.T) {
+	root := t.TempDir()
+	writeFile(t, root, "etc/tomcat10/server.xml", `<Server><Service name="Catalina"><Engine name="Catalina"><Host name="localhost" appBase="webapps" /></Engine></Service></Server>`)
+	inv := ParseFile(root, filepath.Join(root, "etc/tomcat10/server.xml"), "tomcat")
+	if len(inv.Items) != 1 || inv.Items[0].Image != "/var/lib/tomcat10/webapps" {
+		t.Errorf("items: %v", brief(inv.Items))
+	}
+}
