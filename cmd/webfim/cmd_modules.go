@@ -45,7 +45,7 @@ func modulesAction(c *cli.Context) error {
 	var invs []serverconf.Inventory
 	var failed error
 	for _, name := range c.Args().Slice() {
-		if _, err := os.Stat(name); err != nil {
+		if err := readable(name); err != nil {
 			fmt.Fprintln(os.Stderr, "webfim: modules:", err)
 			failed = cli.Exit("", exitError)
 			continue
@@ -67,12 +67,24 @@ func modulesAction(c *cli.Context) error {
 			printInventory(w, inv)
 		}
 	}
-	for _, inv := range invs {
-		if inv.Err != nil && strings.Contains(inv.Err.Msg, "permission denied") {
-			failed = cli.Exit("", exitError)
-		}
-	}
 	return failed
+}
+
+// readable reports why name cannot be read; a file that can be read but
+// not parsed is not an error here, its inventory says so.
+func readable(name string) error {
+	fi, err := os.Stat(name)
+	if err != nil {
+		return err
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("%s: not a regular file", name)
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		return err
+	}
+	return f.Close()
 }
 
 func printInventory(w io.Writer, inv serverconf.Inventory) {
