@@ -303,3 +303,16 @@ func TestCurrentHost(t *testing.T) {
 		t.Error("machine-id readable but host.id empty")
 	}
 }
+
+func TestDefaultEnv(t *testing.T) {
+	env := DefaultEnv("1.2.3")
+	if env.AgentVersion != "1.2.3" || env.Owner == nil || env.Group == nil || env.Now.IsZero() {
+		t.Fatalf("DefaultEnv = %+v", env)
+	}
+	if got := env.Owner(uint32(os.Getuid())); got == "" && os.Getuid() == 0 {
+		t.Error("root's name not resolved")
+	}
+	if got := env.Owner(4000000000); got != "" {
+		t.Errorf("unknown uid resolved to %q", got)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // HostInfo describes the monitored host (ECS host.*).
@@ -123,4 +124,12 @@ func OwnerNames() (owner func(uid uint32) string, group func(gid uint32) string)
 		return n
 	}
 	return owner, group
+}
+
+// DefaultEnv describes this host and resolves owner names through the
+// system user database; the caller sets the baseline, the root names and
+// Now for each document.
+func DefaultEnv(agentVersion string) Env {
+	owner, group := OwnerNames()
+	return Env{Host: CurrentHost(), AgentVersion: agentVersion, Now: time.Now(), Owner: owner, Group: group}
 }

@@ -314,3 +314,21 @@ func (p *Policy) Explain(root, rel string, a Action, t time.Time, adhoc []Window
 	}
 	return p.EvaluateFile(c, Context{Now: t, Window: p.WindowAt(t, adhoc)}), nil
 }
+
+// ContextAt is the Context of a change seen at now: the deploy window in
+// effect (config windows and the database's ad-hoc windows) and the
+// writer, if known.
+func (p *Policy) ContextAt(now time.Time, adhoc []Window, writer string) Context {
+	return Context{Now: now, Window: p.WindowAt(now, adhoc), Writer: writer}
+}
+
+// RootNames maps each configured root path to its name (for alert.Env).
+func (p *Policy) RootNames() map[string]string {
+	m := map[string]string{}
+	for _, r := range p.Roots {
+		if r.Name != "" {
+			m[r.Path] = r.Name
+		}
+	}
+	return m
+}

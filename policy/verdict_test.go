@@ -217,3 +217,17 @@ roots:
 		t.Errorf("x.aspx on a php-only root: %s", v.RuleID)
 	}
 }
+
+func TestContextAtAndRootNames(t *testing.T) {
+	p := mustParse(t, "roots:\n  - {path: /srv/www, name: www}\n  - {path: /srv/x}\n"+windowConfig("", "10:00", "11:00", "UTC"))
+	ctx := p.ContextAt(utc("2026-11-26T10:30:00Z"), nil, "rsync")
+	if ctx.Window == nil || ctx.Window.Label != "w" || ctx.Writer != "rsync" {
+		t.Errorf("ContextAt = %+v", ctx)
+	}
+	if ctx := p.ContextAt(utc("2026-11-26T11:30:00Z"), nil, ""); ctx.Window != nil {
+		t.Errorf("window outside its hours: %+v", ctx.Window)
+	}
+	if got := p.RootNames(); len(got) != 1 || got["/srv/www"] != "www" {
+		t.Errorf("RootNames = %v", got)
+	}
+}
