@@ -163,11 +163,13 @@ func webRoots(r sysroot, inv Inventory) []WebRoot {
 func outermost(roots []WebRoot) []WebRoot {
 	sort.SliceStable(roots, func(i, j int) bool { return roots[i].Path < roots[j].Path })
 	var out []WebRoot
+next:
 	for _, w := range roots {
-		if n := len(out); n > 0 {
-			last := out[n-1].Path
-			if w.Path == last || strings.HasPrefix(w.Path, strings.TrimSuffix(last, string(filepath.Separator))+string(filepath.Separator)) {
-				continue
+		// "/var/www-old" sorts between "/var/www" and "/var/www/html",
+		// so compare with every kept root, not just the last
+		for _, o := range out {
+			if w.Path == o.Path || strings.HasPrefix(w.Path, strings.TrimSuffix(o.Path, string(filepath.Separator))+string(filepath.Separator)) {
+				continue next
 			}
 		}
 		out = append(out, w)

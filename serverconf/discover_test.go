@@ -131,3 +131,11 @@ func TestForFile(t *testing.T) {
 		}
 	}
 }
+
+func TestOutermost(t *testing.T) {
+	in := []WebRoot{{Path: "/var/www/html"}, {Path: "/var/www-old"}, {Path: "/var/www"}, {Path: "/srv"}, {Path: "/var/www"}, {Path: "/srv/a/b"}}
+	want := []WebRoot{{Path: "/srv"}, {Path: "/var/www"}, {Path: "/var/www-old"}}
+	if d := cmp.Diff(want, outermost(in)); d != "" {
+		t.Errorf("outermost (-want +got):\n%s", d)
+	}
+}
