@@ -3,6 +3,7 @@ package policy
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -262,4 +263,24 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Marshal: %v", err)
 		}
 	})
+}
+
+func TestAliasBomb(t *testing.T) {
+	// 1000 roots sharing one exclude list of 2000 globs: 2,000,000 values.
+	var b strings.Builder
+	b.WriteString("ignore: &g [")
+	for i := 0; i < 2000; i++ {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "g%d", i)
+	}
+	b.WriteString("]\nroots:\n")
+	for i := 0; i < 1000; i++ {
+		fmt.Fprintf(&b, "  - {path: /srv/r%d, exclude: *g}\n", i)
+	}
+	_, err := Parse("webfim.yml", []byte(b.String()))
+	if err == nil || !strings.Contains(err.Error(), "too many values") {
+		t.Errorf("err = %v", err)
+	}
 }

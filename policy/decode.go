@@ -70,7 +70,15 @@ type validator interface {
 // rejecting unknown keys and mistyped values with file, line and key path.
 // It decodes over existing values: absent keys keep their defaults, lists
 // given in the file replace the default lists, maps are merged.
-type decoder struct{ file string }
+type decoder struct {
+	file string
+	// budget bounds the nodes decoded, so that aliases reused many times
+	// ("billion laughs") cannot make a small file expensive.
+	budget int
+}
+
+// maxNodes is the decoding budget of one file.
+const maxNodes = 1_000_000
 
 func (d *decoder) errAt(n *yaml.Node, path string, err error) error {
 	return &ConfigError{File: d.file, Line: n.Line, Key: path, Err: err}
@@ -139,6 +147,9 @@ func fieldsOf(t reflect.Type) (map[string]fieldInfo, []string) {
 func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) error {
 	if n.Kind == yaml.AliasNode {
 		n = n.Alias
+	}
+	if d.budget++; d.budget > maxNodes {
+		return d.errAt(n, path, fmt.Errorf("too many values (over %d, after expanding aliases)", maxNodes))
 	}
 	if v.CanAddr() {
 		if s, ok := v.Addr().Interface().(scalarValue); ok {
