@@ -1,0 +1,337 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/urfave/cli/v2"
+
+	"webfim/baseline"
+	"webfim/scan"
+	"webfim/store"
+)
+
+func init() {
+	register(&cli.Command{
+		Name:  "baseline",
+		Usage: "take, list and manage baselines",
+		Subcommands: []*cli.Command{
+			{
+				Name:      "create",
+				Usage:     "hash the web roots and server configs into a new baseline and make it active",
+				ArgsUsage: " ",
+				Flags: append([]cli.Flag{
+					&cli.StringFlag{Name: "label", Usage: "a name for the baseline, e.g. the release deployed"},
+					&cli.BoolFlag{Name: "full", Usage: "re-hash every file instead of reusing digests of unchanged files"},
+					&cli.BoolFlag{Name: "no-activate", Usage: "store the baseline without making it active"},
+				}, targetFlags...),
+				Action: baselineCreate,
+			},
+			{
+				Name:   "list",
+				Usage:  "list the stored baselines",
+				Flags:  []cli.Flag{formatFlag("text", "json")},
+				Action: baselineList,
+			},
+			{
+				Name:      "show",
+				Usage:     "show a baseline and optionally its entries",
+				ArgsUsage: "[flags] ID",
+				Flags: []cli.Flag{
+					formatFlag("text", "json"),
+					&cli.BoolFlag{Name: "entries", Usage: "print the recorded entries"},
+					&cli.StringFlag{Name: "prefix", Usage: "only entries whose path starts with `PREFIX`"},
+				},
+				Action: baselineShow,
+			},
+			{
+				Name:      "activate",
+				Usage:     "make a baseline the one diff and watch compare against",
+				ArgsUsage: "[flags] ID",
+				Action: func(c *cli.Context) error {
+					return withBaseline(c, func(db *store.DB, m store.Meta) error {
+						if err := db.Activate(m.ID); err != nil {
+							return err
+						}
+						infof(c, "baseline %d%s is active\n", m.ID, labelSuffix(m))
+						return nil
+					})
+				},
+			},
+			{
+				Name:      "delete",
+				Usage:     "delete a baseline",
+				ArgsUsage: "[flags] ID",
+				Action: func(c *cli.Context) error {
+					return withBaseline(c, func(db *store.DB, m store.Meta) error {
+						if err := db.Delete(m.ID); err != nil {
+							return err
+						}
+						infof(c, "baseline %d%s deleted\n", m.ID, labelSuffix(m))
+						return nil
+					})
+				},
+			},
+			{
+				Name:  "prune",
+				Usage: "delete all but the newest N baselines (the active one is always kept)",
+				Flags: []cli.Flag{&cli.IntFlag{Name: "keep", Usage: "how many baselines to keep", Required: true}},
+				Action: func(c *cli.Context) error {
+					keep := c.Int("keep")
+					if keep < 1 {
+						return usageError{fmt.Errorf("--keep must be at least 1, got %d", keep)}
+					}
+					db, err := openDB(c)
+					if err != nil {
+						return err
+					}
+					deleted, err := db.Prune(keep)
+					if err != nil {
+						return err
+					}
+					for _, m := range deleted {
+						infof(c, "baseline %d%s deleted\n", m.ID, labelSuffix(m))
+					}
+					return nil
+				},
+			},
+		},
+	})
+}
+
+// withBaseline resolves the command's single ID argument and runs fn.
+func withBaseline(c *cli.Context, fn func(*store.DB, store.Meta) error) error {
+	if c.NArg() != 1 {
+		for _, a := range c.Args().Tail() {
+			if strings.HasPrefix(a, "-") {
+				return usageError{fmt.Errorf("flags go before the ID: %s [flags] ID (got %q after the ID)", c.Command.HelpName, a)}
+			}
+		}
+		return usageError{fmt.Errorf("%s needs exactly one baseline ID (a number, a label or 'active')", c.Command.HelpName)}
+	}
+	db, err := openDB(c)
+	if err != nil {
+		return err
+	}
+	m, err := resolve(db, c.Args().First())
+	if err != nil {
+		return err
+	}
+	return fn(db, m)
+}
+
+func baselineCreate(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return usageError{fmt.Errorf("unexpected argument %q (roots are given with --root DIR)", c.Args().First())}
+	}
+	db, err := openDB(c)
+	if err != nil {
+		return err
+	}
+	t, err := target(c, db)
+	if err != nil {
+		return err
+	}
+	opt := scan.Options{Full: c.Bool("full"), OnError: warnEntry(c)}
+	bar := newProgress(c, db)
+	if bar != nil {
+		opt.Progress = bar.update
+	}
+	m, err := scan.Create(c.Context, db, t, c.String("label"), version, opt, !c.Bool("no-activate"))
+	if bar != nil {
+		bar.finish()
+	}
+	if err != nil {
+		return fmt.Errorf("baseline create: %w", err)
+	}
+	active := ""
+	if !c.Bool("no-activate") {
+		active = ", active"
+	}
+	infof(c, "baseline %d%s: %d files, %d dirs, %d symlinks, %d other, %s, %d errors, %d unstable, %s%s\n",
+		m.ID, labelSuffix(m), m.Files, m.Dirs, m.Symlinks, m.Others, humanBytes(m.Bytes), m.Errors, m.Unstable,
+		m.Duration.Round(time.Millisecond), active)
+	return nil
+}
+
+// warnEntry reports an entry that could not be read; the walk goes on.
+func warnEntry(c *cli.Context) func(root, rel string, err error) {
+	return func(root, rel string, err error) {
+		fmt.Fprintf(c.App.ErrWriter, "webfim: warning: %s: %v\n", displayPath(filepath.Join(root, filepath.FromSlash(rel))), err)
+	}
+}
+
+func infof(c *cli.Context, format string, args ...any) {
+	if !c.Bool("quiet") {
+		fmt.Fprintf(c.App.ErrWriter, format, args...)
+	}
+}
+
+func labelSuffix(m store.Meta) string {
+	if m.Label == "" {
+		return ""
+	}
+	return fmt.Sprintf(" %q", m.Label)
+}
+
+func baselineList(c *cli.Context) error {
+	db, err := openDB(c)
+	if err != nil {
+		return err
+	}
+	list, err := db.List()
+	if err != nil {
+		return err
+	}
+	active, _ := db.Resolve("active")
+	if c.String("format") == "json" {
+		out := make([]metaJSON, len(list))
+		for i, m := range list {
+			out[i] = newMetaJSON(m, m.ID == active.ID)
+		}
+		return writeJSON(c.App.Writer, out)
+	}
+	tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tACTIVE\tCREATED\tLABEL\tFILES\tBYTES\tERRORS\tROOTS")
+	for _, m := range list {
+		mark := ""
+		if m.ID == active.ID {
+			mark = "*"
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\t%d\t%s\n", m.ID, mark, m.Created.Local().Format("2006-01-02 15:04:05"),
+			m.Label, m.Files, humanBytes(m.Bytes), m.Errors, joinPaths(m.Roots))
+	}
+	return tw.Flush()
+}
+
+func baselineShow(c *cli.Context) error {
+	return withBaseline(c, func(db *store.DB, m store.Meta) error {
+		active, _ := db.Resolve("active")
+		isActive := m.ID == active.ID
+		if c.String("format") == "json" {
+			out := struct {
+				metaJSON
+				Entries []recordJSON `json:"entries,omitempty"`
+			}{metaJSON: newMetaJSON(m, isActive)}
+			if c.Bool("entries") {
+				for r, err := range db.Records(m.ID, c.String("prefix")) {
+					if err != nil {
+						return err
+					}
+					out.Entries = append(out.Entries, newRecordJSON(r))
+				}
+			}
+			return writeJSON(c.App.Writer, out)
+		}
+		w := c.App.Writer
+		fmt.Fprintf(w, "baseline %d%s", m.ID, labelSuffix(m))
+		if isActive {
+			fmt.Fprint(w, " (active)")
+		}
+		fmt.Fprintf(w, "\n  created   %s on %s by webfim %s\n", m.Created.Local().Format(time.RFC3339), m.Host, m.Version)
+		for _, r := range m.Roots {
+			fmt.Fprintf(w, "  root      %s\n", displayPath(r))
+		}
+		for _, cf := range m.Configs {
+			fmt.Fprintf(w, "  config    %s\n", displayPath(cf))
+		}
+		if m.Sysroot != "" {
+			fmt.Fprintf(w, "  sysroot   %s\n", displayPath(m.Sysroot))
+		}
+		fmt.Fprintf(w, "  entries   %d files, %d dirs, %d symlinks, %d other (%s)\n", m.Files, m.Dirs, m.Symlinks, m.Others, humanBytes(m.Bytes))
+		fmt.Fprintf(w, "  problems  %d unreadable, %d unstable\n", m.Errors, m.Unstable)
+		fmt.Fprintf(w, "  took      %s (full re-hash: %v)\n", m.Duration.Round(time.Millisecond), m.Full)
+		if !c.Bool("entries") {
+			return nil
+		}
+		fmt.Fprintln(w)
+		tw := tabwriter.NewWriter(w, 0, 4, 1, ' ', 0)
+		for r, err := range db.Records(m.ID, c.String("prefix")) {
+			if err != nil {
+				tw.Flush()
+				return err
+			}
+			writeRecordLine(tw, r)
+		}
+		return tw.Flush()
+	})
+}
+
+// writeRecordLine prints one entry as a line: mode, owner, size, digest, path.
+func writeRecordLine(w io.Writer, r baseline.Record) {
+	digest := "-"
+	if len(r.BLAKE3) > 0 {
+		digest = fmt.Sprintf("%x", r.BLAKE3[:8])
+	}
+	p := displayPath(filepath.Join(r.Root, filepath.FromSlash(r.Path)))
+	switch {
+	case r.Type == baseline.TypeSymlink:
+		p += " -> " + displayPath(r.Target)
+	case r.Err != "":
+		p += "  (" + r.Err + ")"
+	case r.Unstable:
+		p += "  (unstable)"
+	}
+	fmt.Fprintf(w, "%s\t%d:%d\t%s\t%s\t%s\n", r.Mode, r.UID, r.GID, strconv.FormatInt(r.Size, 10), digest, p)
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// progress draws a progress bar on a terminal's stderr.
+type progress struct {
+	bar *progressbar.ProgressBar
+}
+
+// newProgress returns nil when stderr is not a terminal or --quiet is set.
+// The previous baseline's byte count serves as the total for the ETA.
+func newProgress(c *cli.Context, db *store.DB) *progress {
+	if c.Bool("quiet") || !isTerminal(os.Stderr) {
+		return nil
+	}
+	total := int64(-1)
+	if prev, err := db.Resolve("active"); err == nil && prev.Bytes > 0 {
+		total = prev.Bytes
+	}
+	bar := progressbar.NewOptions64(total,
+		progressbar.OptionSetWriter(os.Stderr),
+		progressbar.OptionShowBytes(true),
+		progressbar.OptionShowCount(),
+		progressbar.OptionSetDescription("hashing"),
+		progressbar.OptionSetPredictTime(true),
+		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionClearOnFinish(),
+	)
+	return &progress{bar: bar}
+}
+
+func (p *progress) update(s baseline.Progress) {
+	p.bar.Describe(fmt.Sprintf("%d files", s.Files))
+	_ = p.bar.Set64(s.Bytes)
+}
+
+func (p *progress) finish() { _ = p.bar.Finish() }

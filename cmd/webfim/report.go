@@ -1,0 +1,138 @@
+package main
+
+import (
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"webfim/baseline"
+	"webfim/store"
+)
+
+// displayPath makes a raw path printable on one line: invalid UTF-8 bytes,
+// control characters (newlines in file names) and backslashes are escaped
+// Go-style, so a crafted name cannot forge report lines.
+func displayPath(p string) string {
+	var b strings.Builder
+	for i := 0; i < len(p); {
+		r, size := utf8.DecodeRuneInString(p[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			fmt.Fprintf(&b, `\x%02x`, p[i])
+		case r == '\\' && !strings.Contains(p, ":\\"):
+			b.WriteString(`\\`)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		default:
+			b.WriteString(p[i : i+size])
+		}
+		i += size
+	}
+	return b.String()
+}
+
+// pathJSON holds a raw path in the JSON schemas: Path is always valid
+// UTF-8 (see displayPath); Base64 carries the exact bytes when the raw path
+// is not printable UTF-8.
+type pathJSON struct {
+	Path   string `json:"path"`
+	Base64 string `json:"path_base64,omitempty"`
+}
+
+func newPathJSON(p string) pathJSON {
+	d := displayPath(p)
+	if d == p {
+		return pathJSON{Path: p}
+	}
+	return pathJSON{Path: d, Base64: base64.StdEncoding.EncodeToString([]byte(p))}
+}
+
+// recordJSON is the JSON view of a [baseline.Record] (diff and baseline
+// show schemas).
+type recordJSON struct {
+	Root string `json:"root"`
+	pathJSON
+	Type     string `json:"type"`
+	Size     int64  `json:"size"`
+	Mode     string `json:"mode"`
+	UID      uint32 `json:"uid"`
+	GID      uint32 `json:"gid"`
+	Mtime    string `json:"mtime"`
+	Ctime    string `json:"ctime,omitempty"`
+	Inode    uint64 `json:"inode"`
+	Dev      uint64 `json:"dev"`
+	Target   string `json:"target,omitempty"`
+	BLAKE3   string `json:"blake3,omitempty"`
+	SHA256   string `json:"sha256,omitempty"`
+	Error    string `json:"error,omitempty"`
+	Unstable bool   `json:"unstable,omitempty"`
+}
+
+func nsTime(ns int64) string {
+	if ns == 0 {
+		return ""
+	}
+	return time.Unix(0, ns).UTC().Format(time.RFC3339Nano)
+}
+
+func newRecordJSON(r baseline.Record) recordJSON {
+	return recordJSON{
+		Root: r.Root, pathJSON: newPathJSON(r.Path), Type: r.Type.String(), Size: r.Size,
+		Mode: fmt.Sprintf("%04o", uint32(r.Mode.Perm())|modeBits(r)), UID: r.UID, GID: r.GID,
+		Mtime: nsTime(r.Mtime), Ctime: nsTime(r.Ctime), Inode: r.Inode, Dev: r.Dev,
+		Target: displayPath(r.Target), BLAKE3: hex.EncodeToString(r.BLAKE3), SHA256: hex.EncodeToString(r.SHA256),
+		Error: r.Err, Unstable: r.Unstable,
+	}
+}
+
+// modeBits adds setuid, setgid and sticky as the octal digit before the
+// permission bits.
+func modeBits(r baseline.Record) uint32 {
+	var b uint32
+	if r.Mode&fs.ModeSetuid != 0 {
+		b |= 0o4000
+	}
+	if r.Mode&fs.ModeSetgid != 0 {
+		b |= 0o2000
+	}
+	if r.Mode&fs.ModeSticky != 0 {
+		b |= 0o1000
+	}
+	return b
+}
+
+// metaJSON is the JSON view of a [store.Meta].
+type metaJSON struct {
+	ID            uint64   `json:"id"`
+	Label         string   `json:"label,omitempty"`
+	Active        bool     `json:"active"`
+	Created       string   `json:"created"`
+	Host          string   `json:"host"`
+	Roots         []string `json:"roots"`
+	Configs       []string `json:"configs,omitempty"`
+	Sysroot       string   `json:"sysroot,omitempty"`
+	Files         int64    `json:"files"`
+	Dirs          int64    `json:"dirs"`
+	Symlinks      int64    `json:"symlinks"`
+	Others        int64    `json:"others"`
+	Bytes         int64    `json:"bytes"`
+	Errors        int64    `json:"errors"`
+	Unstable      int64    `json:"unstable"`
+	DurationMS    int64    `json:"duration_ms"`
+	Version       string   `json:"version"`
+	Full          bool     `json:"full"`
+	HashAllSHA256 bool     `json:"hash_all_sha256"`
+}
+
+func newMetaJSON(m store.Meta, active bool) metaJSON {
+	return metaJSON{
+		ID: m.ID, Label: m.Label, Active: active, Created: m.Created.UTC().Format(time.RFC3339Nano), Host: m.Host,
+		Roots: m.Roots, Configs: m.Configs, Sysroot: m.Sysroot, Files: m.Files, Dirs: m.Dirs, Symlinks: m.Symlinks,
+		Others: m.Others, Bytes: m.Bytes, Errors: m.Errors, Unstable: m.Unstable, DurationMS: m.Duration.Milliseconds(),
+		Version: m.Version, Full: m.Full, HashAllSHA256: m.HashAllSHA256,
+	}
+}

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"webfim/scan"
+	"webfim/serverconf"
+	"webfim/store"
+)
+
+// targetFlags choose what a snapshot covers (baseline create, diff).
+var targetFlags = []cli.Flag{
+	&cli.StringSliceFlag{Name: "root", Usage: "web root `DIR` to cover (repeatable; default: the roots of the active baseline, else the discovered ones)"},
+	&cli.StringFlag{Name: "sysroot", Usage: "examine the server mounted or copied at `DIR` (an offline image) instead of /"},
+	&cli.BoolFlag{Name: "no-discover", Usage: "do not look for server configurations at their standard locations"},
+	&cli.BoolFlag{Name: "hash-all-sha256", Usage: "record SHA-256 for every file, not only script-type files"},
+	&cli.BoolFlag{Name: "cross-device", Usage: "descend into other file systems mounted under a root"},
+}
+
+// target works out the roots and configs of a new snapshot from the flags,
+// the active baseline and discovery, in that order of precedence.
+func target(c *cli.Context, db *store.DB) (scan.Target, error) {
+	t := scan.Target{
+		Sysroot:       c.String("sysroot"),
+		HashAllSHA256: c.Bool("hash-all-sha256"),
+		CrossDevice:   c.Bool("cross-device"),
+	}
+	if t.Sysroot != "" {
+		abs, err := filepath.Abs(t.Sysroot)
+		if err != nil {
+			return t, usageError{fmt.Errorf("--sysroot %s: %w", t.Sysroot, err)}
+		}
+		t.Sysroot = abs
+	}
+	for _, r := range c.StringSlice("root") {
+		abs, err := filepath.Abs(r)
+		if err != nil {
+			return t, usageError{fmt.Errorf("--root %s: %w", r, err)}
+		}
+		t.Roots = append(t.Roots, abs)
+	}
+	active, err := db.Resolve("active")
+	haveActive := err == nil
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return t, err
+	}
+	if !c.Bool("no-discover") {
+		d, err := serverconf.Discover(t.Sysroot)
+		if err != nil {
+			return t, fmt.Errorf("discovering server configs: %w", err)
+		}
+		t.Configs = d.Configs
+		if len(t.Roots) == 0 && !haveActive {
+			for _, wr := range d.WebRoots {
+				t.Roots = append(t.Roots, wr.Path)
+			}
+		}
+	} else if haveActive && len(c.StringSlice("root")) == 0 {
+		t.Configs = scan.TargetOf(active).Configs
+	}
+	if len(t.Roots) == 0 && haveActive {
+		t.Roots = active.Roots
+	}
+	if len(t.Roots) == 0 {
+		return t, usageError{errors.New("no web roots: give --root DIR (none were discovered and there is no baseline yet)")}
+	}
+	t.Roots = dedupe(t.Roots)
+	return t, nil
+}
+
+func dedupe(paths []string) []string {
+	sort.Strings(paths)
+	out := paths[:0]
+	for i, p := range paths {
+		if i == 0 || p != paths[i-1] {
+			out = append(out, filepath.Clean(p))
+		}
+	}
+	return out
+}
+
+func joinPaths(ps []string) string {
+	d := make([]string, len(ps))
+	for i, p := range ps {
+		d[i] = displayPath(p)
+	}
+	return strings.Join(d, ", ")
+}

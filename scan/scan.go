@@ -1,0 +1,272 @@
+package scan
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"webfim/baseline"
+	"webfim/serverconf"
+	"webfim/store"
+)
+
+// Target is what a snapshot covers.
+type Target struct {
+	// Roots are the absolute web roots to walk.
+	Roots []string
+	// Configs are the server configuration files to inventory, besides the
+	// web.config, .htaccess and .user.ini files found under the roots.
+	Configs []serverconf.Config
+	// Sysroot is the mounted image or offline copy the paths are inside of
+	// ("" or "/" for the live system).
+	Sysroot string
+
+	Exclude          func(root, rel string, isDir bool) bool
+	ScriptExtensions []string
+	HashAllSHA256    bool
+	CrossDevice      bool
+}
+
+// Options tune how a snapshot is taken.
+type Options struct {
+	// Full re-hashes every file; otherwise a file whose size, mtime,
+	// ctime, inode and device are unchanged since the previous state keeps
+	// its digest.
+	Full     bool
+	Workers  int
+	Progress func(baseline.Progress)
+	OnError  func(root, rel string, err error)
+	Limiter  interface {
+		WaitN(ctx context.Context, n int) error
+	}
+}
+
+// ErrNoBaseline is returned when a comparison needs a baseline and the
+// database holds none.
+var ErrNoBaseline = errors.New("no baseline yet: run 'webfim baseline create --root DIR' first")
+
+// TargetOf returns the target a stored baseline covered.
+func TargetOf(m store.Meta) Target {
+	t := Target{Roots: m.Roots, Sysroot: m.Sysroot, HashAllSHA256: m.HashAllSHA256}
+	for _, c := range m.Configs {
+		t.Configs = append(t.Configs, parseConfigRef(c))
+	}
+	return t
+}
+
+// configRef and parseConfigRef store a config as "server:path" in
+// [store.Meta.Configs], so that a later diff parses it with the same parser.
+func configRef(c serverconf.Config) string { return c.Server + ":" + c.Path }
+
+func parseConfigRef(s string) serverconf.Config {
+	for i := 0; i < len(s); i++ {
+		if s[i] == ':' {
+			return serverconf.Config{Server: s[:i], Path: s[i+1:]}
+		}
+	}
+	return serverconf.Config{Path: s}
+}
+
+func (o Options) walkOptions(t Target, previous baseline.State) baseline.Options {
+	return baseline.Options{
+		Workers:          o.Workers,
+		Full:             o.Full,
+		Previous:         previous,
+		HashAllSHA256:    t.HashAllSHA256,
+		ScriptExtensions: t.ScriptExtensions,
+		CrossDevice:      t.CrossDevice,
+		Exclude:          t.Exclude,
+		OnError:          o.OnError,
+		Progress:         o.Progress,
+		Limiter:          o.Limiter,
+	}
+}
+
+// live walks the roots of t and yields their records, noting the server
+// config files found under the roots in found.
+func live(ctx context.Context, t Target, opt Options, previous baseline.State, found *[]serverconf.Config) baseline.State {
+	walk := baseline.Walk(ctx, t.Roots, opt.walkOptions(t, previous))
+	return func(yield func(baseline.Record, error) bool) {
+		for r, err := range walk {
+			if err == nil && r.Type == baseline.TypeFile {
+				if server, ok := serverconf.ForFile(filepath.Base(r.Path)); ok {
+					*found = append(*found, serverconf.Config{Server: server, Path: filepath.Join(r.Root, filepath.FromSlash(r.Path))})
+				}
+			}
+			if !yield(r, err) {
+				return
+			}
+		}
+	}
+}
+
+// inventory parses every config of t plus the ones found under the roots.
+func inventory(t Target, found []serverconf.Config) []serverconf.Item {
+	var items []serverconf.Item
+	for _, c := range append(append([]serverconf.Config(nil), t.Configs...), found...) {
+		inv := serverconf.ParseFile(t.Sysroot, c.Path, c.Server)
+		items = append(items, inv.Items...)
+	}
+	sort.SliceStable(items, func(i, j int) bool { return items[i].Identity() < items[j].Identity() })
+	return items
+}
+
+// Create takes a snapshot of t and stores it as a new baseline labelled
+// label; it becomes the active baseline when activate is set. Unless
+// opt.Full, digests are reused from the active baseline where the
+// incremental rule allows it.
+func Create(ctx context.Context, db *store.DB, t Target, label, version string, opt Options, activate bool) (store.Meta, error) {
+	host, _ := os.Hostname()
+	meta := store.Meta{
+		Label: label, Created: time.Now().UTC(), Host: host, Roots: t.Roots,
+		Version: version, Full: opt.Full, HashAllSHA256: t.HashAllSHA256, Sysroot: t.Sysroot,
+	}
+	for _, c := range t.Configs {
+		meta.Configs = append(meta.Configs, configRef(c))
+	}
+	var previous baseline.State
+	if !opt.Full {
+		if prev, err := db.Resolve("active"); err == nil && prev.HashAllSHA256 == t.HashAllSHA256 {
+			previous = db.Records(prev.ID, "")
+		} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return store.Meta{}, err
+		}
+	}
+	w, err := db.Begin(meta)
+	if err != nil {
+		return store.Meta{}, err
+	}
+	start := time.Now()
+	var found []serverconf.Config
+	for r, err := range live(ctx, t, opt, previous, &found) {
+		if err != nil {
+			w.Abort()
+			return store.Meta{}, err
+		}
+		count(&meta, r)
+		if err := w.Put(r); err != nil {
+			w.Abort()
+			return store.Meta{}, err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		w.Abort()
+		return store.Meta{}, err
+	}
+	if err := w.PutInventory(inventory(t, found)); err != nil {
+		w.Abort()
+		return store.Meta{}, err
+	}
+	meta.Duration = time.Since(start)
+	return w.Commit(meta, activate)
+}
+
+func count(m *store.Meta, r baseline.Record) {
+	switch r.Type {
+	case baseline.TypeFile:
+		m.Files++
+		m.Bytes += r.Size
+	case baseline.TypeDir:
+		m.Dirs++
+	case baseline.TypeSymlink:
+		m.Symlinks++
+	default:
+		m.Others++
+	}
+	if r.Err != "" {
+		m.Errors++
+	}
+	if r.Unstable {
+		m.Unstable++
+	}
+}
+
+// Emitter receives the differences found by [Diff], in order: file
+// changes as the walk finds them, then inventory changes.
+type Emitter struct {
+	File func(baseline.Change) error
+	Item func(serverconf.Change) error
+}
+
+// Result sums up a comparison.
+type Result struct {
+	Files baseline.Summary
+	Items struct{ Added, Removed, Changed int }
+}
+
+// Differs reports whether anything differed.
+func (r Result) Differs() bool { return r.ExitBits() != 0 }
+
+// ExitBits is the AIDE-style bit sum: 1 added, 2 removed, 4 changed
+// (content, metadata, moved, or any server module inventory change).
+func (r Result) ExitBits() int {
+	bits := 0
+	if r.Files.Added > 0 {
+		bits |= 1
+	}
+	if r.Files.Removed > 0 {
+		bits |= 2
+	}
+	if r.Files.ContentChanged+r.Files.MetadataChanged+r.Files.Moved+r.Items.Added+r.Items.Removed+r.Items.Changed > 0 {
+		bits |= 4
+	}
+	return bits
+}
+
+// Diff compares the baseline from with to, or with the live state of
+// from's target when to is nil. Unless fast, every live file is re-hashed.
+func Diff(ctx context.Context, db *store.DB, from store.Meta, to *store.Meta, t Target, opt Options, emit Emitter) (Result, error) {
+	var res Result
+	old := db.Records(from.ID, "")
+	var newState baseline.State
+	var found []serverconf.Config
+	if to != nil {
+		newState = db.Records(to.ID, "")
+	} else {
+		var previous baseline.State
+		if !opt.Full {
+			previous = db.Records(from.ID, "")
+		}
+		newState = live(ctx, t, opt, previous, &found)
+	}
+	sum, err := baseline.Compare(old, newState, emit.File)
+	res.Files = sum
+	if err != nil {
+		return res, err
+	}
+	if err := ctx.Err(); err != nil {
+		return res, err
+	}
+	oldItems, err := db.Inventory(from.ID)
+	if err != nil {
+		return res, err
+	}
+	var newItems []serverconf.Item
+	if to != nil {
+		if newItems, err = db.Inventory(to.ID); err != nil {
+			return res, err
+		}
+	} else {
+		newItems = inventory(t, found)
+	}
+	for _, c := range serverconf.Diff(oldItems, newItems) {
+		switch c.Kind {
+		case serverconf.ItemAdded:
+			res.Items.Added++
+		case serverconf.ItemRemoved:
+			res.Items.Removed++
+		default:
+			res.Items.Changed++
+		}
+		if emit.Item != nil {
+			if err := emit.Item(c); err != nil {
+				return res, fmt.Errorf("reporting %s: %w", c.Kind, err)
+			}
+		}
+	}
+	return res, nil
+}
