@@ -104,9 +104,9 @@ type reporter interface {
 
 // changeJSON is one file change in the json and ndjson schemas.
 type changeJSON struct {
-	Type   string `json:"type"` // "file"
-	Kind   string `json:"kind"`
-	Root   string `json:"root"`
+	Type string `json:"type"` // "file"
+	Kind string `json:"kind"`
+	Root string `json:"root"`
 	pathJSON
 	From   *pathJSON   `json:"from,omitempty"`
 	Fields []string    `json:"fields,omitempty"`
@@ -185,9 +185,11 @@ func (r *ndjsonReporter) begin(from store.Meta, to *store.Meta) error {
 		To     sideJSON `json:"to"`
 	}{"header", diffSchema, f, t})
 }
-func (r *ndjsonReporter) file(ch baseline.Change) error   { return r.enc.Encode(newChangeJSON(ch)) }
-func (r *ndjsonReporter) item(ch serverconf.Change) error { return r.enc.Encode(itemJSON{"module", ch}) }
-func (r *ndjsonReporter) end(res scan.Result) error       { return r.enc.Encode(newSummaryJSON(res)) }
+func (r *ndjsonReporter) file(ch baseline.Change) error { return r.enc.Encode(newChangeJSON(ch)) }
+func (r *ndjsonReporter) item(ch serverconf.Change) error {
+	return r.enc.Encode(itemJSON{"module", ch})
+}
+func (r *ndjsonReporter) end(res scan.Result) error { return r.enc.Encode(newSummaryJSON(res)) }
 
 const diffSchema = "webfim.diff/v1"
 
