@@ -20,6 +20,7 @@ import (
 )
 
 func init() {
+	deployRebaseline = func(c *cli.Context, label string) error { return createBaseline(c, label, true) }
 	register(&cli.Command{
 		Name:  "baseline",
 		Usage: "take, list and manage baselines",
@@ -132,6 +133,12 @@ func baselineCreate(c *cli.Context) error {
 	if c.NArg() > 0 {
 		return usageError{fmt.Errorf("unexpected argument %q (roots are given with --root DIR)", c.Args().First())}
 	}
+	return createBaseline(c, c.String("label"), !c.Bool("no-activate"))
+}
+
+// createBaseline takes a baseline as "baseline create" does; "deploy
+// finish" uses it too, with the roots of the active baseline.
+func createBaseline(c *cli.Context, label string, activate bool) error {
 	db, err := openDB(c)
 	if err != nil {
 		return err
@@ -145,7 +152,7 @@ func baselineCreate(c *cli.Context) error {
 	if bar != nil {
 		opt.Progress = bar.update
 	}
-	m, err := scan.Create(c.Context, db, t, c.String("label"), version, opt, !c.Bool("no-activate"))
+	m, err := scan.Create(c.Context, db, t, label, version, opt, activate)
 	if bar != nil {
 		bar.finish()
 	}
@@ -153,7 +160,7 @@ func baselineCreate(c *cli.Context) error {
 		return fmt.Errorf("baseline create: %w", err)
 	}
 	active := ""
-	if !c.Bool("no-activate") {
+	if activate {
 		active = ", active"
 	}
 	infof(c, "baseline %d%s: %d files, %d dirs, %d symlinks, %d other, %s, %d errors, %d unstable, %s%s\n",
