@@ -28,7 +28,7 @@ inventory); 16 error, 17 usage error, 18 database locked.`,
 			&cli.StringFlag{Name: "from", Value: "active", Usage: "baseline `ID` to compare from (number, label or 'active')"},
 			&cli.StringFlag{Name: "to", Value: "live", Usage: "baseline `ID` to compare to, or 'live' for the file system now"},
 			&cli.BoolFlag{Name: "fast", Usage: "trust unchanged size, mtime, ctime, inode and device instead of re-hashing"},
-			formatFlag("text", "json", "ndjson"),
+			formatFlag("text", "json", "ndjson", "ecs"),
 		},
 		Action: diff,
 	})
@@ -74,6 +74,10 @@ func diff(c *cli.Context) error {
 		rep = &jsonReporter{w: c.App.Writer}
 	case "ndjson":
 		rep = &ndjsonReporter{enc: json.NewEncoder(c.App.Writer)}
+	case "ecs":
+		if rep, err = newECSReporter(c); err != nil {
+			return err
+		}
 	default:
 		rep = &textReporter{w: c.App.Writer, colour: c.App.Writer == os.Stdout && useColour(os.Stdout)}
 	}
@@ -81,7 +85,19 @@ func diff(c *cli.Context) error {
 		return err
 	}
 	opt := scan.Options{Full: !c.Bool("fast"), OnError: warnEntry(c)}
-	res, err := scan.Diff(c.Context, db, from, to, scan.TargetOf(from), opt, scan.Emitter{File: rep.file, Item: rep.item})
+	t := scan.TargetOf(from)
+	if c.String("config") != "" {
+		pol, err := loadPolicy(c.String("config"))
+		if err != nil {
+			return err
+		}
+		t.Configs = nil
+		applyPolicy(&t, pol)
+		if len(t.Configs) == 0 {
+			t.Configs = scan.TargetOf(from).Configs
+		}
+	}
+	res, err := scan.Diff(c.Context, db, from, to, t, opt, scan.Emitter{File: rep.file, Item: rep.item})
 	if err != nil {
 		return fmt.Errorf("diff: %w", err)
 	}

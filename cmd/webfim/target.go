@@ -9,6 +9,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"webfim/policy"
 	"webfim/scan"
 	"webfim/serverconf"
 	"webfim/store"
@@ -45,6 +46,16 @@ func target(c *cli.Context, db *store.DB) (scan.Target, error) {
 		}
 		t.Roots = append(t.Roots, abs)
 	}
+	pol, err := loadPolicy(c.String("config"))
+	if err != nil {
+		return t, err
+	}
+	applyPolicy(&t, pol)
+	if len(t.Roots) == 0 {
+		for _, r := range pol.Roots {
+			t.Roots = append(t.Roots, r.Path)
+		}
+	}
 	active, err := db.Resolve("active")
 	haveActive := err == nil
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -55,13 +66,15 @@ func target(c *cli.Context, db *store.DB) (scan.Target, error) {
 		if err != nil {
 			return t, fmt.Errorf("discovering server configs: %w", err)
 		}
-		t.Configs = d.Configs
+		if len(t.Configs) == 0 {
+			t.Configs = d.Configs
+		}
 		if len(t.Roots) == 0 && !haveActive {
 			for _, wr := range d.WebRoots {
 				t.Roots = append(t.Roots, wr.Path)
 			}
 		}
-	} else if haveActive && len(c.StringSlice("root")) == 0 {
+	} else if haveActive && len(c.StringSlice("root")) == 0 && len(t.Configs) == 0 {
 		t.Configs = scan.TargetOf(active).Configs
 	}
 	if len(t.Roots) == 0 && haveActive {
@@ -91,4 +104,14 @@ func joinPaths(ps []string) string {
 		d[i] = displayPath(p)
 	}
 	return strings.Join(d, ", ")
+}
+
+// applyPolicy takes what the policy file says about walking: excludes,
+// script extensions and the server configs to inventory.
+func applyPolicy(t *scan.Target, pol *policy.Policy) {
+	t.Exclude = pol.Excluded
+	t.ScriptExtensions = pol.ScriptExtensions
+	for _, path := range pol.Configs {
+		t.Configs = append(t.Configs, serverconf.Config{Path: path})
+	}
 }
