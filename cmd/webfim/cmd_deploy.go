@@ -16,9 +16,8 @@ import (
 // active; "webfim deploy finish" calls it after closing the window unless
 // --no-rebaseline is given.
 //
-// LEAD: wire this to the baseline creation of cmd_baseline.go (same roots
-// and options as "webfim baseline create --label LABEL", activated). While
-// it is nil, finish closes the window and then fails, saying so.
+// It is set by cmd_baseline.go (the "baseline create" path, activated);
+// while it is nil, finish closes the window and then fails, saying so.
 var deployRebaseline func(c *cli.Context, label string) error
 
 func init() {
