@@ -269,3 +269,28 @@ func TestValidatorCatchesMistakes(t *testing.T) {
 		t.Error("validator accepted configuration/start")
 	}
 }
+
+var validateFile = flag.String("validate", "", "validate every line of this NDJSON file (e.g. the output of diff --format ecs) against the ECS schema")
+
+// TestValidateNDJSON checks real output: go test ./alert -run TestValidateNDJSON -validate out.ndjson
+func TestValidateNDJSON(t *testing.T) {
+	if *validateFile == "" {
+		t.Skip("only with -validate FILE")
+	}
+	s := loadECS(t)
+	data, err := os.ReadFile(*validateFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for i, line := range bytes.Split(data, []byte("\n")) {
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		n++
+		for _, e := range validateECS(s, line) {
+			t.Errorf("line %d: %s", i+1, e)
+		}
+	}
+	t.Logf("%d documents checked", n)
+}
