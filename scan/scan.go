@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"webfim/baseline"
@@ -59,14 +61,19 @@ func TargetOf(m store.Meta) Target {
 }
 
 // configRef and parseConfigRef store a config as "server:path" in
-// [store.Meta.Configs], so that a later diff parses it with the same parser.
-func configRef(c serverconf.Config) string { return c.Server + ":" + c.Path }
+// [store.Meta.Configs], so that a later diff parses it with the same
+// parser; a config whose server is to be detected is stored as its path.
+func configRef(c serverconf.Config) string {
+	if c.Server == "" {
+		return c.Path
+	}
+	return c.Server + ":" + c.Path
+}
 
 func parseConfigRef(s string) serverconf.Config {
-	for i := 0; i < len(s); i++ {
-		if s[i] == ':' {
-			return serverconf.Config{Server: s[:i], Path: s[i+1:]}
-		}
+	server, path, ok := strings.Cut(s, ":")
+	if ok && slices.Contains(serverconf.Servers(), server) {
+		return serverconf.Config{Server: server, Path: path}
 	}
 	return serverconf.Config{Path: s}
 }
