@@ -122,8 +122,12 @@ bench() {
 			echo "FAILED" >"$results/$name.median"
 			return 0
 		}
-		median=$(grep -o '"median": *[0-9.eE+-]*' "$results/$name.json" | head -n 1 | sed 's/.*: *//')
+		median=$(json_number median "$results/$name.json")
 		median=$(awk -v m="$median" 'BEGIN {printf "%.3f", m}')
+		# CPU time (user + system, mean of the runs): less disturbed than
+		# wall time when other processes compete for the CPUs.
+		awk -v u="$(json_number user "$results/$name.json")" -v s="$(json_number system "$results/$name.json")" \
+			'BEGIN {printf "%.3f\n", u + s}' >"$results/$name.cpu"
 	else
 		local times=() i t0 t1
 		for ((i = 0; i < runs; i++)); do
@@ -138,6 +142,11 @@ bench() {
 	fi
 	echo "$median" >"$results/$name.median"
 	echo "   median ${median}s"
+}
+
+# json_number KEY FILE: the first number of KEY in a hyperfine JSON export.
+json_number() {
+	grep -o "\"$1\": *[0-9.eE+-]*" "$2" | head -n 1 | sed 's/.*: *//'
 }
 
 # missing NAME WHY: records a command that cannot be timed yet.
@@ -183,29 +192,33 @@ fi
 echo "load:    $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min) at end" | tee -a "$results/machine.txt"
 
 med() { cat "$results/$1.median"; }
+cpu() { cat "$results/$1.cpu" 2>/dev/null || echo "-"; }
 
 {
 	echo
-	printf '%-18s %12s\n' command "median (s)"
+	printf '%-18s %12s %14s\n' command "median (s)" "cpu mean (s)"
 	for n in bareread aide_init webfim_full webfim_incr aide_check webfim_diff webfim_diff_fast; do
-		printf '%-18s %12s\n' "$n" "$(med "$n")"
+		printf '%-18s %12s %14s\n' "$n" "$(med "$n")" "$(cpu "$n")"
 	done
 	echo
-	printf '%-28s %8s %8s  %s\n' ratio value target result
-	# ratio LABEL NUM DEN OP TARGET
+	printf '%-24s %8s %8s  %-6s %10s\n' ratio value target result "cpu ratio"
+	# ratio LABEL NUM DEN OP TARGET: the ratio of the median wall times,
+	# judged against the target, and the same ratio of CPU times for
+	# information.
 	ratio() {
 		local a b
 		a=$(med "$2")
 		b=$(med "$3")
 		if ! [[ $a =~ ^[0-9.]+$ && $b =~ ^[0-9.]+$ ]]; then
-			printf '%-28s %8s %8s  %s\n' "$1" "-" "$4 $5" "n/a ($2: $a, $3: $b)"
+			printf '%-24s %8s %8s  %s\n' "$1" "-" "$4 $5" "n/a ($2: $a, $3: $b)"
 			return
 		fi
-		awk -v l="$1" -v a="$a" -v b="$b" -v op="$4" -v t="$5" 'BEGIN {
-			if (b == 0) { printf "%-28s %8s %8s  %s\n", l, "-", op " " t, "n/a (zero time)"; exit }
+		awk -v l="$1" -v a="$a" -v b="$b" -v op="$4" -v t="$5" -v ca="$(cpu "$2")" -v cb="$(cpu "$3")" 'BEGIN {
+			if (b == 0) { printf "%-24s %8s %8s  %s\n", l, "-", op " " t, "n/a (zero time)"; exit }
 			r = a / b
 			ok = (op == ">=") ? (r >= t) : (r <= t)
-			printf "%-28s %8.2f %8s  %s\n", l, r, op " " t, ok ? "PASS" : "FAIL"
+			c = (ca ~ /^[0-9.]+$/ && cb ~ /^[0-9.]+$/ && cb > 0) ? sprintf("%.2f", ca / cb) : "-"
+			printf "%-24s %8.2f %8s  %-6s %10s\n", l, r, op " " t, ok ? "PASS" : "FAIL", c
 		}'
 	}
 	ratio aide_init/webfim_full aide_init webfim_full ">=" 2.5
