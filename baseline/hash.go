@@ -42,8 +42,9 @@ func newHasher(opt *Options) *hasher {
 }
 
 func (h *hasher) release() {
-	bufferPool.Put(&h.buf)
+	buf := h.buf
 	h.buf = nil
+	bufferPool.Put(&buf)
 }
 
 // errNotRegular is recorded when an entry lstat saw as a regular file was

@@ -1,0 +1,286 @@
+package baseline
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"iter"
+	"slices"
+	"strings"
+)
+
+// Summary counts the changes [Compare] emitted, by kind.
+type Summary struct{ Added, Removed, ContentChanged, MetadataChanged, Moved int }
+
+// Total is the number of changes.
+func (s Summary) Total() int {
+	return s.Added + s.Removed + s.ContentChanged + s.MetadataChanged + s.Moved
+}
+
+// ErrUnordered is wrapped when a State passed to [Compare] is not sorted.
+var ErrUnordered = errors.New("state not in Root, Key order")
+
+// Compare merges two states of the same roots and calls emit for every
+// difference. Entries present on both sides are compared as they stream by
+// and their changes emitted at once, in (Root, Key) order. Entries present
+// on one side only are buffered until the end, where a removed and an added
+// entry of the same root become one Moved change if they have the same
+// (device, inode) and type, or else the same BLAKE3 of non-empty regular
+// file content; each removed entry pairs at most once, in path order, so
+// the result is deterministic. The moves, then the remaining removed and
+// added entries, are then emitted in (Root, Key) order of their Path.
+// Memory is thus proportional to the number of added and removed entries,
+// not to the size of the trees.
+//
+// What counts as a change (see [Fields]): content (BLAKE3, known on both
+// sides), size of regular files, mode, uid, gid, type, symlink target,
+// mtime of non-directories, and the read error text. A directory's mtime
+// and size follow its children and are not reported; ctime and inode alone
+// are not reported either (chmod and back, or a restore of identical
+// content, are not changes of the tree).
+//
+// An error from either state or from emit ends Compare with that error.
+func Compare(old, new State, emit func(Change) error) (Summary, error) {
+	var sum Summary
+	oldNext, oldStop := iter.Pull2(iter.Seq2[Record, error](old))
+	defer oldStop()
+	newNext, newStop := iter.Pull2(iter.Seq2[Record, error](new))
+	defer newStop()
+	oldSide := side{name: "old", next: oldNext}
+	newSide := side{name: "new", next: newNext}
+	if err := oldSide.advance(); err != nil {
+		return sum, err
+	}
+	if err := newSide.advance(); err != nil {
+		return sum, err
+	}
+	var removed, added []Record
+	for oldSide.ok || newSide.ok {
+		c := 0
+		switch {
+		case !oldSide.ok:
+			c = 1
+		case !newSide.ok:
+			c = -1
+		default:
+			c = compareRecords(&oldSide.rec, &newSide.rec)
+		}
+		switch {
+		case c < 0:
+			removed = append(removed, oldSide.rec)
+			if err := oldSide.advance(); err != nil {
+				return sum, err
+			}
+		case c > 0:
+			added = append(added, newSide.rec)
+			if err := newSide.advance(); err != nil {
+				return sum, err
+			}
+		default:
+			o, n := oldSide.rec, newSide.rec
+			if fields := Fields(&o, &n); len(fields) > 0 {
+				ch := Change{Kind: MetadataChanged, Root: n.Root, Path: n.Path, Fields: fields, Old: &o, New: &n}
+				if slices.Contains(fields, "content") || (o.Type == TypeFile && n.Type == TypeFile &&
+					slices.Contains(fields, "size") && digestsKnown(&o, &n)) {
+					ch.Kind = ContentChanged
+					sum.ContentChanged++
+				} else {
+					sum.MetadataChanged++
+				}
+				if err := emit(ch); err != nil {
+					return sum, err
+				}
+			}
+			if err := oldSide.advance(); err != nil {
+				return sum, err
+			}
+			if err := newSide.advance(); err != nil {
+				return sum, err
+			}
+		}
+	}
+	for _, ch := range pairMoves(removed, added) {
+		switch ch.Kind {
+		case Moved:
+			sum.Moved++
+		case Added:
+			sum.Added++
+		case Removed:
+			sum.Removed++
+		}
+		if err := emit(ch); err != nil {
+			return sum, err
+		}
+	}
+	return sum, nil
+}
+
+// side is one input of the merge, with an order check.
+type side struct {
+	name string
+	next func() (Record, error, bool)
+	rec  Record
+	ok   bool
+	seen bool
+}
+
+func (s *side) advance() error {
+	prev, hadPrev := s.rec, s.seen
+	rec, err, ok := s.next()
+	if ok && err != nil {
+		s.ok = false
+		return fmt.Errorf("%s state: %w", s.name, err)
+	}
+	s.rec, s.ok = rec, ok
+	if ok {
+		if hadPrev && compareRecords(&prev, &rec) >= 0 {
+			s.ok = false
+			return fmt.Errorf("%s state: %w: %q %q comes after %q %q", s.name, ErrUnordered, rec.Root, rec.Path, prev.Root, prev.Path)
+		}
+		s.seen = true
+	}
+	return nil
+}
+
+func compareRecords(a, b *Record) int {
+	if c := strings.Compare(a.Root, b.Root); c != 0 {
+		return c
+	}
+	return ComparePaths(a.Path, b.Path)
+}
+
+func digestsKnown(o, n *Record) bool {
+	return o.BLAKE3 != nil && n.BLAKE3 != nil && o.Err == "" && n.Err == ""
+}
+
+// Fields lists what differs between two records of the same path, in a
+// fixed order: "type", "content", "size", "mode", "uid", "gid", "target",
+// "mtime", "error". See [Compare] for what is deliberately left out.
+func Fields(o, n *Record) []string {
+	var f []string
+	if o.Type != n.Type {
+		f = append(f, "type")
+	}
+	bothFiles := o.Type == TypeFile && n.Type == TypeFile
+	if bothFiles && digestsKnown(o, n) && !bytes.Equal(o.BLAKE3, n.BLAKE3) {
+		f = append(f, "content")
+	}
+	if bothFiles && o.Size != n.Size {
+		f = append(f, "size")
+	}
+	if o.Mode&^fs.ModeType != n.Mode&^fs.ModeType {
+		f = append(f, "mode")
+	}
+	if o.UID != n.UID {
+		f = append(f, "uid")
+	}
+	if o.GID != n.GID {
+		f = append(f, "gid")
+	}
+	if o.Target != n.Target {
+		f = append(f, "target")
+	}
+	if o.Type != TypeDir && n.Type != TypeDir && o.Mtime != n.Mtime {
+		f = append(f, "mtime")
+	}
+	if o.Err != n.Err {
+		f = append(f, "error")
+	}
+	return f
+}
+
+type inodeKey struct {
+	root       string
+	dev, inode uint64
+	typ        Type
+}
+
+type digestKey struct {
+	root   string
+	blake3 string
+}
+
+// pairMoves turns removed/added pairs into Moved changes (first by device
+// and inode, then by content) and returns all changes sorted by Root, Key.
+func pairMoves(removed, added []Record) []Change {
+	paired := make([]bool, len(removed))
+	pairOf := make([]int, len(added))
+	for i := range pairOf {
+		pairOf[i] = -1
+	}
+	byInode := map[inodeKey][]int{}
+	for i := range removed {
+		r := &removed[i]
+		if r.Inode != 0 {
+			k := inodeKey{r.Root, r.Dev, r.Inode, r.Type}
+			byInode[k] = append(byInode[k], i)
+		}
+	}
+	for j := range added {
+		a := &added[j]
+		if a.Inode == 0 {
+			continue
+		}
+		k := inodeKey{a.Root, a.Dev, a.Inode, a.Type}
+		if i, ok := takeFirst(byInode, k, paired); ok {
+			pairOf[j] = i
+		}
+	}
+	movable := func(r *Record) bool {
+		return r.Type == TypeFile && r.Size > 0 && r.Err == "" && len(r.BLAKE3) > 0
+	}
+	byDigest := map[digestKey][]int{}
+	for i := range removed {
+		if r := &removed[i]; !paired[i] && movable(r) {
+			k := digestKey{r.Root, string(r.BLAKE3)}
+			byDigest[k] = append(byDigest[k], i)
+		}
+	}
+	for j := range added {
+		if a := &added[j]; pairOf[j] < 0 && movable(a) {
+			if i, ok := takeFirst(byDigest, digestKey{a.Root, string(a.BLAKE3)}, paired); ok {
+				pairOf[j] = i
+			}
+		}
+	}
+	changes := make([]Change, 0, len(removed)+len(added))
+	for j := range added {
+		n := &added[j]
+		if i := pairOf[j]; i >= 0 {
+			o := &removed[i]
+			changes = append(changes, Change{Kind: Moved, Root: n.Root, Path: n.Path, From: o.Path, Fields: Fields(o, n), Old: o, New: n})
+		} else {
+			changes = append(changes, Change{Kind: Added, Root: n.Root, Path: n.Path, New: n})
+		}
+	}
+	for i := range removed {
+		if !paired[i] {
+			o := &removed[i]
+			changes = append(changes, Change{Kind: Removed, Root: o.Root, Path: o.Path, Old: o})
+		}
+	}
+	slices.SortStableFunc(changes, func(a, b Change) int {
+		if c := strings.Compare(a.Root, b.Root); c != 0 {
+			return c
+		}
+		return ComparePaths(a.Path, b.Path)
+	})
+	return changes
+}
+
+// takeFirst returns the first not yet paired index under k and marks it.
+func takeFirst[K comparable](m map[K][]int, k K, paired []bool) (int, bool) {
+	list := m[k]
+	for len(list) > 0 {
+		i := list[0]
+		list = list[1:]
+		if !paired[i] {
+			m[k] = list
+			paired[i] = true
+			return i, true
+		}
+	}
+	delete(m, k)
+	return 0, false
+}

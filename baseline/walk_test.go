@@ -1,0 +1,544 @@
+package baseline
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/zeebo/blake3"
+)
+
+// collect drains a state.
+func collect(t testing.TB, s State) []Record {
+	t.Helper()
+	var out []Record
+	for r, err := range s {
+		if err != nil {
+			t.Fatalf("state: %v", err)
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func sliceState(recs []Record) State {
+	return func(yield func(Record, error) bool) {
+		for _, r := range recs {
+			if !yield(r, nil) {
+				return
+			}
+		}
+	}
+}
+
+func paths(recs []Record) []string {
+	var p []string
+	for _, r := range recs {
+		p = append(p, r.Path)
+	}
+	return p
+}
+
+func byPath(recs []Record) map[string]Record {
+	m := map[string]Record{}
+	for _, r := range recs {
+		m[r.Path] = r
+	}
+	return m
+}
+
+func write(t testing.TB, path, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func b3(s string) []byte { d := blake3.Sum256([]byte(s)); return d[:] }
+func s256(s string) []byte {
+	d := sha256.Sum256([]byte(s))
+	return d[:]
+}
+
+// sortedByKey reports whether recs are in (Root, Key) order.
+func checkSorted(t *testing.T, recs []Record) {
+	t.Helper()
+	sorted := slices.Clone(recs)
+	slices.SortStableFunc(sorted, func(a, b Record) int {
+		if c := strings.Compare(a.Root, b.Root); c != 0 {
+			return c
+		}
+		return strings.Compare(string(Key(a.Path)), string(Key(b.Path)))
+	})
+	if diff := cmp.Diff(paths(sorted), paths(recs)); diff != "" {
+		t.Errorf("walk order is not Key order (-sorted +walk):\n%s", diff)
+	}
+}
+
+func TestWalkAllTypes(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("FIFOs and sockets are unix only")
+	}
+	root := t.TempDir()
+	write(t, root+"/a.b", "dotted")
+	write(t, root+"/a b/x.php", "<?php echo 1;")
+	write(t, root+"/a/b/deep.txt", "deep")
+	write(t, root+"/a/.htaccess", "Options -Indexes")
+	write(t, root+"/odd\xff\xfe name", "latin1")
+	write(t, root+"/new\nline.php", "newline")
+	write(t, root+"/empty", "")
+	if err := os.Symlink("a/b", root+"/link"); err != nil {
+		t.Fatal(err)
+	}
+	// A symlink loop must not hang: links are never followed.
+	os.Symlink("loop2", root+"/loop1")
+	os.Symlink("loop1", root+"/loop2")
+	os.Symlink("/", root+"/rootlink")
+	if err := syscall.Mkfifo(root+"/fifo", 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(root, "sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Skipf("cannot create a unix socket (path too long?): %v", err)
+	}
+	defer l.Close()
+
+	var onErr []string
+	recs := collect(t, Walk(context.Background(), []string{root}, Options{
+		Workers: 3,
+		OnError: func(root, rel string, err error) { onErr = append(onErr, rel+": "+err.Error()) },
+	}))
+	checkSorted(t, recs)
+	if len(onErr) > 0 {
+		t.Errorf("unexpected errors: %q", onErr)
+	}
+	want := []string{"", "a", "a/.htaccess", "a/b", "a/b/deep.txt", "a b", "a b/x.php", "a.b", "empty", "fifo",
+		"link", "loop1", "loop2", "new\nline.php", "odd\xff\xfe name", "rootlink", "sock"}
+	if diff := cmp.Diff(want, paths(recs)); diff != "" {
+		t.Fatalf("paths (-want +got):\n%s", diff)
+	}
+	m := byPath(recs)
+	for _, r := range recs {
+		if r.Root != root {
+			t.Errorf("%q: Root = %q, want %q", r.Path, r.Root, root)
+		}
+	}
+	types := map[string]Type{"": TypeDir, "a": TypeDir, "a/b/deep.txt": TypeFile, "fifo": TypeOther, "sock": TypeOther,
+		"link": TypeSymlink, "loop1": TypeSymlink, "empty": TypeFile}
+	for p, typ := range types {
+		if m[p].Type != typ {
+			t.Errorf("%q: type %v, want %v", p, m[p].Type, typ)
+		}
+	}
+	if m["fifo"].Mode&fs.ModeNamedPipe == 0 || m["sock"].Mode&fs.ModeSocket == 0 {
+		t.Errorf("fifo mode %v, socket mode %v", m["fifo"].Mode, m["sock"].Mode)
+	}
+	if m["fifo"].BLAKE3 != nil || m["sock"].BLAKE3 != nil || m["link"].BLAKE3 != nil || m["a"].BLAKE3 != nil {
+		t.Errorf("non-regular entries got digests")
+	}
+	if m["link"].Target != "a/b" || m["loop1"].Target != "loop2" || m["rootlink"].Target != "/" {
+		t.Errorf("targets: %q %q %q", m["link"].Target, m["loop1"].Target, m["rootlink"].Target)
+	}
+	for p, content := range map[string]string{"a": "", "a/b/deep.txt": "deep", "odd\xff\xfe name": "latin1", "empty": "", "a b/x.php": "<?php echo 1;"} {
+		if p == "a" {
+			continue
+		}
+		if r := m[p]; !slices.Equal(r.BLAKE3, b3(content)) || r.Size != int64(len(content)) {
+			t.Errorf("%q: BLAKE3 %x size %d, want %x size %d", p, r.BLAKE3, r.Size, b3(content), len(content))
+		}
+	}
+	// SHA-256 only for script types, by extension and by name.
+	for p, want := range map[string][]byte{"a b/x.php": s256("<?php echo 1;"), "a/.htaccess": s256("Options -Indexes"),
+		"new\nline.php": s256("newline"), "a/b/deep.txt": nil, "empty": nil} {
+		if !slices.Equal(m[p].SHA256, want) || (want == nil) != (m[p].SHA256 == nil) {
+			t.Errorf("%q: SHA256 %x, want %x", p, m[p].SHA256, want)
+		}
+	}
+	st, _ := os.Lstat(root + "/a/b/deep.txt")
+	sys := st.Sys().(*syscall.Stat_t)
+	r := m["a/b/deep.txt"]
+	if r.Inode != sys.Ino || r.Dev != uint64(sys.Dev) || r.UID != sys.Uid || r.GID != sys.Gid ||
+		r.Mtime != st.ModTime().UnixNano() || r.Ctime != sys.Ctim.Nano() || r.Mode != st.Mode() {
+		t.Errorf("metadata of deep.txt %+v does not match lstat %+v", r, sys)
+	}
+	if m[""].Type != TypeDir || m[""].Path != "" {
+		t.Errorf("root record %+v", m[""])
+	}
+}
+
+func TestWalkHashAllAndExtensions(t *testing.T) {
+	root := t.TempDir()
+	write(t, root+"/x.txt", "t")
+	write(t, root+"/y.JS", "j")
+	recs := byPath(collect(t, Walk(context.Background(), []string{root}, Options{HashAllSHA256: true})))
+	if !slices.Equal(recs["x.txt"].SHA256, s256("t")) {
+		t.Errorf("HashAllSHA256: x.txt SHA256 = %x", recs["x.txt"].SHA256)
+	}
+	recs = byPath(collect(t, Walk(context.Background(), []string{root}, Options{ScriptExtensions: []string{"js"}})))
+	if recs["x.txt"].SHA256 != nil || !slices.Equal(recs["y.JS"].SHA256, s256("j")) {
+		t.Errorf("ScriptExtensions js: x.txt %x y.JS %x", recs["x.txt"].SHA256, recs["y.JS"].SHA256)
+	}
+}
+
+func TestWalkManyFilesOrder(t *testing.T) {
+	// More entries than the reorder window, with files of varied sizes so
+	// workers finish out of order.
+	root := t.TempDir()
+	for i := range 5000 {
+		write(t, fmt.Sprintf("%s/d%d/f%04d", root, i%7, i), strings.Repeat("x", (i*7919)%70000))
+	}
+	var last Progress
+	calls := 0
+	recs := collect(t, Walk(context.Background(), []string{root}, Options{Workers: 4, Progress: func(p Progress) { last = p; calls++ }}))
+	checkSorted(t, recs)
+	if len(recs) != 5000+7+1 {
+		t.Errorf("%d records, want %d", len(recs), 5008)
+	}
+	if !last.Done || last.Files != int64(len(recs)) || last.Hashed != 5000 || last.HashedBytes != last.Bytes {
+		t.Errorf("final progress %+v after %d calls", last, calls)
+	}
+	for _, r := range recs {
+		if r.Type == TypeFile {
+			want := strings.Repeat("x", int(r.Size))
+			if !slices.Equal(r.BLAKE3, b3(want)) {
+				t.Fatalf("%s: wrong digest", r.Path)
+			}
+		}
+	}
+}
+
+func TestWalkMultiRootAndBadRoots(t *testing.T) {
+	base := t.TempDir()
+	write(t, base+"/b/f", "1")
+	write(t, base+"/a/f", "2")
+	write(t, base+"/file", "")
+	recs := collect(t, Walk(context.Background(), []string{base + "/b", base + "/a"}, Options{}))
+	var got []string
+	for _, r := range recs {
+		got = append(got, strings.TrimPrefix(r.Root, base)+":"+r.Path)
+	}
+	if diff := cmp.Diff([]string{"/a:", "/a:f", "/b:", "/b:f"}, got); diff != "" {
+		t.Errorf("multi-root order (-want +got):\n%s", diff)
+	}
+	for _, roots := range [][]string{
+		nil,
+		{"relative"},
+		{base + "/a/"},
+		{base + "/a/../a"},
+		{base + "/missing"},
+		{base + "/file"},
+		{base, base + "/a"},
+		{base + "/a", base + "/a"},
+	} {
+		n := 0
+		var gotErr error
+		for _, err := range Walk(context.Background(), roots, Options{}) {
+			n++
+			gotErr = err
+		}
+		if n != 1 || !errors.Is(gotErr, ErrBadRoot) {
+			t.Errorf("roots %q: %d items, err %v; want one ErrBadRoot", roots, n, gotErr)
+		} else {
+			t.Logf("roots %q: %v", roots, gotErr)
+		}
+	}
+}
+
+func TestWalkExclude(t *testing.T) {
+	root := t.TempDir()
+	write(t, root+"/cache/x", "1")
+	write(t, root+"/keep", "2")
+	recs := collect(t, Walk(context.Background(), []string{root}, Options{
+		Exclude: func(r, rel string, isDir bool) bool { return rel == "cache" && isDir },
+	}))
+	if diff := cmp.Diff([]string{"", "keep"}, paths(recs)); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+func TestWalkUnreadable(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("running as root: permission checks are bypassed, so nothing is unreadable")
+	}
+	root := t.TempDir()
+	write(t, root+"/secret", "x")
+	write(t, root+"/closed/inner", "y")
+	os.Chmod(root+"/secret", 0)
+	os.Chmod(root+"/closed", 0)
+	defer os.Chmod(root+"/closed", 0o755)
+	errs := map[string]error{}
+	recs := byPath(collect(t, Walk(context.Background(), []string{root}, Options{
+		OnError: func(_, rel string, err error) { errs[rel] = err },
+	})))
+	for _, p := range []string{"secret", "closed"} {
+		if !errors.Is(errs[p], fs.ErrPermission) || recs[p].Err == "" {
+			t.Errorf("%s: OnError %v, record Err %q; want permission denied on both", p, errs[p], recs[p].Err)
+		}
+	}
+	if recs["secret"].BLAKE3 != nil || recs["secret"].Type != TypeFile || recs["secret"].Size != 1 {
+		t.Errorf("unreadable file record %+v", recs["secret"])
+	}
+	if _, ok := recs["closed/inner"]; ok {
+		t.Errorf("entry under an unreadable directory recorded")
+	}
+}
+
+// setHook installs a test hook for the duration of the test.
+func setHook[T any](t *testing.T, hook *T, f T) {
+	old := *hook
+	*hook = f
+	t.Cleanup(func() { *hook = old })
+}
+
+func TestWalkFileChangingWhileHashed(t *testing.T) {
+	root := t.TempDir()
+	path := filepath.Join(root, "f")
+	for _, tc := range []struct {
+		name         string
+		changeOn     map[int]bool // attempts after whose first chunk the file changes
+		wantUnstable bool
+	}{
+		{"changes once, re-read is stable", map[int]bool{0: true}, false},
+		{"changes on every read", map[int]bool{0: true, 1: true}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			write(t, path, "version 0")
+			version := 0
+			done := map[int]bool{}
+			setHook(t, &testHookAfterRead, func(p string, attempt int) {
+				if p == path && tc.changeOn[attempt] && !done[attempt] {
+					done[attempt] = true
+					version++
+					// Different length, so size differs even on coarse mtime.
+					write(t, path, fmt.Sprintf("version %d%s", version, strings.Repeat("!", version)))
+				}
+			})
+			r := byPath(collect(t, Walk(context.Background(), []string{root}, Options{})))["f"]
+			final, _ := os.ReadFile(path)
+			if r.Unstable != tc.wantUnstable {
+				t.Errorf("Unstable = %v, want %v", r.Unstable, tc.wantUnstable)
+			}
+			if !tc.wantUnstable && (!slices.Equal(r.BLAKE3, b3(string(final))) || r.Size != int64(len(final))) {
+				t.Errorf("stable re-read: digest/size %x/%d do not match final content %q", r.BLAKE3, r.Size, final)
+			}
+			if r.BLAKE3 == nil {
+				t.Errorf("no digest recorded")
+			}
+		})
+	}
+}
+
+func TestWalkFileVanishesOrBecomesFIFO(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("FIFOs are unix only")
+	}
+	root := t.TempDir()
+	write(t, root+"/gone", "x")
+	write(t, root+"/pipe", "y")
+	setHook(t, &testHookBeforeOpen, func(p string) {
+		switch filepath.Base(p) {
+		case "gone":
+			os.Remove(p)
+		case "pipe":
+			os.Remove(p)
+			syscall.Mkfifo(p, 0o644) // opening it without O_NONBLOCK would hang
+		}
+	})
+	errs := map[string]error{}
+	recs := byPath(collect(t, Walk(context.Background(), []string{root}, Options{
+		OnError: func(_, rel string, err error) { errs[rel] = err },
+	})))
+	if !errors.Is(errs["gone"], fs.ErrNotExist) || recs["gone"].Err == "" || recs["gone"].BLAKE3 != nil {
+		t.Errorf("vanished file: OnError %v, record %+v", errs["gone"], recs["gone"])
+	}
+	if !errors.Is(errs["pipe"], errNotRegular) || recs["pipe"].Err == "" || recs["pipe"].BLAKE3 != nil {
+		t.Errorf("file swapped for a FIFO: OnError %v, record %+v", errs["pipe"], recs["pipe"])
+	}
+}
+
+func TestWalkIncremental(t *testing.T) {
+	root := t.TempDir()
+	write(t, root+"/a.php", "a")
+	write(t, root+"/b.txt", "b")
+	write(t, root+"/sub/c.txt", "c")
+	walk := func(opt Options) ([]Record, Progress) {
+		var last Progress
+		opt.Progress = func(p Progress) { last = p }
+		return collect(t, Walk(context.Background(), []string{root}, opt)), last
+	}
+	first, p := walk(Options{})
+	if p.Hashed != 3 {
+		t.Fatalf("first walk hashed %d files, want 3", p.Hashed)
+	}
+	second, p := walk(Options{Previous: sliceState(first)})
+	if p.Hashed != 0 {
+		t.Errorf("unchanged tree: hashed %d files, want 0 (all reused)", p.Hashed)
+	}
+	if diff := cmp.Diff(first, second); diff != "" {
+		t.Errorf("incremental walk differs (-first +second):\n%s", diff)
+	}
+	_, p = walk(Options{Previous: sliceState(first), Full: true})
+	if p.Hashed != 3 {
+		t.Errorf("Full: hashed %d files, want 3", p.Hashed)
+	}
+	// A SHA-256 now wanted but not recorded before forces a re-hash.
+	_, p = walk(Options{Previous: sliceState(first), HashAllSHA256: true})
+	if p.Hashed != 2 {
+		t.Errorf("HashAllSHA256 over a baseline without it: hashed %d, want 2 (the non-scripts)", p.Hashed)
+	}
+	// Changed content (and so ctime) is re-hashed; a forged digest in the
+	// previous state for a changed file is not trusted.
+	write(t, root+"/sub/c.txt", "changed")
+	forged := slices.Clone(first)
+	for i := range forged {
+		forged[i].BLAKE3 = b3("forged")
+	}
+	third, p := walk(Options{Previous: sliceState(forged)})
+	if p.Hashed != 1 {
+		t.Errorf("one file changed: hashed %d, want 1", p.Hashed)
+	}
+	if got := byPath(third)["sub/c.txt"].BLAKE3; !slices.Equal(got, b3("changed")) {
+		t.Errorf("changed file digest %x, want the new content's", got)
+	}
+	// Previous with entries that no longer exist and a missing middle.
+	extra := append([]Record{{Root: root, Path: "0gone", Type: TypeFile}}, first...)
+	extra = slices.DeleteFunc(extra, func(r Record) bool { return r.Path == "b.txt" })
+	_, p = walk(Options{Previous: sliceState(extra)})
+	if p.Hashed != 2 { // b.txt (absent before) and sub/c.txt (changed)
+		t.Errorf("previous with gaps: hashed %d, want 2", p.Hashed)
+	}
+	// A failing previous state is reported and everything else hashed.
+	var reported error
+	failing := func(yield func(Record, error) bool) { yield(Record{}, errors.New("disk on fire")) }
+	recs := collect(t, Walk(context.Background(), []string{root}, Options{Previous: failing,
+		OnError: func(_, _ string, err error) { reported = err }}))
+	if reported == nil || !strings.Contains(reported.Error(), "disk on fire") || len(recs) != 5 {
+		t.Errorf("failing previous: reported %v, %d records", reported, len(recs))
+	}
+}
+
+func TestWalkCancel(t *testing.T) {
+	root := t.TempDir()
+	for i := range 300 {
+		write(t, fmt.Sprintf("%s/f%03d", root, i), "x")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	n := 0
+	var gotErr error
+	for _, err := range Walk(ctx, []string{root}, Options{Workers: 2}) {
+		if err != nil {
+			gotErr = err
+			break
+		}
+		n++
+		if n == 5 {
+			cancel()
+		}
+	}
+	if !errors.Is(gotErr, context.Canceled) {
+		t.Errorf("after cancel: err %v, want context.Canceled", gotErr)
+	}
+	if n > 5 {
+		t.Errorf("%d records yielded after cancel", n-5)
+	}
+	// Breaking out early ends the walk without error or hang.
+	before := runtime.NumGoroutine()
+	for range Walk(context.Background(), []string{root}, Options{Workers: 4}) {
+		break
+	}
+	if after := runtime.NumGoroutine(); after > before {
+		t.Errorf("goroutines: %d before, %d after an early break", before, after)
+	}
+}
+
+func TestStat(t *testing.T) {
+	root := t.TempDir()
+	write(t, root+"/x.php", "<?php")
+	os.Symlink("x.php", root+"/l")
+	r, err := Stat(root, "x.php", Options{}, nil)
+	if err != nil || !slices.Equal(r.BLAKE3, b3("<?php")) || !slices.Equal(r.SHA256, s256("<?php")) || r.Path != "x.php" || r.Root != root {
+		t.Fatalf("Stat = %+v, %v", r, err)
+	}
+	walked := byPath(collect(t, Walk(context.Background(), []string{root}, Options{})))
+	if diff := cmp.Diff(walked["x.php"], r); diff != "" {
+		t.Errorf("Stat and Walk disagree (-walk +stat):\n%s", diff)
+	}
+	// Reuse: a forged previous digest with matching metadata is reused
+	// (that is the incremental rule), Full ignores it.
+	prev := r
+	prev.BLAKE3 = b3("other")
+	if got, _ := Stat(root, "x.php", Options{}, &prev); !slices.Equal(got.BLAKE3, b3("other")) {
+		t.Errorf("Stat did not reuse the previous digest")
+	}
+	if got, _ := Stat(root, "x.php", Options{Full: true}, &prev); !slices.Equal(got.BLAKE3, b3("<?php")) {
+		t.Errorf("Stat with Full reused the previous digest")
+	}
+	if l, err := Stat(root, "l", Options{}, nil); err != nil || l.Type != TypeSymlink || l.Target != "x.php" {
+		t.Errorf("Stat symlink = %+v, %v", l, err)
+	}
+	if d, err := Stat(root, "", Options{}, nil); err != nil || d.Type != TypeDir {
+		t.Errorf("Stat root = %+v, %v", d, err)
+	}
+	if _, err := Stat(root, "missing", Options{}, nil); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Stat missing: %v, want fs.ErrNotExist", err)
+	}
+}
+
+func TestComparePathsMatchesKey(t *testing.T) {
+	ps := []string{"", "a", "a/b", "a.b", "a b", "a/b/c", "ab", "a\xff", "a/\xff", "b", "a\x01"}
+	for _, a := range ps {
+		for _, b := range ps {
+			want := strings.Compare(string(Key(a)), string(Key(b)))
+			if got := ComparePaths(a, b); got != want {
+				t.Errorf("ComparePaths(%q, %q) = %d, Key order says %d", a, b, got, want)
+			}
+		}
+	}
+}
+
+// BenchmarkWalk walks a generated tree (1000 files of 1-64 KiB in 20
+// directories), full and incremental. Set WEBFIM_BENCH_ROOT to walk an
+// existing tree instead (e.g. the reference tree of bench/setup.sh).
+func BenchmarkWalk(b *testing.B) {
+	root := os.Getenv("WEBFIM_BENCH_ROOT")
+	if root == "" {
+		root = b.TempDir()
+		for i := range 1000 {
+			write(b, fmt.Sprintf("%s/d%02d/f%04d.php", root, i%20, i), strings.Repeat("<?php ", (i%64+1)*170))
+		}
+	}
+	prev := collect(b, Walk(context.Background(), []string{root}, Options{}))
+	for _, bc := range []struct {
+		name string
+		opt  Options
+	}{{"full", Options{}}, {"incremental", Options{Previous: sliceState(prev)}}} {
+		b.Run(bc.name, func(b *testing.B) {
+			var bytes int64
+			for b.Loop() {
+				bc.opt.Progress = func(p Progress) { bytes = p.HashedBytes }
+				for _, err := range Walk(context.Background(), []string{root}, bc.opt) {
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			b.SetBytes(bytes)
+		})
+	}
+}
