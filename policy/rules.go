@@ -108,7 +108,7 @@ var catalog = []Rule{
 	{
 		ID: RuleIISModule, Name: "IIS module or ISAPI filter added or changed",
 		Description: "A native or managed IIS module, ISAPI filter or ISAPI/CGI restriction was added, or its image changed; IIS modules see every request and are a known persistence mechanism (e.g. OwlProxy, IIS-Raid).",
-		Triggers:    "Inventory item of kind global_module, module, isapi_filter or isapi_cgi_restriction (IIS applicationHost.config or web.config) added or changed.",
+		Triggers:    "Inventory item of kind global_module, module, http_module, module_provider, isapi_filter or isapi_cgi_restriction (IIS applicationHost.config or web.config) added or changed.",
 		Severity:    Critical, Window: Lowered, Technique: ServerSoftwareComponent, Subtechnique: &IISComponents,
 		References: []string{IISComponents.Reference, "https://learn.microsoft.com/en-us/iis/get-started/introduction-to-iis/iis-modules-overview"},
 		Tuning:     "Cannot be disabled by a window; lower its severity in `rules` only if modules are managed by configuration management you trust.",
@@ -135,7 +135,7 @@ var catalog = []Rule{
 	{
 		ID: RuleHandlerMapping, Name: "Handler mapping added or changed",
 		Description: "A handler mapping (IIS handlers, Apache AddHandler/SetHandler, nginx FastCGI location, Tomcat JSP mapping) for a script extension was added or changed.",
-		Triggers:    "Inventory item of kind handler, script_handler or jsp_mapping added or changed whose extension is script-type.",
+		Triggers:    "Inventory item of kind handler, http_handler, script_handler or jsp_mapping added or changed whose extensions are all script-type (or that names none, such as an nginx proxy_pass location), or an IIS fastcgi_application.",
 		Severity:    Critical, Window: Lowered, Technique: ServerSoftwareComponent,
 		References: []string{ServerSoftwareComponent.Reference, IISComponents.Reference},
 		Tuning:     "Mostly changes on server upgrades; review the handler's image or script processor.",
@@ -153,7 +153,7 @@ var catalog = []Rule{
 	{
 		ID: RuleNewExecutableExt, Name: "Configuration makes a new extension executable",
 		Description: "A server or per-directory configuration (.htaccess, web.config) maps a non-script extension such as .jpg to a script handler, or enables CGI execution, so an innocent-looking upload runs as code.",
-		Triggers:    "Inventory item of kind handler, script_handler or jsp_mapping whose extension is not script-type, or exec_cgi, added or changed.",
+		Triggers:    "Inventory item of kind handler, http_handler, script_handler or jsp_mapping that maps an extension that is not script-type (per `script_extensions`; when the pattern names no extension, per the parser), an Apache `Options +ExecCGI` (exec_cgi), or an IIS handlers accessPolicy allowing Script or Execute, added or changed.",
 		Severity:    Critical, Window: Lowered, Technique: ServerSoftwareComponent, Subtechnique: &WebShell,
 		References: []string{WebShell.Reference},
 		Tuning:     "Add the extension to `script_extensions` if it is legitimately executable on this server.",
@@ -171,7 +171,7 @@ var catalog = []Rule{
 	{
 		ID: RuleConfigItemChanged, Name: "Server configuration item added or changed",
 		Description: "Another server extension point changed: an include, a configSource or configuration redirection, a web root, a Tomcat context or WAR.",
-		Triggers:    "Inventory item of any other kind (include, config_source, redirection, web_root, context, war, ...) added or changed outside a deploy window.",
+		Triggers:    "Inventory item of any other kind (include, config_source, redirection, web_root, context, war, an access_policy without Script or Execute, ...) added or changed outside a deploy window.",
 		Severity:    Medium, Window: Expected, Technique: ServerSoftwareComponent,
 		References: []string{ServerSoftwareComponent.Reference},
 		Tuning:     "Expected during server maintenance: use a deploy window.",

@@ -185,8 +185,37 @@ func (p *Policy) EvaluateFile(c baseline.Change, ctx Context) Verdict {
 	return p.decide(id, event, ctx)
 }
 
-// handlerKinds map a path pattern or extension to a handler.
-var handlerKinds = []string{"handler", "script_handler", "jsp_mapping"}
+// Inventory item kinds (see serverconf.Item.Kind) by rule.
+var (
+	// iisModuleKinds are IIS components when found in applicationHost.config or web.config.
+	iisModuleKinds = []string{"global_module", "module", "isapi_filter", "isapi_cgi_restriction", "http_module", "module_provider"}
+	// moduleKinds are code loaded into the server process.
+	moduleKinds = []string{"global_module", "module", "load_module", "load_file", "extension", "zend_extension", "valve", "listener"}
+	// handlerKinds map a path pattern or extension to a handler.
+	handlerKinds = []string{"handler", "http_handler", "script_handler", "jsp_mapping"}
+)
+
+// mapsNonScript reports whether a handler item maps an extension that is
+// not script-type under the policy (so that adding an extension to
+// script_extensions accepts it); when no extension can be read from the
+// pattern, the parser's own judgement (attribute non_script_extension)
+// decides.
+func (p *Policy) mapsNonScript(it *serverconf.Item) bool {
+	pattern := it.Name
+	if path := it.Attrs["path"]; path != "" {
+		pattern = path // IIS handlers are named; the path is the pattern
+	}
+	exts := mappedExtensions(pattern)
+	if len(exts) == 0 {
+		return it.Attrs["non_script_extension"] == "true"
+	}
+	for _, ext := range exts {
+		if !baseline.IsScript("x."+ext, p.ScriptExtensions) {
+			return true
+		}
+	}
+	return false
+}
 
 // EvaluateItem judges a change of a server configuration inventory item.
 func (p *Policy) EvaluateItem(c serverconf.Change, ctx Context) Verdict {
@@ -207,16 +236,22 @@ func (p *Policy) EvaluateItem(c serverconf.Change, ctx Context) Verdict {
 		id = RuleAutoPrepend
 	case it.Kind == "transport_agent":
 		id = RuleTransportAgent
-	case slices.Contains([]string{"global_module", "module", "isapi_filter", "isapi_cgi_restriction"}, it.Kind) &&
-		(it.Server == "iis" || it.Server == "webconfig"):
+	case slices.Contains(iisModuleKinds, it.Kind) && (it.Server == "iis" || it.Server == "webconfig"):
 		id = RuleIISModule
-	case slices.Contains([]string{"global_module", "module", "load_module", "load_file", "extension", "zend_extension", "valve", "listener"}, it.Kind):
+	case slices.Contains(moduleKinds, it.Kind):
 		id = RuleServerModule
 	case it.Kind == "exec_cgi":
 		id = RuleNewExecutableExt
+	case it.Kind == "access_policy":
+		id = RuleConfigItemChanged
+		if ap := strings.ToLower(it.Attrs["accessPolicy"]); strings.Contains(ap, "script") || strings.Contains(ap, "execute") {
+			id = RuleNewExecutableExt
+		}
+	case it.Kind == "fastcgi_application":
+		id = RuleHandlerMapping
 	case slices.Contains(handlerKinds, it.Kind):
 		id = RuleHandlerMapping
-		if ext, ok := mappedExtension(it.Name); ok && !baseline.IsScript("x."+ext, p.ScriptExtensions) {
+		if p.mapsNonScript(it) {
 			id = RuleNewExecutableExt
 		}
 	default:
@@ -240,23 +275,45 @@ func (p *Policy) EvaluateItem(c serverconf.Change, ctx Context) Verdict {
 	return v
 }
 
-// mappedExtension extracts the extension a handler pattern maps: "*.jpg",
-// ".jpg", "jpg", "\.jpg$", "~ \.php$" and "*.jpg|*.png" (first) all work.
-func mappedExtension(pattern string) (string, bool) {
+// mappedExtensions extracts the extensions a handler pattern maps:
+// "*.jpg", ".jpg", "jpg" (AddHandler php-script jpg), "\.jpg$",
+// "~ \.(php|jpg)$" and "*.jpg|*.png" all work.
+func mappedExtensions(pattern string) []string {
 	s := strings.ToLower(pattern)
-	i := strings.LastIndex(s, ".")
-	if i < 0 {
-		if s != "" && strings.IndexFunc(s, func(r rune) bool { return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9') }) < 0 {
-			return s, true // a bare extension as in AddHandler php-script php
+	isExtChar := func(r byte) bool { return r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' }
+	word := func(s string) string {
+		n := 0
+		for n < len(s) && isExtChar(s[n]) {
+			n++
 		}
-		return "", false
+		return s[:n]
 	}
-	ext := s[i+1:]
-	end := strings.IndexFunc(ext, func(r rune) bool { return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9') })
-	if end >= 0 {
-		ext = ext[:end]
+	if !strings.Contains(s, ".") {
+		if w := word(s); w != "" && w == s {
+			return []string{s}
+		}
+		return nil
 	}
-	return ext, ext != ""
+	var exts []string
+	for i := 0; i < len(s); i++ {
+		if s[i] != '.' {
+			continue
+		}
+		rest := s[i+1:]
+		if strings.HasPrefix(rest, "(") {
+			group, _, _ := strings.Cut(rest[1:], ")")
+			for _, alt := range strings.Split(strings.TrimPrefix(group, "?:"), "|") {
+				if w := word(alt); w != "" {
+					exts = append(exts, w)
+				}
+			}
+			continue
+		}
+		if w := word(rest); w != "" {
+			exts = append(exts, w)
+		}
+	}
+	return exts
 }
 
 // decide applies overrides, windows and allowed writers to a rule match.

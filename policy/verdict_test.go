@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -111,6 +112,14 @@ func item(server, kind, name, image string) *serverconf.Item {
 	return &serverconf.Item{Server: server, Kind: kind, Name: name, Image: image, Scope: "server", Source: "/etc/x.conf", Line: 3}
 }
 
+func withAttrs(it *serverconf.Item, kv ...string) *serverconf.Item {
+	it.Attrs = map[string]string{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		it.Attrs[kv[i]] = kv[i+1]
+	}
+	return it
+}
+
 func TestEvaluateItem(t *testing.T) {
 	p := Default()
 	tests := []struct {
@@ -136,6 +145,16 @@ func TestEvaluateItem(t *testing.T) {
 		{"auto_prepend_file", serverconf.Change{Kind: serverconf.ItemAdded, New: item("php", "auto_prepend_file", "auto_prepend_file", "/tmp/x.php")}, nil, RuleAutoPrepend, Critical, true, ""},
 		{"htaccess maps jpg to php", serverconf.Change{Kind: serverconf.ItemAdded, New: item("htaccess", "script_handler", ".jpg", "application/x-httpd-php")}, nil, RuleNewExecutableExt, Critical, true, ""},
 		{"web.config maps *.jpg", serverconf.Change{Kind: serverconf.ItemAdded, New: item("webconfig", "handler", "*.jpg", "")}, nil, RuleNewExecutableExt, Critical, true, ""},
+		{"IIS handler path *.jpg", serverconf.Change{Kind: serverconf.ItemAdded, New: withAttrs(item("iis", "handler", "PageHandlerFactory-jpg", ""), "path", "*.jpg")}, nil, RuleNewExecutableExt, Critical, true, ""},
+		{"IIS handler path *.aspx", serverconf.Change{Kind: serverconf.ItemAdded, New: withAttrs(item("iis", "handler", "PageHandlerFactory-Integrated", ""), "path", "*.aspx")}, nil, RuleHandlerMapping, Critical, true, ""},
+		{"web.config httpHandlers", serverconf.Change{Kind: serverconf.ItemAdded, New: withAttrs(item("webconfig", "http_handler", "* *.png", ""), "path", "*.png")}, nil, RuleNewExecutableExt, Critical, true, ""},
+		{"parser's judgement without extension", serverconf.Change{Kind: serverconf.ItemAdded, New: withAttrs(item("htaccess", "script_handler", "avatar", "application/x-httpd-php"), "non_script_extension", "true")}, nil, RuleNewExecutableExt, Critical, true, ""},
+		{"nginx proxy location", serverconf.Change{Kind: serverconf.ItemAdded, New: item("nginx", "script_handler", "/api/", "")}, nil, RuleHandlerMapping, Critical, true, ""},
+		{"IIS FastCGI application", serverconf.Change{Kind: serverconf.ItemAdded, New: item("iis", "fastcgi_application", `C:\php\php-cgi.exe`, `C:\php\php-cgi.exe`)}, nil, RuleHandlerMapping, Critical, true, ""},
+		{"IIS access policy with Execute", serverconf.Change{Kind: serverconf.ItemChanged, Old: withAttrs(item("iis", "access_policy", "system.webServer/handlers", ""), "accessPolicy", "Read"), New: withAttrs(item("iis", "access_policy", "system.webServer/handlers", ""), "accessPolicy", "Read, Script, Execute")}, nil, RuleNewExecutableExt, Critical, true, ""},
+		{"IIS access policy read only", serverconf.Change{Kind: serverconf.ItemAdded, New: withAttrs(item("iis", "access_policy", "system.webServer/handlers", ""), "accessPolicy", "Read")}, nil, RuleConfigItemChanged, Medium, true, ""},
+		{"IIS managed httpModule", serverconf.Change{Kind: serverconf.ItemAdded, New: item("webconfig", "http_module", "Evil", "")}, nil, RuleIISModule, Critical, true, ""},
+		{"nginx regex mapping php and jpg", serverconf.Change{Kind: serverconf.ItemAdded, New: item("nginx", "script_handler", `~ \.(php|jpg)$`, "")}, nil, RuleNewExecutableExt, Critical, true, ""},
 		{"nginx location regex for php", serverconf.Change{Kind: serverconf.ItemAdded, New: item("nginx", "script_handler", `~ \.php$`, "")}, nil, RuleHandlerMapping, Critical, true, ""},
 		{"IIS handler for aspx", serverconf.Change{Kind: serverconf.ItemChanged, Old: item("iis", "handler", "*.aspx", ""), New: item("iis", "handler", "*.aspx", "x.dll")}, nil, RuleHandlerMapping, Critical, true, ""},
 		{"ExecCGI", serverconf.Change{Kind: serverconf.ItemAdded, New: item("htaccess", "exec_cgi", "ExecCGI", "")}, nil, RuleNewExecutableExt, Critical, true, ""},
@@ -157,11 +176,32 @@ func TestEvaluateItem(t *testing.T) {
 	}
 }
 
-func TestMappedExtension(t *testing.T) {
-	for in, want := range map[string]string{"*.jpg": "jpg", ".JPG": "jpg", "php": "php", `~ \.php$`: "php", `~* \.(php|phtml)$`: "", "*.jpg|*.png": "png", "*": ""} {
-		got, _ := mappedExtension(in)
-		if got != want {
-			t.Errorf("mappedExtension(%q) = %q, want %q", in, got, want)
+// A site that legitimately executes .jpg (script_extensions) is not told
+// that a .jpg handler makes a new extension executable.
+func TestHandlerHonoursScriptExtensions(t *testing.T) {
+	p := mustParse(t, "script_extensions: [php, jpg]\n")
+	v := p.EvaluateItem(serverconf.Change{Kind: serverconf.ItemAdded, New: withAttrs(item("htaccess", "script_handler", ".jpg", "x"), "non_script_extension", "true")}, Context{})
+	if v.RuleID != RuleHandlerMapping {
+		t.Errorf("rule %s, want %s", v.RuleID, RuleHandlerMapping)
+	}
+}
+
+func TestMappedExtensions(t *testing.T) {
+	tests := map[string][]string{
+		"*.jpg":              {"jpg"},
+		".JPG":               {"jpg"},
+		"php":                {"php"},
+		`~ \.php$`:           {"php"},
+		`~* \.(php|phtml)$`:  {"php", "phtml"},
+		`~ \.(?:php|jpg)$`:   {"php", "jpg"},
+		"*.jpg|*.png":        {"jpg", "png"},
+		"*":                  nil,
+		"application/x-php":  nil,
+		"/upload/shell.aspx": {"aspx"},
+	}
+	for in, want := range tests {
+		if got := mappedExtensions(in); !slices.Equal(got, want) {
+			t.Errorf("mappedExtensions(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
