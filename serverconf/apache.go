@@ -41,6 +41,10 @@ type apacheCtx struct {
 	serverRoot string // server path
 }
 
+// maxSectionDepth bounds <Section> nesting; real configurations nest a
+// handful deep, and every item carries its scope label.
+const maxSectionDepth = 64
+
 type apacheSection struct {
 	name  string
 	label string // "" for sections that do not change the scope (<IfModule>)
@@ -161,6 +165,9 @@ func (f *apacheFile) parse(data []byte, scope []apacheSection) error {
 			case "ifmodule", "ifdefine", "ifversion", "iffile", "ifdirective", "ifsection", "if", "elseif", "else":
 			default:
 				label = strings.Join(append([]string{args[0]}, args[1:]...), " ")
+			}
+			if len(scope)-base >= maxSectionDepth {
+				return &ParseError{File: f.src, Line: line, Col: 1, Msg: "sections nested too deeply"}
 			}
 			scope = append(scope, apacheSection{name: name, label: label, line: line})
 			continue
@@ -298,11 +305,12 @@ func (f *apacheFile) phpSetting(key, value, directive string, scope []apacheSect
 	}
 }
 
+var patternNoise = strings.NewReplacer(`\`, "", "$", "", "^", "", "~", "", `"`, "")
+
 // scriptPattern reports whether a <Files>/<FilesMatch> pattern names
 // only script extensions, e.g. ".+\.ph(ar|p|tml)$" or "*.php".
 func scriptPattern(pat string) bool {
-	p := strings.ToLower(pat)
-	p = strings.NewReplacer(`\`, "", "$", "", "^", "", "~", "", `"`, "").Replace(p)
+	p := patternNoise.Replace(strings.ToLower(pat))
 	for ext := range scriptExtensions {
 		if strings.Contains(p, strings.TrimPrefix(ext, ".")) {
 			return true

@@ -113,6 +113,9 @@ func parseData(r sysroot, hostPath, src, server string, data []byte) (inv Invent
 	} else {
 		err = fn(p, src, data)
 	}
+	if err == nil && p.overflow {
+		err = &ParseError{File: src, Msg: "more than " + itoa(maxItems) + " items"}
+	}
 	if err != nil {
 		pe, ok := err.(*ParseError)
 		if !ok {
@@ -173,15 +176,20 @@ func itoa(n int) string {
 
 // parser collects the items of one ParseFile call, across included files.
 type parser struct {
-	root    sysroot
-	server  string
-	items   []Item
-	visited map[string]bool // included files, against include loops
-	files   []string        // included files in order
-	depth   int
+	root     sysroot
+	server   string
+	items    []Item
+	visited  map[string]bool // included files, against include loops
+	files    []string        // included files in order
+	overflow bool            // more than maxItems items
+	depth    int
 }
 
 func (p *parser) add(it Item) {
+	if len(p.items) >= maxItems {
+		p.overflow = true
+		return
+	}
 	if it.Server == "" {
 		it.Server = p.server
 	}

@@ -215,6 +215,8 @@ func TestUnparsable(t *testing.T) {
 		{"nginx missing semicolon", "nginx", "nginx.conf", "http {\n  root /x\n}\n", 2, 1, `has no ";"`},
 		{"apache unclosed", "apache", "apache2.conf", "<VirtualHost *:80>\nDocumentRoot /x\n", 1, 1, "not closed"},
 		{"apache mismatched", "apache", "apache2.conf", "<Directory />\n</VirtualHost>\n", 2, 1, "closes <directory>"},
+		{"apache nested too deeply", "apache", "apache2.conf", strings.Repeat("<Directory />\n", 65), 65, 1, "nested too deeply"},
+		{"too many items", "apache", "apache2.conf", "LoadFile" + strings.Repeat(" /x", maxItems+1), 0, 0, "more than 100000 items"},
 		{"php bad section", "php", "php.ini", "[PHP\nx=1\n", 1, 5, `without "]"`},
 	}
 	for _, tc := range tests {

@@ -16,6 +16,10 @@ import (
 // file is reported as unparsable rather than exhausting memory.
 const MaxConfigSize = 16 << 20
 
+// maxItems bounds the items of one inventory: real configurations
+// have a few thousand at most.
+const maxItems = 100000
+
 // maxImageSize bounds the module binaries that are hashed.
 const maxImageSize = 1 << 30
 
