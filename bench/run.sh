@@ -161,18 +161,31 @@ echo "== warm-up read (untimed)"
 bench bareread 0 "" "$(q "$work/bareread" -workers "$workers" "$ref") 2>/dev/null"
 bench aide_init 0 "$(q rm -f "$aidedb")" "$(q aide --init -c "$aideconf")"
 
+# AIDE covers the reference root only; webfim also inventories the server
+# configurations it discovers on the host (Apache and PHP come with the
+# wordpress package), a fixed cost unrelated to the tree. The compared runs
+# therefore use --no-discover; webfim_full_disc times the default command,
+# with discovery, for information.
+scope=()
+if has_webfim baseline create && [[ $("$webfim" baseline create --help 2>&1) == *--no-discover* ]]; then
+	scope=(--no-discover)
+fi
+
 if has_webfim baseline create; then
-	bench webfim_full 0 "$(q rm -f "$dbfull")" "$(q "$webfim" --db "$dbfull" --quiet baseline create --root "$ref" --full)"
+	bench webfim_full 0 "$(q rm -f "$dbfull")" "$(q "$webfim" --db "$dbfull" --quiet baseline create --root "$ref" --full "${scope[@]}")"
+	if [ ${#scope[@]} -gt 0 ]; then
+		bench webfim_full_disc 0 "$(q rm -f "$dbfull")" "$(q "$webfim" --db "$dbfull" --quiet baseline create --root "$ref" --full)"
+	fi
 	# The incremental runs start from one full baseline; pruning between
 	# runs (untimed, when the command exists) keeps the database the same
 	# size for every repetition.
 	rm -f "$dbincr"
-	"$webfim" --db "$dbincr" --quiet baseline create --root "$ref" --full
+	"$webfim" --db "$dbincr" --quiet baseline create --root "$ref" --full "${scope[@]}"
 	prune=""
 	if has_webfim baseline prune; then
 		prune=$(q "$webfim" --db "$dbincr" --quiet baseline prune --keep 1)
 	fi
-	bench webfim_incr 0 "$prune" "$(q "$webfim" --db "$dbincr" --quiet baseline create --root "$ref")"
+	bench webfim_incr 0 "$prune" "$(q "$webfim" --db "$dbincr" --quiet baseline create --root "$ref" "${scope[@]}")"
 else
 	missing webfim_full "webfim baseline create does not exist yet"
 	missing webfim_incr "webfim baseline create does not exist yet"
@@ -182,8 +195,8 @@ fi
 bench aide_check 7 "" "$(q aide --check -c "$aideconf")"
 
 if has_webfim diff && [ -f "$dbincr" ]; then
-	bench webfim_diff 7 "" "$(q "$webfim" --db "$dbincr" --quiet diff)"
-	bench webfim_diff_fast 7 "" "$(q "$webfim" --db "$dbincr" --quiet diff --fast)"
+	bench webfim_diff 7 "" "$(q "$webfim" --db "$dbincr" --quiet diff "${scope[@]}")"
+	bench webfim_diff_fast 7 "" "$(q "$webfim" --db "$dbincr" --quiet diff --fast "${scope[@]}")"
 else
 	missing webfim_diff "webfim diff (or baseline create) does not exist yet"
 	missing webfim_diff_fast "webfim diff (or baseline create) does not exist yet"
@@ -197,7 +210,8 @@ cpu() { cat "$results/$1.cpu" 2>/dev/null || echo "-"; }
 {
 	echo
 	printf '%-18s %12s %14s\n' command "median (s)" "cpu mean (s)"
-	for n in bareread aide_init webfim_full webfim_incr aide_check webfim_diff webfim_diff_fast; do
+	for n in bareread aide_init webfim_full webfim_full_disc webfim_incr aide_check webfim_diff webfim_diff_fast; do
+		[ -f "$results/$n.median" ] || continue
 		printf '%-18s %12s %14s\n' "$n" "$(med "$n")" "$(cpu "$n")"
 	done
 	echo
