@@ -342,12 +342,14 @@ func (w *walker) walkRoot(root string) error {
 // emit hands a record to the consumer (and to the workers if it needs
 // hashing). It returns the context error once the walk is cancelled.
 func (w *walker) emit(it *item) error {
+	// Once in order, an item not to be hashed belongs to the consumer.
+	hash := it.hash
 	select {
 	case w.order <- it:
 	case <-w.ctx.Done():
 		return w.ctx.Err()
 	}
-	if it.hash {
+	if hash {
 		select {
 		case w.jobs <- it:
 		case <-w.ctx.Done():
