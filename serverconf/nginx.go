@@ -212,7 +212,11 @@ func (c *nginxConf) walk(dirs []*ndirective, scope, location string) {
 			if location != "" {
 				a["location"] = location
 			}
-			c.p.add(Item{Kind: "web_root", Name: name, Image: name, Scope: scope, Source: d.src, Line: d.line, Attrs: a})
+			img := name
+			if !strings.HasPrefix(img, "/") && !strings.HasPrefix(img, "$") {
+				img = path.Join(c.prefix(), img) // "root html;" is relative to the prefix
+			}
+			c.p.add(Item{Kind: "web_root", Name: name, Image: img, Scope: scope, Source: d.src, Line: d.line, Attrs: a})
 		case "fastcgi_pass", "proxy_pass", "uwsgi_pass", "scgi_pass", "grpc_pass":
 			if len(d.args) == 0 || location == "" {
 				continue
@@ -248,7 +252,16 @@ func (c *nginxConf) prefixed(p string) string {
 			return path.Join(pre, p)
 		}
 	}
-	return path.Join("/usr/share/nginx", p)
+	return path.Join(c.prefix(), p)
+}
+
+// prefix is nginx's --prefix: the parent of the conf directory for
+// source builds (/usr/local/nginx/conf), /usr/share/nginx for packages.
+func (c *nginxConf) prefix() string {
+	if path.Base(c.confDir) == "conf" {
+		return path.Dir(c.confDir)
+	}
+	return "/usr/share/nginx"
 }
 
 func serverLabel(block []*ndirective) string {

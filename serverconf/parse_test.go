@@ -151,6 +151,7 @@ http {
     location ~* \.(jpg|png)$ { fastcgi_pass 127.0.0.1:9000; }
     location /api/ { proxy_pass http://backend; alias /srv/api/; }
   }
+  server { server_name a b; root html; }
 }
 `, []string{
 			`load_module|/usr/lib/nginx/modules/a b.so|main|/usr/lib/nginx/modules/a b.so|`,
@@ -158,6 +159,7 @@ http {
 			`script_handler|~* \.(jpg|png)$|server listen 8080|127.0.0.1:9000|fastcgi_pass|non_script_extension=true`,
 			`script_handler|/api/|server listen 8080|http://backend|proxy_pass`,
 			`web_root|/srv/api/|server listen 8080|/srv/api/||directive=alias|location=/api/`,
+			`web_root|html|server a b|/usr/share/nginx/html||directive=root`,
 		}},
 		{"php ini", "php", "etc/php.ini", `[PHP]
 extension_dir = "/usr/lib64/php/modules"
