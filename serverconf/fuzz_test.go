@@ -85,3 +85,8 @@ func FuzzParseTomcat(f *testing.F) {
 	fuzzParser(f, "tomcat", debianTree+"/"+tomcatConf, debianTree+"/var/lib/tomcat10/conf/web.xml",
 		debianTree+"/var/lib/tomcat10/conf/Catalina/localhost/manager.xml")
 }
+
+func FuzzParseUserIni(f *testing.F) {
+	f.Add([]byte("; per-directory settings\nauto_prepend_file = /var/www/html/wp-content/uploads/x.png\nupload_max_filesize = 64M\n"))
+	fuzzParser(f, "userini", debianTree+"/etc/php/8.2/mods-available/opcache.ini")
+}
