@@ -316,3 +316,55 @@ func TestDefaultEnv(t *testing.T) {
 		t.Errorf("unknown uid resolved to %q", got)
 	}
 }
+
+// appendString must write exactly what encoding/json writes.
+func FuzzAppendString(f *testing.F) {
+	for _, s := range []string{"", "plain", "a\"b\\c", "\n\r\t\b\f\x00\x1f", "bad\xff\xfe", "\u2028\u2029", "<&>", "ü€😀", "\xed\xa0\x80"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var b bytes.Buffer
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(s); err != nil {
+			t.Fatal(err)
+		}
+		want := strings.TrimSuffix(b.String(), "\n")
+		if got := string(appendString(nil, s)); got != want {
+			t.Errorf("appendString(%q) = %s, want %s", s, got, want)
+		}
+	})
+}
+
+// Encode writes the same JSON as encoding/json would for the nested form.
+func TestEncodeMatchesEncodingJSON(t *testing.T) {
+	for _, sc := range scenarios() {
+		d, _ := build(t, sc, testEnv())
+		d["webfim.test.odd"] = "tab\there, bad \xff, <html> & \u2028"
+		got, err := d.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		nested := map[string]any{}
+		for k, v := range d {
+			parts := strings.Split(k, ".")
+			m := nested
+			for _, p := range parts[:len(parts)-1] {
+				if m[p] == nil {
+					m[p] = map[string]any{}
+				}
+				m = m[p].(map[string]any)
+			}
+			m[parts[len(parts)-1]] = v
+		}
+		var b bytes.Buffer
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(nested); err != nil {
+			t.Fatal(err)
+		}
+		if want := strings.TrimSuffix(b.String(), "\n"); string(got) != want {
+			t.Errorf("%s:\n got %s\nwant %s", sc.name, got, want)
+		}
+	}
+}

@@ -59,55 +59,158 @@ func (d Document) Kind() string {
 	return s
 }
 
-// Encode returns the document as one line of JSON without a newline, with
-// "&", "<" and ">" written as themselves (json.Marshal escapes them).
-// Outputs should use it.
+// Encode returns the document as one line of JSON without a newline:
+// dotted names expanded into nested objects, keys in order, "&", "<" and
+// ">" written as themselves. Outputs should use it.
 func (d Document) Encode() ([]byte, error) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(d); err != nil {
-		return nil, err
+	type field struct {
+		key   string
+		parts []string
 	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+	fields := make([]field, 0, len(d))
+	for k := range d {
+		fields = append(fields, field{k, strings.Split(k, ".")})
+	}
+	// Component-wise order keeps each object's members together and puts
+	// a name right before the names it would prefix, where a conflict
+	// ("a.b" and "a.b.c") is seen.
+	slices.SortFunc(fields, func(a, b field) int { return slices.Compare(a.parts, b.parts) })
+	buf := make([]byte, 0, 2048)
+	buf = append(buf, '{')
+	var open []string // the objects currently open below the root
+	first := true
+	for i, f := range fields {
+		if i > 0 {
+			prev := fields[i-1].parts
+			if len(prev) < len(f.parts) && slices.Equal(prev, f.parts[:len(prev)]) {
+				return nil, fmt.Errorf("alert: field %q is both a value and an object", fields[i-1].key)
+			}
+		}
+		parents := f.parts[:len(f.parts)-1]
+		common := 0
+		for common < len(open) && common < len(parents) && open[common] == parents[common] {
+			common++
+		}
+		for len(open) > common {
+			buf = append(buf, '}')
+			open = open[:len(open)-1]
+		}
+		for _, p := range parents[common:] {
+			if !first {
+				buf = append(buf, ',')
+			}
+			buf = appendString(buf, p)
+			buf = append(buf, ':', '{')
+			open = append(open, p)
+			first = true
+		}
+		if !first {
+			buf = append(buf, ',')
+		}
+		first = false
+		buf = appendString(buf, f.parts[len(f.parts)-1])
+		buf = append(buf, ':')
+		var err error
+		if buf, err = appendValue(buf, d[f.key]); err != nil {
+			return nil, fmt.Errorf("alert: field %s: %w", f.key, err)
+		}
+	}
+	for range open {
+		buf = append(buf, '}')
+	}
+	return append(buf, '}'), nil
 }
 
-// MarshalJSON writes the document with dotted names expanded into nested
-// objects, keys sorted.
-func (d Document) MarshalJSON() ([]byte, error) {
-	root := map[string]any{}
-	keys := make([]string, 0, len(d))
-	for k := range d {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		parts := strings.Split(k, ".")
-		m := root
-		for _, p := range parts[:len(parts)-1] {
-			sub, ok := m[p].(map[string]any)
-			if !ok {
-				if _, taken := m[p]; taken {
-					return nil, fmt.Errorf("alert: field %q is both a value and an object", k)
-				}
-				sub = map[string]any{}
-				m[p] = sub
+// MarshalJSON is [Document.Encode], so json.Marshal writes documents
+// nested (json.Marshal itself then escapes "&", "<" and ">").
+func (d Document) MarshalJSON() ([]byte, error) { return d.Encode() }
+
+// appendValue writes the common value types directly and falls back to
+// encoding/json (without HTML escaping) for the others.
+func appendValue(buf []byte, v any) ([]byte, error) {
+	switch x := v.(type) {
+	case string:
+		return appendString(buf, x), nil
+	case int:
+		return strconv.AppendInt(buf, int64(x), 10), nil
+	case int64:
+		return strconv.AppendInt(buf, x, 10), nil
+	case uint64:
+		return strconv.AppendUint(buf, x, 10), nil
+	case bool:
+		return strconv.AppendBool(buf, x), nil
+	case []string:
+		buf = append(buf, '[')
+		for i, s := range x {
+			if i > 0 {
+				buf = append(buf, ',')
 			}
-			m = sub
+			buf = appendString(buf, s)
 		}
-		last := parts[len(parts)-1]
-		if _, taken := m[last]; taken {
-			return nil, fmt.Errorf("alert: field %q is both a value and an object", k)
-		}
-		m[last] = d[k]
+		return append(buf, ']'), nil
 	}
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(root); err != nil {
+	if err := enc.Encode(v); err != nil {
 		return nil, err
 	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+	return append(buf, bytes.TrimSuffix(b.Bytes(), []byte("\n"))...), nil
+}
+
+// appendString writes s as a JSON string the way encoding/json does with
+// HTML escaping off: invalid UTF-8 becomes U+FFFD, control characters and
+// U+2028/U+2029 are escaped.
+func appendString(buf []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	buf = append(buf, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			buf = append(buf, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				buf = append(buf, '\\', c)
+			case '\n':
+				buf = append(buf, '\\', 'n')
+			case '\r':
+				buf = append(buf, '\\', 'r')
+			case '\t':
+				buf = append(buf, '\\', 't')
+			case '\b':
+				buf = append(buf, '\\', 'b')
+			case '\f':
+				buf = append(buf, '\\', 'f')
+			default:
+				buf = append(buf, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			buf = append(buf, s[start:i]...)
+			buf = append(buf, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			buf = append(buf, s[start:i]...)
+			buf = append(buf, '\\', 'u', '2', '0', '2', hex[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	buf = append(buf, s[start:]...)
+	return append(buf, '"')
 }
 
 // set stores non-empty values only, so documents carry no empty fields.
