@@ -190,3 +190,20 @@ func TestAttackTomcatValve(t *testing.T) {
 		}},
 	})
 }
+
+// A web.config dropped into an upload folder making .jpg files ASP.NET pages.
+func TestAttackWebConfigJpgHandler(t *testing.T) {
+	root := copyTree(t, windowsTree)
+	rel := "inetpub/wwwroot/web.config"
+	old := parseOK(t, root, rel, "webconfig")
+	edit(t, root, rel, "            <remove name=\"WebDAV\" />\n", "            <remove name=\"WebDAV\" />\n"+
+		`            <add name="jpg" path="*.jpg" verb="*" type="System.Web.UI.PageHandlerFactory" resourceType="Unspecified" />`+"\n")
+	got := Diff(old, parseOK(t, root, rel, "webconfig"))
+	checkChanges(t, got, []Change{
+		{Kind: ItemAdded, New: &Item{
+			Server: "webconfig", Kind: "handler", Name: "jpg", Type: "System.Web.UI.PageHandlerFactory", Scope: "/inetpub/wwwroot",
+			Attrs:  map[string]string{"path": "*.jpg", "verb": "*", "resourceType": "Unspecified", "non_script_extension": "true"},
+			Source: "/" + rel, Line: lineOf(t, root, rel, `name="jpg"`),
+		}, Note: "maps non-script files *.jpg to System.Web.UI.PageHandlerFactory"},
+	})
+}

@@ -205,7 +205,8 @@ func changedNote(o, n Item, fields []string, images map[string][]Item) string {
 func riskNotes(it Item) []string {
 	var n []string
 	if it.Attrs["non_script_extension"] == "true" {
-		n = append(n, "maps non-script files "+it.Name+" to "+firstNonEmpty(it.Type, it.Image))
+		n = append(n, "maps non-script files "+firstNonEmpty(it.Attrs["path"], it.Name)+" to "+
+			firstNonEmpty(it.Type, it.Image, it.Attrs["modules"]))
 	}
 	switch it.Kind {
 	case "auto_prepend_file", "auto_append_file":

@@ -47,6 +47,9 @@ func TestFixtureInventories(t *testing.T) {
 				}
 			}
 			for _, it := range items {
+				if it.Attrs["non_script_extension"] != "" {
+					t.Errorf("default configuration flagged: %+v", it)
+				}
 				if it.Source == "" || it.Line == 0 && it.Kind != "war" {
 					t.Errorf("item without location: %+v", it)
 				}

@@ -41,8 +41,11 @@ var iisCollections = map[string]iisCollection{
 		raw, _ := n.attrFold("scriptProcessor")
 		img := expandWindows(raw)
 		t, _ := n.attrFold("type")
-		return Item{Name: nameKey(n), Image: img, Type: t,
-			Attrs: withRaw(attrs(n, "path", "verb", "modules", "resourceType", "requireAccess", "preCondition"), raw, img)}
+		a := withRaw(attrs(n, "path", "verb", "modules", "resourceType", "requireAccess", "preCondition"), raw, img)
+		if iisMapsNonScript(a["path"], a["modules"], img, t) {
+			a["non_script_extension"] = "true"
+		}
+		return Item{Name: nameKey(n), Image: img, Type: t, Attrs: a}
 	}},
 	"system.webServer/isapiFilters": {kind: "isapi_filter", elem: "filter", key: nameKey, item: func(n *xnode) Item {
 		raw, _ := n.attrFold("path")
@@ -70,7 +73,11 @@ var iisCollections = map[string]iisCollection{
 			v, _ := n.attrFold("verb")
 			p, _ := n.attrFold("path")
 			t, _ := n.attrFold("type")
-			return Item{Name: v + " " + p, Type: t, Attrs: attrs(n, "path", "verb", "validate")}
+			a := attrs(n, "path", "verb", "validate")
+			if iisMapsNonScript(p, "", "", t) {
+				a["non_script_extension"] = "true"
+			}
+			return Item{Name: v + " " + p, Type: t, Attrs: a}
 		}},
 	"system.webServer/fastCgi": {kind: "fastcgi_application", elem: "application",
 		key: func(n *xnode) string {
@@ -278,4 +285,38 @@ func parseExchange(p *parser, src string, data []byte) error {
 	}
 	walk(root)
 	return nil
+}
+
+// iisExecutable are extensions IIS and ASP.NET execute by design, beyond
+// the usual script extensions.
+var iisExecutable = map[string]bool{
+	".dll": true, ".exe": true, ".axd": true, ".rem": true, ".soap": true, ".svc": true, ".xamlx": true,
+	".xoml": true, ".rules": true, ".ascx": true, ".master": true, ".asax": true, ".ashx": true, ".config": true,
+}
+
+// iisMapsNonScript reports whether a handler makes files of a non-script
+// extension ("*.jpg") execute: through a script processor, an executing
+// module, or a managed handler type other than the ones that refuse or
+// serve files statically.
+func iisMapsNonScript(pathPattern, modules, scriptProcessor, typ string) bool {
+	if !strings.HasPrefix(pathPattern, "*.") || strings.ContainsAny(pathPattern[2:], "*?/") {
+		return false
+	}
+	ext := strings.ToLower(pathPattern[1:])
+	if ext == "." || scriptExtensions[ext] || iisExecutable[ext] {
+		return false
+	}
+	m := strings.ToLower(modules)
+	t := strings.ToLower(typ)
+	switch {
+	case scriptProcessor != "":
+		return true
+	case strings.Contains(m, "isapimodule") || strings.Contains(m, "cgimodule") || strings.Contains(m, "fastcgimodule") ||
+		strings.Contains(m, "serversideincludemodule"):
+		return true
+	case t != "" && !strings.Contains(t, "forbidden") && !strings.Contains(t, "notfound") &&
+		!strings.Contains(t, "staticfile") && !strings.Contains(t, "defaulthttphandler"):
+		return true
+	}
+	return false
 }

@@ -78,7 +78,7 @@ func TestParsers(t *testing.T) {
 			`module|RequestFilteringModule|Site/app|||op=remove`,
 			`module|Evil|Site/app||Evil.Module`,
 			`handler|*|Site/app|||op=clear`,
-			`handler|JpgAsAspx|Site/app||System.Web.UI.PageHandlerFactory|path=*.jpg|verb=*`,
+			`handler|JpgAsAspx|Site/app||System.Web.UI.PageHandlerFactory|non_script_extension=true|path=*.jpg|verb=*`,
 		}},
 		{"iis config source and redirection", "iis", "r.config", `<configuration>
   <configurationRedirection enabled="true" path="\\fileserver\share\config" userName="svc" />
@@ -97,9 +97,9 @@ func TestParsers(t *testing.T) {
   <location path="uploads"><system.webServer><modules><add name="U" type="U.M" /></modules></system.webServer></location>
 </configuration>`, []string{
 			`access_policy|system.webServer/handlers|/inetpub/wwwroot|||accessPolicy=Read, Script, Execute`,
-			`handler|x|/inetpub/wwwroot||System.Web.UI.PageHandlerFactory|path=*.jpg|verb=*`,
+			`handler|x|/inetpub/wwwroot||System.Web.UI.PageHandlerFactory|non_script_extension=true|path=*.jpg|verb=*`,
 			`http_module|M|/inetpub/wwwroot||Evil.M, Evil`,
-			`http_handler|* *.png|/inetpub/wwwroot||System.Web.UI.PageHandlerFactory|path=*.png|verb=*`,
+			`http_handler|* *.png|/inetpub/wwwroot||System.Web.UI.PageHandlerFactory|non_script_extension=true|path=*.png|verb=*`,
 			`module|U|/inetpub/wwwroot location uploads||U.M`,
 		}},
 		{"exchange utf-16", "exchange", "agents.config", "\xff\xfe" + utf16le(`<?xml version="1.0" encoding="utf-16"?><configuration><mexRuntime><agentList>
