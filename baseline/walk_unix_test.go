@@ -1,0 +1,133 @@
+//go:build unix
+
+package baseline
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"syscall"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestWalkAllTypes(t *testing.T) {
+	root := t.TempDir()
+	write(t, root+"/a.b", "dotted")
+	write(t, root+"/a b/x.php", "<?php echo 1;")
+	write(t, root+"/a/b/deep.txt", "deep")
+	write(t, root+"/a/.htaccess", "Options -Indexes")
+	write(t, root+"/odd\xff\xfe name", "latin1")
+	write(t, root+"/new\nline.php", "newline")
+	write(t, root+"/empty", "")
+	if err := os.Symlink("a/b", root+"/link"); err != nil {
+		t.Fatal(err)
+	}
+	// A symlink loop must not hang: links are never followed.
+	os.Symlink("loop2", root+"/loop1")
+	os.Symlink("loop1", root+"/loop2")
+	os.Symlink("/", root+"/rootlink")
+	if err := syscall.Mkfifo(root+"/fifo", 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(root, "sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Skipf("cannot create a unix socket (path too long?): %v", err)
+	}
+	defer l.Close()
+
+	var onErr []string
+	recs := collect(t, Walk(context.Background(), []string{root}, Options{
+		Workers: 3,
+		OnError: func(root, rel string, err error) { onErr = append(onErr, rel+": "+err.Error()) },
+	}))
+	checkSorted(t, recs)
+	if len(onErr) > 0 {
+		t.Errorf("unexpected errors: %q", onErr)
+	}
+	want := []string{"", "a", "a/.htaccess", "a/b", "a/b/deep.txt", "a b", "a b/x.php", "a.b", "empty", "fifo",
+		"link", "loop1", "loop2", "new\nline.php", "odd\xff\xfe name", "rootlink", "sock"}
+	if diff := cmp.Diff(want, paths(recs)); diff != "" {
+		t.Fatalf("paths (-want +got):\n%s", diff)
+	}
+	m := byPath(recs)
+	for _, r := range recs {
+		if r.Root != root {
+			t.Errorf("%q: Root = %q, want %q", r.Path, r.Root, root)
+		}
+	}
+	types := map[string]Type{"": TypeDir, "a": TypeDir, "a/b/deep.txt": TypeFile, "fifo": TypeOther, "sock": TypeOther,
+		"link": TypeSymlink, "loop1": TypeSymlink, "empty": TypeFile}
+	for p, typ := range types {
+		if m[p].Type != typ {
+			t.Errorf("%q: type %v, want %v", p, m[p].Type, typ)
+		}
+	}
+	if m["fifo"].Mode&fs.ModeNamedPipe == 0 || m["sock"].Mode&fs.ModeSocket == 0 {
+		t.Errorf("fifo mode %v, socket mode %v", m["fifo"].Mode, m["sock"].Mode)
+	}
+	if m["fifo"].BLAKE3 != nil || m["sock"].BLAKE3 != nil || m["link"].BLAKE3 != nil || m["a"].BLAKE3 != nil {
+		t.Errorf("non-regular entries got digests")
+	}
+	if m["link"].Target != "a/b" || m["loop1"].Target != "loop2" || m["rootlink"].Target != "/" {
+		t.Errorf("targets: %q %q %q", m["link"].Target, m["loop1"].Target, m["rootlink"].Target)
+	}
+	for p, content := range map[string]string{"a": "", "a/b/deep.txt": "deep", "odd\xff\xfe name": "latin1", "empty": "", "a b/x.php": "<?php echo 1;"} {
+		if p == "a" {
+			continue
+		}
+		if r := m[p]; !slices.Equal(r.BLAKE3, b3(content)) || r.Size != int64(len(content)) {
+			t.Errorf("%q: BLAKE3 %x size %d, want %x size %d", p, r.BLAKE3, r.Size, b3(content), len(content))
+		}
+	}
+	// SHA-256 only for script types, by extension and by name.
+	for p, want := range map[string][]byte{"a b/x.php": s256("<?php echo 1;"), "a/.htaccess": s256("Options -Indexes"),
+		"new\nline.php": s256("newline"), "a/b/deep.txt": nil, "empty": nil} {
+		if !slices.Equal(m[p].SHA256, want) || (want == nil) != (m[p].SHA256 == nil) {
+			t.Errorf("%q: SHA256 %x, want %x", p, m[p].SHA256, want)
+		}
+	}
+	st, _ := os.Lstat(root + "/a/b/deep.txt")
+	sys := st.Sys().(*syscall.Stat_t)
+	r := m["a/b/deep.txt"]
+	if r.Inode != sys.Ino || r.Dev != uint64(sys.Dev) || r.UID != sys.Uid || r.GID != sys.Gid ||
+		r.Mtime != st.ModTime().UnixNano() || r.Ctime != sys.Ctim.Nano() || r.Mode != st.Mode() {
+		t.Errorf("metadata of deep.txt %+v does not match lstat %+v", r, sys)
+	}
+	if m[""].Type != TypeDir || m[""].Path != "" {
+		t.Errorf("root record %+v", m[""])
+	}
+}
+
+
+func TestWalkFileVanishesOrBecomesFIFO(t *testing.T) {
+	root := t.TempDir()
+	write(t, root+"/gone", "x")
+	write(t, root+"/pipe", "y")
+	setHook(t, &testHookBeforeOpen, func(p string) {
+		switch filepath.Base(p) {
+		case "gone":
+			os.Remove(p)
+		case "pipe":
+			os.Remove(p)
+			syscall.Mkfifo(p, 0o644) // opening it without O_NONBLOCK would hang
+		}
+	})
+	errs := map[string]error{}
+	recs := byPath(collect(t, Walk(context.Background(), []string{root}, Options{
+		OnError: func(_, rel string, err error) { errs[rel] = err },
+	})))
+	if !errors.Is(errs["gone"], fs.ErrNotExist) || recs["gone"].Err == "" || recs["gone"].BLAKE3 != nil {
+		t.Errorf("vanished file: OnError %v, record %+v", errs["gone"], recs["gone"])
+	}
+	if !errors.Is(errs["pipe"], errNotRegular) || recs["pipe"].Err == "" || recs["pipe"].BLAKE3 != nil {
+		t.Errorf("file swapped for a FIFO: OnError %v, record %+v", errs["pipe"], recs["pipe"])
+	}
+}
+
