@@ -105,7 +105,6 @@ func TestWalkAllTypes(t *testing.T) {
 	}
 }
 
-
 func TestWalkFileVanishesOrBecomesFIFO(t *testing.T) {
 	root := t.TempDir()
 	write(t, root+"/gone", "x")
@@ -130,4 +129,3 @@ func TestWalkFileVanishesOrBecomesFIFO(t *testing.T) {
 		t.Errorf("file swapped for a FIFO: OnError %v, record %+v", errs["pipe"], recs["pipe"])
 	}
 }
-
