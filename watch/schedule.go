@@ -95,14 +95,15 @@ type RateLimiter struct {
 }
 
 // NewRateLimiter returns a limiter allowing bytesPerSecond on average, with
-// bursts of a quarter of a second's worth (at least 64 KiB). It returns nil
+// bursts of a quarter of a second's worth (at least 256 KiB, the largest
+// read of package baseline). It returns nil
 // (no limit) when bytesPerSecond <= 0.
 func NewRateLimiter(bytesPerSecond int64) *RateLimiter {
 	if bytesPerSecond <= 0 {
 		return nil
 	}
 	rate := float64(bytesPerSecond)
-	burst := max(rate/4, 64<<10)
+	burst := max(rate/4, 256<<10)
 	return &RateLimiter{rate: rate, burst: burst, tokens: burst, last: time.Now()}
 }
 

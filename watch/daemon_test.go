@@ -1,0 +1,551 @@
+package watch
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"webfim/baseline"
+	"webfim/policy"
+	"webfim/store"
+)
+
+// findingSink records what the daemon reports.
+type findingSink struct {
+	mu       sync.Mutex
+	findings []Finding
+	notices  []Notice
+	fail     error
+}
+
+func (s *findingSink) Emit(_ context.Context, fs []Finding) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fail != nil {
+		return s.fail
+	}
+	s.findings = append(s.findings, fs...)
+	return nil
+}
+
+func (s *findingSink) Notice(_ context.Context, n Notice) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.notices = append(s.notices, n)
+	return nil
+}
+
+func (s *findingSink) all() []Finding {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Finding(nil), s.findings...)
+}
+
+func (s *findingSink) count(match func(Finding) bool) int {
+	n := 0
+	for _, f := range s.all() {
+		if match(f) {
+			n++
+		}
+	}
+	return n
+}
+
+func (s *findingSink) waitFor(t *testing.T, what string, match func(Finding) bool) Finding {
+	t.Helper()
+	deadline := time.Now().Add(waitDeadline)
+	for time.Now().Before(deadline) {
+		for _, f := range s.all() {
+			if match(f) {
+				return f
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("no finding for %s within %s; got %s", what, waitDeadline, describe(s.all()))
+	return Finding{}
+}
+
+func (s *findingSink) waitNotice(t *testing.T, kind string) Notice {
+	t.Helper()
+	deadline := time.Now().Add(waitDeadline)
+	for time.Now().Before(deadline) {
+		s.mu.Lock()
+		for _, n := range s.notices {
+			if n.Kind == kind {
+				s.mu.Unlock()
+				return n
+			}
+		}
+		s.mu.Unlock()
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("no %s notice within %s", kind, waitDeadline)
+	return Notice{}
+}
+
+func describe(fs []Finding) string {
+	var b strings.Builder
+	for _, f := range fs {
+		if f.File != nil {
+			b.WriteString(string(f.File.Kind) + " " + f.File.Path + "; ")
+		}
+		if f.Item != nil {
+			b.WriteString("item " + string(f.Item.Kind) + "; ")
+		}
+	}
+	return "[" + b.String() + "]"
+}
+
+func fileFinding(kind baseline.ChangeKind, rel string) func(Finding) bool {
+	return func(f Finding) bool { return f.File != nil && f.File.Kind == kind && f.File.Path == rel }
+}
+
+func openDB(t *testing.T) *store.DB {
+	t.Helper()
+	db, err := store.Open(filepath.Join(t.TempDir(), "webfim.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+func testConfig(roots ...string) Config {
+	return Config{
+		Roots:        roots,
+		Debounce:     DebounceOptions{Quiet: 50 * time.Millisecond, MaxDelay: 500 * time.Millisecond},
+		Schedule:     Schedule{Fast: -1, Full: -1},
+		PollInterval: 100 * time.Millisecond,
+	}
+}
+
+type testDaemon struct {
+	*Daemon
+	sink   *findingSink
+	cancel context.CancelFunc
+	done   chan struct{} // closed when Run returned, with err set
+	err    error
+}
+
+// stop stops the daemon and returns Run's error.
+func (td *testDaemon) stop(t *testing.T) {
+	t.Helper()
+	td.cancel()
+	select {
+	case <-td.done:
+		if td.err != nil {
+			t.Errorf("Run: %v", td.err)
+		}
+	case <-time.After(waitDeadline):
+		t.Fatal("daemon did not stop")
+	}
+}
+
+func startDaemon(t *testing.T, db *store.DB, cfg Config, deps Deps) *testDaemon {
+	t.Helper()
+	sink := &findingSink{}
+	if deps.Store == nil {
+		deps.Store = StoreOf(db)
+	}
+	if deps.Judge == nil {
+		deps.Judge = policy.Default()
+	}
+	if deps.Sink == nil {
+		deps.Sink = sink
+	}
+	if deps.Logger == nil {
+		deps.Logger = slog.New(slog.NewTextHandler(testWriter{t}, nil))
+	}
+	d, err := New(cfg, deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	td := &testDaemon{Daemon: d, sink: sink, cancel: cancel, done: make(chan struct{})}
+	go func() { td.err = d.Run(ctx); close(td.done) }()
+	t.Cleanup(func() {
+		cancel()
+		<-td.done
+	})
+	// Ready when the tree is watching.
+	deadline := time.Now().Add(waitDeadline)
+	for {
+		if tr := d.currentTree(); tr != nil {
+			select {
+			case <-tr.Ready():
+				return td
+			default:
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("daemon not watching")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func makeBaseline(t *testing.T, db *store.DB, cfg Config) BaselineInfo {
+	t.Helper()
+	info, err := BaselineCreator(db, "test", "test")(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info
+}
+
+func TestDaemonLiveChanges(t *testing.T) {
+	root := tempRoot(t)
+	writeFile(t, filepath.Join(root, "index.php"), "<?php echo 1;")
+	writeFile(t, filepath.Join(root, "old.txt"), "old")
+	db := openDB(t)
+	cfg := testConfig(root)
+	makeBaseline(t, db, cfg)
+	td := startDaemon(t, db, cfg, Deps{})
+
+	writeFile(t, filepath.Join(root, "shell.php"), "<?php system($_GET['c']);")
+	f := td.sink.waitFor(t, "added shell.php", fileFinding(baseline.Added, "shell.php"))
+	if !f.Verdict.Alert || f.Verdict.RuleID == "" || f.EventID == "" || f.Baseline.ID == 0 {
+		t.Errorf("finding %+v: want an alert with rule, event id and baseline", f)
+	}
+	if f.File.New == nil || len(f.File.New.BLAKE3) != 32 {
+		t.Errorf("added file not hashed: %+v", f.File.New)
+	}
+
+	writeFile(t, filepath.Join(root, "index.php"), "<?php eval($_POST['x']);")
+	td.sink.waitFor(t, "modified index.php", fileFinding(baseline.ContentChanged, "index.php"))
+
+	if err := os.Remove(filepath.Join(root, "old.txt")); err != nil {
+		t.Fatal(err)
+	}
+	td.sink.waitFor(t, "removed old.txt", fileFinding(baseline.Removed, "old.txt"))
+
+	if err := os.MkdirAll(filepath.Join(root, "a", "b", "c"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "a", "b", "c", "x.php"), []byte("<?php"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	td.sink.waitFor(t, "mkdir -p race x.php", fileFinding(baseline.Added, "a/b/c/x.php"))
+
+	// Each finding once, though files got several events.
+	time.Sleep(settle)
+	if n := td.sink.count(fileFinding(baseline.Added, "shell.php")); n != 1 {
+		t.Errorf("shell.php reported %d times, want once", n)
+	}
+	td.stop(t)
+}
+
+func TestDaemonDirRenameReportsSubtree(t *testing.T) {
+	root := tempRoot(t)
+	writeFile(t, filepath.Join(root, "app", "lib", "a.php"), "<?php")
+	writeFile(t, filepath.Join(root, "app", "b.php"), "<?php")
+	db := openDB(t)
+	cfg := testConfig(root)
+	makeBaseline(t, db, cfg)
+	td := startDaemon(t, db, cfg, Deps{})
+	if err := os.Rename(filepath.Join(root, "app"), filepath.Join(root, "moved")); err != nil {
+		t.Fatal(err)
+	}
+	for _, rel := range []string{"app", "app/lib", "app/lib/a.php", "app/b.php"} {
+		td.sink.waitFor(t, "removed "+rel, fileFinding(baseline.Removed, rel))
+	}
+	for _, rel := range []string{"moved/lib/a.php", "moved/b.php"} {
+		td.sink.waitFor(t, "added "+rel, fileFinding(baseline.Added, rel))
+	}
+}
+
+func TestDaemonCatchUpAndDedupeAcrossRestart(t *testing.T) {
+	root := tempRoot(t)
+	writeFile(t, filepath.Join(root, "index.php"), "<?php")
+	db := openDB(t)
+	cfg := testConfig(root)
+	makeBaseline(t, db, cfg)
+
+	// Changed while no daemon runs.
+	writeFile(t, filepath.Join(root, "while-down.php"), "<?php")
+	td := startDaemon(t, db, cfg, Deps{})
+	td.sink.waitFor(t, "catch-up of while-down.php", fileFinding(baseline.Added, "while-down.php"))
+	td.sink.waitNotice(t, NoticeCatchUp)
+	time.Sleep(settle)
+	td.stop(t)
+
+	// Restarted: the catch-up finds the same change and stays quiet.
+	td2 := startDaemon(t, db, cfg, Deps{})
+	writeFile(t, filepath.Join(root, "marker.txt"), "")
+	td2.sink.waitFor(t, "marker", fileFinding(baseline.Added, "marker.txt"))
+	deadline := time.Now().Add(waitDeadline)
+	for td2.metrics != nil && time.Now().Before(deadline) {
+		if rescans := counterValue(t, td2.Daemon, "webfim_watch_rescans_total"); rescans >= 1 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(settle)
+	if n := td2.sink.count(fileFinding(baseline.Added, "while-down.php")); n != 0 {
+		t.Errorf("while-down.php reported again after restart (%d)", n)
+	}
+
+	// Written again: a new finding, though the path is the same.
+	writeFile(t, filepath.Join(root, "while-down.php"), "<?php // v2")
+	td2.sink.waitFor(t, "rewritten while-down.php", fileFinding(baseline.Added, "while-down.php"))
+}
+
+func TestDaemonReminder(t *testing.T) {
+	root := tempRoot(t)
+	db := openDB(t)
+	cfg := testConfig(root)
+	makeBaseline(t, db, cfg)
+	cfg.ReminderInterval = 300 * time.Millisecond
+	cfg.Schedule = Schedule{Fast: 100 * time.Millisecond, Full: -1, Jitter: -1}
+	td := startDaemon(t, db, cfg, Deps{})
+	writeFile(t, filepath.Join(root, "persist.php"), "<?php")
+	first := td.sink.waitFor(t, "first report", fileFinding(baseline.Added, "persist.php"))
+	rem := td.sink.waitFor(t, "reminder", func(f Finding) bool {
+		return f.File != nil && f.File.Path == "persist.php" && f.Reminder
+	})
+	if rem.Fingerprint != first.Fingerprint || rem.EventID == first.EventID {
+		t.Errorf("reminder: fingerprint %s/%s, event id %s/%s: want same fingerprint, new event id",
+			rem.Fingerprint, first.Fingerprint, rem.EventID, first.EventID)
+	}
+	if rem.Time.Sub(first.Time) < cfg.ReminderInterval {
+		t.Errorf("reminder after %s, before the interval %s", rem.Time.Sub(first.Time), cfg.ReminderInterval)
+	}
+}
+
+func TestDaemonCreatesBaselineWhenNone(t *testing.T) {
+	root := tempRoot(t)
+	writeFile(t, filepath.Join(root, "index.php"), "<?php")
+	db := openDB(t)
+	cfg := testConfig(root)
+	logs := &syncBuffer{}
+	td := startDaemon(t, db, cfg, Deps{
+		CreateBaseline: BaselineCreator(db, "", "test"),
+		Logger:         slog.New(slog.NewTextHandler(logs, nil)),
+	})
+	n := td.sink.waitNotice(t, NoticeBaselineCreated)
+	if !strings.Contains(logs.String(), "no baseline") || !strings.Contains(n.Message, "created baseline") {
+		t.Errorf("creation not said: notice %q, logs:\n%s", n.Message, logs)
+	}
+	m, err := db.Resolve("active")
+	if err != nil || m.Files != 1 {
+		t.Fatalf("active baseline %+v, %v; want one with index.php", m, err)
+	}
+	// The new baseline is the reference: no catch-up findings for index.php.
+	writeFile(t, filepath.Join(root, "new.php"), "<?php")
+	td.sink.waitFor(t, "new.php", fileFinding(baseline.Added, "new.php"))
+	if n := td.sink.count(func(f Finding) bool { return f.File != nil && f.File.Path == "index.php" }); n != 0 {
+		t.Errorf("index.php reported against the baseline just made from it")
+	}
+
+	// Without a way to create one, Run says what to do.
+	d, err := New(cfg, Deps{Store: StoreOf(openDB(t)), Judge: policy.Default(), Sink: &findingSink{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Run(context.Background()); !errors.Is(err, ErrNoBaseline) || !strings.Contains(err.Error(), "baseline create") {
+		t.Errorf("Run without baseline: %v", err)
+	}
+}
+
+// The CLI changes the database while the daemon runs: a new active
+// baseline and a deploy window take effect within 2 seconds.
+func TestDaemonFollowsStoreChanges(t *testing.T) {
+	root := tempRoot(t)
+	db := openDB(t)
+	cfg := testConfig(root)
+	cfg.PollInterval = time.Second // the production default
+	first := makeBaseline(t, db, cfg)
+	td := startDaemon(t, db, cfg, Deps{})
+
+	writeFile(t, filepath.Join(root, "a.txt"), "a")
+	td.sink.waitFor(t, "a.txt", fileFinding(baseline.Added, "a.txt"))
+
+	// Another handle, as the CLI would have, while the daemon runs.
+	cli, err := store.Open(db.Path(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := makeBaseline(t, cli, cfg)
+	if second.ID == first.ID {
+		t.Fatal("no new baseline")
+	}
+	start := time.Now()
+	for td.Health().Baseline != second.ID {
+		if time.Since(start) > 2*time.Second {
+			t.Fatalf("daemon still on baseline %d after 2s", td.Health().Baseline)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	if _, err := cli.StartWindow(store.Window{Label: "release-7", By: "ci", Start: time.Now(), End: time.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second) // the bound promised to the CLI user
+	writeFile(t, filepath.Join(root, "b.txt"), "b")
+	f := td.sink.waitFor(t, "b.txt", fileFinding(baseline.Added, "b.txt"))
+	if f.Verdict.Window == nil || f.Verdict.Window.Label != "release-7" {
+		t.Errorf("change in the deploy window judged without it: %+v", f.Verdict)
+	}
+	if f.Baseline.ID != second.ID {
+		t.Errorf("finding against baseline %d, want %d", f.Baseline.ID, second.ID)
+	}
+}
+
+func TestDaemonOverflowRescans(t *testing.T) {
+	root := tempRoot(t)
+	db := openDB(t)
+	cfg := testConfig(root)
+	makeBaseline(t, db, cfg)
+	var fn *faultNotifier
+	td := startDaemon(t, db, cfg, Deps{NewNotifier: func() (Notifier, error) {
+		fn = newFaultNotifier(t)
+		return fn, nil
+	}})
+	fn.setDrop(true)
+	writeFile(t, filepath.Join(root, "lost", "shell.php"), "<?php")
+	time.Sleep(50 * time.Millisecond)
+	fn.setDrop(false)
+	fn.errs <- ErrOverflow
+	td.sink.waitNotice(t, NoticeOverflow)
+	td.sink.waitFor(t, "shell.php found by the overflow rescan", fileFinding(baseline.Added, "lost/shell.php"))
+	if v := counterValue(t, td.Daemon, "webfim_watch_overflows_total"); v != 1 {
+		t.Errorf("overflow counter = %v, want 1", v)
+	}
+	// The lost directory is watched after the resync.
+	writeFile(t, filepath.Join(root, "lost", "second.php"), "<?php")
+	td.sink.waitFor(t, "second.php", fileFinding(baseline.Added, "lost/second.php"))
+}
+
+func TestDaemonWatchLimitDegrades(t *testing.T) {
+	root := tempRoot(t)
+	writeFile(t, filepath.Join(root, "sub", "a.php"), "<?php")
+	db := openDB(t)
+	cfg := testConfig(root)
+	cfg.DegradedInterval = 100 * time.Millisecond
+	makeBaseline(t, db, cfg)
+	td := startDaemon(t, db, cfg, Deps{NewNotifier: func() (Notifier, error) {
+		fn := newFaultNotifier(t)
+		fn.failAdd = func(p string) error {
+			if strings.HasSuffix(p, "sub") {
+				return &os.PathError{Op: "inotify_add_watch", Path: p, Err: errENOSPC}
+			}
+			return nil
+		}
+		return fn, nil
+	}})
+	n := td.sink.waitNotice(t, NoticeDegraded)
+	if !strings.Contains(n.Message, "fs.inotify.max_user_watches") || n.Fallback != cfg.DegradedInterval {
+		t.Errorf("notice %+v", n)
+	}
+	// Not watched, but found by the fallback rescans.
+	writeFile(t, filepath.Join(root, "sub", "b.php"), "<?php")
+	td.sink.waitFor(t, "b.php in the unwatched dir", fileFinding(baseline.Added, "sub/b.php"))
+	if h := td.Health(); !h.OK || len(h.DegradedRoots) != 1 {
+		t.Errorf("health %+v: want ok with one degraded root", h)
+	}
+}
+
+func TestDaemonReload(t *testing.T) {
+	rootA, rootB := tempRoot(t), tempRoot(t)
+	db := openDB(t)
+	makeBaseline(t, db, testConfig(rootA, rootB))
+	td := startDaemon(t, db, testConfig(rootA), Deps{})
+
+	if err := td.Reload(context.Background(), testConfig(filepath.Join(rootA, "missing")), policy.Default()); err == nil {
+		t.Error("reload with a missing root accepted")
+	}
+	writeFile(t, filepath.Join(rootA, "still.txt"), "")
+	td.sink.waitFor(t, "old config still active", fileFinding(baseline.Added, "still.txt"))
+
+	if err := td.Reload(context.Background(), testConfig(rootA, rootB), policy.Default()); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(waitDeadline)
+	for len(td.currentTree().Status()) != 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("reloaded roots not watched")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	<-td.currentTree().Ready()
+	writeFile(t, filepath.Join(rootB, "b.txt"), "")
+	td.sink.waitFor(t, "root added by reload", fileFinding(baseline.Added, "b.txt"))
+}
+
+func TestDaemonHandler(t *testing.T) {
+	root := tempRoot(t)
+	db := openDB(t)
+	cfg := testConfig(root)
+	makeBaseline(t, db, cfg)
+	td := startDaemon(t, db, cfg, Deps{
+		OutboxStats:    func() (int, uint64, error) { return 7, 2, nil },
+		DeliveryErrors: func() uint64 { return 3 },
+	})
+	writeFile(t, filepath.Join(root, "x.php"), "<?php")
+	td.sink.waitFor(t, "x.php", fileFinding(baseline.Added, "x.php"))
+
+	srv := httptest.NewServer(td.Handler())
+	defer srv.Close()
+	body := get(t, srv.URL+"/metrics", http.StatusOK)
+	for _, want := range []string{
+		"webfim_watch_directories 1",
+		"webfim_outbox_depth 7",
+		"webfim_outbox_dropped_total 2",
+		"webfim_delivery_errors_total 3",
+		`webfim_alerts_total{kind="alert",rule="`,
+		`webfim_watch_events_total{kind="path"}`,
+		"webfim_active_baseline_age_seconds",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %q:\n%s", want, body)
+		}
+	}
+	var h Health
+	if err := json.Unmarshal([]byte(get(t, srv.URL+"/healthz", http.StatusOK)), &h); err != nil || !h.OK || h.WatchedDirs != 1 {
+		t.Errorf("healthz %+v %v", h, err)
+	}
+	td.stop(t)
+	get(t, srv.URL+"/healthz", http.StatusServiceUnavailable)
+}
+
+func get(t *testing.T, url string, status int) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != status {
+		t.Fatalf("GET %s: %d, want %d: %s", url, resp.StatusCode, status, b)
+	}
+	return string(b)
+}
+
+func counterValue(t *testing.T, d *Daemon, name string) float64 {
+	t.Helper()
+	mfs, err := d.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := 0.0
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			total += m.GetCounter().GetValue()
+		}
+	}
+	return total
+}

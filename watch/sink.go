@@ -1,0 +1,128 @@
+package watch
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"webfim/alert"
+	"webfim/store"
+)
+
+// Enqueuer is the durable outbox; *store.DB is one.
+type Enqueuer interface {
+	Enqueue(max int, docs ...store.OutboxEntry) (dropped int, err error)
+}
+
+// OutboxSink is the [Sink] of the daemon: it turns findings into ECS
+// documents (package alert), writes them to the outbox in one database
+// session per batch, and wakes the deliverer. Documents leave the outbox
+// only when the outputs acknowledged them (output.Deliverer).
+type OutboxSink struct {
+	Outbox Enqueuer
+	// MaxEntries bounds the outbox; when it is exceeded the oldest entries
+	// are dropped, counted, logged and reported by a document.
+	MaxEntries int
+	// Env returns the document environment (host, agent version, root
+	// names); BaselineID, BaselineLabel and Now are filled per finding.
+	Env func() alert.Env
+	// Notify wakes the deliverer (output.Deliverer.Notify); may be nil.
+	Notify func()
+	Logger *slog.Logger
+}
+
+// Emit implements [Sink].
+func (s *OutboxSink) Emit(_ context.Context, findings []Finding) error {
+	entries := make([]store.OutboxEntry, 0, len(findings))
+	for _, f := range findings {
+		env := s.env()
+		env.Now, env.BaselineID, env.BaselineLabel = f.Time, f.Baseline.ID, f.Baseline.Label
+		var doc alert.Document
+		switch {
+		case f.File != nil:
+			doc = alert.FromFileChange(*f.File, f.Verdict, env)
+		case f.Item != nil:
+			doc = alert.FromItemChange(*f.Item, f.Verdict, env)
+		default:
+			return errors.New("watch: finding without a change")
+		}
+		// The daemon's id also tells apart a file written again with the
+		// same bytes, and reminders; see Finding.EventID.
+		doc["event.id"] = f.EventID
+		if f.Reminder {
+			doc["webfim.reminder"] = true
+		}
+		body, err := json.Marshal(doc)
+		if err != nil {
+			return fmt.Errorf("watch: encoding alert %s: %w", f.EventID, err)
+		}
+		entries = append(entries, store.OutboxEntry{ID: f.EventID, Doc: body, Enqueued: f.Time})
+	}
+	return s.enqueue(entries...)
+}
+
+// Notice implements [Sink].
+func (s *OutboxSink) Notice(_ context.Context, n Notice) error {
+	env := s.env()
+	env.Now = n.Time
+	var doc alert.Document
+	switch n.Kind {
+	case NoticeOverflow:
+		doc = alert.RescanAfterOverflow(n.Roots, env)
+	case NoticeDegraded:
+		root := ""
+		if len(n.Roots) > 0 {
+			root = n.Roots[0]
+		}
+		doc = alert.WatchLimitReached(root, n.Err, n.Fallback, env)
+	case NoticeCatchUp:
+		doc = alert.CatchUpStarted(n.Roots, env)
+	default:
+		s.log().Info("notice", "kind", n.Kind, "message", n.Message)
+		return nil
+	}
+	body, err := json.Marshal(doc)
+	if err != nil {
+		return err
+	}
+	return s.enqueue(store.OutboxEntry{ID: doc.ID(), Doc: body, Enqueued: n.Time})
+}
+
+func (s *OutboxSink) enqueue(entries ...store.OutboxEntry) error {
+	dropped, err := s.Outbox.Enqueue(s.MaxEntries, entries...)
+	if err != nil {
+		return err
+	}
+	if dropped > 0 {
+		s.log().Error("outbox full: dropped the oldest undelivered alerts", "dropped", dropped, "max", s.MaxEntries)
+		env := s.env()
+		env.Now = time.Now()
+		doc := alert.OutboxDropped(dropped, env)
+		if body, err := json.Marshal(doc); err == nil {
+			// This may push out one more old entry; it is counted too.
+			s.Outbox.Enqueue(s.MaxEntries, store.OutboxEntry{ID: doc.ID(), Doc: body, Enqueued: env.Now})
+		}
+	}
+	if s.Notify != nil {
+		s.Notify()
+	}
+	return nil
+}
+
+func (s *OutboxSink) env() alert.Env {
+	var env alert.Env
+	if s.Env != nil {
+		env = s.Env()
+	}
+	return env
+}
+
+func (s *OutboxSink) log() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.Default()
+}
