@@ -502,3 +502,25 @@ func flowScalarLists(n *yaml.Node) {
 		flowScalarLists(c)
 	}
 }
+
+// MarshalYAML prints a root; a list that is nil (inherit the global one)
+// is left out, while an empty override prints as [] so that it keeps
+// its meaning when the printed policy is loaded again.
+func (r Root) MarshalYAML() (any, error) {
+	type view struct {
+		Path             string    `yaml:"path"`
+		Name             string    `yaml:"name,omitempty"`
+		Exclude          []string  `yaml:"exclude,omitempty"`
+		Ignore           []string  `yaml:"ignore,omitempty"`
+		NoScriptZones    *[]string `yaml:"no_script_zones,omitempty"`
+		ScriptExtensions *[]string `yaml:"script_extensions,omitempty"`
+	}
+	v := view{Path: r.Path, Name: r.Name, Exclude: r.Exclude, Ignore: r.Ignore}
+	if r.NoScriptZones != nil {
+		v.NoScriptZones = &r.NoScriptZones
+	}
+	if r.ScriptExtensions != nil {
+		v.ScriptExtensions = &r.ScriptExtensions
+	}
+	return v, nil
+}

@@ -284,3 +284,27 @@ func TestAliasBomb(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// A policy built in code (as "webfim init" does) with roots that inherit
+// the global lists must still inherit them once printed and loaded.
+func TestMarshalBuiltPolicyKeepsInheritance(t *testing.T) {
+	p := Default()
+	p.Roots = append(p.Roots, Root{Path: "/srv/www"}, Root{Path: "/srv/cdn", NoScriptZones: []string{}})
+	out, err := p.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := Parse("init.yml", out)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if got := q.RootFor("/srv/www").NoScriptZones; !cmp.Equal(got, DefaultNoScriptZones) {
+		t.Errorf("inherited zones lost: %v\n%s", got, out)
+	}
+	if got := q.RootFor("/srv/cdn").NoScriptZones; got == nil || len(got) != 0 {
+		t.Errorf("empty override lost: %#v\n%s", got, out)
+	}
+	if _, ok := q.NoScriptZone("/srv/www", "uploads/x.php"); !ok {
+		t.Error("no-script zone not in effect after round trip")
+	}
+}
