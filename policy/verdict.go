@@ -354,9 +354,9 @@ func (p *Policy) decide(id, event string, ctx Context) Verdict {
 	return v
 }
 
-// Explain judges a hypothetical change of root/rel at time t, for
-// "webfim policy explain"; adhoc are the database's deploy windows.
-func (p *Policy) Explain(root, rel string, a Action, t time.Time, adhoc []Window) (Verdict, error) {
+// Explain judges a hypothetical change of a regular file root/rel in
+// context ctx (see [Policy.ContextAt]), for "webfim policy explain".
+func (p *Policy) Explain(root, rel string, a Action, ctx Context) (Verdict, error) {
 	c := baseline.Change{Root: root, Path: rel}
 	rec := &baseline.Record{Root: root, Path: rel, Type: baseline.TypeFile}
 	switch a {
@@ -369,7 +369,7 @@ func (p *Policy) Explain(root, rel string, a Action, t time.Time, adhoc []Window
 	default:
 		return Verdict{}, fmt.Errorf("unknown action %q (want added, changed or removed)", a)
 	}
-	return p.EvaluateFile(c, Context{Now: t, Window: p.WindowAt(t, adhoc)}), nil
+	return p.EvaluateFile(c, ctx), nil
 }
 
 // ContextAt is the Context of a change seen at now: the deploy window in

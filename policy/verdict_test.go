@@ -208,15 +208,16 @@ func TestMappedExtensions(t *testing.T) {
 
 func TestExplain(t *testing.T) {
 	p := mustParse(t, windowConfig("thu", "10:00", "11:00", "UTC"))
-	v, err := p.Explain(root, "uploads/x.php", ActionAdded, utc("2026-11-26T10:30:00Z"), nil)
+	at := p.ContextAt(utc("2026-11-26T10:30:00Z"), nil, "")
+	v, err := p.Explain(root, "uploads/x.php", ActionAdded, at)
 	if err != nil || v.RuleID != RuleScriptInNoScriptZone || !v.Alert {
 		t.Errorf("explain = %+v, %v", v, err)
 	}
-	v, _ = p.Explain(root, "x.php", ActionChanged, utc("2026-11-26T10:30:00Z"), nil)
+	v, _ = p.Explain(root, "x.php", ActionChanged, at)
 	if v.Alert || !strings.Contains(v.Reason, "inside deploy window 'w' (recurring, config)") {
 		t.Errorf("explain in window = %+v", v)
 	}
-	if _, err := p.Explain(root, "x", "renamed", time.Now(), nil); err == nil {
+	if _, err := p.Explain(root, "x", "renamed", at); err == nil {
 		t.Error("unknown action accepted")
 	}
 }

@@ -41,6 +41,7 @@ func init() {
 					&cli.StringFlag{Name: "time", Usage: "when the change happens, RFC 3339 (`TIME`, default now)"},
 					&cli.StringFlag{Name: "action", Value: "added", Usage: "added, changed or removed"},
 					&cli.StringFlag{Name: "root", Usage: "the web `ROOT` the path belongs to"},
+					&cli.StringFlag{Name: "writer", Usage: "the `PROCESS` name that made the change (for allowed_writers)"},
 					&cli.BoolFlag{Name: "json", Usage: "print the verdict as JSON"},
 				},
 				Action: policyExplainAction,
@@ -121,7 +122,7 @@ func policyExplainAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	v, err := p.Explain(root, rel, action, t, adhoc)
+	v, err := p.Explain(root, rel, action, p.ContextAt(t, adhoc, c.String("writer")))
 	if err != nil {
 		return usageError{err}
 	}
