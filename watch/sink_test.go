@@ -1,0 +1,109 @@
+package watch
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"webfim/alert"
+	"webfim/baseline"
+	"webfim/policy"
+	"webfim/serverconf"
+)
+
+func TestOutboxSink(t *testing.T) {
+	db := openDB(t)
+	notified := 0
+	sink := &OutboxSink{Outbox: db, MaxEntries: 3, Notify: func() { notified++ },
+		Env:    func() alert.Env { return alert.Env{AgentVersion: "test"} },
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	rec := &baseline.Record{Root: "/srv/www", Path: "shell.php", Type: baseline.TypeFile, Size: 5, BLAKE3: make([]byte, 32)}
+	ch := baseline.Change{Kind: baseline.Added, Root: "/srv/www", Path: "shell.php", New: rec}
+	v := policy.Default().EvaluateFile(ch, policy.Context{Now: time.Now()})
+	f := Finding{EventID: "fp1-123", Fingerprint: "fp1", Time: time.Now(), Baseline: BaselineInfo{ID: 4, Label: "l"}, File: &ch, Verdict: v, Reminder: true}
+	if err := sink.Emit(context.Background(), []Finding{f}); err != nil {
+		t.Fatal(err)
+	}
+	pending, err := db.Pending(0)
+	if err != nil || len(pending) != 1 {
+		t.Fatalf("pending %v, %v", pending, err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(pending[0].Doc, &doc); err != nil {
+		t.Fatal(err)
+	}
+	event := doc["event"].(map[string]any)
+	if pending[0].ID != "fp1-123" || event["id"] != "fp1-123" {
+		t.Errorf("outbox id %q, event.id %v: want the finding's EventID", pending[0].ID, event["id"])
+	}
+	if doc["webfim"].(map[string]any)["reminder"] != true {
+		t.Error("reminder not marked")
+	}
+	if notified != 1 {
+		t.Errorf("deliverer notified %d times", notified)
+	}
+
+	// Over the bound: the oldest are dropped, and a document says so.
+	item := serverconf.Item{Server: "nginx", Kind: "load_module", Name: "evil.so", Source: "/etc/nginx/nginx.conf"}
+	ich := serverconf.Change{Kind: serverconf.ItemAdded, New: &item}
+	iv := policy.Default().EvaluateItem(ich, policy.Context{Now: time.Now()})
+	var many []Finding
+	for i := range 4 {
+		many = append(many, Finding{EventID: "item" + string(rune('a'+i)), Fingerprint: "x", Time: time.Now(), Item: &ich, Verdict: iv})
+	}
+	if err := sink.Emit(context.Background(), many); err != nil {
+		t.Fatal(err)
+	}
+	depth, dropped, err := db.OutboxStats()
+	if err != nil || depth != 3 || dropped < 2 {
+		t.Errorf("depth %d dropped %d (%v): want bounded at 3 with drops counted", depth, dropped, err)
+	}
+	pending, _ = db.Pending(0)
+	last := pending[len(pending)-1]
+	if err := json.Unmarshal(last.Doc, &doc); err != nil || doc["event"].(map[string]any)["action"] != "outbox-dropped" {
+		t.Errorf("last outbox document is not the drop report: %s", last.Doc)
+	}
+
+	if err := sink.Notice(context.Background(), Notice{Kind: NoticeOverflow, Roots: []string{"/srv/www"}, Time: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	pending, _ = db.Pending(0)
+	found := false
+	for _, e := range pending {
+		if err := json.Unmarshal(e.Doc, &doc); err == nil && doc["event"].(map[string]any)["action"] == "rescan-after-overflow" {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no overflow notice document in the outbox")
+	}
+}
+
+func TestDaemonConfigAtomicReplace(t *testing.T) {
+	root := tempRoot(t)
+	etc := tempRoot(t)
+	conf := filepath.Join(etc, "nginx.conf")
+	writeFile(t, conf, "events {}\nhttp { server { root /var/www; } }\n")
+	db := openDB(t)
+	cfg := testConfig(root)
+	cfg.ConfigFiles = []string{conf}
+	makeBaseline(t, db, cfg)
+	td := startDaemon(t, db, cfg, Deps{})
+
+	tmp := filepath.Join(etc, ".nginx.conf.swp")
+	writeFile(t, tmp, "load_module /tmp/ngx_http_evil_module.so;\nevents {}\nhttp { server { root /var/www; } }\n")
+	if err := os.Rename(tmp, conf); err != nil {
+		t.Fatal(err)
+	}
+	f := td.sink.waitFor(t, "load_module added", func(f Finding) bool {
+		return f.Item != nil && f.Item.Kind == serverconf.ItemAdded && f.Item.New.Kind == "load_module"
+	})
+	if !f.Verdict.Alert {
+		t.Errorf("planted nginx module not an alert: %+v", f.Verdict)
+	}
+}
