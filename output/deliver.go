@@ -174,6 +174,17 @@ func (d *Deliverer) Stats() []OutputStats {
 	return append([]OutputStats(nil), d.stats...)
 }
 
+// Errors returns the number of failed Write calls of all outputs.
+func (d *Deliverer) Errors() uint64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var n uint64
+	for _, s := range d.stats {
+		n += s.Errors
+	}
+	return n
+}
+
 // Acked returns how many entries left the outbox.
 func (d *Deliverer) Acked() uint64 {
 	d.mu.Lock()

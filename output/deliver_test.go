@@ -193,6 +193,9 @@ func TestDelivererOutputDownThenUp(t *testing.T) {
 	if st.Delivered != 20 || st.Errors < 3 || st.Failing || st.Name != "flaky" {
 		t.Errorf("stats = %+v", st)
 	}
+	if d.Errors() != st.Errors {
+		t.Errorf("Errors() = %d, want %d", d.Errors(), st.Errors)
+	}
 	if d.Acked() != 20 {
 		t.Errorf("Acked = %d, want 20", d.Acked())
 	}

@@ -13,7 +13,8 @@ import (
 
 // Fsync policies of [FileConfig].
 const (
-	FsyncAlways   = "always"   // fsync after every batch, before it is acknowledged (default)
+	FsyncBatch    = "batch"    // fsync after every batch, before it is acknowledged (default)
+	FsyncAlways   = "always"   // fsync after every document
 	FsyncInterval = "interval" // fsync at most every FsyncInterval; a power loss may lose the last interval
 	FsyncNever    = "never"    // leave flushing to the operating system
 )
@@ -37,7 +38,7 @@ type FileConfig struct {
 	// MaxFiles is how many rotated files are kept besides the active one;
 	// 0 means DefaultMaxFiles.
 	MaxFiles int
-	// Fsync is FsyncAlways (also when empty), FsyncInterval or FsyncNever.
+	// Fsync is FsyncBatch (also when empty), FsyncAlways, FsyncInterval or FsyncNever.
 	Fsync string
 	// FsyncInterval is the period of FsyncInterval; 0 means DefaultFsyncInterval.
 	FsyncInterval time.Duration
@@ -62,10 +63,10 @@ func (c *FileConfig) Validate() error {
 	}
 	switch c.Fsync {
 	case "":
-		c.Fsync = FsyncAlways
-	case FsyncAlways, FsyncInterval, FsyncNever:
+		c.Fsync = FsyncBatch
+	case FsyncBatch, FsyncAlways, FsyncInterval, FsyncNever:
 	default:
-		return configError("file", "fsync %q is not one of %q, %q, %q", c.Fsync, FsyncAlways, FsyncInterval, FsyncNever)
+		return configError("file", "fsync %q is not one of %q, %q, %q, %q", c.Fsync, FsyncBatch, FsyncAlways, FsyncInterval, FsyncNever)
 	}
 	if c.FsyncInterval < 0 {
 		return configError("file", "fsync interval %v is negative", c.FsyncInterval)
@@ -129,7 +130,7 @@ func (o *FileOutput) open() error {
 func (o *FileOutput) Name() string { return "file:" + o.cfg.Path }
 
 // Write appends docs, rotating when the file would exceed MaxSize, and with
-// FsyncAlways syncs before returning. A failed write is truncated away so the
+// FsyncBatch or FsyncAlways syncs before returning. A failed write is truncated away so the
 // file never holds a partial line.
 func (o *FileOutput) Write(ctx context.Context, docs []Doc) error {
 	if len(docs) == 0 {
@@ -172,8 +173,14 @@ func (o *FileOutput) Write(ctx context.Context, docs []Doc) error {
 		}
 		o.size += int64(n)
 		o.dirty = true
+		if o.cfg.Fsync == FsyncAlways {
+			if err := o.sync(); err != nil {
+				failedFrom, werr = i, fmt.Errorf("file output %s: fsync: %w", o.cfg.Path, err)
+				break
+			}
+		}
 	}
-	if o.cfg.Fsync == FsyncAlways && o.f != nil && o.dirty {
+	if o.cfg.Fsync == FsyncBatch && o.f != nil && o.dirty {
 		if err := o.sync(); err != nil {
 			// Nothing since the last successful sync is known to be on disk.
 			return fmt.Errorf("file output %s: fsync: %w", o.cfg.Path, err)

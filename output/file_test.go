@@ -189,7 +189,7 @@ func TestFileMode0600(t *testing.T) {
 
 func TestFileFsyncPolicies(t *testing.T) {
 	ctx := context.Background()
-	t.Run("always", func(t *testing.T) {
+	t.Run("batch", func(t *testing.T) {
 		o, err := File(FileConfig{Path: filepath.Join(t.TempDir(), "a")})
 		if err != nil {
 			t.Fatal(err)
@@ -199,7 +199,20 @@ func TestFileFsyncPolicies(t *testing.T) {
 			o.Write(ctx, testDocs(i, 2))
 		}
 		if o.syncs != 3 || o.dirty {
-			t.Errorf("always: %d fsyncs after 3 batches (dirty %v), want 3", o.syncs, o.dirty)
+			t.Errorf("batch: %d fsyncs after 3 batches (dirty %v), want 3", o.syncs, o.dirty)
+		}
+	})
+	t.Run("always", func(t *testing.T) {
+		o, err := File(FileConfig{Path: filepath.Join(t.TempDir(), "a"), Fsync: FsyncAlways})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer o.Close()
+		for i := 0; i < 3; i++ {
+			o.Write(ctx, testDocs(i, 2))
+		}
+		if o.syncs != 6 || o.dirty {
+			t.Errorf("always: %d fsyncs after 3 batches of 2 (dirty %v), want 6", o.syncs, o.dirty)
 		}
 	})
 	t.Run("never", func(t *testing.T) {
@@ -297,7 +310,7 @@ func TestFileConfigErrors(t *testing.T) {
 		}
 	}
 	c := FileConfig{Path: "x"}
-	if err := c.Validate(); err != nil || c.MaxSize != DefaultMaxSize || c.MaxFiles != DefaultMaxFiles || c.Fsync != FsyncAlways {
+	if err := c.Validate(); err != nil || c.MaxSize != DefaultMaxSize || c.MaxFiles != DefaultMaxFiles || c.Fsync != FsyncBatch {
 		t.Errorf("defaults: %+v, %v", c, err)
 	}
 }

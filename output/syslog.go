@@ -17,7 +17,7 @@ import (
 const (
 	SyslogUDP      = "udp"      // one message per datagram
 	SyslogTCP      = "tcp"      // octet-counting framing (RFC 6587 3.4.1)
-	SyslogUnix     = "unix"     // unix stream socket, octet-counting framing
+	SyslogUnix     = "unix"     // unix stream socket, octet-counting framing; falls back to a datagram socket (such as /dev/log)
 	SyslogUnixgram = "unixgram" // unix datagram socket (such as /dev/log), one message per datagram
 )
 
@@ -164,9 +164,6 @@ func (s *SyslogOutput) Write(ctx context.Context, docs []Doc) error {
 			return &PartialError{Failed: rangeFrom(i, len(docs)),
 				Err: fmt.Errorf("syslog: message of %d bytes exceeds the datagram limit of %d; use tcp", len(msg), maxDatagram)}
 		}
-		if s.stream {
-			msg = append([]byte(strconv.Itoa(len(msg))+" "), msg...)
-		}
 		err := s.send(msg)
 		if err != nil {
 			s.closeConn()
@@ -185,11 +182,22 @@ func (s *SyslogOutput) send(msg []byte) error {
 		s.closeConn()
 	}
 	if s.conn == nil {
-		c, err := net.DialTimeout(s.cfg.Network, s.cfg.Address, s.cfg.Timeout)
+		network := s.cfg.Network
+		c, err := net.DialTimeout(network, s.cfg.Address, s.cfg.Timeout)
+		if err != nil && network == SyslogUnix {
+			// /dev/log and most local syslog sockets are datagram sockets.
+			if gc, gerr := net.DialTimeout(SyslogUnixgram, s.cfg.Address, s.cfg.Timeout); gerr == nil {
+				c, err, network = gc, nil, SyslogUnixgram
+			}
+		}
 		if err != nil {
 			return err
 		}
 		s.conn = c
+		s.stream = network == SyslogTCP || network == SyslogUnix
+	}
+	if s.stream {
+		msg = append([]byte(strconv.Itoa(len(msg))+" "), msg...)
 	}
 	s.conn.SetWriteDeadline(time.Now().Add(s.cfg.Timeout))
 	n, err := s.conn.Write(msg)

@@ -278,33 +278,35 @@ func TestSyslogUnixSockets(t *testing.T) {
 	defer os.RemoveAll(dir)
 	docs := testDocs(0, 3)
 
-	t.Run("unixgram", func(t *testing.T) {
-		path := filepath.Join(dir, "dgram.sock")
-		pc, err := net.ListenPacket("unixgram", path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer pc.Close()
-		o, err := Syslog(SyslogConfig{Network: "unixgram", Address: path, Hostname: "h"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer o.Close()
-		if err := o.Write(context.Background(), docs); err != nil {
-			t.Fatal(err)
-		}
-		var raws []string
-		buf := make([]byte, 70000)
-		pc.SetReadDeadline(time.Now().Add(5 * time.Second))
-		for range docs {
-			n, _, err := pc.ReadFrom(buf)
+	for _, network := range []string{"unixgram", "unix"} {
+		t.Run("datagram socket, network "+network, func(t *testing.T) {
+			path := filepath.Join(dir, network+".sock")
+			pc, err := net.ListenPacket("unixgram", path)
 			if err != nil {
 				t.Fatal(err)
 			}
-			raws = append(raws, string(buf[:n]))
-		}
-		checkMessages(t, raws, docs, "h")
-	})
+			defer pc.Close()
+			o, err := Syslog(SyslogConfig{Network: network, Address: path, Hostname: "h"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer o.Close()
+			if err := o.Write(context.Background(), docs); err != nil {
+				t.Fatal(err)
+			}
+			var raws []string
+			buf := make([]byte, 70000)
+			pc.SetReadDeadline(time.Now().Add(5 * time.Second))
+			for range docs {
+				n, _, err := pc.ReadFrom(buf)
+				if err != nil {
+					t.Fatal(err)
+				}
+				raws = append(raws, string(buf[:n]))
+			}
+			checkMessages(t, raws, docs, "h")
+		})
+	}
 	t.Run("unix stream", func(t *testing.T) {
 		path := filepath.Join(dir, "stream.sock")
 		ln, err := net.Listen("unix", path)
