@@ -156,29 +156,60 @@ func (w *iisWalker) walk(n *xnode, section, location string) {
 		}
 		if cs, ok := c.attrFold("configSource"); ok {
 			w.p.add(Item{Kind: "config_source", Name: sec, Image: cs, Scope: w.scope(location), Source: w.src, Line: c.line})
-		}
-		switch {
-		case sec == "system.applicationHost/sites":
-			w.sites(c)
-			continue
-		case sec == "configurationRedirection":
-			w.p.add(Item{Kind: "redirection", Name: "configurationRedirection", Image: expandWindows(c.attr("path")),
-				Scope: "server", Source: w.src, Line: c.line, Attrs: attrs(c, "enabled", "userName")})
-			continue
-		case sec == "configSections":
-			continue
-		}
-		if col, ok := iisCollections[sec]; ok {
-			if ap, ok := c.attrFold("accessPolicy"); ok && col.kind == "handler" {
-				// "Read, Script, Execute" on an upload folder makes it executable
-				w.p.add(Item{Kind: "access_policy", Name: sec, Scope: w.scope(location), Source: w.src, Line: c.line,
-					Attrs: map[string]string{"accessPolicy": ap}})
+			if sub, src, ok := w.configSource(cs); ok && sub.name == c.name {
+				sw := *w
+				sw.src = src
+				sw.section(sub, sec, location)
+				continue
 			}
-			w.collection(c, col, location)
-			continue
 		}
-		w.walk(c, sec, location)
+		w.section(c, sec, location)
 	}
+}
+
+// configSource reads the file a section is moved to: a path relative to
+// the directory of the configuration, without "..", as IIS requires.
+func (w *iisWalker) configSource(cs string) (*xnode, string, bool) {
+	rel := strings.ReplaceAll(cs, `\`, "/")
+	if rel == "" || strings.HasPrefix(rel, "/") || isWindowsPath(cs) && strings.Contains(cs, ":") || strings.Contains(rel, "..") {
+		return nil, "", false
+	}
+	sp := path.Join(path.Dir(strings.ReplaceAll(w.src, `\`, "/")), rel)
+	_, data, ok := w.p.include(sp)
+	if !ok {
+		return nil, "", false
+	}
+	root, err := parseXML(sp, data)
+	if err != nil {
+		w.p.add(unparsableItem(w.p.server, err.(*ParseError)))
+		return nil, "", false
+	}
+	return root, sp, true
+}
+
+// section handles one element below <configuration> (or a <location>).
+func (w *iisWalker) section(c *xnode, sec, location string) {
+	switch {
+	case sec == "system.applicationHost/sites":
+		w.sites(c)
+		return
+	case sec == "configurationRedirection":
+		w.p.add(Item{Kind: "redirection", Name: "configurationRedirection", Image: expandWindows(c.attr("path")),
+			Scope: "server", Source: w.src, Line: c.line, Attrs: attrs(c, "enabled", "userName")})
+		return
+	case sec == "configSections":
+		return
+	}
+	if col, ok := iisCollections[sec]; ok {
+		if ap, ok := c.attrFold("accessPolicy"); ok && col.kind == "handler" {
+			// "Read, Script, Execute" on an upload folder makes it executable
+			w.p.add(Item{Kind: "access_policy", Name: sec, Scope: w.scope(location), Source: w.src, Line: c.line,
+				Attrs: map[string]string{"accessPolicy": ap}})
+		}
+		w.collection(c, col, location)
+		return
+	}
+	w.walk(c, sec, location)
 }
 
 // collection applies <add>, <remove> and <clear/> in order. What remains

@@ -458,3 +458,33 @@ func TestTomcatEtcLayout(t *testing.T) {
 		t.Errorf("items: %v", brief(inv.Items))
 	}
 }
+
+// A section moved to another file with configSource is read from there;
+// a path leaving the config directory is not followed.
+func TestIISConfigSource(t *testing.T) {
+	root := t.TempDir()
+	dir := "Windows/System32/inetsrv/config"
+	writeFile(t, root, dir+"/applicationHost.config", `<configuration>
+  <system.webServer>
+    <globalModules configSource="gm.config" />
+    <isapiFilters configSource="..\..\evil.config" />
+  </system.webServer>
+</configuration>`)
+	writeFile(t, root, dir+"/gm.config", "<globalModules>\n  <add name=\"Hidden\" image=\"%windir%\\hidden.dll\" />\n</globalModules>\n")
+	writeFile(t, root, "Windows/System32/evil.config", `<isapiFilters><filter name="X" path="x.dll" /></isapiFilters>`)
+	inv := ParseFile(root, filepath.Join(root, dir, "applicationHost.config"), "iis")
+	if inv.Err != nil {
+		t.Fatal(inv.Err)
+	}
+	want := []string{
+		`config_source|system.webServer/globalModules|server|gm.config|`,
+		`global_module|Hidden|server|C:\Windows\hidden.dll||raw_image=%windir%\hidden.dll`,
+		`config_source|system.webServer/isapiFilters|server|..\..\evil.config|`,
+	}
+	if d := cmp.Diff(want, brief(inv.Items)); d != "" {
+		t.Errorf("items (-want +got):\n%s", d)
+	}
+	if got := inv.Items[1].Source; got != "/"+dir+"/gm.config" {
+		t.Errorf("moved section source %q", got)
+	}
+}
