@@ -84,9 +84,17 @@ func statEntry(path string, r *Record, follow bool) error {
 
 func readLink(path string) (string, error) { return os.Readlink(path) }
 
+// dirHandle is an open directory: its entries are listed and stat'ed
+// relative to it (fstatat), which spares the kernel a walk of the whole
+// path for every entry and pins the directory being walked.
+type dirHandle struct {
+	f  *os.File
+	fd int
+}
+
 // openDir opens a directory for listing. O_NOFOLLOW makes sure a directory
 // swapped for a symlink after lstat is not followed out of the root.
-func openDir(path string, follow bool) (*os.File, error) {
+func openDir(path string, follow bool) (*dirHandle, error) {
 	flags := unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC
 	if !follow {
 		flags |= unix.O_NOFOLLOW
@@ -95,7 +103,46 @@ func openDir(path string, follow bool) (*os.File, error) {
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
 	}
-	return os.NewFile(uintptr(fd), path), nil
+	return &dirHandle{f: os.NewFile(uintptr(fd), path), fd: fd}, nil
+}
+
+func (d *dirHandle) names() ([]string, error) { return d.f.Readdirnames(-1) }
+
+func (d *dirHandle) close() { d.f.Close() }
+
+// lstat is lstat(2) of the entry name of the directory (path is its full
+// path, for error messages).
+func (d *dirHandle) lstat(name, path string, r *Record) error {
+	var st unix.Stat_t
+	for {
+		err := unix.Fstatat(d.fd, name, &st, unix.AT_SYMLINK_NOFOLLOW)
+		if err == nil {
+			break
+		}
+		if err != unix.EINTR {
+			return &fs.PathError{Op: "lstat", Path: path, Err: err}
+		}
+	}
+	fillFromStat(r, &st)
+	return nil
+}
+
+func (d *dirHandle) readlink(name, path string, size int64) (string, error) {
+	n := max(int(size)+1, 128)
+	for {
+		buf := make([]byte, n)
+		k, err := unix.Readlinkat(d.fd, name, buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return "", &fs.PathError{Op: "readlink", Path: path, Err: err}
+		}
+		if k < n {
+			return string(buf[:k]), nil
+		}
+		n *= 2
+	}
 }
 
 func openRetry(path string, flags int) (int, error) {

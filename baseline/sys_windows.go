@@ -44,7 +44,23 @@ func statEntry(path string, r *Record, follow bool) error {
 
 func readLink(path string) (string, error) { return os.Readlink(path) }
 
-func openDir(path string, follow bool) (*os.File, error) { return os.Open(path) }
+type dirHandle struct{ f *os.File }
+
+func openDir(path string, follow bool) (*dirHandle, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	return &dirHandle{f}, nil
+}
+
+func (d *dirHandle) names() ([]string, error) { return d.f.Readdirnames(-1) }
+
+func (d *dirHandle) close() { d.f.Close() }
+
+func (d *dirHandle) lstat(name, path string, r *Record) error { return statEntry(path, r, false) }
+
+func (d *dirHandle) readlink(name, path string, size int64) (string, error) { return os.Readlink(path) }
 
 type fileHandle struct{ f *os.File }
 

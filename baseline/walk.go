@@ -369,13 +369,17 @@ func (w *walker) visitDir(root, rel string, rootDev uint64, rec *Record, isRoot 
 	dirPath := fullPath(root, rel)
 	descend := isRoot || w.opt.CrossDevice || rec.Dev == rootDev
 	var names []string
+	var dir *dirHandle
 	if descend {
 		var err error
-		names, err = readDirNames(dirPath, isRoot)
+		dir, names, err = readDir(dirPath, isRoot)
 		if err != nil {
 			it.err = err
 			it.rec.Err = err.Error()
 		}
+	}
+	if dir != nil {
+		defer dir.close()
 	}
 	if err := w.emit(it); err != nil {
 		return err
@@ -390,33 +394,35 @@ func (w *walker) visitDir(root, rel string, rootDev uint64, rec *Record, isRoot 
 		if rel != "" {
 			childRel = rel + "/" + name
 		}
-		if err := w.visit(root, childRel, name, rootDev); err != nil {
+		if err := w.visit(dir, root, childRel, name, rootDev); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func readDirNames(path string, follow bool) ([]string, error) {
-	f, err := openDir(path, follow)
+// readDir opens a directory and lists its names in byte order; the handle
+// stays open while the entries are visited.
+func readDir(path string, follow bool) (*dirHandle, []string, error) {
+	d, err := openDir(path, follow)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	names, err := f.Readdirnames(-1)
-	f.Close()
+	names, err := d.names()
 	if err != nil {
-		return nil, fmt.Errorf("read directory %s: %w", path, err)
+		d.close()
+		return nil, nil, fmt.Errorf("read directory %s: %w", path, err)
 	}
 	slices.Sort(names)
-	return names, nil
+	return d, names, nil
 }
 
 // visit stats one entry and emits it (recursing into directories).
-func (w *walker) visit(root, rel, name string, rootDev uint64) error {
+func (w *walker) visit(dir *dirHandle, root, rel, name string, rootDev uint64) error {
 	p := fullPath(root, rel)
 	var rec Record
 	rec.Root, rec.Path = root, rel
-	statErr := statEntry(p, &rec, false)
+	statErr := dir.lstat(name, p, &rec)
 	if statErr != nil && errors.Is(statErr, fs.ErrNotExist) {
 		// Vanished between the directory listing and lstat: it was not
 		// there when we looked, so it is not part of this state.
@@ -440,7 +446,7 @@ func (w *walker) visit(root, rel, name string, rootDev uint64) error {
 		return w.visitDir(root, rel, rootDev, &rec, false)
 	case TypeSymlink:
 		it := itemPool.Get().(*item)
-		target, err := readLink(p)
+		target, err := dir.readlink(name, p, rec.Size)
 		if err != nil {
 			it.err = err
 			rec.Err = err.Error()
