@@ -19,9 +19,12 @@ import (
 // rsyslogd is a private rsyslog instance listening on loopback only.
 type rsyslogd struct {
 	udpAddr, tcpAddr string
+	unixStream       string // imptcp on a unix socket: octet-counted stream
+	unixDgram        string // imuxsock: datagrams, like /dev/log
 	out              string // file of received messages, one per line
 	cmd              *exec.Cmd
 	stderr           *bytes.Buffer
+	stop             func()
 }
 
 func findRsyslogd(t *testing.T) string {
@@ -60,25 +63,45 @@ func freePorts(t *testing.T) (udp, tcp int) {
 const rsyslogTemplate = `%syslogfacility%|%syslogseverity%|%hostname%|%app-name%|%procid%|%msgid%|%structured-data%|%msg%\n`
 
 func startRsyslogd(t *testing.T) *rsyslogd {
-	bin := findRsyslogd(t)
-	dir := t.TempDir()
+	t.Helper()
+	findRsyslogd(t)
 	udpPort, tcpPort := freePorts(t)
+	return startRsyslogdAt(t, udpPort, tcpPort)
+}
+
+// startRsyslogdAt starts rsyslogd on the given loopback ports; it is
+// killed when the test ends or when stop is called.
+func startRsyslogdAt(t *testing.T, udpPort, tcpPort int) *rsyslogd {
+	t.Helper()
+	bin := findRsyslogd(t)
+	dir, err := os.MkdirTemp("", "wfrs") // short: unix socket paths are limited to ~100 bytes
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
 	r := &rsyslogd{
 		udpAddr: "127.0.0.1:" + strconv.Itoa(udpPort),
 		tcpAddr: "127.0.0.1:" + strconv.Itoa(tcpPort),
 		out:     filepath.Join(dir, "received.log"),
+
+		unixStream: filepath.Join(dir, "stream.sock"),
+		unixDgram:  filepath.Join(dir, "dgram.sock"),
 		stderr:  new(bytes.Buffer),
 	}
 	conf := fmt.Sprintf(`global(workDirectory=%q maxMessageSize="64k")
 module(load="imudp")
 module(load="imtcp")
+module(load="imptcp")
+module(load="imuxsock" SysSock.Use="off")
 template(name="fields" type="string" string="%s")
 ruleset(name="test") {
   action(type="omfile" file=%q template="fields")
 }
 input(type="imudp" address="127.0.0.1" port="%d" ruleset="test")
 input(type="imtcp" address="127.0.0.1" port="%d" ruleset="test")
-`, dir, rsyslogTemplate, r.out, udpPort, tcpPort)
+input(type="imptcp" path=%q unlink="on" ruleset="test")
+input(type="imuxsock" socket=%q useSpecialParser="off" parseHostname="on" ruleset="test")
+`, dir, rsyslogTemplate, r.out, udpPort, tcpPort, r.unixStream, r.unixDgram)
 	confPath := filepath.Join(dir, "rsyslog.conf")
 	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
@@ -93,10 +116,15 @@ input(type="imtcp" address="127.0.0.1" port="%d" ruleset="test")
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- r.cmd.Wait() }()
-	t.Cleanup(func() {
-		r.cmd.Process.Kill()
-		<-exited
-	})
+	var stopped bool
+	r.stop = func() {
+		if !stopped {
+			stopped = true
+			r.cmd.Process.Kill()
+			<-exited
+		}
+	}
+	t.Cleanup(r.stop)
 	// Ready when TCP accepts and a UDP probe has gone all the way through
 	// to the output file.
 	deadline := time.Now().Add(15 * time.Second)
@@ -142,7 +170,9 @@ func (r *rsyslogd) received(t *testing.T, host string, n int) [][]string {
 	for {
 		data, _ := os.ReadFile(r.out)
 		var got [][]string
-		for _, line := range strings.Split(string(data), "\n") {
+		lines := strings.Split(string(data), "\n")
+		lines = lines[:len(lines)-1] // the last one is empty or still being written
+		for _, line := range lines {
 			f := strings.SplitN(line, "|", 8)
 			if len(f) == 8 && f[3] == "webfim" && f[2] == host {
 				got = append(got, f)
@@ -163,12 +193,11 @@ func (r *rsyslogd) received(t *testing.T, host string, n int) [][]string {
 
 func TestRsyslogReceivesJSONIntact(t *testing.T) {
 	r := startRsyslogd(t)
-	for _, network := range []string{"udp", "tcp"} {
+	for _, c := range []struct{ network, addr string }{
+		{"udp", r.udpAddr}, {"tcp", r.tcpAddr}, {"unix", r.unixStream}, {"unixgram", r.unixDgram},
+	} {
+		network, addr := c.network, c.addr
 		t.Run(network, func(t *testing.T) {
-			addr := r.udpAddr
-			if network == "tcp" {
-				addr = r.tcpAddr
-			}
 			o, err := Syslog(SyslogConfig{Network: network, Address: addr, Hostname: "web-" + network, Facility: "authpriv"})
 			if err != nil {
 				t.Fatal(err)
@@ -199,5 +228,37 @@ func TestRsyslogReceivesJSONIntact(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestRsyslogRestartLosesNothingOverTCP(t *testing.T) {
+	r := startRsyslogd(t)
+	o, err := Syslog(SyslogConfig{Network: "tcp", Address: r.tcpAddr, Hostname: "restart"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	docs := testDocs(0, 2)
+	if err := o.Write(context.Background(), docs[:1]); err != nil {
+		t.Fatal(err)
+	}
+	r.received(t, "restart", 1)
+	r.stop()
+
+	// While it is down, the write fails (and the deliverer would retry).
+	if err := o.Write(context.Background(), docs[1:]); err == nil {
+		t.Fatal("write with rsyslogd down succeeded")
+	}
+	_, udpPort, _ := net.SplitHostPort(r.udpAddr)
+	_, tcpPort, _ := net.SplitHostPort(r.tcpAddr)
+	up, _ := strconv.Atoi(udpPort)
+	tp, _ := strconv.Atoi(tcpPort)
+	r2 := startRsyslogdAt(t, up, tp)
+	if err := o.Write(context.Background(), docs[1:]); err != nil {
+		t.Fatalf("after rsyslogd restarted: %v", err)
+	}
+	got := r2.received(t, "restart", 1)
+	if got[0][7] != string(docs[1].Body) {
+		t.Errorf("after restart got %q, want %q", got[0][7], docs[1].Body)
 	}
 }
