@@ -86,7 +86,7 @@ func startRsyslogdAt(t *testing.T, udpPort, tcpPort int) *rsyslogd {
 
 		unixStream: filepath.Join(dir, "stream.sock"),
 		unixDgram:  filepath.Join(dir, "dgram.sock"),
-		stderr:  new(bytes.Buffer),
+		stderr:     new(bytes.Buffer),
 	}
 	conf := fmt.Sprintf(`global(workDirectory=%q maxMessageSize="64k")
 module(load="imudp")
