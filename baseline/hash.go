@@ -51,17 +51,24 @@ func (h *hasher) release() {
 // something else by the time it was opened.
 var errNotRegular = errors.New("no longer a regular file")
 
-// hashFile reads the regular file at path and sets r's digests. r holds
+// hashFile reads the regular file name in dir (at path; by path alone
+// when dir is nil) and sets r's digests. r holds
 // what lstat saw; its metadata is replaced by what fstat says of the file
 // actually read, so digest and metadata agree. A file whose size, mtime or
 // ctime moved during the read is read once more, and marked Unstable if it
 // moves again. It returns the number of bytes read and the error to record
 // in r.Err (also set there).
-func (h *hasher) hashFile(ctx context.Context, path string, r *Record, withSHA bool) (int64, error) {
+func (h *hasher) hashFile(ctx context.Context, dir *dirHandle, name, path string, r *Record, withSHA bool) (int64, error) {
 	if testHookBeforeOpen != nil {
 		testHookBeforeOpen(path)
 	}
-	f, err := openRegular(path)
+	var f fileHandle
+	var err error
+	if dir != nil {
+		f, err = dir.openFile(name, path)
+	} else {
+		f, err = openRegular(path)
+	}
 	if err != nil {
 		return 0, h.fail(r, err)
 	}

@@ -37,7 +37,7 @@ func Stat(root, rel string, opt Options, prev *Record) (Record, error) {
 			break
 		}
 		h := newHasher(&opt)
-		_, err = h.hashFile(context.Background(), p, &rec, withSHA)
+		_, err = h.hashFile(context.Background(), nil, "", p, &rec, withSHA)
 		h.release()
 	}
 	if err != nil && opt.OnError != nil {

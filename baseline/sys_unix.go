@@ -5,6 +5,7 @@ package baseline
 import (
 	"io/fs"
 	"os"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 )
@@ -88,8 +89,9 @@ func readLink(path string) (string, error) { return os.Readlink(path) }
 // relative to it (fstatat), which spares the kernel a walk of the whole
 // path for every entry and pins the directory being walked.
 type dirHandle struct {
-	f  *os.File
-	fd int
+	f    *os.File
+	fd   int
+	refs atomic.Int32 // the walker's reference plus one per job in flight
 }
 
 // openDir opens a directory for listing. O_NOFOLLOW makes sure a directory
@@ -103,12 +105,35 @@ func openDir(path string, follow bool) (*dirHandle, error) {
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
 	}
-	return &dirHandle{f: os.NewFile(uintptr(fd), path), fd: fd}, nil
+	d := &dirHandle{f: os.NewFile(uintptr(fd), path), fd: fd}
+	d.refs.Store(1)
+	return d, nil
 }
 
-func (d *dirHandle) names() ([]string, error) { return d.f.Readdirnames(-1) }
+func (d *dirHandle) entries() ([]fs.DirEntry, error) { return d.f.ReadDir(-1) }
 
-func (d *dirHandle) close() { d.f.Close() }
+func (d *dirHandle) acquire() *dirHandle { d.refs.Add(1); return d }
+
+// release drops a reference; the last one closes the directory.
+func (d *dirHandle) release() {
+	if d != nil && d.refs.Add(-1) == 0 {
+		d.f.Close()
+	}
+}
+
+// openFile is [openRegular] relative to the directory.
+func (d *dirHandle) openFile(name, path string) (fileHandle, error) {
+	for {
+		fd, err := unix.Openat(d.fd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC|unix.O_NOCTTY, 0)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return -1, &fs.PathError{Op: "open", Path: path, Err: err}
+		}
+		return fileHandle(fd), nil
+	}
+}
 
 // lstat is lstat(2) of the entry name of the directory (path is its full
 // path, for error messages).

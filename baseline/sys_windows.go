@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"sync/atomic"
 )
 
 // On Windows there is no ctime, inode, device, uid or gid in what package
@@ -44,19 +45,32 @@ func statEntry(path string, r *Record, follow bool) error {
 
 func readLink(path string) (string, error) { return os.Readlink(path) }
 
-type dirHandle struct{ f *os.File }
+type dirHandle struct {
+	f    *os.File
+	refs atomic.Int32
+}
 
 func openDir(path string, follow bool) (*dirHandle, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	return &dirHandle{f}, nil
+	d := &dirHandle{f: f}
+	d.refs.Store(1)
+	return d, nil
 }
 
-func (d *dirHandle) names() ([]string, error) { return d.f.Readdirnames(-1) }
+func (d *dirHandle) entries() ([]fs.DirEntry, error) { return d.f.ReadDir(-1) }
 
-func (d *dirHandle) close() { d.f.Close() }
+func (d *dirHandle) acquire() *dirHandle { d.refs.Add(1); return d }
+
+func (d *dirHandle) release() {
+	if d != nil && d.refs.Add(-1) == 0 {
+		d.f.Close()
+	}
+}
+
+func (d *dirHandle) openFile(name, path string) (fileHandle, error) { return openRegular(path) }
 
 func (d *dirHandle) lstat(name, path string, r *Record) error { return statEntry(path, r, false) }
 

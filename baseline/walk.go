@@ -133,21 +133,32 @@ func fullPath(root, rel string) string {
 	return root + string(filepath.Separator) + filepath.FromSlash(rel)
 }
 
-// item is one record travelling from the producer to the consumer, in
-// walk order; done is signalled by the worker that hashed it.
+// item is one entry travelling from the producer to the consumer, in walk
+// order. Directories are stat'ed by the producer (it must know their device
+// before descending); every other entry is a job: a worker lstats it
+// relative to its open parent directory, reads its link target or hashes
+// it (or reuses prev's digests), then signals done.
 type item struct {
-	rec    Record
-	err    error
-	hash   bool // a worker must hash it
-	sha    bool // with SHA-256
-	path   string
-	read   int64
-	hashed bool
-	notice bool // no record, only err for OnError
-	done   chan struct{}
+	rec     Record
+	err     error
+	job     bool   // a worker must complete it
+	dir     *dirHandle
+	name    string // within dir
+	prev    Record // the previous record of this path, if hasPrev
+	hasPrev bool
+	read    int64
+	hashed  bool
+	skip    bool // vanished before lstat: not part of the state
+	notice  bool // no record, only err for OnError
+	done    chan struct{}
 }
 
 var itemPool = sync.Pool{New: func() any { return &item{done: make(chan struct{}, 1)} }}
+
+func (it *item) recycle() {
+	*it = item{done: it.done}
+	itemPool.Put(it)
+}
 
 // Walk records every entry under roots, depth-first with names in byte
 // order, so the records come out sorted by Root and [Key]. Each root
@@ -155,8 +166,8 @@ var itemPool = sync.Pool{New: func() any { return &item{done: make(chan struct{}
 // directories, none inside another (in any order; they are sorted).
 //
 // Entries that cannot be read are recorded with Err and passed to
-// opt.OnError; the walk goes on. A bad root, a cancelled ctx or a failure
-// of the consumer's yield ends the stream (the error is yielded last).
+// opt.OnError; the walk goes on. A bad root or a cancelled ctx ends the
+// stream (the error is yielded last).
 func Walk(ctx context.Context, roots []string, opt Options) State {
 	return func(yield func(Record, error) bool) {
 		sorted, err := checkRoots(roots)
@@ -204,7 +215,7 @@ func newWalker(ctx context.Context, roots []string, opt Options) *walker {
 func (w *walker) start() {
 	for range w.opt.Workers {
 		w.wg.Add(1)
-		go w.hashWorker()
+		go w.worker()
 	}
 	w.wg.Add(1)
 	go w.produce()
@@ -219,22 +230,63 @@ func (w *walker) stop() {
 	w.wg.Wait()
 }
 
-func (w *walker) hashWorker() {
+func (w *walker) worker() {
 	defer w.wg.Done()
 	h := newHasher(&w.opt)
 	defer h.release()
 	for it := range w.jobs {
 		if w.ctx.Err() == nil {
-			n, err := h.hashFile(w.ctx, it.path, &it.rec, it.sha)
-			it.read, it.hashed, it.err = n, true, err
+			w.complete(h, it)
 		} else {
 			it.err = w.ctx.Err()
 		}
+		it.dir.release()
+		it.dir = nil
 		it.done <- struct{}{}
 	}
 }
 
-// consume yields the records in walk order, waiting for each one's hash.
+// complete stats a non-directory entry and reads what it must.
+func (w *walker) complete(h *hasher, it *item) {
+	p := fullPath(it.rec.Root, it.rec.Path)
+	rec := &it.rec
+	if err := it.dir.lstat(it.name, p, rec); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			// Vanished between the directory listing and lstat: it was
+			// not there when looked at, so it is not part of this state.
+			it.skip = true
+			return
+		}
+		// Listed but not stat-able: record what is known.
+		rec.Type, rec.Err, it.err = TypeOther, err.Error(), err
+		return
+	}
+	switch rec.Type {
+	case TypeSymlink:
+		target, err := it.dir.readlink(it.name, p, rec.Size)
+		if err != nil {
+			rec.Err, it.err = err.Error(), err
+		}
+		rec.Target = target
+	case TypeFile:
+		sha := w.scripts.needSHA(it.name)
+		var prev *Record
+		if it.hasPrev {
+			prev = &it.prev
+		}
+		if !w.opt.Full && canReuse(prev, rec, sha) {
+			rec.BLAKE3 = prev.BLAKE3
+			if sha {
+				rec.SHA256 = prev.SHA256
+			}
+			return
+		}
+		it.read, it.err = h.hashFile(w.ctx, it.dir, it.name, p, rec, sha)
+		it.hashed = true
+	}
+}
+
+// consume yields the records in walk order, waiting for each one's job.
 func (w *walker) consume(yield func(Record, error) bool) {
 	var p Progress
 	last := time.Now()
@@ -245,20 +297,23 @@ func (w *walker) consume(yield func(Record, error) bool) {
 		}
 	}
 	for it := range w.order {
-		if it.hash {
+		if it.job {
 			<-it.done
 		}
 		if it.notice {
 			if w.opt.OnError != nil {
 				w.opt.OnError("", "", it.err)
 			}
-			*it = item{done: it.done}
-			itemPool.Put(it)
+			it.recycle()
 			continue
 		}
 		if err := w.ctx.Err(); err != nil {
-			itemPool.Put(it)
+			it.recycle()
 			break
+		}
+		if it.skip {
+			it.recycle()
+			continue
 		}
 		p.Files++
 		if it.rec.Type == TypeFile {
@@ -272,8 +327,7 @@ func (w *walker) consume(yield func(Record, error) bool) {
 			w.opt.OnError(it.rec.Root, it.rec.Path, it.err)
 		}
 		rec := it.rec
-		*it = item{done: it.done}
-		itemPool.Put(it)
+		it.recycle()
 		if !yield(rec, nil) {
 			return
 		}
@@ -287,8 +341,6 @@ func (w *walker) consume(yield func(Record, error) bool) {
 	w.stop()
 	err := w.walkErr
 	if err == nil {
-		// The consumer's context is what the caller sees, not our own
-		// cancellation.
 		err = w.parentErr()
 	}
 	if err != nil {
@@ -298,9 +350,9 @@ func (w *walker) consume(yield func(Record, error) bool) {
 	report(true)
 }
 
+// parentErr is the caller's context error, if the caller cancelled (as
+// opposed to the walk stopping itself).
 func (w *walker) parentErr() error {
-	// w.ctx is derived from the caller's ctx; its cause tells whether the
-	// caller cancelled or we did.
 	if errors.Is(context.Cause(w.ctx), errConsumerDone) {
 		return nil
 	}
@@ -309,7 +361,7 @@ func (w *walker) parentErr() error {
 
 var errConsumerDone = errors.New("walk finished")
 
-// produce walks the roots and feeds order (and jobs for files to hash).
+// produce walks the roots and feeds order (and jobs).
 func (w *walker) produce() {
 	defer w.wg.Done()
 	defer close(w.order)
@@ -339,21 +391,23 @@ func (w *walker) walkRoot(root string) error {
 	return w.visitDir(root, "", rootRec.Dev, &rootRec, true)
 }
 
-// emit hands a record to the consumer (and to the workers if it needs
-// hashing). It returns the context error once the walk is cancelled.
+// emit hands an item to the consumer (and to the workers if it is a job).
+// It returns the context error once the walk is cancelled.
 func (w *walker) emit(it *item) error {
-	// Once in order, an item not to be hashed belongs to the consumer.
-	hash := it.hash
+	// Once in order, an item that is not a job belongs to the consumer.
+	job := it.job
 	select {
 	case w.order <- it:
 	case <-w.ctx.Done():
+		it.dir.release()
 		return w.ctx.Err()
 	}
-	if hash {
+	if job {
 		select {
 		case w.jobs <- it:
 		case <-w.ctx.Done():
 			it.err = w.ctx.Err()
+			it.dir.release()
 			it.done <- struct{}{}
 			return w.ctx.Err()
 		}
@@ -368,111 +422,93 @@ func (w *walker) visitDir(root, rel string, rootDev uint64, rec *Record, isRoot 
 	it.rec = *rec
 	dirPath := fullPath(root, rel)
 	descend := isRoot || w.opt.CrossDevice || rec.Dev == rootDev
-	var names []string
+	var entries []fs.DirEntry
 	var dir *dirHandle
 	if descend {
 		var err error
-		dir, names, err = readDir(dirPath, isRoot)
+		dir, entries, err = readDir(dirPath, isRoot)
 		if err != nil {
 			it.err = err
 			it.rec.Err = err.Error()
 		}
 	}
-	if dir != nil {
-		defer dir.close()
-	}
 	if err := w.emit(it); err != nil {
+		dir.release()
 		return err
 	}
-	for _, name := range names {
+	err := w.visitEntries(dir, root, rel, rootDev, entries)
+	dir.release()
+	return err
+}
+
+func (w *walker) visitEntries(dir *dirHandle, root, rel string, rootDev uint64, entries []fs.DirEntry) error {
+	for _, e := range entries {
 		if w.entries++; w.entries%ctxCheckEntries == 0 {
 			if err := w.ctx.Err(); err != nil {
 				return err
 			}
 		}
+		name := e.Name()
 		childRel := name
 		if rel != "" {
 			childRel = rel + "/" + name
 		}
-		if err := w.visit(dir, root, childRel, name, rootDev); err != nil {
+		isDir := e.IsDir()
+		if w.opt.Exclude != nil && w.opt.Exclude(root, childRel, isDir) {
+			continue
+		}
+		prev := w.lookupPrev(root, childRel)
+		if isDir {
+			var rec Record
+			rec.Root, rec.Path = root, childRel
+			if err := dir.lstat(name, fullPath(root, childRel), &rec); err != nil {
+				if errors.Is(err, fs.ErrNotExist) {
+					continue // vanished after the listing: not part of the state
+				}
+				it := itemPool.Get().(*item)
+				rec.Type, rec.Err = TypeDir, err.Error()
+				it.rec, it.err = rec, err
+				if err := w.emit(it); err != nil {
+					return err
+				}
+				continue
+			}
+			if rec.Type == TypeDir {
+				if err := w.visitDir(root, childRel, rootDev, &rec, false); err != nil {
+					return err
+				}
+				continue
+			}
+			// Replaced by a non-directory since the listing: a job
+			// like any other (it stats again).
+		}
+		it := itemPool.Get().(*item)
+		it.rec.Root, it.rec.Path = root, childRel
+		it.job, it.dir, it.name = true, dir.acquire(), name
+		if prev != nil {
+			it.prev, it.hasPrev = *prev, true
+		}
+		if err := w.emit(it); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// readDir opens a directory and lists its names in byte order; the handle
-// stays open while the entries are visited.
-func readDir(path string, follow bool) (*dirHandle, []string, error) {
+// readDir opens a directory and lists its entries in byte order of their
+// names; the handle stays open while the entries are visited.
+func readDir(path string, follow bool) (*dirHandle, []fs.DirEntry, error) {
 	d, err := openDir(path, follow)
 	if err != nil {
 		return nil, nil, err
 	}
-	names, err := d.names()
+	entries, err := d.entries()
 	if err != nil {
-		d.close()
+		d.release()
 		return nil, nil, fmt.Errorf("read directory %s: %w", path, err)
 	}
-	slices.Sort(names)
-	return d, names, nil
-}
-
-// visit stats one entry and emits it (recursing into directories).
-func (w *walker) visit(dir *dirHandle, root, rel, name string, rootDev uint64) error {
-	p := fullPath(root, rel)
-	var rec Record
-	rec.Root, rec.Path = root, rel
-	statErr := dir.lstat(name, p, &rec)
-	if statErr != nil && errors.Is(statErr, fs.ErrNotExist) {
-		// Vanished between the directory listing and lstat: it was not
-		// there when we looked, so it is not part of this state.
-		return nil
-	}
-	if w.opt.Exclude != nil && w.opt.Exclude(root, rel, rec.Type == TypeDir) {
-		return nil
-	}
-	prev := w.lookupPrev(root, rel)
-	if statErr != nil {
-		// Known to exist but not stat-able (e.g. EACCES on a path
-		// component raced): record what we know.
-		it := itemPool.Get().(*item)
-		rec.Type = TypeOther
-		rec.Err = statErr.Error()
-		it.rec, it.err = rec, statErr
-		return w.emit(it)
-	}
-	switch rec.Type {
-	case TypeDir:
-		return w.visitDir(root, rel, rootDev, &rec, false)
-	case TypeSymlink:
-		it := itemPool.Get().(*item)
-		target, err := dir.readlink(name, p, rec.Size)
-		if err != nil {
-			it.err = err
-			rec.Err = err.Error()
-		}
-		rec.Target = target
-		it.rec = rec
-		return w.emit(it)
-	case TypeFile:
-		it := itemPool.Get().(*item)
-		it.sha = w.scripts.needSHA(name)
-		if !w.opt.Full && canReuse(prev, &rec, it.sha) {
-			rec.BLAKE3 = prev.BLAKE3
-			if it.sha {
-				rec.SHA256 = prev.SHA256
-			}
-		} else {
-			it.hash = true
-			it.path = p
-		}
-		it.rec = rec
-		return w.emit(it)
-	default:
-		it := itemPool.Get().(*item)
-		it.rec = rec
-		return w.emit(it)
-	}
+	slices.SortFunc(entries, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
+	return d, entries, nil
 }
 
 // lookupPrev advances the previous state to (root, rel) and returns its
