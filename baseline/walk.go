@@ -141,7 +141,7 @@ func fullPath(root, rel string) string {
 type item struct {
 	rec     Record
 	err     error
-	job     bool   // a worker must complete it
+	job     bool // a worker must complete it
 	dir     *dirHandle
 	name    string // within dir
 	prev    Record // the previous record of this path, if hasPrev
