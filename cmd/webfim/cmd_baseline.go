@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -84,9 +85,12 @@ func init() {
 			{
 				Name:  "prune",
 				Usage: "delete all but the newest N baselines (the active one is always kept)",
-				Flags: []cli.Flag{&cli.IntFlag{Name: "keep", Usage: "how many baselines to keep", Required: true}},
+				Flags: []cli.Flag{&cli.IntFlag{Name: "keep", Usage: "how many baselines to keep (required)"}},
 				Action: func(c *cli.Context) error {
 					keep := c.Int("keep")
+					if !c.IsSet("keep") {
+						return usageError{errors.New("baseline prune needs --keep N")}
+					}
 					if keep < 1 {
 						return usageError{fmt.Errorf("--keep must be at least 1, got %d", keep)}
 					}

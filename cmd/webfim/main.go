@@ -38,6 +38,7 @@ func register(c *cli.Command) { commands = append(commands, c) }
 
 func newApp() *cli.App {
 	sort.Slice(commands, func(i, j int) bool { return commands[i].Name < commands[j].Name })
+	markUsageErrors(commands)
 	return &cli.App{
 		Name:                 "webfim",
 		Usage:                "web-root integrity monitor: baselines, diffs and watches web roots and server configs",
@@ -86,6 +87,17 @@ func exitCode(err error) int {
 		return exitLocked
 	}
 	return exitError
+}
+
+// markUsageErrors makes flag errors of every command and subcommand usage
+// errors (exit 17); urfave/cli only applies the app's handler at the top.
+func markUsageErrors(cmds []*cli.Command) {
+	for _, c := range cmds {
+		if c.OnUsageError == nil {
+			c.OnUsageError = func(_ *cli.Context, err error, _ bool) error { return usageError{err} }
+		}
+		markUsageErrors(c.Subcommands)
+	}
 }
 
 // usageError marks an error in how webfim was called.
