@@ -82,12 +82,14 @@ type Deliverer struct {
 	// Ack would be filtered just after it and re-sent.
 	obMu sync.Mutex
 
-	mu        sync.Mutex
-	delivered map[uint64]uint64 // seq -> bit set of outputs that acknowledged it
-	toAck     map[uint64]struct{}
-	cursor    []uint64 // per output: every pending entry with Seq <= cursor was delivered to it
-	stats     []OutputStats
-	acked     uint64
+	mu         sync.Mutex
+	delivered  map[uint64]uint64 // seq -> bit set of outputs that acknowledged it
+	toAck      map[uint64]struct{}
+	cursor     []uint64 // per output: every pending entry with Seq <= cursor was delivered to it
+	stats      []OutputStats
+	acked      uint64
+	lastPrune  time.Time
+	pruneEvery time.Duration // 30s; tests shorten it
 }
 
 // NewDeliverer returns a Deliverer for 1 to 64 outputs. It does not close
@@ -115,13 +117,14 @@ func NewDeliverer(outbox Outbox, outputs []Output, opt DelivererOptions) (*Deliv
 		opt.Poll = 5 * time.Second
 	}
 	d := &Deliverer{
-		outbox:    outbox,
-		outputs:   outputs,
-		opt:       opt,
-		delivered: make(map[uint64]uint64),
-		toAck:     make(map[uint64]struct{}),
-		cursor:    make([]uint64, len(outputs)),
-		stats:     make([]OutputStats, len(outputs)),
+		outbox:     outbox,
+		outputs:    outputs,
+		opt:        opt,
+		delivered:  make(map[uint64]uint64),
+		toAck:      make(map[uint64]struct{}),
+		cursor:     make([]uint64, len(outputs)),
+		stats:      make([]OutputStats, len(outputs)),
+		pruneEvery: 30 * time.Second,
 	}
 	for i, o := range outputs {
 		d.allMask |= 1 << i
@@ -250,6 +253,12 @@ func (d *Deliverer) work(ctx context.Context, o int, drain bool) error {
 			docs[i] = Doc{ID: e.ID, Body: e.Doc}
 		}
 		err = out.Write(ctx, docs)
+		if err != nil && ctx.Err() != nil && !drain {
+			// Shutting down: what was not acknowledged is drained or
+			// sent after the restart; this is not an output failure.
+			d.record(o, batch, failedIndexes(err, len(batch)), nil)
+			return nil
+		}
 		failed := failedIndexes(err, len(batch))
 		d.record(o, batch, failed, err)
 		if err != nil {
@@ -269,7 +278,10 @@ func (d *Deliverer) next(o int) ([]Entry, error) {
 	defer d.obMu.Unlock()
 	d.mu.Lock()
 	cur := d.cursor[o]
-	prune := len(d.delivered) > 4*d.opt.Window
+	prune := len(d.delivered) > 4*d.opt.Window && time.Since(d.lastPrune) >= d.pruneEvery
+	if prune {
+		d.lastPrune = time.Now()
+	}
 	d.mu.Unlock()
 	if prune {
 		if err := d.prune(); err != nil {

@@ -356,3 +356,39 @@ func TestNewDelivererErrors(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+func TestDelivererForgetsEntriesDroppedFromOutbox(t *testing.T) {
+	ob := &memOutbox{}
+	good, bad := newRec("good"), newRec("bad")
+	bad.down.Store(true)
+	opt := fastOpts
+	opt.Window = 10
+	d, err := NewDeliverer(ob, []Output{good, bad}, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.pruneEvery = 0
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- d.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	ob.add(testDocs(0, 50)...)
+	d.Notify()
+	waitFor(t, "healthy output delivered", func() bool { return len(good.ids()) == 50 })
+	// The outbox overflows: the oldest 45 are dropped (and counted by the store).
+	ob.mu.Lock()
+	ob.entries = ob.entries[45:]
+	ob.mu.Unlock()
+	ob.add(testDocs(50, 1)...)
+	d.Notify()
+	waitFor(t, "dropped entries forgotten", func() bool {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		return len(d.delivered) <= 6
+	})
+	bad.down.Store(false)
+	waitFor(t, "outbox empty", func() bool { return ob.depth() == 0 })
+	if got := bad.ids(); !slices.Equal(got, docIDs(45, 6)) {
+		t.Errorf("recovered output got %v, want the 6 kept entries", got)
+	}
+}
