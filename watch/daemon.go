@@ -297,12 +297,14 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return err
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	var bg sync.WaitGroup
+	defer func() {
+		cancel()
+		bg.Wait()
+	}()
 	bg.Add(2)
 	go func() { defer bg.Done(); d.pollLoop(ctx) }()
 	go func() { defer bg.Done(); d.rescanLoop(ctx) }()
-	defer bg.Wait()
 
 	reason := "startup"
 	if created {

@@ -111,7 +111,7 @@ func fileFinding(kind baseline.ChangeKind, rel string) func(Finding) bool {
 	return func(f Finding) bool { return f.File != nil && f.File.Kind == kind && f.File.Path == rel }
 }
 
-func openDB(t *testing.T) *store.DB {
+func openDB(t testing.TB) *store.DB {
 	t.Helper()
 	db, err := store.Open(filepath.Join(t.TempDir(), "webfim.db"), store.Options{})
 	if err != nil {
@@ -548,4 +548,26 @@ func counterValue(t *testing.T, d *Daemon, name string) float64 {
 		}
 	}
 	return total
+}
+
+// A notifier that dies makes Run return an error instead of hanging.
+func TestDaemonNotifierFailureEndsRun(t *testing.T) {
+	root := tempRoot(t)
+	db := openDB(t)
+	cfg := testConfig(root)
+	makeBaseline(t, db, cfg)
+	var fn *faultNotifier
+	td := startDaemon(t, db, cfg, Deps{NewNotifier: func() (Notifier, error) {
+		fn = newFaultNotifier(t)
+		return fn, nil
+	}})
+	close(fn.errs)
+	select {
+	case <-td.done:
+		if td.err == nil {
+			t.Error("Run returned nil after its notifier closed")
+		}
+	case <-time.After(waitDeadline):
+		t.Fatal("Run hangs after its notifier closed")
+	}
 }

@@ -1,0 +1,134 @@
+package watch
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"webfim/policy"
+)
+
+// chanSink hands every finding's path to a channel.
+type chanSink struct{ paths chan string }
+
+func (s chanSink) Emit(_ context.Context, fs []Finding) error {
+	for _, f := range fs {
+		if f.File != nil {
+			s.paths <- f.File.Path
+		}
+	}
+	return nil
+}
+
+func (chanSink) Notice(context.Context, Notice) error { return nil }
+
+func benchDaemon(b *testing.B, root string, cfg Config) chanSink {
+	db := openDB(b)
+	if _, err := BaselineCreator(db, "bench", "bench")(context.Background(), cfg); err != nil {
+		b.Fatal(err)
+	}
+	sink := chanSink{paths: make(chan string, 1<<16)}
+	d, err := New(cfg, Deps{Store: StoreOf(db), Judge: policy.Default(), Sink: sink,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { d.Run(ctx); close(done) }()
+	b.Cleanup(func() { cancel(); <-done })
+	for d.currentTree() == nil {
+		time.Sleep(time.Millisecond)
+	}
+	<-d.currentTree().Ready()
+	time.Sleep(200 * time.Millisecond) // let the catch-up rescan finish
+	return sink
+}
+
+// BenchmarkDaemonLatency measures the time from writing a new file to its
+// finding leaving the daemon (before the outbox), with the default 300 ms
+// debounce; it reports p50 and p99 in ms.
+//
+//	go test -run '^$' -bench DaemonLatency -benchtime 1000x ./watch
+func BenchmarkDaemonLatency(b *testing.B) {
+	root := b.TempDir()
+	cfg := Config{Roots: []string{root}, Schedule: Schedule{Fast: -1, Full: -1}}
+	sink := benchDaemon(b, root, cfg)
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := range b.N {
+		name := fmt.Sprintf("f%d.php", i)
+		start := time.Now()
+		if err := os.WriteFile(filepath.Join(root, name), []byte("<?php echo 1;"), 0o644); err != nil {
+			b.Fatal(err)
+		}
+		for p := range sink.paths {
+			if p == name {
+				break
+			}
+		}
+		lat = append(lat, time.Since(start))
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2])/1e6, "p50-ms")
+	b.ReportMetric(float64(lat[len(lat)*99/100])/1e6, "p99-ms")
+}
+
+// BenchmarkDaemonBurst writes 10,000 files into a watched root at once and
+// measures the time until every one was reported, exactly once.
+//
+//	go test -run '^$' -bench DaemonBurst -benchtime 1x ./watch
+func BenchmarkDaemonBurst(b *testing.B) {
+	const n = 10000
+	for range b.N {
+		b.StopTimer()
+		root := b.TempDir()
+		cfg := Config{Roots: []string{root}, Schedule: Schedule{Fast: -1, Full: -1}}
+		sink := benchDaemon(b, root, cfg)
+		b.StartTimer()
+		start := time.Now()
+		for i := range n {
+			dir := filepath.Join(root, fmt.Sprint("d", i/100))
+			if i%100 == 0 {
+				if err := os.Mkdir(dir, 0o755); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%d.php", i)), []byte("<?php"), 0o644); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(time.Since(start).Seconds(), "s-written")
+		seen := map[string]int{}
+		files := 0
+		timeout := time.After(2 * time.Minute)
+		for files < n {
+			select {
+			case p := <-sink.paths:
+				seen[p]++
+				if filepath.Ext(p) == ".php" {
+					files++
+				}
+			case <-timeout:
+				b.Fatalf("only %d of %d files reported", files, n)
+			}
+		}
+		b.ReportMetric(time.Since(start).Seconds(), "s-all-reported")
+		time.Sleep(500 * time.Millisecond)
+		for len(sink.paths) > 0 {
+			seen[<-sink.paths]++
+		}
+		for p, c := range seen {
+			if c != 1 {
+				b.Errorf("%s reported %d times", p, c)
+			}
+		}
+	}
+}
