@@ -19,8 +19,9 @@ type Change struct {
 	Path string // the new path; for Removed the old one
 	// From is the old path of a Moved entry.
 	From string
-	// Fields names what differs for ContentChanged and MetadataChanged
-	// ("content", "size", "mode", "uid", "gid", "type", "target", ...).
+	// Fields names what differs for ContentChanged, MetadataChanged and
+	// Moved, in this order: "type", "content", "size", "mode", "uid",
+	// "gid", "target", "mtime", "error" (see [Fields]).
 	Fields []string
 	Old    *Record // nil for Added
 	New    *Record // nil for Removed

@@ -423,3 +423,59 @@ func BenchmarkWalk(b *testing.B) {
 		})
 	}
 }
+
+func TestCanReuse(t *testing.T) {
+	prev := Record{Type: TypeFile, Size: 10, Mtime: 1, Ctime: 2, Inode: 3, Dev: 4, BLAKE3: make([]byte, 32), SHA256: make([]byte, 32)}
+	cur := Record{Type: TypeFile, Size: 10, Mtime: 1, Ctime: 2, Inode: 3, Dev: 4}
+	if !canReuse(&prev, &cur, true) {
+		t.Fatal("identical metadata not reused")
+	}
+	for name, change := range map[string]func(p, c *Record){
+		"size":               func(p, c *Record) { c.Size++ },
+		"mtime":              func(p, c *Record) { c.Mtime++ },
+		"ctime":              func(p, c *Record) { c.Ctime++ },
+		"inode":              func(p, c *Record) { c.Inode++ },
+		"dev":                func(p, c *Record) { c.Dev++ },
+		"prev error":         func(p, c *Record) { p.Err = "permission denied" },
+		"prev unstable":      func(p, c *Record) { p.Unstable = true },
+		"prev no BLAKE3":     func(p, c *Record) { p.BLAKE3 = nil },
+		"prev no SHA256":     func(p, c *Record) { p.SHA256 = nil },
+		"prev was a symlink": func(p, c *Record) { p.Type = TypeSymlink },
+	} {
+		p, c := prev, cur
+		change(&p, &c)
+		if canReuse(&p, &c, true) {
+			t.Errorf("%s differs: digest reused", name)
+		}
+	}
+	if canReuse(nil, &cur, false) {
+		t.Error("reuse without a previous record")
+	}
+	noSHA := prev
+	noSHA.SHA256 = nil
+	if !canReuse(&noSHA, &cur, false) {
+		t.Error("SHA-256 missing but not needed: not reused")
+	}
+}
+
+type countingLimiter struct {
+	calls, bytes int
+}
+
+func (l *countingLimiter) WaitN(ctx context.Context, n int) error {
+	l.calls++
+	l.bytes += n
+	return ctx.Err()
+}
+
+func TestWalkLimiter(t *testing.T) {
+	root := t.TempDir()
+	write(t, root+"/big", strings.Repeat("x", 3*readBufferSize+5))
+	write(t, root+"/small", "y")
+	lim := &countingLimiter{}
+	var last Progress
+	collect(t, Walk(context.Background(), []string{root}, Options{Workers: 1, Limiter: lim, Progress: func(p Progress) { last = p }}))
+	if int64(lim.bytes) != last.HashedBytes || lim.bytes != 3*readBufferSize+6 || lim.calls < 5 {
+		t.Errorf("limiter saw %d bytes in %d calls; hashed %d bytes", lim.bytes, lim.calls, last.HashedBytes)
+	}
+}
