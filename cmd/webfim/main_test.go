@@ -2,8 +2,11 @@ package main
 
 import (
 	"errors"
+	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"testing"
 
@@ -24,10 +27,17 @@ func TestScripts(t *testing.T) {
 			e.Setenv("WEBFIM_DB", e.WorkDir+"/webfim.db")
 			e.Setenv("XDG_STATE_HOME", e.WorkDir+"/state")
 			e.Setenv("NO_COLOR", "1")
+			fixtures, err := filepath.Abs("../../serverconf/testdata")
+			if err != nil {
+				return err
+			}
+			e.Setenv("FIXTURES", fixtures)
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"webfim-exit": webfimExit,
+			"cptree":      cptree,
+			"gentree":     gentree,
 		},
 	})
 }
@@ -52,5 +62,55 @@ func webfimExit(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	if got != want {
 		ts.Fatalf("webfim %v: exit status %d, want %d", args[1:], got, want)
+	}
+}
+
+// cptree copies a directory tree, symlinks as symlinks: cptree SRC DST.
+func cptree(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: cptree SRC DST")
+	}
+	src, dst := ts.MkAbs(args[0]), ts.MkAbs(args[1])
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		target := filepath.Join(dst, rel)
+		switch {
+		case d.IsDir():
+			return os.MkdirAll(target, 0o755)
+		case d.Type()&fs.ModeSymlink != 0:
+			link, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			return os.Symlink(link, target)
+		default:
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(target, data, 0o644)
+		}
+	})
+	ts.Check(err)
+}
+
+// gentree writes N small files spread over directories of 100:
+// gentree DIR N.
+func gentree(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: gentree DIR N")
+	}
+	n, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	dir := ts.MkAbs(args[0])
+	for i := 0; i < n; i++ {
+		sub := filepath.Join(dir, fmt.Sprintf("d%04d", i/100))
+		if i%100 == 0 {
+			ts.Check(os.MkdirAll(sub, 0o755))
+		}
+		ts.Check(os.WriteFile(filepath.Join(sub, fmt.Sprintf("f%06d.php", i)), []byte(fmt.Sprintf("<?php // %d\n", i)), 0o644))
 	}
 }
