@@ -513,7 +513,7 @@ func (db *DB) gcPending(tx *bolt.Tx, now time.Time, keep uint64) error {
 	var dead [][]byte
 	c := bs.Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
-		if v != nil {
+		if v != nil || len(k) != 8 {
 			continue
 		}
 		b := bs.Bucket(k)

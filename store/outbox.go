@@ -237,6 +237,9 @@ func (db *DB) ForgetSeen(before time.Time) (int, error) {
 		}
 		var old [][]byte
 		err = sb.ForEach(func(k, v []byte) error {
+			if len(k) > bolt.MaxKeySize {
+				return errorf(ErrCorrupt, "database %s: damaged key in the dedupe table", db.path)
+			}
 			if ts, ok := getU64(v); !ok || time.Unix(0, int64(ts)).Before(before) {
 				old = append(old, append([]byte(nil), k...))
 			}

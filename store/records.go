@@ -38,6 +38,10 @@ func (db *DB) RootRecords(id uint64, root, prefix string) baseline.State {
 	return db.records(id, []byte(root), prefix)
 }
 
+// maxRecordValue bounds the encoded size of a record (four fields of at
+// most 1 MiB each, plus the fixed ones); a longer value is damage.
+const maxRecordValue = 5 << 20
+
 type chunkPos struct {
 	root    []byte // root bucket to continue in; nil: the first one
 	lastKey []byte // last key returned in root; nil: start of root
@@ -84,6 +88,9 @@ func (db *DB) records(id uint64, onlyRoot []byte, prefix string) baseline.State 
 // unmarshalRecord decodes defensively: a decoder bug on hostile input
 // must become an error, not a crash of the daemon.
 func unmarshalRecord(rec *baseline.Record, val []byte) (err error) {
+	if val == nil || len(val) > maxRecordValue {
+		return fmt.Errorf("%w: impossible length %d", baseline.ErrCorruptRecord, len(val))
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%w: decoder panicked: %v", baseline.ErrCorruptRecord, r)
@@ -148,7 +155,23 @@ func (db *DB) readChunk(id uint64, onlyRoot, pfx []byte, pos chunkPos, first boo
 					if v == nil {
 						continue // a nested bucket has no business here
 					}
-					recs = append(recs, rawRecord{root: root, key: bytes.Clone(k), val: bytes.Clone(v)})
+					if len(k) > bolt.MaxKeySize {
+						// A damaged page can claim a huge key; do not copy
+						// whatever memory follows the map.
+						after := "the start"
+						if len(recs) > 0 {
+							after = quote(pathOfStoreKey(recs[len(recs)-1].key))
+						}
+						return errorf(ErrCorrupt, "database %s: baseline %d, root %s: damaged key (%d bytes) after %s", db.path, id, quote(root), len(k), after)
+					}
+					if len(v) > maxRecordValue {
+						// A damaged page can claim a huge value; do not
+						// copy whatever memory follows the map.
+						v = nil
+					} else {
+						v = bytes.Clone(v)
+					}
+					recs = append(recs, rawRecord{root: root, key: bytes.Clone(k), val: v})
 					size += len(k) + len(v)
 					if len(recs) >= chunkRecords || size >= chunkBytes {
 						next = chunkPos{root: bytes.Clone(rk), lastKey: bytes.Clone(k)}
@@ -186,7 +209,11 @@ func (db *DB) Lookup(id uint64, root, path string) (rec baseline.Record, ok bool
 			return errorf(ErrCorrupt, "database %s: baseline %d has no roots bucket", db.path, id)
 		}
 		if rb := roots.Bucket([]byte(root)); rb != nil {
-			val = bytes.Clone(rb.Get(key))
+			if v := rb.Get(key); len(v) > maxRecordValue {
+				val = []byte{} // impossible length: reported as corrupt below
+			} else {
+				val = bytes.Clone(v)
+			}
 		}
 		return nil
 	})
@@ -200,10 +227,16 @@ func (db *DB) Lookup(id uint64, root, path string) (rec baseline.Record, ok bool
 	return rec, true, nil
 }
 
+// maxQuoted bounds how much of a path an error message shows.
+const maxQuoted = 1024
+
 // quote returns s as is if it is printable, else Go-quoted with escapes
 // (\x.. for bytes that are not UTF-8, \n for newlines), so that error
 // messages can be read and copied.
 func quote(s string) string {
+	if len(s) > maxQuoted {
+		return quote(s[:maxQuoted]) + fmt.Sprintf("...(%d bytes)", len(s))
+	}
 	for i := 0; i < len(s); {
 		r, n := utf8.DecodeRuneInString(s[i:])
 		if (r == utf8.RuneError && n == 1) || !unicode.IsPrint(r) {

@@ -1,17 +1,23 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
+
+	"webfim/baseline"
+	"webfim/serverconf"
 )
 
 // SchemaVersion is the version of the on-disk layout this package writes.
@@ -185,7 +191,6 @@ const (
 	sessionRead  sessionKind = iota // shared lock, read-only transaction
 	sessionWrite                    // exclusive lock, one read-write transaction
 	sessionInit                     // like sessionWrite, may create the file
-	sessionCheck                    // read-only with the free list loaded, for tx.Check
 )
 
 // view runs fn in a read-only session.
@@ -207,19 +212,28 @@ func (db *DB) session(kind sessionKind, fn func(*bolt.Tx) error) (err error) {
 		db.mu.RLock()
 		defer db.mu.RUnlock()
 	}
-	if kind != sessionInit {
+	exists := true
+	if _, err := os.Stat(db.path); errors.Is(err, os.ErrNotExist) {
 		// Do not let a write session silently recreate a deleted file.
-		if _, err := os.Stat(db.path); errors.Is(err, os.ErrNotExist) {
+		if kind != sessionInit {
 			return fmt.Errorf("database %s no longer exists: %w", db.path, os.ErrNotExist)
-		} else if err != nil {
-			return fmt.Errorf("open database: %w", err)
+		}
+		exists = false
+	} else if err != nil {
+		return fmt.Errorf("open database: %w", err)
+	}
+	if write && exists {
+		if err := db.sessionLocked(false, nil); err != nil {
+			return err
 		}
 	}
+	return db.sessionLocked(write, fn)
+}
 
-	var (
-		file *os.File
-		bdb  *bolt.DB
-	)
+// sessionLocked is session after the in-process lock is taken. A read
+// session with fn == nil only runs precheckFile.
+func (db *DB) sessionLocked(write bool, fn func(*bolt.Tx) error) (err error) {
+	var file *os.File
 	// The file is memory-mapped: reading a page past the end of a
 	// truncated file raises SIGBUS, which must become an error.
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
@@ -228,12 +242,12 @@ func (db *DB) session(kind sessionKind, fn func(*bolt.Tx) error) (err error) {
 		if r == nil {
 			return
 		}
-		if bdb != nil {
-			if !closeQuietly(bdb) && file != nil {
-				file.Close()
-			}
-		} else if file != nil {
-			file.Close() // releases the lock taken by the failed open
+		// Do not call bdb.Close: the fault may have happened while bbolt
+		// held one of its internal locks, and Close would wait for it
+		// forever. Closing the descriptor releases the file lock; the
+		// abandoned handle's memory map stays until the process ends.
+		if file != nil {
+			file.Close()
 		}
 		err = errorf(ErrCorrupt, "database %s is damaged: %v", db.path, r)
 	}()
@@ -247,19 +261,20 @@ func (db *DB) session(kind sessionKind, fn func(*bolt.Tx) error) (err error) {
 			return f, err
 		},
 	}
-	if kind == sessionCheck {
-		opts.PreLoadFreelist = true
-	}
-	bdb, err = bolt.Open(db.path, 0o600, opts)
+	bdb, err := bolt.Open(db.path, 0o600, opts)
 	if err != nil {
-		bdb = nil
 		return db.openError(err)
 	}
-	defer func() {
+	if fn == nil {
+		err = precheckFile(file)
+		if err != nil {
+			err = errorf(ErrCorrupt, "database %s is damaged: %v", db.path, err)
+		}
 		if cerr := bdb.Close(); cerr != nil && err == nil {
 			err = fmt.Errorf("close database %s: %w", db.path, cerr)
 		}
-	}()
+		return err
+	}
 	run := func(tx *bolt.Tx) error {
 		if err := checkSize(tx, file); err != nil {
 			return errorf(ErrCorrupt, "database %s is damaged: %v", db.path, err)
@@ -267,9 +282,15 @@ func (db *DB) session(kind sessionKind, fn func(*bolt.Tx) error) (err error) {
 		return fn(tx)
 	}
 	if write {
-		return bdb.Update(run)
+		err = bdb.Update(run)
+	} else {
+		err = bdb.View(run)
 	}
-	return bdb.View(run)
+	// Reached only without a panic.
+	if cerr := bdb.Close(); cerr != nil && err == nil {
+		err = fmt.Errorf("close database %s: %w", db.path, cerr)
+	}
+	return err
 }
 
 func (db *DB) openError(err error) error {
@@ -304,33 +325,151 @@ func checkSize(tx *bolt.Tx, f *os.File) error {
 	return nil
 }
 
-// closeQuietly closes bdb after a panic; it reports whether that worked.
-func closeQuietly(bdb *bolt.DB) (ok bool) {
-	defer func() {
-		if recover() != nil {
-			ok = false
-		}
-	}()
-	bdb.Close()
-	return true
-}
-
-// Check verifies the integrity of the whole file (every page reachable
-// once, keys ordered, free list consistent). It reads the entire file.
+// Check verifies the whole file: every key and value is read (a damaged
+// or missing page is reported, not a crash), keys are in order, and every
+// baseline meta, record, inventory item, deploy window and outbox entry
+// decodes. It reads the entire file in one read session.
+//
+// bbolt's own tx.Check (free list and page reachability) is not used
+// here: it runs in a goroutine of its own, where reading a damaged page
+// crashes the process, and a damaged page header can make it loop for
+// very long. The tests run it on files they know to be undamaged.
 func (db *DB) Check() error {
-	return db.session(sessionCheck, func(tx *bolt.Tx) error {
-		var errs []error
-		// Drain the channel: the checker goroutine reads tx until it ends.
-		for err := range tx.Check() {
-			if len(errs) < 10 {
-				errs = append(errs, err)
-			}
+	return db.session(sessionRead, func(tx *bolt.Tx) error {
+		if err := walkBuckets(tx.Cursor(), tx.Bucket, nil); err != nil {
+			return errorf(ErrCorrupt, "database %s failed its integrity check: %v", db.path, err)
 		}
-		if len(errs) > 0 {
+		if errs := db.checkContents(tx); len(errs) > 0 {
 			return errorf(ErrCorrupt, "database %s failed its integrity check: %w", db.path, errors.Join(errs...))
 		}
 		return nil
 	})
+}
+
+// checkContents decodes everything; it returns at most 10 errors.
+func (db *DB) checkContents(tx *bolt.Tx) []error {
+	var errs []error
+	add := func(err error) bool {
+		errs = append(errs, err)
+		return len(errs) < 10
+	}
+	for _, name := range topBuckets {
+		if tx.Bucket(name) == nil && !add(fmt.Errorf("no %q bucket", name)) {
+			return errs
+		}
+	}
+	if v, ok := getU64(tx.Bucket(bucketMeta).Get(keySchema)); !ok || v > SchemaVersion {
+		add(fmt.Errorf("bad schema version %x", tx.Bucket(bucketMeta).Get(keySchema)))
+	}
+	bs := tx.Bucket(bucketBaselines)
+	if bs == nil {
+		return errs
+	}
+	err := bs.ForEachBucket(func(k []byte) error {
+		id, ok := getU64(k)
+		if !ok {
+			if !add(fmt.Errorf("baselines: bad key %x", k)) {
+				return errStop
+			}
+			return nil
+		}
+		b := bs.Bucket(k)
+		if _, err := db.readMeta(b, id); err != nil && !add(err) {
+			return errStop
+		}
+		roots := b.Bucket(bucketRoots)
+		if roots == nil {
+			if !add(fmt.Errorf("baseline %d has no roots bucket", id)) {
+				return errStop
+			}
+			return nil
+		}
+		err := roots.ForEachBucket(func(root []byte) error {
+			return roots.Bucket(root).ForEach(func(key, val []byte) error {
+				rec := baseline.Record{Root: string(root), Path: pathOfStoreKey(key)}
+				if err := unmarshalRecord(&rec, val); err != nil {
+					if !add(fmt.Errorf("baseline %d, root %s, path %s: %w", id, quote(rec.Root), quote(rec.Path), err)) {
+						return errStop
+					}
+				}
+				return nil
+			})
+		})
+		if err != nil {
+			return err
+		}
+		if inv := b.Bucket(bucketInventory); inv != nil {
+			return inv.ForEach(func(k, v []byte) error {
+				var it serverconf.Item
+				if err := json.Unmarshal(v, &it); err != nil && !add(fmt.Errorf("baseline %d: inventory item %x: %w", id, k, err)) {
+					return errStop
+				}
+				return nil
+			})
+		}
+		return nil
+	})
+	if err != nil {
+		return errs
+	}
+	if wb := tx.Bucket(bucketWindows); wb != nil {
+		err = wb.ForEach(func(k, v []byte) error {
+			var w Window
+			if err := json.Unmarshal(v, &w); err != nil && !add(fmt.Errorf("deploy window %x: %w", k, err)) {
+				return errStop
+			}
+			return nil
+		})
+		if err != nil {
+			return errs
+		}
+	}
+	if ob := tx.Bucket(bucketOutbox); ob != nil {
+		ob.ForEach(func(k, v []byte) error {
+			seq, _ := getU64(k)
+			if _, err := decodeEntry(seq, v); err != nil && !add(fmt.Errorf("outbox entry %d: %w", seq, err)) {
+				return errStop
+			}
+			return nil
+		})
+	}
+	return errs
+}
+
+// walkBuckets reads every key and value under c, recursively, checking
+// that keys are in strictly increasing order.
+func walkBuckets(c *bolt.Cursor, sub func([]byte) *bolt.Bucket, path []string) error {
+	var prev []byte
+	var sum byte
+	size := c.Bucket().Tx().Size()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if len(k) > bolt.MaxKeySize || int64(len(v)) > size {
+			return fmt.Errorf("bucket %s: entry after %s claims %d+%d bytes in a file of %d", strings.Join(path, " > "), quote(string(prev)), len(k), len(v), size)
+		}
+		if prev != nil && bytes.Compare(prev, k) >= 0 {
+			return fmt.Errorf("bucket %s: key %s is not after %s", strings.Join(path, " > "), quote(string(k)), quote(string(prev)))
+		}
+		prev = k
+		if v != nil {
+			for _, b := range v {
+				sum ^= b
+			}
+			continue
+		}
+		b := sub(k)
+		if b == nil {
+			return fmt.Errorf("bucket %s: %q is neither a value nor a bucket", strings.Join(path, " > "), k)
+		}
+		name := quote(string(k))
+		if len(k) == 8 {
+			name = fmt.Sprint(binary.BigEndian.Uint64(k)) // ids
+		}
+		if err := walkBuckets(b.Cursor(), b.Bucket, append(path, name)); err != nil {
+			return err
+		}
+	}
+	_ = sum
+	return nil
 }
 
 // bucket returns a top-level bucket or an error naming what is missing.

@@ -563,6 +563,9 @@ func TestCorruptRecord(t *testing.T) {
 		!strings.Contains(msg, "/srv/a") || !strings.Contains(msg, `\xff\xfe`) {
 		t.Errorf("error %q does not wrap ErrCorruptRecord or name baseline, root and escaped path", msg)
 	}
+	if err := db.Check(); !errors.Is(err, ErrCorrupt) || !errors.Is(err, baseline.ErrCorruptRecord) || !strings.Contains(err.Error(), `\xff\xfe`) {
+		t.Errorf("Check with a corrupt record: %v", err)
+	}
 	if _, _, err := db.Lookup(m.ID, bad.Root, bad.Path); !errors.Is(err, baseline.ErrCorruptRecord) {
 		t.Errorf("Lookup of the corrupt record: %v", err)
 	}
@@ -600,6 +603,7 @@ func TestReopenKeepsState(t *testing.T) {
 	if err := db2.Check(); err != nil {
 		t.Error(err)
 	}
+	boltCheck(t, db.Path())
 }
 
 func TestCorruptFiles(t *testing.T) {

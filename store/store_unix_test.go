@@ -122,6 +122,7 @@ func TestSIGKILLDuringCreate(t *testing.T) {
 		if err != nil {
 			t.Fatalf("iteration %d (killed after %v): Open: %v", i, delay, err)
 		}
+		boltCheck(t, db.Path())
 		if err := db.Check(); err != nil {
 			t.Fatalf("iteration %d: %v", i, err)
 		}
@@ -172,9 +173,7 @@ func TestSIGKILLDuringCreate(t *testing.T) {
 	}
 	// The database is still fully usable.
 	writeBaseline(t, db, "after", true, genRecords("/r", 100, 7))
-	if err := db.Check(); err != nil {
-		t.Fatal(err)
-	}
+	boltCheck(t, db.Path())
 }
 
 func TestDefaultPathRules(t *testing.T) {
