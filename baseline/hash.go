@@ -80,6 +80,12 @@ func (h *hasher) hashFile(ctx context.Context, dir *dirHandle, name, path string
 	if before.Type != TypeFile {
 		return 0, h.fail(r, fmt.Errorf("open %s: %w (now %s)", path, errNotRegular, before.Type))
 	}
+	return h.hashOpen(ctx, f, path, r, withSHA, before)
+}
+
+// hashOpen hashes the open regular file f, which fstat described as
+// before; see hashFile.
+func (h *hasher) hashOpen(ctx context.Context, f fileHandle, path string, r *Record, withSHA bool, before Record) (int64, error) {
 	var total int64
 	for attempt := 0; ; attempt++ {
 		h.b3.Reset()

@@ -142,6 +142,7 @@ type item struct {
 	rec     Record
 	err     error
 	job     bool // a worker must complete it
+	regular bool // the directory listing says regular file
 	dir     *dirHandle
 	name    string // within dir
 	prev    Record // the previous record of this path, if hasPrev
@@ -250,6 +251,9 @@ func (w *walker) worker() {
 func (w *walker) complete(h *hasher, it *item) {
 	p := fullPath(it.rec.Root, it.rec.Path)
 	rec := &it.rec
+	if it.regular && (w.opt.Full || !it.hasPrev) && w.openAndHash(h, it, p) {
+		return
+	}
 	if err := it.dir.lstat(it.name, p, rec); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			// Vanished between the directory listing and lstat: it was
@@ -284,6 +288,30 @@ func (w *walker) complete(h *hasher, it *item) {
 		it.read, it.err = h.hashFile(w.ctx, it.dir, it.name, p, rec, sha)
 		it.hashed = true
 	}
+}
+
+// openAndHash is the path of a regular file that must be read anyway:
+// open first and take the metadata from fstat, which saves an lstat per
+// file. It reports false, having changed nothing, when the entry is not
+// (or no longer) an openable regular file; the caller then takes the
+// lstat path, which records what it is or why it cannot be read.
+func (w *walker) openAndHash(h *hasher, it *item, p string) bool {
+	if testHookBeforeOpen != nil {
+		testHookBeforeOpen(p)
+	}
+	f, err := it.dir.openFile(it.name, p)
+	if err != nil {
+		return false
+	}
+	defer f.close()
+	var before Record
+	if err := f.stat(&before); err != nil || before.Type != TypeFile {
+		return false
+	}
+	copyMeta(&it.rec, &before)
+	it.read, it.err = h.hashOpen(w.ctx, f, p, &it.rec, w.scripts.needSHA(it.name), before)
+	it.hashed = true
+	return true
 }
 
 // consume yields the records in walk order, waiting for each one's job.
@@ -485,6 +513,7 @@ func (w *walker) visitEntries(dir *dirHandle, root, rel string, rootDev uint64, 
 		it := itemPool.Get().(*item)
 		it.rec.Root, it.rec.Path = root, childRel
 		it.job, it.dir, it.name = true, dir.acquire(), name
+		it.regular = e.Type().IsRegular()
 		if prev != nil {
 			it.prev, it.hasPrev = *prev, true
 		}

@@ -107,8 +107,6 @@ func TestWalkAllTypes(t *testing.T) {
 
 func TestWalkFileVanishesOrBecomesFIFO(t *testing.T) {
 	root := t.TempDir()
-	write(t, root+"/gone", "x")
-	write(t, root+"/pipe", "y")
 	setHook(t, &testHookBeforeOpen, func(p string) {
 		switch filepath.Base(p) {
 		case "gone":
@@ -118,14 +116,34 @@ func TestWalkFileVanishesOrBecomesFIFO(t *testing.T) {
 			syscall.Mkfifo(p, 0o644) // opening it without O_NONBLOCK would hang
 		}
 	})
-	errs := map[string]error{}
-	recs := byPath(collect(t, Walk(context.Background(), []string{root}, Options{
-		OnError: func(_, rel string, err error) { errs[rel] = err },
-	})))
-	if !errors.Is(errs["gone"], fs.ErrNotExist) || recs["gone"].Err == "" || recs["gone"].BLAKE3 != nil {
-		t.Errorf("vanished file: OnError %v, record %+v", errs["gone"], recs["gone"])
+	walk := func(opt Options) (map[string]Record, map[string]error) {
+		write(t, root+"/gone", "x")
+		os.Remove(root + "/pipe")
+		write(t, root+"/pipe", "y")
+		errs := map[string]error{}
+		opt.OnError = func(_, rel string, err error) { errs[rel] = err }
+		return byPath(collect(t, Walk(context.Background(), []string{root}, opt))), errs
+	}
+
+	// Without a previous record a listed regular file is opened right away:
+	// gone before open means gone before anything was known of it, and a
+	// FIFO in its place is recorded as what it is.
+	recs, errs := walk(Options{})
+	if _, ok := recs["gone"]; ok || errs["gone"] != nil {
+		t.Errorf("full walk, vanished file: recorded %+v, OnError %v; want neither", recs["gone"], errs["gone"])
+	}
+	if r := recs["pipe"]; r.Type != TypeOther || r.Mode&fs.ModeNamedPipe == 0 || r.BLAKE3 != nil || errs["pipe"] != nil {
+		t.Errorf("full walk, file swapped for a FIFO: %+v, OnError %v", r, errs["pipe"])
+	}
+
+	// With a previous record that does not allow reuse, lstat comes first:
+	// the entry is known, and what happens to it before open is an error.
+	prev := []Record{{Root: root, Type: TypeDir}, {Root: root, Path: "gone", Type: TypeFile, Size: -1}, {Root: root, Path: "pipe", Type: TypeFile, Size: -1}}
+	recs, errs = walk(Options{Previous: sliceState(prev)})
+	if !errors.Is(errs["gone"], fs.ErrNotExist) || recs["gone"].Err == "" || recs["gone"].BLAKE3 != nil || recs["gone"].Size != 1 {
+		t.Errorf("vanished between lstat and open: OnError %v, record %+v", errs["gone"], recs["gone"])
 	}
 	if !errors.Is(errs["pipe"], errNotRegular) || recs["pipe"].Err == "" || recs["pipe"].BLAKE3 != nil {
-		t.Errorf("file swapped for a FIFO: OnError %v, record %+v", errs["pipe"], recs["pipe"])
+		t.Errorf("swapped for a FIFO between lstat and open: OnError %v, record %+v", errs["pipe"], recs["pipe"])
 	}
 }
