@@ -167,7 +167,28 @@ func (d *Deliverer) Drain(ctx context.Context, timeout time.Duration) error {
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
-	return d.run(ctx, true)
+	// An output finishes a pass when it has nothing left that it can see;
+	// without PendingAfter it may see more once the others' progress frees
+	// the window, so passes repeat until one delivers nothing.
+	for {
+		before := d.totalDelivered()
+		if err := d.run(ctx, true); err != nil {
+			return err
+		}
+		if d.totalDelivered() == before {
+			return nil
+		}
+	}
+}
+
+func (d *Deliverer) totalDelivered() uint64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var n uint64
+	for _, s := range d.stats {
+		n += s.Delivered
+	}
+	return n
 }
 
 // Stats returns the counters of each output, in the order given to NewDeliverer.

@@ -392,3 +392,38 @@ func TestDelivererForgetsEntriesDroppedFromOutbox(t *testing.T) {
 		t.Errorf("recovered output got %v, want the 6 kept entries", got)
 	}
 }
+
+func TestDelivererDrainBeyondWindow(t *testing.T) {
+	// Without PendingAfter, the fast output sees only Window entries ahead
+	// of the slow one; Drain must still deliver everything.
+	mem := &memOutbox{}
+	fast, slow := newRec("fast"), &slowOutput{recOutput: newRec("slow"), delay: 2 * time.Millisecond}
+	opt := fastOpts
+	opt.Window = 10
+	d, err := NewDeliverer(windowOutbox{mem}, []Output{fast, slow}, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mem.add(testDocs(0, 100)...)
+	if err := d.Drain(context.Background(), 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if mem.depth() != 0 {
+		t.Fatalf("outbox depth %d after Drain, want 0", mem.depth())
+	}
+	for _, o := range []*recOutput{fast, slow.recOutput} {
+		if got := o.ids(); !slices.Equal(got, docIDs(0, 100)) {
+			t.Errorf("%s got %d docs, want all 100 once each in order", o.name, len(got))
+		}
+	}
+}
+
+type slowOutput struct {
+	*recOutput
+	delay time.Duration
+}
+
+func (s *slowOutput) Write(ctx context.Context, docs []Doc) error {
+	time.Sleep(s.delay)
+	return s.recOutput.Write(ctx, docs)
+}
