@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"webfim/policy"
+	"webfim/scan"
 )
 
 // chanSink hands every finding's path to a channel.
@@ -58,7 +59,7 @@ func benchDaemon(b *testing.B, root string, cfg Config) chanSink {
 //	go test -run '^$' -bench DaemonLatency -benchtime 1000x ./watch
 func BenchmarkDaemonLatency(b *testing.B) {
 	root := b.TempDir()
-	cfg := Config{Roots: []string{root}, Schedule: Schedule{Fast: -1, Full: -1}}
+	cfg := Config{Target: scan.Target{Roots: []string{root}}, Schedule: Schedule{Fast: -1, Full: -1}}
 	sink := benchDaemon(b, root, cfg)
 	lat := make([]time.Duration, 0, b.N)
 	b.ResetTimer()
@@ -90,7 +91,7 @@ func BenchmarkDaemonBurst(b *testing.B) {
 	for range b.N {
 		b.StopTimer()
 		root := b.TempDir()
-		cfg := Config{Roots: []string{root}, Schedule: Schedule{Fast: -1, Full: -1}}
+		cfg := Config{Target: scan.Target{Roots: []string{root}}, Schedule: Schedule{Fast: -1, Full: -1}}
 		sink := benchDaemon(b, root, cfg)
 		b.StartTimer()
 		start := time.Now()

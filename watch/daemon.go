@@ -9,6 +9,9 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"os"
+	"path"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"sync"
@@ -16,6 +19,7 @@ import (
 
 	"webfim/baseline"
 	"webfim/policy"
+	"webfim/scan"
 	"webfim/serverconf"
 )
 
@@ -46,6 +50,9 @@ type Store interface {
 	Seen(fingerprint string) (time.Time, bool, error)
 	// MarkSeenAll records that findings were reported at t.
 	MarkSeenAll(t time.Time, fingerprints ...string) error
+	// Diff compares the live target with a baseline, files and server
+	// inventories, as "webfim diff" does (scan.Diff).
+	Diff(ctx context.Context, from BaselineInfo, t scan.Target, opt scan.Options, emit scan.Emitter) (scan.Result, error)
 }
 
 // Judge decides what a change means. *policy.Policy is one.
@@ -107,13 +114,11 @@ type Sink interface {
 
 // Config is the daemon's configuration; [Daemon.Reload] replaces it.
 type Config struct {
-	Roots       []string
-	ConfigFiles []string
-	// Sysroot is passed to serverconf.ParseFile, as baseline create did.
-	Sysroot string
-	// Exclude drops paths from watching and rescans (policy.Excluded).
-	Exclude     func(root, rel string, isDir bool) bool
-	CrossDevice bool
+	// Target is what is watched and compared: roots, server configs,
+	// excludes, script extensions; the same scan.Target that
+	// "webfim baseline create" and "webfim diff" use, so that the daemon
+	// judges the tree exactly as they do.
+	Target scan.Target
 
 	Debounce         DebounceOptions
 	Schedule         Schedule
@@ -126,10 +131,16 @@ type Config struct {
 	// within 2s).
 	PollInterval time.Duration
 
-	RescanRateLimit  int64 // bytes/s for rescans; 0 unlimited
-	Workers          int   // hashing goroutines of rescans; 0 = NumCPU
-	HashAllSHA256    bool
-	ScriptExtensions []string // nil: baseline.DefaultScriptExtensions
+	RescanRateLimit int64 // bytes/s for rescans; 0 unlimited
+	Workers         int   // hashing goroutines of rescans; 0 = NumCPU
+}
+
+func (c Config) configPaths() []string {
+	var paths []string
+	for _, cf := range c.Target.Configs {
+		paths = append(paths, cf.Path)
+	}
+	return paths
 }
 
 // Deps are the daemon's collaborators.
@@ -196,7 +207,7 @@ func New(cfg Config, deps Deps) (*Daemon, error) {
 		deps.Logger = slog.Default()
 	}
 	cfg = cfg.withDefaults()
-	if len(cfg.Roots) == 0 {
+	if len(cfg.Target.Roots) == 0 {
 		return nil, errors.New("watch: no root to watch")
 	}
 	d := &Daemon{
@@ -217,8 +228,8 @@ func (c Config) withDefaults() Config {
 	if c.PollInterval <= 0 {
 		c.PollInterval = time.Second
 	}
-	c.Roots = slices.Clone(c.Roots)
-	slices.Sort(c.Roots)
+	c.Target.Roots = slices.Clone(c.Target.Roots)
+	slices.Sort(c.Target.Roots)
 	return c
 }
 
@@ -243,8 +254,8 @@ func (d *Daemon) newPipeline(cfg Config, judge Judge) (*pipeline, error) {
 		return nil, fmt.Errorf("watch: cannot create notifier: %w", err)
 	}
 	tree, err := NewTree(n, TreeOptions{
-		Roots: cfg.Roots, ConfigFiles: cfg.ConfigFiles, Exclude: cfg.Exclude,
-		CrossDevice: cfg.CrossDevice, DegradedInterval: cfg.DegradedInterval, Logger: d.log,
+		Roots: cfg.Target.Roots, ConfigFiles: cfg.configPaths(), Exclude: cfg.Target.Exclude,
+		CrossDevice: cfg.Target.CrossDevice, DegradedInterval: cfg.DegradedInterval, Logger: d.log,
 	})
 	if err != nil {
 		n.Close()
@@ -259,7 +270,7 @@ func (d *Daemon) newPipeline(cfg Config, judge Judge) (*pipeline, error) {
 // covers the moment without them.
 func (d *Daemon) Reload(ctx context.Context, cfg Config, judge Judge) error {
 	cfg = cfg.withDefaults()
-	if len(cfg.Roots) == 0 {
+	if len(cfg.Target.Roots) == 0 {
 		return errors.New("watch: no root to watch")
 	}
 	p, err := d.newPipeline(cfg, judge)
@@ -324,7 +335,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.mu.Lock()
 		d.cfg, d.judge = next.cfg, next.judge
 		d.mu.Unlock()
-		d.log.Info("configuration reloaded", "roots", len(next.cfg.Roots), "configs", len(next.cfg.ConfigFiles))
+		d.log.Info("configuration reloaded", "roots", len(next.cfg.Target.Roots), "configs", len(next.cfg.Target.Configs))
 		p, reason = next, "reload"
 	}
 }
@@ -349,7 +360,7 @@ func (d *Daemon) ensureBaseline(ctx context.Context, cfg Config) (created bool, 
 		if d.deps.CreateBaseline == nil {
 			return false, fmt.Errorf("watch: %w; create one with webfim baseline create", ErrNoBaseline)
 		}
-		d.log.Warn("no baseline in the database: creating one first; changes made before it are not reported", "roots", cfg.Roots)
+		d.log.Warn("no baseline in the database: creating one first; changes made before it are not reported", "roots", cfg.Target.Roots)
 		info, err = d.deps.CreateBaseline(ctx, cfg)
 		if err != nil {
 			return false, fmt.Errorf("watch: creating the first baseline: %w", err)
@@ -397,10 +408,10 @@ func (d *Daemon) runPipeline(ctx context.Context, p *pipeline, catchUp string) e
 	case <-ctx.Done():
 		return nil
 	}
-	d.log.Info("watching", "roots", len(p.cfg.Roots), "dirs", p.tree.Dirs(), "configs", len(p.cfg.ConfigFiles))
+	d.log.Info("watching", "roots", len(p.cfg.Target.Roots), "dirs", p.tree.Dirs(), "configs", len(p.cfg.Target.Configs))
 	if catchUp != "" {
-		d.notice(ctx, Notice{Kind: NoticeCatchUp, Roots: p.cfg.Roots, Message: "catch-up scan (" + catchUp + "): reporting changes made while not watching"})
-		d.requestRescan(ctx, p.cfg.Roots, false, catchUp)
+		d.notice(ctx, Notice{Kind: NoticeCatchUp, Roots: p.cfg.Target.Roots, Message: "catch-up scan (" + catchUp + "): reporting changes made while not watching"})
+		d.requestRescan(ctx, p.cfg.Target.Roots, false, catchUp)
 		d.requestConfigCheck(ctx)
 	}
 	wg.Add(1)
@@ -411,7 +422,7 @@ func (d *Daemon) runPipeline(ctx context.Context, p *pipeline, catchUp string) e
 			if full {
 				reason = "periodic_full"
 			}
-			d.requestRescan(ctx, p.cfg.Roots, full, reason)
+			d.requestRescan(ctx, p.cfg.Target.Roots, full, reason)
 			d.requestConfigCheck(ctx)
 		})
 	}()
@@ -485,7 +496,7 @@ func (d *Daemon) poll(ctx context.Context) {
 	}
 	d.adhoc = adhoc
 	d.polled = time.Now()
-	roots := d.cfg.Roots
+	roots := d.cfg.Target.Roots
 	d.mu.Unlock()
 	if changed {
 		d.log.Info("active baseline changed", "from", prev.ID, "to", info.ID, "label", info.Label)
@@ -585,8 +596,8 @@ type checker struct {
 
 func (c *checker) statOptions(full bool) baseline.Options {
 	return baseline.Options{
-		Full: full, HashAllSHA256: c.cfg.HashAllSHA256, ScriptExtensions: c.cfg.ScriptExtensions,
-		Workers: c.cfg.Workers, CrossDevice: c.cfg.CrossDevice, Exclude: c.cfg.Exclude,
+		Full: full, HashAllSHA256: c.cfg.Target.HashAllSHA256, ScriptExtensions: c.cfg.Target.ScriptExtensions,
+		Workers: c.cfg.Workers, CrossDevice: c.cfg.Target.CrossDevice, Exclude: c.cfg.Target.Exclude,
 	}
 }
 
@@ -610,7 +621,7 @@ func (c *checker) checkPath(root, rel string) {
 		c.d.log.Warn("cannot stat path", "root", root, "path", rel, "err", err)
 		return
 	}
-	if exists && c.cfg.Exclude != nil && rel != "" && c.cfg.Exclude(root, rel, live.Type == baseline.TypeDir) {
+	if x := c.cfg.Target.Exclude; exists && x != nil && rel != "" && x(root, rel, live.Type == baseline.TypeDir) {
 		return
 	}
 	if !exists && !ok {
@@ -624,6 +635,7 @@ func (c *checker) checkPath(root, rel string) {
 		newState = []baseline.Record{live}
 	}
 	c.compare(stateOf(oldState), stateOf(newState))
+	c.checkRootConfig(root, rel)
 }
 
 // checkSubtree checks rel and every baseline record below it: the
@@ -693,14 +705,13 @@ func (c *checker) addItemChange(ch serverconf.Change) {
 	c.findings = append(c.findings, Finding{Fingerprint: itemFingerprint(&ch), Time: now, Baseline: c.active, Item: &ch, Verdict: v})
 }
 
-// checkConfigs re-parses the server configurations and reports how their
-// inventory differs from the baseline's.
+// checkConfigs re-parses the configured server configurations and
+// reports how their inventory differs from the baseline's. Items from
+// configuration files under the roots (web.config, .htaccess, .user.ini)
+// are left to [checker.checkRootConfig], which runs when such a file
+// changes.
 func (c *checker) checkConfigs() {
-	files := c.active.Configs
-	if len(files) == 0 {
-		files = c.cfg.ConfigFiles
-	}
-	if len(files) == 0 {
+	if len(c.cfg.Target.Configs) == 0 {
 		return
 	}
 	old, err := c.d.deps.Store.Inventory(c.active.ID)
@@ -708,13 +719,47 @@ func (c *checker) checkConfigs() {
 		c.d.log.Warn("cannot read the baseline's inventory", "baseline", c.active.ID, "err", err)
 		return
 	}
+	old = slices.DeleteFunc(old, func(it serverconf.Item) bool { return c.underRoot(it.Source) })
 	var items []serverconf.Item
-	for _, f := range files {
-		inv := serverconf.ParseFile(c.cfg.Sysroot, f, "")
+	for _, cf := range c.cfg.Target.Configs {
+		inv := serverconf.ParseFile(c.cfg.Target.Sysroot, cf.Path, cf.Server)
 		if inv.Err != nil {
-			c.d.log.Warn("server configuration cannot be parsed", "file", f, "err", inv.Err)
+			c.d.log.Warn("server configuration cannot be parsed", "file", cf.Path, "err", inv.Err)
 		}
-		items = append(items, inv.Items...)
+		items = append(items, slices.DeleteFunc(inv.Items, func(it serverconf.Item) bool { return c.underRoot(it.Source) })...)
+	}
+	for _, ch := range serverconf.Diff(old, items) {
+		c.addItemChange(ch)
+	}
+}
+
+func (c *checker) underRoot(p string) bool {
+	for _, r := range c.cfg.Target.Roots {
+		if _, ok := relOf(r, p); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// checkRootConfig reports inventory changes of one server configuration
+// file found under a root (web.config, .htaccess, .user.ini), as
+// "webfim diff" does for the files its walk finds.
+func (c *checker) checkRootConfig(root, rel string) {
+	server, ok := serverconf.ForFile(path.Base(rel))
+	if !ok {
+		return
+	}
+	abs := filepath.Join(root, filepath.FromSlash(rel))
+	old, err := c.d.deps.Store.Inventory(c.active.ID)
+	if err != nil {
+		c.d.log.Warn("cannot read the baseline's inventory", "baseline", c.active.ID, "err", err)
+		return
+	}
+	old = slices.DeleteFunc(old, func(it serverconf.Item) bool { return it.Source != abs })
+	var items []serverconf.Item
+	if fi, err := os.Lstat(abs); err == nil && fi.Mode().IsRegular() {
+		items = serverconf.ParseFile(c.cfg.Target.Sysroot, abs, server).Items
 	}
 	for _, ch := range serverconf.Diff(old, items) {
 		c.addItemChange(ch)

@@ -17,6 +17,7 @@ import (
 
 	"webfim/baseline"
 	"webfim/policy"
+	"webfim/scan"
 	"webfim/store"
 )
 
@@ -122,7 +123,7 @@ func openDB(t testing.TB) *store.DB {
 
 func testConfig(roots ...string) Config {
 	return Config{
-		Roots:        roots,
+		Target:       scan.Target{Roots: roots},
 		Debounce:     DebounceOptions{Quiet: 50 * time.Millisecond, MaxDelay: 500 * time.Millisecond},
 		Schedule:     Schedule{Fast: -1, Full: -1},
 		PollInterval: 100 * time.Millisecond,

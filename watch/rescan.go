@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"webfim/baseline"
+	"webfim/scan"
+	"webfim/serverconf"
 )
 
 type rescanRequest struct {
@@ -57,31 +59,87 @@ func (d *Daemon) rescanLoop(ctx context.Context) {
 		}
 		for ctx.Err() == nil {
 			d.rescanMu.Lock()
-			roots := make([]string, 0, len(d.pendingRescan))
-			for r := range d.pendingRescan {
-				roots = append(roots, r)
-			}
-			slices.Sort(roots)
+			pending := d.pendingRescan
+			d.pendingRescan = make(map[string]rescanRequest)
 			configs := d.pendingConfig
 			d.pendingConfig = false
-			var root string
-			var req rescanRequest
-			if len(roots) > 0 {
-				root, req = roots[0], d.pendingRescan[roots[0]]
-				delete(d.pendingRescan, root)
-			}
 			d.rescanMu.Unlock()
-			if root == "" && !configs {
+			if len(pending) == 0 && !configs {
 				break
+			}
+			cfg, _, active, _ := d.snapshot()
+			roots := make([]string, 0, len(pending))
+			full, reason := false, ""
+			for r, req := range pending {
+				roots = append(roots, r)
+				full = full || req.full
+				if reason == "" || req.full {
+					reason = req.reason
+				}
+			}
+			slices.Sort(roots)
+			baseRoots := slices.Sorted(slices.Values(active.Roots))
+			if slices.Equal(roots, cfg.Target.Roots) && slices.Equal(roots, baseRoots) {
+				// Everything: exactly what "webfim diff" does, inventories
+				// of the server configs included.
+				d.rescanAll(ctx, full, reason)
+				continue
 			}
 			if configs {
 				d.checkConfigsNow(ctx)
 			}
-			if root != "" {
-				d.rescanRoot(ctx, root, req)
+			for _, r := range roots {
+				if ctx.Err() != nil {
+					return
+				}
+				d.rescanRoot(ctx, r, pending[r])
 			}
 		}
 	}
+}
+
+func (d *Daemon) scanOptions(c *checker, full bool) (scan.Options, *int) {
+	opt := scan.Options{Full: full, Workers: c.cfg.Workers}
+	if l := NewRateLimiter(c.cfg.RescanRateLimit); l != nil {
+		opt.Limiter = l
+	}
+	errs := 0
+	opt.OnError = func(root, rel string, err error) {
+		errs++
+		d.log.Debug("rescan: entry not fully readable", "root", root, "path", rel, "err", err)
+	}
+	return opt, &errs
+}
+
+// rescanAll compares every root and the server inventories with the
+// active baseline.
+func (d *Daemon) rescanAll(ctx context.Context, full bool, reason string) {
+	c := d.newChecker(ctx)
+	start := time.Now()
+	opt, errs := d.scanOptions(c, full)
+	res, err := d.deps.Store.Diff(ctx, c.active, c.cfg.Target, opt, scan.Emitter{
+		File: func(ch baseline.Change) error {
+			c.addFileChange(ch)
+			c.flushIfFull()
+			return ctx.Err()
+		},
+		Item: func(ch serverconf.Change) error {
+			c.addItemChange(ch)
+			c.flushIfFull()
+			return ctx.Err()
+		},
+	})
+	c.flush()
+	d.metrics.rescans.WithLabelValues(reason, fullLabel(full)).Add(float64(len(c.cfg.Target.Roots)))
+	if err != nil {
+		if ctx.Err() == nil {
+			d.log.Error("rescan failed; retried at the next scheduled rescan", "reason", reason, "err", err)
+		}
+		return
+	}
+	d.log.Info("rescan done", "roots", len(c.cfg.Target.Roots), "reason", reason, "full", full,
+		"file_changes", res.Files.Total(), "item_changes", res.Items.Added+res.Items.Removed+res.Items.Changed,
+		"unreadable", *errs, "duration", time.Since(start).Round(time.Millisecond))
 }
 
 func (d *Daemon) newChecker(ctx context.Context) *checker {
@@ -104,22 +162,17 @@ func (d *Daemon) rescanRoot(ctx context.Context, root string, req rescanRequest)
 		return
 	}
 	start := time.Now()
+	sopt, errs := d.scanOptions(c, req.full)
 	opt := c.statOptions(req.full)
-	if l := NewRateLimiter(c.cfg.RescanRateLimit); l != nil {
-		opt.Limiter = l
-	}
+	opt.Limiter, opt.OnError = sopt.Limiter, sopt.OnError
 	if !req.full {
 		opt.Previous = d.deps.Store.RootRecords(c.active.ID, root, "")
-	}
-	errs := 0
-	opt.OnError = func(root, rel string, err error) {
-		errs++
-		d.log.Debug("rescan: entry not fully readable", "root", root, "path", rel, "err", err)
 	}
 	old := d.deps.Store.RootRecords(c.active.ID, root, "")
 	live := baseline.Walk(ctx, []string{root}, opt)
 	sum, err := baseline.Compare(old, live, func(ch baseline.Change) error {
 		c.addFileChange(ch)
+		c.checkRootConfig(ch.Root, ch.Path)
 		c.flushIfFull()
 		return ctx.Err()
 	})
@@ -132,7 +185,7 @@ func (d *Daemon) rescanRoot(ctx context.Context, root string, req rescanRequest)
 		return
 	}
 	d.log.Info("rescan done", "root", root, "reason", req.reason, "full", req.full,
-		"changes", sum.Total(), "unreadable", errs, "duration", time.Since(start).Round(time.Millisecond))
+		"changes", sum.Total(), "unreadable", *errs, "duration", time.Since(start).Round(time.Millisecond))
 }
 
 func fullLabel(full bool) string {

@@ -91,7 +91,7 @@ func TestDaemonConfigAtomicReplace(t *testing.T) {
 	writeFile(t, conf, "events {}\nhttp { server { root /var/www; } }\n")
 	db := openDB(t)
 	cfg := testConfig(root)
-	cfg.ConfigFiles = []string{conf}
+	cfg.Target.Configs = []serverconf.Config{{Path: conf}}
 	makeBaseline(t, db, cfg)
 	td := startDaemon(t, db, cfg, Deps{})
 
@@ -105,5 +105,24 @@ func TestDaemonConfigAtomicReplace(t *testing.T) {
 	})
 	if !f.Verdict.Alert {
 		t.Errorf("planted nginx module not an alert: %+v", f.Verdict)
+	}
+}
+
+// A .htaccess planted under a root is a file finding and, parsed, an
+// inventory finding (a handler that runs .jpg files as PHP).
+func TestDaemonHtaccessUnderRoot(t *testing.T) {
+	root := tempRoot(t)
+	writeFile(t, filepath.Join(root, "uploads", "cat.jpg"), "jpg")
+	db := openDB(t)
+	cfg := testConfig(root)
+	makeBaseline(t, db, cfg)
+	td := startDaemon(t, db, cfg, Deps{})
+	writeFile(t, filepath.Join(root, "uploads", ".htaccess"), "AddHandler application/x-httpd-php .jpg\n")
+	td.sink.waitFor(t, ".htaccess added", fileFinding(baseline.Added, "uploads/.htaccess"))
+	f := td.sink.waitFor(t, "handler item", func(f Finding) bool {
+		return f.Item != nil && f.Item.Kind == serverconf.ItemAdded && f.Item.New.Server == "htaccess"
+	})
+	if f.Item.New.Source != filepath.Join(root, "uploads", ".htaccess") {
+		t.Errorf("item source %q", f.Item.New.Source)
 	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"webfim/baseline"
 	"webfim/policy"
+	"webfim/scan"
 	"webfim/serverconf"
 	"webfim/store"
 )
@@ -59,42 +60,19 @@ func (s dbStore) Seen(fp string) (time.Time, bool, error) { return s.db.Seen(fp)
 
 func (s dbStore) MarkSeenAll(t time.Time, fps ...string) error { return s.db.MarkSeenAll(t, fps...) }
 
-// BaselineCreator returns a Deps.CreateBaseline that walks cfg's roots
-// (full hash), inventories its config files and commits the result as the
-// active baseline, as "webfim baseline create" does.
+// BaselineCreator returns a Deps.CreateBaseline that takes a full
+// snapshot of cfg.Target with scan.Create (as "webfim baseline create
+// --full" does) and activates it.
 func BaselineCreator(db *store.DB, label, version string) func(ctx context.Context, cfg Config) (BaselineInfo, error) {
 	return func(ctx context.Context, cfg Config) (BaselineInfo, error) {
-		start := time.Now()
-		meta := store.Meta{Label: label, Roots: cfg.Roots, Configs: cfg.ConfigFiles, Version: version,
-			Full: true, HashAllSHA256: cfg.HashAllSHA256, Sysroot: cfg.Sysroot}
-		w, err := db.Begin(meta)
-		if err != nil {
-			return BaselineInfo{}, err
-		}
-		opt := baseline.Options{Full: true, Workers: cfg.Workers, HashAllSHA256: cfg.HashAllSHA256,
-			ScriptExtensions: cfg.ScriptExtensions, CrossDevice: cfg.CrossDevice, Exclude: cfg.Exclude}
-		for rec, err := range baseline.Walk(ctx, cfg.Roots, opt) {
-			if err == nil {
-				err = w.Put(rec)
-			}
-			if err != nil {
-				w.Abort()
-				return BaselineInfo{}, err
-			}
-		}
-		var items []serverconf.Item
-		for _, f := range cfg.ConfigFiles {
-			items = append(items, serverconf.ParseFile(cfg.Sysroot, f, "").Items...)
-		}
-		if err := w.PutInventory(items); err != nil {
-			w.Abort()
-			return BaselineInfo{}, err
-		}
-		meta.Duration = time.Since(start)
-		m, err := w.Commit(meta, true)
+		m, err := scan.Create(ctx, db, cfg.Target, label, version, scan.Options{Full: true, Workers: cfg.Workers}, true)
 		if err != nil {
 			return BaselineInfo{}, err
 		}
 		return InfoOf(m), nil
 	}
+}
+
+func (s dbStore) Diff(ctx context.Context, from BaselineInfo, t scan.Target, opt scan.Options, emit scan.Emitter) (scan.Result, error) {
+	return scan.Diff(ctx, s.db, store.Meta{ID: from.ID, Roots: from.Roots, Configs: from.Configs}, nil, t, opt, emit)
 }
