@@ -446,6 +446,8 @@ func (d *Deliverer) flushAcks() {
 	}
 	d.acked += uint64(len(seqs))
 	d.mu.Unlock()
+	// Acks move the Pending window on: outputs idle at its end have work.
+	d.Notify()
 	if d.opt.OnAcked != nil {
 		d.opt.OnAcked(len(seqs))
 	}

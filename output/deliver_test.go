@@ -427,3 +427,18 @@ func (s *slowOutput) Write(ctx context.Context, docs []Doc) error {
 	time.Sleep(s.delay)
 	return s.recOutput.Write(ctx, docs)
 }
+
+func TestDelivererWindowMovesWithoutPolling(t *testing.T) {
+	mem := &memOutbox{}
+	fast, slow := newRec("fast"), &slowOutput{recOutput: newRec("slow"), delay: 2 * time.Millisecond}
+	opt := fastOpts
+	opt.Window, opt.Poll = 10, time.Hour // only Notify and acks wake the outputs
+	d, stop := startDeliverer(t, windowOutbox{mem}, opt, fast, slow)
+	defer stop()
+	mem.add(testDocs(0, 100)...)
+	d.Notify()
+	waitFor(t, "outbox empty", func() bool { return mem.depth() == 0 })
+	if got := fast.ids(); !slices.Equal(got, docIDs(0, 100)) {
+		t.Errorf("fast got %d, want 100 once each", len(got))
+	}
+}
