@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 )
@@ -38,6 +39,8 @@ func TestScripts(t *testing.T) {
 			"webfim-exit": webfimExit,
 			"cptree":      cptree,
 			"gentree":     gentree,
+			"sleep":       sleep,
+			"waitsize":    waitsize,
 		},
 	})
 }
@@ -113,4 +116,33 @@ func gentree(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		ts.Check(os.WriteFile(filepath.Join(sub, fmt.Sprintf("f%06d.php", i)), []byte(fmt.Sprintf("<?php // %d\n", i)), 0o644))
 	}
+}
+
+// sleep pauses the script: sleep DURATION.
+func sleep(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: sleep DURATION")
+	}
+	d, err := time.ParseDuration(args[0])
+	ts.Check(err)
+	time.Sleep(d)
+}
+
+// waitsize waits until FILE is at least BYTES long, for at most 60 s:
+// waitsize FILE BYTES. The crash test uses it to kill a baseline create
+// once its first batch is in the database, not before and not after.
+func waitsize(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: waitsize FILE BYTES")
+	}
+	want, err := strconv.ParseInt(args[1], 10, 64)
+	ts.Check(err)
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if fi, err := os.Stat(ts.MkAbs(args[0])); err == nil && fi.Size() >= want {
+			return
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	ts.Fatalf("%s did not reach %d bytes within 60s", args[0], want)
 }
