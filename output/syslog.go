@@ -154,6 +154,10 @@ func (s *SyslogOutput) Name() string { return "syslog:" + s.cfg.Network + "://" 
 func (s *SyslogOutput) Write(ctx context.Context, docs []Doc) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// Once per batch: it costs up to a millisecond on a live connection.
+	if s.conn != nil && s.stream && peerClosed(s.conn) {
+		s.closeConn()
+	}
 	for i, d := range docs {
 		if err := ctx.Err(); err != nil {
 			return &PartialError{Failed: rangeFrom(i, len(docs)), Err: err}
@@ -178,9 +182,6 @@ func (s *SyslogOutput) Write(ctx context.Context, docs []Doc) error {
 }
 
 func (s *SyslogOutput) send(msg []byte) error {
-	if s.conn != nil && s.stream && peerClosed(s.conn) {
-		s.closeConn()
-	}
 	if s.conn == nil {
 		network := s.cfg.Network
 		c, err := net.DialTimeout(network, s.cfg.Address, s.cfg.Timeout)
@@ -208,9 +209,10 @@ func (s *SyslogOutput) send(msg []byte) error {
 }
 
 // peerClosed reports whether the server closed a stream connection. Syslog
-// servers never send anything, so a read that does not time out immediately
-// means EOF or an error; without this check the first write after the
-// server went away would "succeed" into a dead socket and be lost.
+// servers never send anything, so a read that does not time out at once
+// means EOF or an error. Without this check the first write after the
+// server went away (restarted) would "succeed" into a dead socket and be
+// lost; later writes fail with EPIPE and are retried on a new connection.
 func peerClosed(c net.Conn) bool {
 	c.SetReadDeadline(time.Now().Add(time.Millisecond))
 	var b [1]byte
