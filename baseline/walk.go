@@ -139,19 +139,21 @@ func fullPath(root, rel string) string {
 // relative to its open parent directory, reads its link target or hashes
 // it (or reuses prev's digests), then signals done.
 type item struct {
-	rec     Record
-	err     error
-	job     bool // a worker must complete it
-	regular bool // the directory listing says regular file
-	dir     *dirHandle
-	name    string // within dir
-	prev    Record // the previous record of this path, if hasPrev
-	hasPrev bool
-	read    int64
-	hashed  bool
-	skip    bool // vanished before lstat: not part of the state
-	notice  bool // no record, only err for OnError
-	done    chan struct{}
+	rec        Record
+	err        error
+	job        bool        // a worker must complete it
+	regular    bool        // the directory listing says regular file
+	listed     Type        // the type the directory listing gave
+	listedMode fs.FileMode // its type bits
+	dir        *dirHandle
+	name       string // within dir
+	prev       Record // the previous record of this path, if hasPrev
+	hasPrev    bool
+	read       int64
+	hashed     bool
+	skip       bool // vanished before lstat: not part of the state
+	notice     bool // no record, only err for OnError
+	done       chan struct{}
 }
 
 var itemPool = sync.Pool{New: func() any { return &item{done: make(chan struct{}, 1)} }}
@@ -261,8 +263,9 @@ func (w *walker) complete(h *hasher, it *item) {
 			it.skip = true
 			return
 		}
-		// Listed but not stat-able: record what is known.
-		rec.Type, rec.Err, it.err = TypeOther, err.Error(), err
+		// Listed but not stat-able (a directory readable but not
+		// searchable): record what the listing said.
+		rec.Type, rec.Mode, rec.Err, it.err = it.listed, it.listedMode, err.Error(), err
 		return
 	}
 	switch rec.Type {
@@ -514,6 +517,7 @@ func (w *walker) visitEntries(dir *dirHandle, root, rel string, rootDev uint64, 
 		it.rec.Root, it.rec.Path = root, childRel
 		it.job, it.dir, it.name = true, dir.acquire(), name
 		it.regular = e.Type().IsRegular()
+		it.listed, it.listedMode = typeOfMode(e.Type()), e.Type()
 		if prev != nil {
 			it.prev, it.hasPrev = *prev, true
 		}
@@ -522,6 +526,19 @@ func (w *walker) visitEntries(dir *dirHandle, root, rel string, rootDev uint64, 
 		}
 	}
 	return nil
+}
+
+// typeOfMode maps the type bits of a directory listing to a Type.
+func typeOfMode(m fs.FileMode) Type {
+	switch {
+	case m.IsRegular():
+		return TypeFile
+	case m.IsDir():
+		return TypeDir
+	case m&fs.ModeSymlink != 0:
+		return TypeSymlink
+	}
+	return TypeOther
 }
 
 // readDir opens a directory and lists its entries in byte order of their

@@ -487,3 +487,22 @@ func TestWalkLimiter(t *testing.T) {
 		t.Errorf("limiter saw %d bytes in %d calls; hashed %d bytes", lim.bytes, lim.calls, last.HashedBytes)
 	}
 }
+
+func TestWalkUnsearchableDirectory(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no search permission bit on Windows")
+	}
+	if os.Geteuid() == 0 {
+		t.Skip("running as root: permission checks are bypassed")
+	}
+	root := t.TempDir()
+	write(t, root+"/d/f", "x")
+	os.Mkdir(root+"/d/sub", 0o755)
+	os.Chmod(root+"/d", 0o644) // listable, not searchable
+	defer os.Chmod(root+"/d", 0o755)
+	errs := 0
+	recs := byPath(collect(t, Walk(context.Background(), []string{root}, Options{OnError: func(string, string, error) { errs++ }})))
+	if recs["d/f"].Type != TypeFile || recs["d/f"].Err == "" || recs["d/sub"].Type != TypeDir || recs["d/sub"].Err == "" || errs != 2 {
+		t.Errorf("entries of an unsearchable directory: f %+v, sub %+v, %d errors", recs["d/f"], recs["d/sub"], errs)
+	}
+}
