@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -131,5 +132,53 @@ func BenchmarkDaemonBurst(b *testing.B) {
 				b.Errorf("%s reported %d times", p, c)
 			}
 		}
+	}
+}
+
+// BenchmarkTreeSetup measures adding the watches of a tree of 20,000
+// directories (10 files each) and the heap it keeps; it reports µs and
+// heap bytes per directory.
+//
+//	go test -run '^$' -bench TreeSetup -benchtime 3x ./watch
+func BenchmarkTreeSetup(b *testing.B) {
+	root := b.TempDir()
+	const dirs = 20000
+	for i := range dirs {
+		d := filepath.Join(root, fmt.Sprint("s", i/1000), fmt.Sprint("d", i))
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			b.Fatal(err)
+		}
+		for j := range 10 {
+			if err := os.WriteFile(filepath.Join(d, fmt.Sprint("f", j)), nil, 0o644); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ResetTimer()
+	for range b.N {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		n, err := NewNotifier(0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		tr, err := NewTree(n, TreeOptions{Roots: []string{root}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		start := time.Now()
+		go func() { tr.Run(ctx, make(chan Hint, 1)); close(done) }()
+		<-tr.Ready()
+		elapsed := time.Since(start)
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(elapsed.Microseconds())/float64(tr.Dirs()), "µs/dir")
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(tr.Dirs()), "heap-bytes/dir")
+		cancel()
+		<-done
+		n.Close()
 	}
 }
