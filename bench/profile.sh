@@ -49,8 +49,8 @@ for what in "$@"; do
 	case $what in
 	full) cmd=(baseline create --root "$ref" --full "${scope[@]}") ;;
 	incr) cmd=(baseline create --root "$ref" "${scope[@]}") ;;
-	diff) cmd=(diff "${scope[@]}") ;;
-	diff-fast) cmd=(diff --fast "${scope[@]}") ;;
+	diff) cmd=(diff) ;; # the roots and configs of the baseline
+	diff-fast) cmd=(diff --fast) ;;
 	*)
 		echo "profile: unknown command $what (full, incr, diff, diff-fast)" >&2
 		exit 2

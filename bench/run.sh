@@ -9,9 +9,11 @@
 #   aide_check        aide --check against the aide --init database
 #   webfim_diff       webfim diff (full re-hash, nothing changed)
 #   webfim_diff_fast  webfim diff --fast
-# Usage: bash bench/run.sh [-n RUNS] [-w WORKERS]
+# Usage: bash bench/run.sh [-n RUNS] [-w WORKERS] [NAME...]
 #   RUNS     repetitions per command, median reported (default 5)
 #   WORKERS  bareread workers and AIDE num_workers (default: nproc)
+#   NAME     time only these commands and keep the other figures of the
+#            previous run (to redo a disturbed measurement); default: all
 # Commands whose webfim subcommand does not exist yet are reported as
 # missing, not failed. Results are kept in bench/work/results/.
 set -euo pipefail
@@ -23,11 +25,13 @@ while getopts n:w: opt; do
 	n) runs=$OPTARG ;;
 	w) workers=$OPTARG ;;
 	*)
-		echo "usage: bash bench/run.sh [-n RUNS] [-w WORKERS]" >&2
+		echo "usage: bash bench/run.sh [-n RUNS] [-w WORKERS] [NAME...]" >&2
 		exit 2
 		;;
 	esac
 done
+shift $((OPTIND - 1))
+only=("$@")
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 work="$repo/bench/work"
@@ -41,7 +45,7 @@ command -v aide >/dev/null || {
 	echo "run: aide is not installed: run bash bench/setup.sh first" >&2
 	exit 1
 }
-rm -rf "$results"
+[ ${#only[@]} -gt 0 ] || rm -rf "$results"
 mkdir -p "$results"
 
 echo "== building"
@@ -94,7 +98,12 @@ dbincr="$work/bench-incr.db"
 	echo "tree:    $(find "$ref" -type f | wc -l) files, $(find "$ref" -type f -printf '%s\n' | awk '{s += $1} END {printf "%.1f MB", s / 1e6}')"
 	echo "runs:    $runs per command, workers: $workers, timer: $(command -v hyperfine >/dev/null && hyperfine --version || echo 'bash loop')"
 	echo "load:    $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min) at start"
-} | tee "$results/machine.txt"
+} | tee "$results/machine.txt.new"
+if [ ${#only[@]} -gt 0 ]; then
+	echo "rerun:   ${only[*]}" >>"$results/machine.txt.new"
+	cat "$results/machine.txt" >>"$results/machine.txt.new" 2>/dev/null || true
+fi
+mv "$results/machine.txt.new" "$results/machine.txt"
 
 # bench NAME MAXEXIT PREPARE CMD: runs PREPARE then CMD once to check that it
 # works (its exit status must be at most MAXEXIT; a difference report of
@@ -102,6 +111,10 @@ dbincr="$work/bench-incr.db"
 # PREPARE, and records the median in $results/NAME.median.
 bench() {
 	local name=$1 maxexit=$2 prepare=$3 cmd=$4 rc=0
+	if ! selected "$name"; then
+		echo "== $name: kept from the previous run: $(cat "$results/$name.median" 2>/dev/null || echo none)"
+		return 0
+	fi
 	echo "== $name: $cmd"
 	[ -z "$prepare" ] || eval "$prepare" >/dev/null 2>&1
 	eval "$cmd" >"$results/$name.out" 2>"$results/$name.err" || rc=$?
@@ -144,6 +157,16 @@ bench() {
 	echo "   median ${median}s"
 }
 
+# selected NAME reports whether NAME is to be timed in this run.
+selected() {
+	[ ${#only[@]} -eq 0 ] && return 0
+	local n
+	for n in "${only[@]}"; do
+		[ "$n" = "$1" ] && return 0
+	done
+	return 1
+}
+
 # json_number KEY FILE: the first number of KEY in a hyperfine JSON export.
 json_number() {
 	grep -o "\"$1\": *[0-9.eE+-]*" "$2" | head -n 1 | sed 's/.*: *//'
@@ -179,8 +202,10 @@ if has_webfim baseline create; then
 	# The incremental runs start from one full baseline; pruning between
 	# runs (untimed, when the command exists) keeps the database the same
 	# size for every repetition.
-	rm -f "$dbincr"
-	"$webfim" --db "$dbincr" --quiet baseline create --root "$ref" --full "${scope[@]}"
+	if selected webfim_incr || selected webfim_diff || selected webfim_diff_fast || [ ! -f "$dbincr" ]; then
+		rm -f "$dbincr"
+		"$webfim" --db "$dbincr" --quiet baseline create --root "$ref" --full "${scope[@]}"
+	fi
 	prune=""
 	if has_webfim baseline prune; then
 		prune=$(q "$webfim" --db "$dbincr" --quiet baseline prune --keep 1)
@@ -195,8 +220,9 @@ fi
 bench aide_check 7 "" "$(q aide --check -c "$aideconf")"
 
 if has_webfim diff && [ -f "$dbincr" ]; then
-	bench webfim_diff 7 "" "$(q "$webfim" --db "$dbincr" --quiet diff "${scope[@]}")"
-	bench webfim_diff_fast 7 "" "$(q "$webfim" --db "$dbincr" --quiet diff --fast "${scope[@]}")"
+	# diff covers the roots and configs of the baseline: the root only.
+	bench webfim_diff 7 "" "$(q "$webfim" --db "$dbincr" --quiet diff)"
+	bench webfim_diff_fast 7 "" "$(q "$webfim" --db "$dbincr" --quiet diff --fast)"
 else
 	missing webfim_diff "webfim diff (or baseline create) does not exist yet"
 	missing webfim_diff_fast "webfim diff (or baseline create) does not exist yet"
