@@ -50,6 +50,8 @@ type Store interface {
 	Seen(fingerprint string) (time.Time, bool, error)
 	// MarkSeenAll records that findings were reported at t.
 	MarkSeenAll(t time.Time, fingerprints ...string) error
+	// ForgetSeen drops dedupe entries last reported before t.
+	ForgetSeen(before time.Time) (int, error)
 	// Diff compares the live target with a baseline, files and server
 	// inventories, as "webfim diff" does (scan.Diff).
 	Diff(ctx context.Context, from BaselineInfo, t scan.Target, opt scan.Options, emit scan.Emitter) (scan.Result, error)
@@ -184,6 +186,7 @@ type Daemon struct {
 
 	pendingReload *pipeline
 	lastNotice    map[string]time.Time
+	pollErr       error
 
 	reportMu sync.Mutex
 	reloads  chan *pipeline
@@ -462,11 +465,13 @@ func (d *Daemon) countHints(ctx context.Context, in <-chan Hint) <-chan Hint {
 	return out
 }
 
-// pollLoop keeps the active baseline and the ad-hoc windows current.
+// pollLoop keeps the active baseline and the ad-hoc windows current, and
+// once a day prunes the dedupe table.
 func (d *Daemon) pollLoop(ctx context.Context) {
 	cfg, _, _, _ := d.snapshot()
 	t := time.NewTicker(cfg.PollInterval)
 	defer t.Stop()
+	var lastPrune time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -474,19 +479,48 @@ func (d *Daemon) pollLoop(ctx context.Context) {
 		case <-t.C:
 		}
 		d.poll(ctx)
+		if time.Since(lastPrune) > 24*time.Hour {
+			lastPrune = time.Now()
+			d.pruneSeen()
+		}
+	}
+}
+
+// pruneSeen forgets findings not reported for two reminder intervals:
+// one still present is reported again at every reminder and so stays;
+// one that went away is forgotten. Without reminders nothing is pruned,
+// since a forgotten finding would be reported again.
+func (d *Daemon) pruneSeen() {
+	cfg, _, _, _ := d.snapshot()
+	if cfg.ReminderInterval <= 0 {
+		return
+	}
+	keep := max(2*cfg.ReminderInterval, 7*24*time.Hour)
+	if n, err := d.deps.Store.ForgetSeen(time.Now().Add(-keep)); err != nil {
+		d.log.Warn("cannot prune the dedupe table", "err", err)
+	} else if n > 0 {
+		d.log.Info("pruned the dedupe table", "forgotten", n)
 	}
 }
 
 func (d *Daemon) poll(ctx context.Context) {
 	info, ok, err := d.deps.Store.Active()
+	var adhoc []policy.Window
+	if err == nil {
+		adhoc, err = d.deps.Store.AdhocWindows(time.Now())
+	}
+	d.mu.Lock()
+	failing := d.pollErr != nil
+	d.pollErr = err
+	d.mu.Unlock()
 	if err != nil {
-		d.log.Warn("cannot read the active baseline; keeping the current one", "err", err)
+		if !failing { // said once per failure streak, not every second
+			d.log.Warn("cannot read the active baseline or deploy windows; keeping the current ones", "err", err)
+		}
 		return
 	}
-	adhoc, err := d.deps.Store.AdhocWindows(time.Now())
-	if err != nil {
-		d.log.Warn("cannot read deploy windows; keeping the current ones", "err", err)
-		return
+	if failing {
+		d.log.Info("database readable again")
 	}
 	d.mu.Lock()
 	prev := d.active

@@ -572,3 +572,36 @@ func TestDaemonNotifierFailureEndsRun(t *testing.T) {
 		t.Fatal("Run hangs after its notifier closed")
 	}
 }
+
+func TestPruneSeen(t *testing.T) {
+	root := tempRoot(t)
+	db := openDB(t)
+	cfg := testConfig(root)
+	cfg.ReminderInterval = time.Hour
+	d, err := New(cfg, Deps{Store: StoreOf(db), Judge: policy.Default(), Sink: &findingSink{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	if err := db.MarkSeenAll(now.Add(-30*24*time.Hour), "gone"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.MarkSeenAll(now.Add(-2*time.Hour), "present"); err != nil {
+		t.Fatal(err)
+	}
+	d.pruneSeen()
+	if _, ok, _ := db.Seen("gone"); ok {
+		t.Error("finding unseen for 30 days not pruned")
+	}
+	if _, ok, _ := db.Seen("present"); !ok {
+		t.Error("recent finding pruned")
+	}
+
+	// Without reminders, forgetting would re-report: nothing is pruned.
+	d.cfg.ReminderInterval = 0
+	db.MarkSeenAll(now.Add(-300*24*time.Hour), "old")
+	d.pruneSeen()
+	if _, ok, _ := db.Seen("old"); !ok {
+		t.Error("pruned without a reminder interval")
+	}
+}

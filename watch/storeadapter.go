@@ -60,6 +60,8 @@ func (s dbStore) Seen(fp string) (time.Time, bool, error) { return s.db.Seen(fp)
 
 func (s dbStore) MarkSeenAll(t time.Time, fps ...string) error { return s.db.MarkSeenAll(t, fps...) }
 
+func (s dbStore) ForgetSeen(before time.Time) (int, error) { return s.db.ForgetSeen(before) }
+
 // BaselineCreator returns a Deps.CreateBaseline that takes a full
 // snapshot of cfg.Target with scan.Create (as "webfim baseline create
 // --full" does) and activates it.
