@@ -204,8 +204,8 @@ func TestRsyslogReceivesJSONIntact(t *testing.T) {
 			}
 			defer o.Close()
 			docs := []Doc{
-				{ID: "a", Body: []byte(`{"event":{"id":"a","kind":"alert","severity":73},"file":{"path":"/var/www/html/wp-content/uploads/shell.php"},"message":"added script"}`)},
-				{ID: "b", Body: []byte(`{"event":{"id":"b","kind":"alert","severity":99},"message":"ünïcode ✓ \"quoted\" back\\slash"}`)},
+				{ID: "a", Body: []byte(`{"event":{"id":"a","kind":"alert","severity":3},"file":{"path":"/var/www/html/wp-content/uploads/shell.php"},"message":"added script"}`)},
+				{ID: "b", Body: []byte(`{"event":{"id":"b","kind":"alert","severity":4},"message":"ünïcode ✓ \"quoted\" back\\slash"}`)},
 				{ID: "c", Body: []byte(`{"event":{"id":"c","kind":"alert"},"message":"` + strings.Repeat("long ", 3000) + `"}`)},
 			}
 			if err := o.Write(context.Background(), docs); err != nil {

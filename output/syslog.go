@@ -275,9 +275,10 @@ func headerField(v string, max int) string {
 }
 
 // severityOf maps an ECS document to a syslog severity. event.severity is
-// read on the 0-100 scale of Elastic's risk/severity ranges (critical >= 74,
-// high >= 48, medium >= 22, low >= 1); without it, event.kind "alert" is a
-// warning and anything else informational.
+// webfim's scale (see docs/ecs.md): 4 critical, 3 high, 2 medium, 1 low,
+// 0 info. Larger values are read on Elastic's 0-100 scale (critical >= 74,
+// high >= 48, medium >= 22, low >= 1). Without event.severity,
+// event.kind "alert" is a warning and anything else informational.
 func severityOf(body []byte) int {
 	var doc struct {
 		Event struct {
@@ -288,7 +289,21 @@ func severityOf(body []byte) int {
 	if json.Unmarshal(body, &doc) != nil {
 		return sevWarning
 	}
-	if s := doc.Event.Severity; s != nil && *s > 0 {
+	if s := doc.Event.Severity; s != nil && *s <= 4 {
+		switch {
+		case *s >= 4:
+			return sevCritical
+		case *s >= 3:
+			return sevError
+		case *s >= 2:
+			return sevWarning
+		case *s >= 1:
+			return sevNotice
+		default:
+			return sevInfo
+		}
+	}
+	if s := doc.Event.Severity; s != nil {
 		switch {
 		case *s >= 74:
 			return sevCritical

@@ -117,7 +117,7 @@ func TestSyslogUDP(t *testing.T) {
 	}
 	defer o.Close()
 	docs := testDocs(0, 3)
-	docs[1].Body = []byte(`{"event":{"severity":99,"kind":"alert"},"message":"ünïcode ✓"}`)
+	docs[1].Body = []byte(`{"event":{"severity":4,"kind":"alert"},"message":"ünïcode ✓"}`)
 	if err := o.Write(context.Background(), docs); err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +132,7 @@ func TestSyslogUDP(t *testing.T) {
 		raws = append(raws, string(buf[:n]))
 	}
 	checkMessages(t, raws, docs, "web_1")
-	// local3 = 19; kind alert without severity = warning (4); severity 99 = crit (2).
+	// local3 = 19; kind alert without severity = warning (4); severity 4 (critical) = crit (2).
 	m0, _ := parse5424(raws[0])
 	m1, _ := parse5424(raws[1])
 	if m0.Pri != 19*8+4 || m1.Pri != 19*8+2 {
@@ -355,6 +355,11 @@ func TestSyslogSeverity(t *testing.T) {
 		body string
 		want int
 	}{
+		{`{"event":{"severity":4,"kind":"alert"}}`, sevCritical},
+		{`{"event":{"severity":3,"kind":"alert"}}`, sevError},
+		{`{"event":{"severity":2,"kind":"alert"}}`, sevWarning},
+		{`{"event":{"severity":1,"kind":"alert"}}`, sevNotice},
+		{`{"event":{"severity":0,"kind":"alert"}}`, sevInfo},
 		{`{"event":{"severity":99}}`, sevCritical},
 		{`{"event":{"severity":74}}`, sevCritical},
 		{`{"event":{"severity":73}}`, sevError},
