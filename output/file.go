@@ -144,7 +144,13 @@ func (o *FileOutput) Write(ctx context.Context, docs []Doc) error {
 	if o.closed {
 		return fmt.Errorf("file output %s: closed", o.cfg.Path)
 	}
-	if o.f == nil { // a previous rotation failed half way
+	if o.f != nil && o.replacedExternally() {
+		// Moved away or deleted (logrotate, an administrator): writing on
+		// would go to a file nobody ships. Start a new one at Path.
+		o.f.Close()
+		o.f = nil
+	}
+	if o.f == nil { // a previous rotation failed half way, or see above
 		if err := o.open(); err != nil {
 			return err
 		}
@@ -190,6 +196,16 @@ func (o *FileOutput) Write(ctx context.Context, docs []Doc) error {
 		return &PartialError{Failed: rangeFrom(failedFrom, len(docs)), Err: werr}
 	}
 	return nil
+}
+
+// replacedExternally reports whether Path no longer names the open file.
+func (o *FileOutput) replacedExternally() bool {
+	onDisk, err := os.Stat(o.cfg.Path)
+	if err != nil {
+		return true
+	}
+	open, err := o.f.Stat()
+	return err != nil || !os.SameFile(onDisk, open)
 }
 
 func (o *FileOutput) sync() error {

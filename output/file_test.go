@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 )
@@ -347,5 +348,43 @@ func TestStdoutPartialWrite(t *testing.T) {
 	var pe *PartialError
 	if !errors.As(err, &pe) || fmt.Sprint(pe.Failed) != "[1 2]" {
 		t.Fatalf("err = %v, want PartialError with [1 2]", err)
+	}
+}
+
+func TestFileReopensWhenMovedOrDeleted(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "a.ndjson")
+	o, err := File(FileConfig{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	ctx := context.Background()
+	if err := o.Write(ctx, testDocs(0, 1)); err != nil {
+		t.Fatal(err)
+	}
+	// An external logrotate moves the file away.
+	if err := os.Rename(path, path+".old"); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Write(ctx, testDocs(1, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(readLines(t, path)); n != 1 {
+		t.Errorf("after an external move: %d lines in a new %s, want 1", n, path)
+	}
+	// An administrator deletes it.
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Write(ctx, testDocs(2, 1)); err != nil {
+		t.Fatal(err)
+	}
+	lines := readLines(t, path)
+	if len(lines) != 1 || !strings.Contains(lines[0], "id-00002") {
+		t.Errorf("after deletion: %q, want the new document in a new file", lines)
+	}
+	if n := len(readLines(t, path+".old")); n != 1 {
+		t.Errorf("moved file has %d lines, want 1", n)
 	}
 }
