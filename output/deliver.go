@@ -299,6 +299,12 @@ func (d *Deliverer) next(o int) ([]Entry, error) {
 	defer d.obMu.Unlock()
 	d.mu.Lock()
 	cur := d.cursor[o]
+	// While no entry is partly delivered (the usual case), the oldest Batch
+	// pending entries are exactly the next ones for every output.
+	window := d.opt.Window
+	if len(d.delivered) == 0 {
+		window = d.opt.Batch
+	}
 	prune := len(d.delivered) > 4*d.opt.Window && time.Since(d.lastPrune) >= d.pruneEvery
 	if prune {
 		d.lastPrune = time.Now()
@@ -316,7 +322,7 @@ func (d *Deliverer) next(o int) ([]Entry, error) {
 		if cursorAPI {
 			entries, err = pa.PendingAfter(cur, d.opt.Batch)
 		} else {
-			entries, err = d.outbox.Pending(d.opt.Window)
+			entries, err = d.outbox.Pending(window)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("outbox: %w", err)

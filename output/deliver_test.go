@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -440,5 +441,77 @@ func TestDelivererWindowMovesWithoutPolling(t *testing.T) {
 	waitFor(t, "outbox empty", func() bool { return mem.depth() == 0 })
 	if got := fast.ids(); !slices.Equal(got, docIDs(0, 100)) {
 		t.Errorf("fast got %d, want 100 once each", len(got))
+	}
+}
+
+// chaosOutput fails whole batches or single documents at random.
+type chaosOutput struct {
+	*recOutput
+	mu  sync.Mutex
+	rnd *rand.Rand
+}
+
+func (c *chaosOutput) Write(ctx context.Context, docs []Doc) error {
+	c.mu.Lock()
+	roll := c.rnd.IntN(10)
+	var reject []string
+	for _, d := range docs {
+		if c.rnd.IntN(5) == 0 {
+			reject = append(reject, d.ID)
+		}
+	}
+	c.mu.Unlock()
+	if roll < 3 {
+		c.recOutput.mu.Lock()
+		for _, d := range docs {
+			c.recOutput.attempts[d.ID]++
+		}
+		c.recOutput.mu.Unlock()
+		return errors.New("random outage")
+	}
+	c.recOutput.mu.Lock()
+	for _, id := range reject {
+		c.recOutput.rejectID[id]++
+	}
+	c.recOutput.mu.Unlock()
+	return c.recOutput.Write(ctx, docs)
+}
+
+func TestDelivererChaos(t *testing.T) {
+	for _, cursor := range []bool{true, false} {
+		t.Run(fmt.Sprint("PendingAfter=", cursor), func(t *testing.T) {
+			mem := &memOutbox{ackFails: 5}
+			var ob Outbox = mem
+			if !cursor {
+				ob = windowOutbox{mem}
+			}
+			var outs []Output
+			var recs []*recOutput
+			for i := range 3 {
+				r := newRec(fmt.Sprint("out", i))
+				recs = append(recs, r)
+				outs = append(outs, &chaosOutput{recOutput: r, rnd: rand.New(rand.NewPCG(uint64(i), 42))})
+			}
+			opt := fastOpts
+			opt.MinBackoff, opt.MaxBackoff, opt.Window = time.Millisecond, 5*time.Millisecond, 20
+			d, stop := startDeliverer(t, ob, opt, outs...)
+			for i := 0; i < 300; i += 10 {
+				mem.add(testDocs(i, 10)...)
+				d.Notify()
+				time.Sleep(time.Millisecond)
+			}
+			waitFor(t, "outbox empty", func() bool { return mem.depth() == 0 })
+			stop()
+			for _, r := range recs {
+				got := r.ids()
+				slices.Sort(got)
+				if !slices.Equal(got, docIDs(0, 300)) {
+					t.Errorf("%s acknowledged %d documents, want each of the 300 exactly once", r.name, len(got))
+				}
+			}
+			if d.Acked() != 300 {
+				t.Errorf("Acked = %d, want 300", d.Acked())
+			}
+		})
 	}
 }
