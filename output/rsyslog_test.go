@@ -40,6 +40,9 @@ func findRsyslogd(t *testing.T) string {
 			return p
 		}
 	}
+	if os.Getenv("WEBFIM_REQUIRE_INTEGRATION") != "" {
+		t.Fatal("rsyslogd not installed, and WEBFIM_REQUIRE_INTEGRATION is set (.ci/run installs it: apt-get install -y rsyslog)")
+	}
 	t.Skip("rsyslogd not installed (CI installs it: apt-get install -y rsyslog)")
 	return ""
 }
