@@ -29,9 +29,8 @@ func init() {
 			"database, so a running \"webfim watch\" sees them. A window closes itself at its end time.",
 		Subcommands: []*cli.Command{
 			{
-				Name:         "start",
-				OnUsageError: subcommandUsageError,
-				Usage:        "open a deploy window now",
+				Name:  "start",
+				Usage: "open a deploy window now",
 				Flags: []cli.Flag{
 					&cli.DurationFlag{Name: "duration", Value: 30 * time.Minute, Usage: "how long the window stays open at most"},
 					&cli.StringFlag{Name: "label", Usage: "release `LABEL` (also the label of the baseline taken by finish)"},
@@ -40,16 +39,14 @@ func init() {
 				Action: deployStartAction,
 			},
 			{
-				Name:         "status",
-				OnUsageError: subcommandUsageError,
-				Usage:        "print the open deploy window, if any",
-				Flags:        []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print the window as JSON (null when none is open)"}},
-				Action:       deployStatusAction,
+				Name:   "status",
+				Usage:  "print the open deploy window, if any",
+				Flags:  []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print the window as JSON (null when none is open)"}},
+				Action: deployStatusAction,
 			},
 			{
-				Name:         "finish",
-				OnUsageError: subcommandUsageError,
-				Usage:        "close the open deploy window and take a new baseline labelled like it",
+				Name:  "finish",
+				Usage: "close the open deploy window and take a new baseline labelled like it",
 				Flags: []cli.Flag{
 					&cli.BoolFlag{Name: "no-rebaseline", Usage: "only close the window"},
 				},
@@ -57,14 +54,6 @@ func init() {
 			},
 		},
 	})
-}
-
-func deployOpen(c *cli.Context) (*store.DB, error) {
-	path, err := deployDBPath(c)
-	if err != nil {
-		return nil, err
-	}
-	return store.Open(path, store.Options{})
 }
 
 func describeWindow(w store.Window) string {
@@ -94,7 +83,7 @@ func deployStartAction(c *cli.Context) error {
 			by = u.Username
 		}
 	}
-	db, err := deployOpen(c)
+	db, err := openDB(c)
 	if err != nil {
 		return err
 	}
@@ -110,7 +99,7 @@ func deployStartAction(c *cli.Context) error {
 }
 
 func deployStatusAction(c *cli.Context) error {
-	db, err := deployOpen(c)
+	db, err := openDB(c)
 	if err != nil {
 		return err
 	}
@@ -138,7 +127,7 @@ func deployStatusAction(c *cli.Context) error {
 }
 
 func deployFinishAction(c *cli.Context) error {
-	db, err := deployOpen(c)
+	db, err := openDB(c)
 	if err != nil {
 		return err
 	}

@@ -21,18 +21,16 @@ func init() {
 		Usage: "validate the policy file and explain verdicts",
 		Subcommands: []*cli.Command{
 			{
-				Name:         "check",
-				OnUsageError: subcommandUsageError,
-				Usage:        "validate a config file and print the effective policy, defaults filled in",
-				ArgsUsage:    "[FILE]",
+				Name:      "check",
+				Usage:     "validate a config file and print the effective policy, defaults filled in",
+				ArgsUsage: "[FILE]",
 				Description: "FILE defaults to --config. Without either, prints the built-in defaults.\n" +
 					"An invalid file is reported with its file name, line and key, and exit status 17.",
 				Action: policyCheckAction,
 			},
 			{
-				Name:         "explain",
-				OnUsageError: subcommandUsageError,
-				Usage:        "print the verdict and reason the policy gives a change of a path",
+				Name:  "explain",
+				Usage: "print the verdict and reason the policy gives a change of a path",
 				Description: "Judges a hypothetical change of --path at --time (default: now), with the deploy\n" +
 					"windows of the config file and those opened with \"webfim deploy start\" in the database.\n" +
 					"PATH is absolute (its root is the configured root containing it) or relative to --root.",
@@ -49,10 +47,6 @@ func init() {
 		},
 	})
 }
-
-// subcommandUsageError makes bad flags of a subcommand exit 17, like
-// those of the app (urfave/cli calls only the command's own handler).
-func subcommandUsageError(_ *cli.Context, err error, _ bool) error { return usageError{err} }
 
 // loadPolicy loads the --config file, or the built-in defaults without
 // one. A bad file is a usage error (exit 17).
@@ -191,8 +185,8 @@ func explainRoot(p *policy.Policy, root, path string) (string, string, error) {
 	return vol + string(filepath.Separator), filepath.ToSlash(strings.TrimLeft(path[len(vol):], `/\`)), nil
 }
 
-// deployDBPath is the database path from --db / WEBFIM_DB or the default.
-func deployDBPath(c *cli.Context) (string, error) {
+// dbPath is the database path from --db / WEBFIM_DB or the default.
+func dbPath(c *cli.Context) (string, error) {
 	if p := c.String("db"); p != "" {
 		return p, nil
 	}
@@ -203,7 +197,7 @@ func deployDBPath(c *cli.Context) (string, error) {
 // ending when it was finished, if earlier), for the policy. With create
 // false, a database that does not exist yet means no windows.
 func adhocWindows(c *cli.Context, create bool) ([]policy.Window, error) {
-	path, err := deployDBPath(c)
+	path, err := dbPath(c)
 	if err != nil {
 		return nil, err
 	}

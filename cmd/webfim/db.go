@@ -18,12 +18,9 @@ func init() {
 
 // openDB opens the database named by --db, $WEBFIM_DB or the default path.
 func openDB(c *cli.Context) (*store.DB, error) {
-	path := c.String("db")
-	if path == "" {
-		var err error
-		if path, err = store.DefaultPath(); err != nil {
-			return nil, err
-		}
+	path, err := dbPath(c)
+	if err != nil {
+		return nil, err
 	}
 	return store.Open(path, store.Options{})
 }
