@@ -3,6 +3,7 @@
 # in one run and on a warm page cache, and prints medians and the ratios
 # that issue 2 targets:
 #   bareread          bare parallel read of every file (bench/bareread)
+#   hashread          the same plus BLAKE3 and SHA-256 of scripts (bareread -hash)
 #   aide_init         aide --init, sha256 rule p+i+n+u+g+s+m+c+sha256, num_workers=2
 #   webfim_full       webfim baseline create --full (fresh database each run)
 #   webfim_incr       webfim baseline create (incremental, nothing changed)
@@ -182,6 +183,9 @@ echo "== warm-up read (untimed)"
 "$work/bareread" -workers "$workers" "$ref"
 
 bench bareread 0 "" "$(q "$work/bareread" -workers "$workers" "$ref") 2>/dev/null"
+# For information: the same read plus the digests webfim computes (BLAKE3,
+# SHA-256 of scripts), the floor of any hashing walk.
+bench hashread 0 "" "$(q "$work/bareread" -hash -workers "$workers" "$ref") 2>/dev/null"
 bench aide_init 0 "$(q rm -f "$aidedb")" "$(q aide --init -c "$aideconf")"
 
 # AIDE covers the reference root only; webfim also inventories the server
@@ -236,7 +240,7 @@ cpu() { cat "$results/$1.cpu" 2>/dev/null || echo "-"; }
 {
 	echo
 	printf '%-18s %12s %14s\n' command "median (s)" "cpu mean (s)"
-	for n in bareread aide_init webfim_full webfim_full_disc webfim_incr aide_check webfim_diff webfim_diff_fast; do
+	for n in bareread hashread aide_init webfim_full webfim_full_disc webfim_incr aide_check webfim_diff webfim_diff_fast; do
 		[ -f "$results/$n.median" ] || continue
 		printf '%-18s %12s %14s\n' "$n" "$(med "$n")" "$(cpu "$n")"
 	done
@@ -266,4 +270,12 @@ cpu() { cat "$results/$1.cpu" 2>/dev/null || echo "-"; }
 	ratio aide_check/webfim_diff aide_check webfim_diff ">=" 8
 	ratio webfim_incr/webfim_full webfim_incr webfim_full "<=" 0.3
 	ratio diff_fast/diff_full webfim_diff_fast webfim_diff "<=" 0.3
+	echo
+	echo "for information (no target):"
+	for pair in hashread/bareread webfim_full/hashread webfim_diff/hashread; do
+		a=$(med "${pair%/*}")
+		b=$(med "${pair#*/}")
+		[[ $a =~ ^[0-9.]+$ && $b =~ ^[0-9.]+$ ]] || continue
+		awk -v l="$pair" -v a="$a" -v b="$b" 'BEGIN {if (b > 0) printf "%-24s %8.2f\n", l, a / b}'
+	done
 } | tee "$results/summary.txt"
