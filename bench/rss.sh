@@ -101,6 +101,11 @@ fi
 # and pass the flags it needs (outputs, config) here.
 if has_webfim watch && [ -f "$db" ]; then
 	echo "== watch: $webfim --db $db watch, for ${watch_seconds}s"
+	max_watches=$(cat /proc/sys/fs/inotify/max_user_watches 2>/dev/null || echo 0)
+	if [ "$max_watches" -lt $((dirs + dirs / 1000 + 1)) ]; then
+		echo "   note: fs.inotify.max_user_watches is $max_watches, fewer than the tree's directories:" \
+			"the daemon will fall back to rescans (raise it with sysctl -w fs.inotify.max_user_watches=N)"
+	fi
 	/usr/bin/time -v -o "$results/watch.time" "$webfim" --db "$db" watch >"$results/watch.out" 2>"$results/watch.err" &
 	timepid=$!
 	sleep 1
