@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"testing"
 	"time"
@@ -41,6 +42,7 @@ func TestScripts(t *testing.T) {
 			"gentree":     gentree,
 			"sleep":       sleep,
 			"waitsize":    waitsize,
+			"waitmatch":   waitmatch,
 		},
 	})
 }
@@ -145,4 +147,33 @@ func waitsize(ts *testscript.TestScript, neg bool, args []string) {
 		time.Sleep(2 * time.Millisecond)
 	}
 	ts.Fatalf("%s did not reach %d bytes within 60s", args[0], want)
+}
+
+// waitmatch waits until FILE has a line matching REGEXP, for at most
+// 30 s: waitmatch FILE REGEXP. With !, it checks that no line matches now.
+// The watch scripts use it to read what a running daemon delivered.
+func waitmatch(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: waitmatch FILE REGEXP")
+	}
+	re, err := regexp.Compile("(?m)" + args[1])
+	ts.Check(err)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		data, _ := os.ReadFile(ts.MkAbs(args[0]))
+		found := re.Match(data)
+		if neg {
+			if found {
+				ts.Fatalf("%s has a line matching %q", args[0], args[1])
+			}
+			return
+		}
+		if found {
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("no line of %s matched %q within 30s; it holds:\n%s", args[0], args[1], data)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

@@ -17,15 +17,22 @@ import (
 
 // targetFlags choose what a snapshot covers (baseline create, diff).
 var targetFlags = []cli.Flag{
-	&cli.StringSliceFlag{Name: "root", Usage: "web root `DIR` to cover (repeatable; default: the roots of the active baseline, else the discovered ones)"},
+	&cli.StringSliceFlag{Name: "root", Usage: "web root `DIR` to cover (repeatable; default: the config file's roots, else the scope of the active baseline, else the discovered roots)"},
 	&cli.StringFlag{Name: "sysroot", Usage: "examine the server mounted or copied at `DIR` (an offline image) instead of /"},
 	&cli.BoolFlag{Name: "no-discover", Usage: "do not look for server configurations at their standard locations"},
 	&cli.BoolFlag{Name: "hash-all-sha256", Usage: "record SHA-256 for every file, not only script-type files"},
 	&cli.BoolFlag{Name: "cross-device", Usage: "descend into other file systems mounted under a root"},
 }
 
-// target works out the roots and configs of a new snapshot from the flags,
-// the active baseline and discovery, in that order of precedence.
+// target works out what a snapshot covers:
+//
+//  1. roots given by --root or the config file: those roots, with the
+//     config file's server configs, else the discovered ones (unless
+//     --no-discover);
+//  2. otherwise, with an active baseline: the same scope as that baseline
+//     (roots, configs, sysroot), so re-baselining after a deploy and the
+//     watch daemon cover exactly what was baselined;
+//  3. otherwise: the web roots and configs found by discovery.
 func target(c *cli.Context, db *store.DB) (scan.Target, error) {
 	t := scan.Target{
 		Sysroot:       c.String("sysroot"),
@@ -56,10 +63,20 @@ func target(c *cli.Context, db *store.DB) (scan.Target, error) {
 			t.Roots = append(t.Roots, r.Path)
 		}
 	}
-	active, err := db.Resolve("active")
-	haveActive := err == nil
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return t, err
+	if len(t.Roots) == 0 && !c.IsSet("sysroot") {
+		active, err := db.Resolve("active")
+		switch {
+		case err == nil:
+			prev := scan.TargetOf(active)
+			t.Roots, t.Sysroot = prev.Roots, prev.Sysroot
+			if len(t.Configs) == 0 {
+				t.Configs = prev.Configs
+			}
+			t.HashAllSHA256 = t.HashAllSHA256 || prev.HashAllSHA256
+			return t, nil
+		case !errors.Is(err, store.ErrNotFound):
+			return t, err
+		}
 	}
 	if !c.Bool("no-discover") {
 		d, err := serverconf.Discover(t.Sysroot)
@@ -69,16 +86,11 @@ func target(c *cli.Context, db *store.DB) (scan.Target, error) {
 		if len(t.Configs) == 0 {
 			t.Configs = d.Configs
 		}
-		if len(t.Roots) == 0 && !haveActive {
+		if len(t.Roots) == 0 {
 			for _, wr := range d.WebRoots {
 				t.Roots = append(t.Roots, wr.Path)
 			}
 		}
-	} else if haveActive && len(c.StringSlice("root")) == 0 && len(t.Configs) == 0 {
-		t.Configs = scan.TargetOf(active).Configs
-	}
-	if len(t.Roots) == 0 && haveActive {
-		t.Roots = active.Roots
 	}
 	if len(t.Roots) == 0 {
 		return t, usageError{errors.New("no web roots: give --root DIR (none were discovered and there is no baseline yet)")}

@@ -1,0 +1,236 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"webfim/alert"
+	"webfim/output"
+	"webfim/policy"
+	"webfim/store"
+	"webfim/watch"
+)
+
+func init() {
+	register(&cli.Command{
+		Name:  "watch",
+		Usage: "watch the roots and server configs continuously and deliver ECS alerts",
+		Flags: append([]cli.Flag{
+			&cli.StringFlag{Name: "metrics-addr", Usage: "serve Prometheus /metrics and /healthz on `ADDR` (e.g. 127.0.0.1:9737)"},
+			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log format on stderr: text or json"},
+			&cli.DurationFlag{Name: "drain-timeout", Value: 30 * time.Second, Usage: "on SIGINT/SIGTERM, keep delivering the outbox this long"},
+			&cli.StringSliceFlag{Name: "output", Usage: "deliver alerts to `OUT` instead of the config's outputs (repeatable): stdout, file:PATH, " +
+				"syslog:udp://HOST:PORT, syslog:tcp://HOST:PORT, syslog:unix:///PATH, elasticsearch:URL"},
+		}, targetFlags...),
+		Action: watchAction,
+	})
+}
+
+func watchAction(c *cli.Context) error {
+	var h slog.Handler = slog.NewTextHandler(os.Stderr, nil)
+	switch c.String("log-format") {
+	case "text":
+	case "json":
+		h = slog.NewJSONHandler(os.Stderr, nil)
+	default:
+		return usageError{fmt.Errorf("--log-format %q: want text or json", c.String("log-format"))}
+	}
+	log := slog.New(h)
+
+	db, err := openDB(c)
+	if err != nil {
+		return err
+	}
+	cfg, pol, err := watchConfig(c, db)
+	if err != nil {
+		return err
+	}
+	outs, err := buildOutputs(c, pol)
+	if err != nil {
+		return usageError{err}
+	}
+	dl, err := output.NewDeliverer(watch.OutboxOf(db), outs, output.DelivererOptions{
+		OnError: func(name string, err error) { log.Warn("delivery failed; retrying", "output", name, "err", err) },
+	})
+	if err != nil {
+		return err
+	}
+	rootNames := pol.RootNames()
+	sink := &watch.OutboxSink{
+		Outbox: db, MaxEntries: pol.Outbox.MaxEntries, Notify: dl.Notify, Logger: log,
+		Env: func() alert.Env {
+			env := alert.DefaultEnv(version)
+			env.RootNames = rootNames
+			return env
+		},
+	}
+	d, err := watch.New(cfg, watch.Deps{
+		Store: watch.StoreOf(db), Judge: pol, Sink: sink, Logger: log,
+		CreateBaseline: watch.BaselineCreator(db, "watch-initial", version),
+		OutboxStats:    db.OutboxStats,
+		DeliveryErrors: dl.Errors,
+	})
+	if err != nil {
+		return err
+	}
+
+	ctx, cancel := context.WithCancel(c.Context)
+	defer cancel()
+	if addr := c.String("metrics-addr"); addr != "" {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return usageError{fmt.Errorf("--metrics-addr: %w", err)}
+		}
+		srv := &http.Server{Handler: d.Handler(), ReadHeaderTimeout: 5 * time.Second}
+		go srv.Serve(ln)
+		defer srv.Close()
+	}
+	// The deliverer runs on its own context: on SIGTERM the daemon stops
+	// first, then the outbox is drained within --drain-timeout.
+	dlCtx, dlCancel := context.WithCancel(context.Background())
+	dlDone := make(chan struct{})
+	go func() { dl.Run(dlCtx); close(dlDone) }()
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				ncfg, npol, err := watchConfig(c, db)
+				if err == nil {
+					err = d.Reload(ctx, ncfg, npol)
+				}
+				if err != nil {
+					log.Error("reload rejected; keeping the running configuration", "err", err)
+					continue
+				}
+				rootNames = npol.RootNames() // outputs are not rebuilt on reload
+				log.Info("reloaded", "config", c.String("config"))
+			}
+		}
+	}()
+
+	runErr := d.Run(ctx)
+	dlCancel()
+	<-dlDone
+	drainCtx, drainCancel := context.WithTimeout(context.Background(), c.Duration("drain-timeout"))
+	defer drainCancel()
+	if err := dl.Drain(drainCtx, c.Duration("drain-timeout")); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		log.Warn("outbox not fully drained; it is delivered at the next start", "err", err)
+	}
+	for _, o := range outs {
+		o.Close()
+	}
+	return runErr
+}
+
+// watchConfig builds the daemon's configuration from the flags and the
+// policy, with the same target resolution as baseline create and diff.
+func watchConfig(c *cli.Context, db *store.DB) (watch.Config, *policy.Policy, error) {
+	pol, err := loadPolicy(c.String("config"))
+	if err != nil {
+		return watch.Config{}, nil, err
+	}
+	t, err := target(c, db)
+	if err != nil {
+		return watch.Config{}, nil, err
+	}
+	w := pol.Watch
+	return watch.Config{
+		Target:           t,
+		Debounce:         watch.DebounceOptions{Quiet: time.Duration(w.Debounce)},
+		Schedule:         watch.Schedule{Fast: orDisabled(w.RescanInterval), Full: orDisabled(w.FullRescanInterval)},
+		ReminderInterval: time.Duration(w.ReminderInterval),
+		RescanRateLimit:  int64(w.RescanRateLimit),
+	}, pol, nil
+}
+
+// orDisabled maps the policy's "0 disables" to the schedule's negative.
+func orDisabled(d policy.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return time.Duration(d)
+}
+
+// parseOutputFlag turns one --output value into the policy's form.
+func parseOutputFlag(v string) (policy.Output, error) {
+	kind, arg, _ := strings.Cut(v, ":")
+	switch kind {
+	case "stdout":
+		if arg == "" {
+			return policy.Output{Type: policy.OutputStdout}, nil
+		}
+	case "file":
+		if arg != "" {
+			return policy.Output{Type: policy.OutputFile, FileOutput: policy.FileOutput{Path: arg, MaxSize: 100 * 1000 * 1000, MaxFiles: 5, Fsync: "batch"}}, nil
+		}
+	case "syslog":
+		if network, addr, ok := strings.Cut(arg, "://"); ok && addr != "" && (network == "udp" || network == "tcp" || network == "unix") {
+			return policy.Output{Type: policy.OutputSyslog, SyslogOutput: policy.SyslogOutput{Network: network, Address: addr, Facility: "local0", AppName: "webfim"}}, nil
+		}
+	case "elasticsearch":
+		if strings.HasPrefix(arg, "http://") || strings.HasPrefix(arg, "https://") {
+			return policy.Output{Type: policy.OutputElasticsearch, ElasticOutput: policy.ElasticOutput{URLs: []string{arg}, DataStream: "logs-webfim.alert-default"}}, nil
+		}
+	}
+	return policy.Output{}, fmt.Errorf("--output %q: want stdout, file:PATH, syslog:udp|tcp|unix://ADDRESS or elasticsearch:http(s)://HOST:PORT", v)
+}
+
+func buildOutputs(c *cli.Context, pol *policy.Policy) ([]output.Output, error) {
+	configured := pol.Outputs
+	if flags := c.StringSlice("output"); len(flags) > 0 {
+		configured = nil
+		for _, v := range flags {
+			o, err := parseOutputFlag(v)
+			if err != nil {
+				return nil, err
+			}
+			configured = append(configured, o)
+		}
+	}
+	var outs []output.Output
+	for i, o := range configured {
+		switch o.Type {
+		case policy.OutputStdout:
+			outs = append(outs, output.Stdout(c.App.Writer))
+		case policy.OutputFile:
+			f, err := output.File(output.FileConfig{Path: o.Path, MaxSize: int64(o.MaxSize), MaxFiles: o.MaxFiles, Fsync: o.Fsync})
+			if err != nil {
+				return nil, fmt.Errorf("outputs[%d]: %w", i, err)
+			}
+			outs = append(outs, f)
+		case policy.OutputSyslog:
+			s, err := output.Syslog(output.SyslogConfig{Network: o.Network, Address: o.Address, Facility: o.Facility, AppName: o.AppName})
+			if err != nil {
+				return nil, fmt.Errorf("outputs[%d]: %w", i, err)
+			}
+			outs = append(outs, s)
+		case policy.OutputElasticsearch:
+			e, err := output.Elasticsearch(output.ESConfig{URLs: o.URLs, APIKey: o.APIKey, Username: o.Username, Password: o.Password, CAFile: o.CAFile, DataStream: o.DataStream})
+			if err != nil {
+				return nil, fmt.Errorf("outputs[%d]: %w", i, err)
+			}
+			outs = append(outs, e)
+		}
+	}
+	if len(outs) == 0 {
+		outs = append(outs, output.Stdout(c.App.Writer))
+	}
+	return outs, nil
+}
