@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"webfim/store"
 )
 
 func TestMain(m *testing.M) {
@@ -43,6 +45,7 @@ func TestScripts(t *testing.T) {
 			"sleep":       sleep,
 			"waitsize":    waitsize,
 			"waitmatch":   waitmatch,
+			"waitoutbox":  waitoutbox,
 		},
 	})
 }
@@ -175,5 +178,37 @@ func waitmatch(ts *testscript.TestScript, neg bool, args []string) {
 			ts.Fatalf("no line of %s matched %q within 30s; it holds:\n%s", args[0], args[1], data)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// waitoutbox waits until an undelivered document in the outbox of
+// $WEBFIM_DB matches REGEXP, or with ! until the outbox is empty; for at
+// most 30 s: [!] waitoutbox [REGEXP].
+func waitoutbox(ts *testscript.TestScript, neg bool, args []string) {
+	if neg != (len(args) == 0) || len(args) > 1 {
+		ts.Fatalf("usage: waitoutbox REGEXP | ! waitoutbox")
+	}
+	var re *regexp.Regexp
+	if !neg {
+		re = regexp.MustCompile(args[0])
+	}
+	db, err := store.Open(ts.Getenv("WEBFIM_DB"), store.Options{})
+	ts.Check(err)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		pending, err := db.Pending(0)
+		ts.Check(err)
+		if neg && len(pending) == 0 {
+			return
+		}
+		for _, e := range pending {
+			if re != nil && re.Match(e.Doc) {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("outbox still holds %d documents after 30s (none matching %v)", len(pending), re)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
