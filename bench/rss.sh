@@ -5,6 +5,7 @@
 # bench/gentree) is generated once under bench/work/ and reused.
 # Peak RSS is the "Maximum resident set size" of GNU time (/usr/bin/time -v).
 # Usage: bash bench/rss.sh [-f FILES] [-d DIRS] [-t WATCH_SECONDS]
+#   WATCH_SECONDS  how long watch runs after its start-up (default 60)
 set -euo pipefail
 
 files=1000000
@@ -92,34 +93,48 @@ else
 	summary+=("baseline create        missing: webfim baseline create does not exist yet")
 fi
 
-# Watch daemon (issue 5: peak RSS under 200 MB watching the same tree).
-# The daemon runs for WATCH_SECONDS under GNU time and is then stopped with
-# SIGTERM (a graceful stop), so the peak covers the start-up scan and the
-# inotify set-up of every directory.
-# TODO(watch): report the start-up time too, once `webfim watch` has a
-# readiness signal to wait for (a log line or /healthz via --metrics-addr),
-# and pass the flags it needs (outputs, config) here.
+# Watch daemon (issue 5: peak RSS under 200 MB watching the same tree,
+# start-up time reported). The daemon logs JSON; start-up is the time from
+# launch to its "watching" line (every directory watched). It then runs
+# WATCH_SECONDS more (the catch-up scan of the unchanged tree happens then)
+# and is stopped with SIGTERM, a graceful stop; GNU time reports the peak.
 if has_webfim watch && [ -f "$db" ]; then
-	echo "== watch: $webfim --db $db watch, for ${watch_seconds}s"
+	echo "== watch: $webfim --db $db watch --output stdout --log-format json, ${watch_seconds}s after start-up"
 	max_watches=$(cat /proc/sys/fs/inotify/max_user_watches 2>/dev/null || echo 0)
 	if [ "$max_watches" -lt $((dirs + dirs / 1000 + 1)) ]; then
 		echo "   note: fs.inotify.max_user_watches is $max_watches, fewer than the tree's directories:" \
 			"the daemon will fall back to rescans (raise it with sysctl -w fs.inotify.max_user_watches=N)"
 	fi
-	/usr/bin/time -v -o "$results/watch.time" "$webfim" --db "$db" watch >"$results/watch.out" 2>"$results/watch.err" &
+	t0=$(date +%s%N)
+	/usr/bin/time -v -o "$results/watch.time" "$webfim" --db "$db" watch --output stdout --log-format json \
+		>"$results/watch.out" 2>"$results/watch.err" &
 	timepid=$!
-	sleep 1
+	startup=""
+	for ((i = 0; i < 6000; i++)); do
+		if grep -q '"msg":"watching"' "$results/watch.err" 2>/dev/null; then
+			startup=$(awk -v a="$t0" -v b="$(date +%s%N)" 'BEGIN {printf "%.1f", (b - a) / 1e9}')
+			break
+		fi
+		kill -0 "$timepid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if [ -n "$startup" ]; then
+		echo "   start-up: ${startup}s until every directory is watched"
+		sleep "$watch_seconds"
+	else
+		echo "   watch did not report start-up (see $results/watch.err)"
+	fi
 	watchpid=$(ps -o pid= --ppid "$timepid" | tr -d ' ' | head -n 1)
-	sleep "$watch_seconds"
 	[ -z "$watchpid" ] || kill -TERM "$watchpid" 2>/dev/null || true
 	wait "$timepid" || true
 	if grep -q 'Maximum resident set size' "$results/watch.time" 2>/dev/null; then
 		report watch "$results/watch.time" 200
+		summary[${#summary[@]} - 1]+="  start-up ${startup:-?}s"
 	else
 		summary+=("watch                  FAILED: no GNU time report (see $results/watch.err)")
 	fi
 else
-	summary+=("watch                  missing: webfim watch does not exist yet (TODO hook in bench/rss.sh)")
+	summary+=("watch                  missing: webfim watch does not exist yet")
 fi
 
 echo
