@@ -1,0 +1,253 @@
+#!/usr/bin/env bash
+# Benchmarks of the watch daemon (issue 5), with the real webfim binary:
+#  1. latency: write -> alert line on stdout over N single-file changes
+#     (new files f0001.html, ...), default config (300 ms debounce);
+#     target p99 < 1 s;
+#  2. burst: cp -r of the reference tree (bench/work/ref, from
+#     bench/setup.sh) into an empty watched root outside any deploy window;
+#     every added entry alerted exactly once, checked against
+#     `webfim diff --fast --format ndjson` afterwards; time from the start
+#     of the copy to the last alert;
+#  3. scale: `webfim watch` on a bench/gentree tree of 1,000,000 files in
+#     100,000 directories under GNU time: start-up until its "watching" log
+#     line, peak RSS after the catch-up scan (target < 200 MB).
+# Latency and burst are driven by bench/watchlat, which starts the daemon
+# with its alerts on a pipe. Data lives in bench/work/watch/ (ignored).
+# Usage: bash bench/watch.sh [-r RUNS] [-n CHANGES] [-p RATE] [-s SCALE_RUNS]
+#                            [-f FILES] [-d DIRS] [-o latency,burst,scale]
+#   RUNS        repeats of latency and burst (default 3; medians reported)
+#   CHANGES     single-file changes per latency run (default 1000)
+#   RATE        changes per second (default 50; 0 = each write waits for
+#               the previous alert)
+#   SCALE_RUNS  start-ups of the daemon on the large tree (default 3)
+#   FILES/DIRS  size of the large tree (default 1000000/100000)
+#   -o          which parts to run (default all three)
+# Exit status 0 when every target passed, 1 otherwise.
+set -euo pipefail
+shopt -s nullglob
+
+runs=3
+changes=1000
+rate=50
+scale_runs=3
+files=1000000
+dirs=100000
+only=latency,burst,scale
+while getopts r:n:p:s:f:d:o: opt; do
+	case $opt in
+	r) runs=$OPTARG ;;
+	n) changes=$OPTARG ;;
+	p) rate=$OPTARG ;;
+	s) scale_runs=$OPTARG ;;
+	f) files=$OPTARG ;;
+	d) dirs=$OPTARG ;;
+	o) only=$OPTARG ;;
+	*)
+		sed -n 's/^# \{0,1\}//; /^Usage/,/^Exit/p' "$0" >&2
+		exit 2
+		;;
+	esac
+done
+want() { [[ ",$only," == *",$1,"* ]]; }
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+work="$repo/bench/work"
+data="$work/watch"
+results="$work/results-watch"
+webfim="$work/webfim"
+watchlat="$data/watchlat"
+mkdir -p "$data"
+rm -rf "$results"
+mkdir -p "$results"
+
+echo "== building"
+(cd "$repo" && go build -o "$webfim" ./cmd/webfim && go build -o "$watchlat" ./bench/watchlat &&
+	go build -o "$data/gentree" ./bench/gentree)
+
+load() { cut -d' ' -f1-3 /proc/loadavg; }
+echo "machine: $(nproc) cores ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo))," \
+	"$(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo) memory," \
+	"Linux $(uname -r), $(go version | cut -d' ' -f3), webfim at $(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?')"
+echo "load at the start: $(load) (1/5/15 min)"
+start_load=$(load)
+
+# median of the numbers on stdin
+median() { sort -g | awk '{v[NR] = $1} END {if (NR == 0) print "?"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+# field KEY FILE: the value of KEY=... in the RESULT line of FILE
+field() { sed -n "s/^RESULT.* $1=\([^ ]*\).*/\1/p" "$2" 2>/dev/null | head -n 1 || true; }
+
+summary=()
+failed=0
+verdict() { # verdict OK? TEXT
+	if [ "$1" = 1 ]; then
+		summary+=("$2: PASS")
+	else
+		summary+=("$2: FAIL")
+		failed=1
+	fi
+}
+
+# -- 1. latency ---------------------------------------------------------
+if want latency; then
+	echo "== latency: $runs runs of $changes new files, $rate/s, default config (debounce 300 ms)"
+	ok=1
+	for ((i = 1; i <= runs; i++)); do
+		d="$data/latency"
+		rm -rf "$d"
+		mkdir -p "$d/root"
+		echo '<p>index</p>' >"$d/root/index.html"
+		"$webfim" --db "$d/webfim.db" --quiet baseline create --no-discover --root "$d/root" >/dev/null
+		if ! "$watchlat" latency -n "$changes" -rate "$rate" -dir "$d/root" -log "$results/latency-$i.log" \
+			-- "$webfim" --db "$d/webfim.db" watch --no-discover --root "$d/root" --output stdout \
+			>"$results/latency-$i.txt"; then
+			echo "   run $i failed (see $results/latency-$i.log)"
+			ok=0
+			continue
+		fi
+		sed -n 's/^latency: /   run '"$i"': /p' "$results/latency-$i.txt"
+		[ "$(field lost "$results/latency-$i.txt")" = 0 ] && [ "$(field dups "$results/latency-$i.txt")" = 0 ] || ok=0
+	done
+	p50=$(for f in "$results"/latency-*.txt; do field p50_ms "$f"; done | median)
+	p99=$(for f in "$results"/latency-*.txt; do field p99_ms "$f"; done | median)
+	mx=$(for f in "$results"/latency-*.txt; do field max_ms "$f"; done | median)
+	worst99=$(for f in "$results"/latency-*.txt; do field p99_ms "$f"; done | sort -g | tail -n 1)
+	[ "$p99" != "?" ] && awk -v p="$p99" 'BEGIN {exit !(p < 1000)}' || ok=0
+	line=$(printf 'latency  write -> alert, medians of %d runs of %d: p50 %s ms, p99 %s ms (worst run %s ms), max %s ms; target p99 < 1000 ms, none lost or duplicated' \
+		"$runs" "$changes" "$p50" "$p99" "${worst99:-?}" "$mx")
+	verdict $ok "$line"
+fi
+
+# -- 2. burst -----------------------------------------------------------
+if want burst; then
+	ref="$work/ref"
+	if [ ! -d "$ref" ]; then
+		echo "== burst: the reference tree $ref is missing: run bash bench/setup.sh first"
+		summary+=("burst    SKIPPED: no reference tree (run bash bench/setup.sh first)")
+		failed=1
+	else
+		nref=$(find "$ref" | wc -l)
+		echo "== burst: $runs runs of cp -r of the reference tree ($nref entries) into an empty watched root"
+		ok=1
+		for ((i = 1; i <= runs; i++)); do
+			d="$data/burst"
+			rm -rf "$d"
+			mkdir -p "$d/root"
+			"$webfim" --db "$d/webfim.db" --quiet baseline create --no-discover --root "$d/root" >/dev/null
+			if ! "$watchlat" burst -copy "$ref" -dir "$d/root/ref" -quiet 10s -log "$results/burst-$i.log" \
+				-save "$results/burst-$i.ndjson" \
+				-- "$webfim" --db "$d/webfim.db" watch --no-discover --root "$d/root" --output stdout \
+				>"$results/burst-$i.txt"; then
+				echo "   run $i failed (see $results/burst-$i.log)"
+				ok=0
+				continue
+			fi
+			rc=0
+			"$webfim" --db "$d/webfim.db" diff --fast --format ndjson >"$results/burst-$i.diff.ndjson" || rc=$?
+			if [ "$rc" -gt 7 ]; then
+				echo "   run $i: webfim diff failed with exit status $rc"
+				ok=0
+				continue
+			fi
+			"$watchlat" compare -alerts "$results/burst-$i.ndjson" -diff "$results/burst-$i.diff.ndjson" \
+				-under "$d/root/ref" >"$results/burst-$i.compare.txt"
+			ncopy=$(find "$d/root/ref" | wc -l)
+			sed -n 's/^burst: /   run '"$i"': /p; s/^compare: /   run '"$i"': /p; s/^   /      /p' \
+				"$results/burst-$i.txt" "$results/burst-$i.compare.txt"
+			echo "   run $i: find counts $ncopy entries in the copy"
+			[ "$(field pass "$results/burst-$i.compare.txt")" = true ] && [ "$(field expected "$results/burst-$i.compare.txt")" = "$ncopy" ] || ok=0
+		done
+		rm -rf "$data/burst"
+		last=$(for f in "$results"/burst-?.txt "$results"/burst-??.txt; do field last_alert_s "$f"; done | median)
+		cps=$(for f in "$results"/burst-?.txt "$results"/burst-??.txt; do field copy_s "$f"; done | median)
+		line=$(printf 'burst    cp -r of %d entries, medians of %d runs: copy %s s, last alert %s s after the copy started; every entry alerted exactly once, none lost (vs diff and find)' \
+			"$nref" "$runs" "$cps" "$last")
+		verdict $ok "$line"
+	fi
+fi
+
+# -- 3. scale -----------------------------------------------------------
+if want scale; then
+	if [ ! -x /usr/bin/time ]; then
+		echo "== scale: GNU time (/usr/bin/time) is missing: run bash bench/setup.sh first"
+		summary+=("scale    SKIPPED: no GNU time (run bash bench/setup.sh first)")
+		failed=1
+	else
+		# The same tree as bench/rss.sh (bench/work/tree-FILES-DIRS), reused.
+		tree="$work/tree-$files-$dirs"
+		echo "== scale: generating (or reusing) $tree"
+		"$data/gentree" -files "$files" -dirs "$dirs" "$tree"
+		ndirs=$(find "$tree" -type d | wc -l)
+		db="$data/scale.db"
+		rm -f "$db"
+		echo "   baseline create --no-discover --root $tree"
+		"$webfim" --db "$db" --quiet baseline create --no-discover --root "$tree" >/dev/null
+
+		# inotify: one watch per directory, on top of the watches in use.
+		limit=$(cat /proc/sys/fs/inotify/max_user_watches)
+		inuse=$(cat /proc/[0-9]*/fdinfo/* 2>/dev/null | grep -c '^inotify wd:' || true)
+		need=$((inuse + ndirs + 1000))
+		if [ "$limit" -lt "$need" ]; then
+			if [ "$(id -u)" = 0 ]; then
+				sysctl -q -w fs.inotify.max_user_watches=$((need > 1048576 ? need : 1048576))
+				echo "   raised fs.inotify.max_user_watches from $limit to $(cat /proc/sys/fs/inotify/max_user_watches)" \
+					"(sysctl, as root; not restored)"
+			else
+				echo "   note: fs.inotify.max_user_watches is $limit, the tree needs about $need:" \
+					"the daemon will degrade to rescans (as root: sysctl -w fs.inotify.max_user_watches=1048576)"
+			fi
+		else
+			echo "   fs.inotify.max_user_watches $limit is enough ($ndirs directories, $inuse watches in use)"
+		fi
+
+		echo "== scale: $scale_runs start-ups of webfim watch on $files files in $ndirs directories"
+		ok=1
+		for ((i = 1; i <= scale_runs; i++)); do
+			err="$results/scale-$i.log"
+			t0=$(date +%s%N)
+			/usr/bin/time -v -o "$results/scale-$i.time" \
+				"$webfim" --db "$db" watch --no-discover --root "$tree" --output stdout \
+				>"$results/scale-$i.out" 2>"$err" &
+			timepid=$!
+			# start-up: until "msg=watching"; then until the catch-up scan
+			# of the unchanged tree is done ("rescan done" reason=startup).
+			for ((j = 0; j < 6000; j++)); do
+				grep -q 'msg="rescan done".*reason=startup' "$err" 2>/dev/null && break
+				kill -0 "$timepid" 2>/dev/null || break
+				sleep 0.1
+			done
+			watchpid=$(ps -o pid= --ppid "$timepid" | tr -d ' ' | head -n 1)
+			[ -z "$watchpid" ] || kill -INT "$watchpid" 2>/dev/null || true
+			wait "$timepid" || true
+			wline=$(grep -m1 'msg=watching' "$err" || true)
+			dline=$(grep -m1 'msg="rescan done".*reason=startup' "$err" || true)
+			if [ -z "$wline" ] || [ -z "$dline" ] || ! grep -q 'Maximum resident set size' "$results/scale-$i.time"; then
+				echo "   run $i failed (see $err)"
+				ok=0
+				continue
+			fi
+			tw=$(date -d "$(sed 's/^time=\([^ ]*\).*/\1/' <<<"$wline")" +%s%N)
+			td=$(date -d "$(sed 's/^time=\([^ ]*\).*/\1/' <<<"$dline")" +%s%N)
+			watched=$(sed -n 's/.* dirs=\([0-9]*\).*/\1/p' <<<"$wline")
+			kib=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$results/scale-$i.time")
+			awk -v a="$t0" -v w="$tw" -v d="$td" -v k="$kib" -v n="$watched" 'BEGIN {
+				printf "%.2f %.2f %.1f %s\n", (w - a) / 1e9, (d - w) / 1e9, k * 1024 / 1e6, n
+			}' >"$results/scale-$i.txt"
+			read -r su cu mb nw <"$results/scale-$i.txt"
+			echo "   run $i: watching $nw directories ${su}s after launch, catch-up scan done ${cu}s later; peak RSS $mb MB"
+			[ "$nw" -ge "$ndirs" ] || ok=0
+		done
+		su=$(for f in "$results"/scale-*.txt; do cut -d' ' -f1 "$f"; done | median)
+		cu=$(for f in "$results"/scale-*.txt; do cut -d' ' -f2 "$f"; done | median)
+		mbmed=$(for f in "$results"/scale-*.txt; do cut -d' ' -f3 "$f"; done | median)
+		mbmax=$(for f in "$results"/scale-*.txt; do cut -d' ' -f3 "$f"; done | sort -g | tail -n 1)
+		[ -n "$mbmax" ] && awk -v m="$mbmax" 'BEGIN {exit !(m < 200)}' || ok=0
+		line=$(printf 'scale    %d files, %d dirs, medians of %d start-ups: watching after %s s, catch-up scan %s s more; peak RSS %s MB (highest %s MB), target < 200 MB' \
+			"$files" "$ndirs" "$scale_runs" "$su" "$cu" "$mbmed" "${mbmax:-?}")
+		verdict $ok "$line"
+	fi
+fi
+
+echo
+echo "load: $start_load at the start, $(load) at the end (1/5/15 min; $(nproc) cores)"
+printf '%s\n' "${summary[@]}" | tee "$results/summary.txt"
+exit $failed
