@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"sort"
 	"syscall"
 
@@ -54,7 +55,22 @@ func newApp() *cli.App {
 }
 
 func main() {
+	tuneGC()
 	os.Exit(run(os.Args))
+}
+
+// tuneGC trades memory for CPU: a walk allocates small short-lived objects
+// per entry, and with the default GOGC of 100 the collector runs every few
+// milliseconds on a small heap. A soft memory limit keeps the peak in
+// check (the 1,000,000-file targets are 150 MB for a baseline and 200 MB
+// for watch). $GOGC and $GOMEMLIMIT override either setting.
+func tuneGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(128 << 20)
+	}
 }
 
 // run executes the CLI and returns the process exit code.
