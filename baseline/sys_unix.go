@@ -135,9 +135,9 @@ func (d *dirHandle) openFile(name, path string) (fileHandle, error) {
 	}
 }
 
-// lstat is lstat(2) of the entry name of the directory (path is its full
-// path, for error messages).
-func (d *dirHandle) lstat(name, path string, r *Record) error {
+// lstat is lstat(2) of the entry name of the directory; root and rel name
+// it in error messages (the full path is built only then).
+func (d *dirHandle) lstat(name, root, rel string, r *Record) error {
 	var st unix.Stat_t
 	for {
 		err := unix.Fstatat(d.fd, name, &st, unix.AT_SYMLINK_NOFOLLOW)
@@ -145,14 +145,14 @@ func (d *dirHandle) lstat(name, path string, r *Record) error {
 			break
 		}
 		if err != unix.EINTR {
-			return &fs.PathError{Op: "lstat", Path: path, Err: err}
+			return &fs.PathError{Op: "lstat", Path: fullPath(root, rel), Err: err}
 		}
 	}
 	fillFromStat(r, &st)
 	return nil
 }
 
-func (d *dirHandle) readlink(name, path string, size int64) (string, error) {
+func (d *dirHandle) readlink(name, root, rel string, size int64) (string, error) {
 	n := max(int(size)+1, 128)
 	for {
 		buf := make([]byte, n)
@@ -161,7 +161,7 @@ func (d *dirHandle) readlink(name, path string, size int64) (string, error) {
 			continue
 		}
 		if err != nil {
-			return "", &fs.PathError{Op: "readlink", Path: path, Err: err}
+			return "", &fs.PathError{Op: "readlink", Path: fullPath(root, rel), Err: err}
 		}
 		if k < n {
 			return string(buf[:k]), nil

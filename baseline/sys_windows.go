@@ -72,9 +72,13 @@ func (d *dirHandle) release() {
 
 func (d *dirHandle) openFile(name, path string) (fileHandle, error) { return openRegular(path) }
 
-func (d *dirHandle) lstat(name, path string, r *Record) error { return statEntry(path, r, false) }
+func (d *dirHandle) lstat(name, root, rel string, r *Record) error {
+	return statEntry(fullPath(root, rel), r, false)
+}
 
-func (d *dirHandle) readlink(name, path string, size int64) (string, error) { return os.Readlink(path) }
+func (d *dirHandle) readlink(name, root, rel string, size int64) (string, error) {
+	return os.Readlink(fullPath(root, rel))
+}
 
 type fileHandle struct{ f *os.File }
 

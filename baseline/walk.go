@@ -251,12 +251,11 @@ func (w *walker) worker() {
 
 // complete stats a non-directory entry and reads what it must.
 func (w *walker) complete(h *hasher, it *item) {
-	p := fullPath(it.rec.Root, it.rec.Path)
 	rec := &it.rec
-	if it.regular && (w.opt.Full || !it.hasPrev) && w.openAndHash(h, it, p) {
+	if it.regular && (w.opt.Full || !it.hasPrev) && w.openAndHash(h, it, fullPath(rec.Root, rec.Path)) {
 		return
 	}
-	if err := it.dir.lstat(it.name, p, rec); err != nil {
+	if err := it.dir.lstat(it.name, rec.Root, rec.Path, rec); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			// Vanished between the directory listing and lstat: it was
 			// not there when looked at, so it is not part of this state.
@@ -270,7 +269,7 @@ func (w *walker) complete(h *hasher, it *item) {
 	}
 	switch rec.Type {
 	case TypeSymlink:
-		target, err := it.dir.readlink(it.name, p, rec.Size)
+		target, err := it.dir.readlink(it.name, rec.Root, rec.Path, rec.Size)
 		if err != nil {
 			rec.Err, it.err = err.Error(), err
 		}
@@ -288,7 +287,7 @@ func (w *walker) complete(h *hasher, it *item) {
 			}
 			return
 		}
-		it.read, it.err = h.hashFile(w.ctx, it.dir, it.name, p, rec, sha)
+		it.read, it.err = h.hashFile(w.ctx, it.dir, it.name, fullPath(rec.Root, rec.Path), rec, sha)
 		it.hashed = true
 	}
 }
@@ -492,7 +491,7 @@ func (w *walker) visitEntries(dir *dirHandle, root, rel string, rootDev uint64, 
 		if isDir {
 			var rec Record
 			rec.Root, rec.Path = root, childRel
-			if err := dir.lstat(name, fullPath(root, childRel), &rec); err != nil {
+			if err := dir.lstat(name, root, childRel, &rec); err != nil {
 				if errors.Is(err, fs.ErrNotExist) {
 					continue // vanished after the listing: not part of the state
 				}
