@@ -1,6 +1,7 @@
 package baseline
 
 import (
+	"bytes"
 	"io/fs"
 	"strings"
 )
@@ -64,10 +65,35 @@ type Record struct {
 // depth-first walk that visits names in byte order come out sorted
 // ("a", "a/b", "a.b"), which lets [Compare] merge two states in one pass.
 func Key(path string) []byte {
-	return []byte(strings.ReplaceAll(path, "/", "\x00"))
+	return AppendKey(make([]byte, 0, len(path)), path)
+}
+
+// AppendKey appends [Key] of path to b.
+func AppendKey(b []byte, path string) []byte {
+	n := len(b)
+	b = append(b, path...)
+	for i := n; i < len(b); i++ {
+		if b[i] == '/' {
+			b[i] = 0
+		}
+	}
+	return b
 }
 
 // PathOfKey is the inverse of [Key].
 func PathOfKey(key []byte) string {
-	return strings.ReplaceAll(string(key), "\x00", "/")
+	// One allocation (the result), where a conversion plus a replacement
+	// would cost two: this runs once per record read from a store.
+	var sb strings.Builder
+	sb.Grow(len(key))
+	for {
+		i := bytes.IndexByte(key, 0)
+		if i < 0 {
+			sb.Write(key)
+			return sb.String()
+		}
+		sb.Write(key[:i])
+		sb.WriteByte('/')
+		key = key[i+1:]
+	}
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -115,13 +116,49 @@ type BaselineWriter struct {
 
 	buf      []rawRecord
 	bufBytes int
-	lastKey  map[string][]byte // per root, for the order check
+	lastKey  map[string][]byte // per root but curRoot, for the order check
+	curRoot  string            // root of the last record put
+	curLast  []byte            // its key
+	arena    byteArena
 	counts   Meta
 	done     bool
 	failed   error
 
 	stopBeat chan struct{}
 	beatDone chan struct{}
+}
+
+// byteArena hands out byte slices carved from shared blocks, so that the
+// key and value of a record do not cost an allocation each. Blocks are
+// never reused: a slice stays valid as long as it is referenced.
+type byteArena struct{ block []byte }
+
+const arenaBlock = 64 << 10
+
+// room returns an empty slice at the end of the current block with room
+// for at least hint bytes (a new block when fewer are left). Append to it,
+// then pass the result to keep.
+func (a *byteArena) room(hint int) []byte {
+	if cap(a.block)-len(a.block) < hint {
+		a.block = make([]byte, 0, max(arenaBlock, hint))
+	}
+	n := len(a.block)
+	return a.block[n:n:cap(a.block)]
+}
+
+// keep claims b, the result of appending to [byteArena.room], and returns
+// it with its capacity clipped. If the appends outgrew the room, b is an
+// allocation of its own and the block is left as it was.
+func (a *byteArena) keep(b []byte) []byte {
+	if n := len(a.block); len(b) <= cap(a.block)-n {
+		a.block = a.block[:n+len(b)]
+	}
+	return b[:len(b):len(b)]
+}
+
+// recordSizeHint is an upper bound of the encoded size of r.
+func recordSizeHint(r *baseline.Record) int {
+	return 3 + 8*binary.MaxVarintLen64 + len(r.BLAKE3) + len(r.SHA256) + len(r.Target) + len(r.Err)
 }
 
 type rawRecord struct {
@@ -267,21 +304,38 @@ func (w *BaselineWriter) Put(r baseline.Record) error {
 	if len(r.Root) > bolt.MaxKeySize {
 		return fmt.Errorf("root %s is too long for the database", quote(r.Root[:64]))
 	}
-	key, err := storeKey(r.Path)
-	if err != nil {
-		return fmt.Errorf("root %s: %w", quote(r.Root), err)
+	if r.Path != "" && r.Path[0] == '/' {
+		return fmt.Errorf("root %s: path %s is not relative", quote(r.Root), quote(r.Path))
 	}
-	if len(key) > bolt.MaxKeySize {
-		return fmt.Errorf("root %s: path %s is too long for the database (%d bytes)", quote(r.Root), quote(r.Path[:64]), len(key))
+	if len(r.Path) > bolt.MaxKeySize {
+		return fmt.Errorf("root %s: path %s is too long for the database (%d bytes)", quote(r.Root), quote(r.Path[:64]), len(r.Path))
 	}
-	if last, ok := w.lastKey[r.Root]; ok && bytes.Compare(key, last) <= 0 {
-		return fmt.Errorf("root %s: record %s comes after %s, not in key order", quote(r.Root), quote(r.Path), quote(pathOfStoreKey(last)))
+	if r.Root != w.curRoot {
+		// The last key of each root is kept for the order check; only a
+		// change of root touches the map.
+		if w.curRoot != "" {
+			w.lastKey[w.curRoot] = w.curLast
+		}
+		w.curRoot, w.curLast = r.Root, w.lastKey[r.Root]
 	}
-	val, err := r.MarshalBinary()
+	// Key and value are carved from shared blocks: bbolt only reads them
+	// until the batch is committed, and a block is never reused.
+	key := w.arena.room(max(len(r.Path), 1))
+	if r.Path == "" {
+		key = append(key, rootKey...)
+	} else {
+		key = baseline.AppendKey(key, r.Path)
+	}
+	key = w.arena.keep(key)
+	if w.curLast != nil && bytes.Compare(key, w.curLast) <= 0 {
+		return fmt.Errorf("root %s: record %s comes after %s, not in key order", quote(r.Root), quote(r.Path), quote(pathOfStoreKey(w.curLast)))
+	}
+	val, err := r.AppendBinary(w.arena.room(recordSizeHint(&r)))
 	if err != nil {
 		return fmt.Errorf("root %s: encode %s: %w", quote(r.Root), quote(r.Path), err)
 	}
-	w.lastKey[r.Root] = key
+	val = w.arena.keep(val)
+	w.curLast = key
 	w.buf = append(w.buf, rawRecord{root: r.Root, key: key, val: val})
 	w.bufBytes += len(key) + len(val)
 	w.count(&r)

@@ -57,16 +57,19 @@ func (db *DB) records(id uint64, onlyRoot []byte, prefix string) baseline.State 
 				return
 			}
 		}
-		var pos chunkPos
+		var (
+			pos   chunkPos
+			chunk readBuf
+		)
 		for first := true; ; first = false {
-			recs, next, done, err := db.readChunk(id, onlyRoot, pfx, pos, first)
+			next, done, err := db.readChunk(&chunk, id, onlyRoot, pfx, pos, first)
 			if err != nil {
 				yield(baseline.Record{}, err)
 				return
 			}
-			for _, raw := range recs {
-				rec := baseline.Record{Root: raw.root, Path: pathOfStoreKey(raw.key)}
-				if err := unmarshalRecord(&rec, raw.val); err != nil {
+			for _, raw := range chunk.recs {
+				rec := baseline.Record{Root: raw.root, Path: raw.path}
+				if err := unmarshalRecord(&rec, chunk.value(raw)); err != nil {
 					err = fmt.Errorf("baseline %d, root %s, path %s: %w", id, quote(rec.Root), quote(rec.Path), err)
 					if !yield(baseline.Record{Root: rec.Root, Path: rec.Path}, err) {
 						return
@@ -99,10 +102,39 @@ func unmarshalRecord(rec *baseline.Record, val []byte) (err error) {
 	return rec.UnmarshalBinary(val)
 }
 
+// readBuf holds one chunk of records copied out of a read session. It is
+// reused for every chunk of a stream: the decoder copies what it keeps, so
+// a chunk's values are dead once its records are decoded, and the values
+// share one buffer instead of costing an allocation each.
+type readBuf struct {
+	recs []storedRecord
+	vals []byte
+}
+
+// storedRecord is a record as read from the database: its value is
+// vals[start:end] of the chunk, or nil when noVal (impossible length).
+type storedRecord struct {
+	root, path string
+	start, end int
+	noVal      bool
+}
+
+func (c *readBuf) value(r storedRecord) []byte {
+	if r.noVal {
+		return nil
+	}
+	if v := c.vals[r.start:r.end:r.end]; v != nil {
+		return v
+	}
+	return []byte{} // an empty value at the start of a chunk is still a value
+}
+
 // readChunk copies up to one chunk of records, starting after pos, out of
-// one read session.
-func (db *DB) readChunk(id uint64, onlyRoot, pfx []byte, pos chunkPos, first bool) (recs []rawRecord, next chunkPos, done bool, err error) {
+// one read session into out (replacing what it held).
+func (db *DB) readChunk(out *readBuf, id uint64, onlyRoot, pfx []byte, pos chunkPos, first bool) (next chunkPos, done bool, err error) {
+	out.recs, out.vals = out.recs[:0], out.vals[:0]
 	err = db.view(func(tx *bolt.Tx) error {
+		out.recs, out.vals = out.recs[:0], out.vals[:0] // a retried session starts again
 		b := db.committed(tx, id)
 		if b == nil {
 			if first {
@@ -159,21 +191,24 @@ func (db *DB) readChunk(id uint64, onlyRoot, pfx []byte, pos chunkPos, first boo
 						// A damaged page can claim a huge key; do not copy
 						// whatever memory follows the map.
 						after := "the start"
-						if len(recs) > 0 {
-							after = quote(pathOfStoreKey(recs[len(recs)-1].key))
+						if len(out.recs) > 0 {
+							after = quote(out.recs[len(out.recs)-1].path)
 						}
 						return errorf(ErrCorrupt, "database %s: baseline %d, root %s: damaged key (%d bytes) after %s", db.path, id, quote(root), len(k), after)
 					}
+					r := storedRecord{root: root, path: pathOfStoreKey(k), start: len(out.vals)}
 					if len(v) > maxRecordValue {
 						// A damaged page can claim a huge value; do not
 						// copy whatever memory follows the map.
-						v = nil
+						r.noVal = true
 					} else {
-						v = bytes.Clone(v)
+						out.vals = append(out.vals, v...)
+						size += len(v)
 					}
-					recs = append(recs, rawRecord{root: root, key: bytes.Clone(k), val: v})
-					size += len(k) + len(v)
-					if len(recs) >= chunkRecords || size >= chunkBytes {
+					r.end = len(out.vals)
+					out.recs = append(out.recs, r)
+					size += len(k)
+					if len(out.recs) >= chunkRecords || size >= chunkBytes {
 						next = chunkPos{root: bytes.Clone(rk), lastKey: bytes.Clone(k)}
 						return nil
 					}
@@ -188,7 +223,7 @@ func (db *DB) readChunk(id uint64, onlyRoot, pfx []byte, pos chunkPos, first boo
 		done = true
 		return nil
 	})
-	return recs, next, done, err
+	return next, done, err
 }
 
 // Lookup returns the record of one path under root in a committed
