@@ -509,8 +509,8 @@ loop:
 	if last.IsZero() {
 		return errors.New("burst: no alert for the copied tree")
 	}
-	fmt.Printf("burst: cp -r took %.1fs; %d paths alerted (%d more than once); last alert %.1fs after the copy started\n",
-		copyEnd.Sub(copyStart).Seconds(), entries, dups, last.Sub(copyStart).Seconds())
+	fmt.Printf("burst: cp -r took %.1fs; %d paths alerted (%d more than once); last alert %.1fs after the copy started, %.1fs after it ended\n",
+		copyEnd.Sub(copyStart).Seconds(), entries, dups, last.Sub(copyStart).Seconds(), last.Sub(copyEnd).Seconds())
 	if last.After(beforeStop) {
 		fmt.Printf("burst: note: some alerts came only with the drain at the stop (last before it: %.1fs)\n",
 			beforeStop.Sub(copyStart).Seconds())
@@ -518,8 +518,8 @@ loop:
 	if timedOut {
 		fmt.Printf("burst: note: the alerts did not stop within %v\n", *maxWait)
 	}
-	fmt.Printf("RESULT copy_s=%.2f last_alert_s=%.2f paths=%d dups=%d timed_out=%t\n",
-		copyEnd.Sub(copyStart).Seconds(), last.Sub(copyStart).Seconds(), entries, dups, timedOut)
+	fmt.Printf("RESULT copy_s=%.2f last_alert_s=%.2f after_copy_s=%.2f paths=%d dups=%d timed_out=%t\n",
+		copyEnd.Sub(copyStart).Seconds(), last.Sub(copyStart).Seconds(), last.Sub(copyEnd).Seconds(), entries, dups, timedOut)
 	return nil
 }
 
