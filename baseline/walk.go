@@ -64,7 +64,10 @@ type Progress struct {
 const (
 	// reorderWindow bounds the records in flight between the walking
 	// producer and the consumer: memory stays bounded whatever the tree.
-	reorderWindow   = 4096
+	reorderWindow = 4096
+	// batchItems items travel together: one channel send, one wake-up
+	// and one completion signal per batch instead of per entry.
+	batchItems      = 64
 	progressEvery   = 100 * time.Millisecond
 	ctxCheckEntries = 256
 )
@@ -153,14 +156,32 @@ type item struct {
 	hashed     bool
 	skip       bool // vanished before lstat: not part of the state
 	notice     bool // no record, only err for OnError
-	done       chan struct{}
 }
 
-var itemPool = sync.Pool{New: func() any { return &item{done: make(chan struct{}, 1)} }}
+var itemPool = sync.Pool{New: func() any { return new(item) }}
 
 func (it *item) recycle() {
-	*it = item{done: it.done}
+	*it = item{}
 	itemPool.Put(it)
+}
+
+// batch is a run of consecutive items in walk order. Its jobs are
+// completed by one worker, which then signals done once.
+type batch struct {
+	items []*item
+	jobs  []*item // the items of items that are jobs
+	done  chan struct{}
+}
+
+var batchPool = sync.Pool{New: func() any {
+	return &batch{items: make([]*item, 0, batchItems), done: make(chan struct{}, 1)}
+}}
+
+func (b *batch) recycle() {
+	clear(b.items)
+	clear(b.jobs)
+	b.items, b.jobs = b.items[:0], b.jobs[:0]
+	batchPool.Put(b)
 }
 
 // Walk records every entry under roots, depth-first with names in byte
@@ -191,8 +212,9 @@ type walker struct {
 	roots    []string
 	opt      Options
 	scripts  *scriptMatcher
-	order    chan *item
-	jobs     chan *item
+	order    chan *batch
+	jobs     chan *batch
+	pending  *batch // items not yet handed over, owned by the producer
 	wg       sync.WaitGroup
 	walkErr  error // set by the producer before it closes order
 	prevNext func() (Record, error, bool)
@@ -210,8 +232,8 @@ func newWalker(ctx context.Context, roots []string, opt Options) *walker {
 	return &walker{
 		ctx: ctx, cancel: cancel, roots: roots, opt: opt,
 		scripts: newScriptMatcher(&opt),
-		order:   make(chan *item, reorderWindow),
-		jobs:    make(chan *item, reorderWindow),
+		order:   make(chan *batch, reorderWindow/batchItems),
+		jobs:    make(chan *batch, reorderWindow/batchItems),
 	}
 }
 
@@ -237,15 +259,17 @@ func (w *walker) worker() {
 	defer w.wg.Done()
 	h := newHasher(&w.opt)
 	defer h.release()
-	for it := range w.jobs {
-		if w.ctx.Err() == nil {
-			w.complete(h, it)
-		} else {
-			it.err = w.ctx.Err()
+	for b := range w.jobs {
+		for _, it := range b.jobs {
+			if w.ctx.Err() == nil {
+				w.complete(h, it)
+			} else {
+				it.err = w.ctx.Err()
+			}
+			it.dir.release()
+			it.dir = nil
 		}
-		it.dir.release()
-		it.dir = nil
-		it.done <- struct{}{}
+		b.done <- struct{}{}
 	}
 }
 
@@ -326,47 +350,26 @@ func (w *walker) consume(yield func(Record, error) bool) {
 			w.opt.Progress(p)
 		}
 	}
-	for it := range w.order {
-		if it.job {
-			<-it.done
+batches:
+	for b := range w.order {
+		if len(b.jobs) > 0 {
+			<-b.done
 		}
-		if it.notice {
-			if w.opt.OnError != nil {
-				w.opt.OnError("", "", it.err)
+		for _, it := range b.items {
+			if !w.consumeItem(it, &p, yield) {
+				if w.ctx.Err() != nil {
+					break batches
+				}
+				return
 			}
-			it.recycle()
-			continue
-		}
-		if err := w.ctx.Err(); err != nil {
-			it.recycle()
-			break
-		}
-		if it.skip {
-			it.recycle()
-			continue
-		}
-		p.Files++
-		if it.rec.Type == TypeFile {
-			p.Bytes += it.rec.Size
-		}
-		if it.hashed {
-			p.Hashed++
-			p.HashedBytes += it.read
-		}
-		if it.err != nil && w.opt.OnError != nil {
-			w.opt.OnError(it.rec.Root, it.rec.Path, it.err)
-		}
-		rec := it.rec
-		it.recycle()
-		if !yield(rec, nil) {
-			return
-		}
-		if w.opt.Progress != nil && p.Files%64 == 0 {
-			if now := time.Now(); now.Sub(last) >= progressEvery {
-				last = now
-				report(false)
+			if w.opt.Progress != nil && p.Files%64 == 0 {
+				if now := time.Now(); now.Sub(last) >= progressEvery {
+					last = now
+					report(false)
+				}
 			}
 		}
+		b.recycle()
 	}
 	w.stop()
 	err := w.walkErr
@@ -378,6 +381,41 @@ func (w *walker) consume(yield func(Record, error) bool) {
 		return
 	}
 	report(true)
+}
+
+// consumeItem yields the record of one completed item, if it has one. It
+// reports false when the walk must end: the context is done, or yield
+// returned false.
+func (w *walker) consumeItem(it *item, p *Progress, yield func(Record, error) bool) bool {
+	if it.notice {
+		if w.opt.OnError != nil {
+			w.opt.OnError("", "", it.err)
+		}
+		it.recycle()
+		return true
+	}
+	if w.ctx.Err() != nil {
+		it.recycle()
+		return false
+	}
+	if it.skip {
+		it.recycle()
+		return true
+	}
+	p.Files++
+	if it.rec.Type == TypeFile {
+		p.Bytes += it.rec.Size
+	}
+	if it.hashed {
+		p.Hashed++
+		p.HashedBytes += it.read
+	}
+	if it.err != nil && w.opt.OnError != nil {
+		w.opt.OnError(it.rec.Root, it.rec.Path, it.err)
+	}
+	rec := it.rec
+	it.recycle()
+	return yield(rec, nil)
 }
 
 // parentErr is the caller's context error, if the caller cancelled (as
@@ -396,6 +434,7 @@ func (w *walker) produce() {
 	defer w.wg.Done()
 	defer close(w.order)
 	defer close(w.jobs)
+	defer w.flush() // what was walked before an error is still yielded
 	if w.opt.Previous != nil && !w.opt.Full {
 		next, stop := iter.Pull2(iter.Seq2[Record, error](w.opt.Previous))
 		w.prevNext, w.prevStop = next, stop
@@ -421,24 +460,52 @@ func (w *walker) walkRoot(root string) error {
 	return w.visitDir(root, "", rootRec.Dev, &rootRec, true)
 }
 
-// emit hands an item to the consumer (and to the workers if it is a job).
-// It returns the context error once the walk is cancelled.
+// emit queues an item for the consumer (and for the workers if it is a
+// job); a full batch is handed over. It returns the context error once
+// the walk is cancelled.
 func (w *walker) emit(it *item) error {
-	// Once in order, an item that is not a job belongs to the consumer.
-	job := it.job
+	b := w.pending
+	if b == nil {
+		b = batchPool.Get().(*batch)
+		w.pending = b
+	}
+	b.items = append(b.items, it)
+	if it.job {
+		b.jobs = append(b.jobs, it)
+	}
+	if len(b.items) >= batchItems {
+		return w.flush()
+	}
+	return nil
+}
+
+// flush hands the pending batch to the consumer, and to the workers if it
+// holds jobs.
+func (w *walker) flush() error {
+	b := w.pending
+	if b == nil {
+		return nil
+	}
+	w.pending = nil
+	// Once in order, the items that are not jobs belong to the consumer.
 	select {
-	case w.order <- it:
+	case w.order <- b:
 	case <-w.ctx.Done():
-		it.dir.release()
+		for _, it := range b.items {
+			it.dir.release()
+		}
 		return w.ctx.Err()
 	}
-	if job {
+	if len(b.jobs) > 0 {
 		select {
-		case w.jobs <- it:
+		case w.jobs <- b:
 		case <-w.ctx.Done():
-			it.err = w.ctx.Err()
-			it.dir.release()
-			it.done <- struct{}{}
+			for _, it := range b.jobs {
+				it.err = w.ctx.Err()
+				it.dir.release()
+				it.dir = nil
+			}
+			b.done <- struct{}{}
 			return w.ctx.Err()
 		}
 	}
