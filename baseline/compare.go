@@ -41,9 +41,13 @@ var ErrUnordered = errors.New("state not in Root, Key order")
 // content, are not changes of the tree).
 //
 // An error from either state or from emit ends Compare with that error.
+//
+// old is read ahead on a goroutine of its own (a stored state has no
+// callbacks, and decoding it then runs beside the walk); new is iterated
+// on the calling goroutine, so the callbacks of a live walk run there.
 func Compare(old, new State, emit func(Change) error) (Summary, error) {
 	var sum Summary
-	oldNext, oldStop := iter.Pull2(iter.Seq2[Record, error](old))
+	oldNext, oldStop := pullAhead(old)
 	defer oldStop()
 	newNext, newStop := iter.Pull2(iter.Seq2[Record, error](new))
 	defer newStop()

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"iter"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -25,6 +24,7 @@ type Options struct {
 	// regular file whose size, mtime, ctime, inode and device equal its
 	// previous record reuses that record's digests (see docs/baseline.md).
 	// An error from Previous is passed to OnError and the rest is hashed.
+	// Previous is read ahead on a goroutine of its own.
 	Previous State
 	// HashAllSHA256 records SHA-256 for every regular file, not only
 	// script-type ones.
@@ -436,7 +436,7 @@ func (w *walker) produce() {
 	defer close(w.jobs)
 	defer w.flush() // what was walked before an error is still yielded
 	if w.opt.Previous != nil && !w.opt.Full {
-		next, stop := iter.Pull2(iter.Seq2[Record, error](w.opt.Previous))
+		next, stop := pullAhead(w.opt.Previous)
 		w.prevNext, w.prevStop = next, stop
 		defer stop()
 		w.advancePrev()
