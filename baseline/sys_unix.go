@@ -110,8 +110,6 @@ func openDir(path string, follow bool) (*dirHandle, error) {
 	return d, nil
 }
 
-func (d *dirHandle) entries() ([]fs.DirEntry, error) { return d.f.ReadDir(-1) }
-
 func (d *dirHandle) acquire() *dirHandle { d.refs.Add(1); return d }
 
 // release drops a reference; the last one closes the directory.

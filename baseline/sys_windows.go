@@ -60,7 +60,7 @@ func openDir(path string, follow bool) (*dirHandle, error) {
 	return d, nil
 }
 
-func (d *dirHandle) entries() ([]fs.DirEntry, error) { return d.f.ReadDir(-1) }
+func (d *dirHandle) entries() ([]dirEntry, error) { return dirEntries(d.f.ReadDir(-1)) }
 
 func (d *dirHandle) acquire() *dirHandle { d.refs.Add(1); return d }
 

@@ -519,7 +519,7 @@ func (w *walker) visitDir(root, rel string, rootDev uint64, rec *Record, isRoot 
 	it.rec = *rec
 	dirPath := fullPath(root, rel)
 	descend := isRoot || w.opt.CrossDevice || rec.Dev == rootDev
-	var entries []fs.DirEntry
+	var entries []dirEntry
 	var dir *dirHandle
 	if descend {
 		var err error
@@ -538,19 +538,19 @@ func (w *walker) visitDir(root, rel string, rootDev uint64, rec *Record, isRoot 
 	return err
 }
 
-func (w *walker) visitEntries(dir *dirHandle, root, rel string, rootDev uint64, entries []fs.DirEntry) error {
+func (w *walker) visitEntries(dir *dirHandle, root, rel string, rootDev uint64, entries []dirEntry) error {
 	for _, e := range entries {
 		if w.entries++; w.entries%ctxCheckEntries == 0 {
 			if err := w.ctx.Err(); err != nil {
 				return err
 			}
 		}
-		name := e.Name()
+		name := e.name
 		childRel := name
 		if rel != "" {
 			childRel = rel + "/" + name
 		}
-		isDir := e.IsDir()
+		isDir := e.typ.IsDir()
 		if w.opt.Exclude != nil && w.opt.Exclude(root, childRel, isDir) {
 			continue
 		}
@@ -582,8 +582,8 @@ func (w *walker) visitEntries(dir *dirHandle, root, rel string, rootDev uint64, 
 		it := itemPool.Get().(*item)
 		it.rec.Root, it.rec.Path = root, childRel
 		it.job, it.dir, it.name = true, dir.acquire(), name
-		it.regular = e.Type().IsRegular()
-		it.listed, it.listedMode = typeOfMode(e.Type()), e.Type()
+		it.regular = e.typ.IsRegular()
+		it.listed, it.listedMode = typeOfMode(e.typ), e.typ
 		if prev != nil {
 			it.prev, it.hasPrev = *prev, true
 		}
@@ -592,6 +592,24 @@ func (w *walker) visitEntries(dir *dirHandle, root, rel string, rootDev uint64, 
 		}
 	}
 	return nil
+}
+
+// dirEntry is an entry of a directory listing.
+type dirEntry struct {
+	name string
+	typ  fs.FileMode // type bits
+}
+
+// dirEntries converts what os.File.ReadDir lists.
+func dirEntries(list []fs.DirEntry, err error) ([]dirEntry, error) {
+	if err != nil {
+		return nil, err
+	}
+	entries := make([]dirEntry, len(list))
+	for i, e := range list {
+		entries[i] = dirEntry{name: e.Name(), typ: e.Type()}
+	}
+	return entries, nil
 }
 
 // typeOfMode maps the type bits of a directory listing to a Type.
@@ -609,7 +627,7 @@ func typeOfMode(m fs.FileMode) Type {
 
 // readDir opens a directory and lists its entries in byte order of their
 // names; the handle stays open while the entries are visited.
-func readDir(path string, follow bool) (*dirHandle, []fs.DirEntry, error) {
+func readDir(path string, follow bool) (*dirHandle, []dirEntry, error) {
 	d, err := openDir(path, follow)
 	if err != nil {
 		return nil, nil, err
@@ -619,7 +637,7 @@ func readDir(path string, follow bool) (*dirHandle, []fs.DirEntry, error) {
 		d.release()
 		return nil, nil, fmt.Errorf("read directory %s: %w", path, err)
 	}
-	slices.SortFunc(entries, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
+	slices.SortFunc(entries, func(a, b dirEntry) int { return strings.Compare(a.name, b.name) })
 	return d, entries, nil
 }
 
