@@ -94,14 +94,27 @@ type dirHandle struct {
 	refs atomic.Int32 // the walker's reference plus one per job in flight
 }
 
-// openDir opens a directory for listing. O_NOFOLLOW makes sure a directory
-// swapped for a symlink after lstat is not followed out of the root.
-func openDir(path string, follow bool) (*dirHandle, error) {
+// openDir opens a directory for listing: the entry name of parent
+// (openat, sparing the kernel a walk of the whole path), or path when
+// parent is nil. O_NOFOLLOW makes sure a directory swapped for a symlink
+// after lstat is not followed out of the root.
+func openDir(parent *dirHandle, name, path string, follow bool) (*dirHandle, error) {
 	flags := unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC
 	if !follow {
 		flags |= unix.O_NOFOLLOW
 	}
-	fd, err := openRetry(path, flags)
+	var fd int
+	var err error
+	if parent != nil {
+		for {
+			fd, err = unix.Openat(parent.fd, name, flags, 0)
+			if err != unix.EINTR {
+				break
+			}
+		}
+	} else {
+		fd, err = openRetry(path, flags)
+	}
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
 	}

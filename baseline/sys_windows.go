@@ -50,7 +50,7 @@ type dirHandle struct {
 	refs atomic.Int32
 }
 
-func openDir(path string, follow bool) (*dirHandle, error) {
+func openDir(parent *dirHandle, name, path string, follow bool) (*dirHandle, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err

@@ -457,7 +457,7 @@ func (w *walker) walkRoot(root string) error {
 	if err := statEntry(root, &rootRec, true); err != nil {
 		return fmt.Errorf("%w: %w", ErrBadRoot, err)
 	}
-	return w.visitDir(root, "", rootRec.Dev, &rootRec, true)
+	return w.visitDir(nil, "", root, "", rootRec.Dev, &rootRec, true)
 }
 
 // emit queues an item for the consumer (and for the workers if it is a
@@ -513,8 +513,9 @@ func (w *walker) flush() error {
 }
 
 // visitDir emits the directory record rec (already stat'ed) and, unless it
-// is on another device, its children.
-func (w *walker) visitDir(root, rel string, rootDev uint64, rec *Record, isRoot bool) error {
+// is on another device, its children. parent is the open directory holding
+// it as name (nil for a root).
+func (w *walker) visitDir(parent *dirHandle, name, root, rel string, rootDev uint64, rec *Record, isRoot bool) error {
 	it := itemPool.Get().(*item)
 	it.rec = *rec
 	dirPath := fullPath(root, rel)
@@ -523,7 +524,7 @@ func (w *walker) visitDir(root, rel string, rootDev uint64, rec *Record, isRoot 
 	var dir *dirHandle
 	if descend {
 		var err error
-		dir, entries, err = readDir(dirPath, isRoot)
+		dir, entries, err = readDir(parent, name, dirPath, isRoot)
 		if err != nil {
 			it.err = err
 			it.rec.Err = err.Error()
@@ -571,7 +572,7 @@ func (w *walker) visitEntries(dir *dirHandle, root, rel string, rootDev uint64, 
 				continue
 			}
 			if rec.Type == TypeDir {
-				if err := w.visitDir(root, childRel, rootDev, &rec, false); err != nil {
+				if err := w.visitDir(dir, name, root, childRel, rootDev, &rec, false); err != nil {
 					return err
 				}
 				continue
@@ -627,8 +628,8 @@ func typeOfMode(m fs.FileMode) Type {
 
 // readDir opens a directory and lists its entries in byte order of their
 // names; the handle stays open while the entries are visited.
-func readDir(path string, follow bool) (*dirHandle, []dirEntry, error) {
-	d, err := openDir(path, follow)
+func readDir(parent *dirHandle, name, path string, follow bool) (*dirHandle, []dirEntry, error) {
+	d, err := openDir(parent, name, path, follow)
 	if err != nil {
 		return nil, nil, err
 	}
