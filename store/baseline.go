@@ -414,6 +414,9 @@ func (w *BaselineWriter) PutInventory(items []serverconf.Item) error {
 	if w.failed != nil {
 		return w.failed
 	}
+	if len(items) == 0 {
+		return nil // nothing to write: spare a write session (two fsyncs)
+	}
 	err := w.db.update(func(tx *bolt.Tx) error {
 		b, err := w.pendingBucket(tx)
 		if err != nil {

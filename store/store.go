@@ -137,6 +137,15 @@ func Open(path string, opt Options) (*DB, error) {
 		return nil, fmt.Errorf("create database directory: %w", err)
 	}
 	db := &DB{path: abs, opt: opt, mu: fileLock(abs)}
+	// Most opens find the file set up: a read session says so without the
+	// write session's two fsyncs. Anything else (no file, missing buckets,
+	// an unknown schema, damage) is left to the write session below, which
+	// sets up or reports it.
+	if ready, err := db.ready(); ready {
+		return db, nil
+	} else if errors.Is(err, ErrLocked) {
+		return nil, err
+	}
 	err = db.session(sessionInit, func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		if meta == nil {
@@ -178,6 +187,32 @@ func Open(path string, opt Options) (*DB, error) {
 		return nil, err
 	}
 	return db, nil
+}
+
+// ready reports whether the file exists with this schema version and
+// every top-level bucket.
+func (db *DB) ready() (bool, error) {
+	if _, err := os.Stat(db.path); err != nil {
+		return false, nil
+	}
+	ready := false
+	err := db.view(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		if meta == nil {
+			return nil
+		}
+		if v, ok := getU64(meta.Get(keySchema)); !ok || v != SchemaVersion {
+			return nil
+		}
+		for _, name := range topBuckets {
+			if tx.Bucket(name) == nil {
+				return nil
+			}
+		}
+		ready = true
+		return nil
+	})
+	return ready && err == nil, err
 }
 
 // Path returns the absolute path of the database file.
