@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"iter"
 	"slices"
 	"strings"
 )
@@ -43,46 +42,46 @@ var ErrUnordered = errors.New("state not in Root, Key order")
 // An error from either state or from emit ends Compare with that error.
 //
 // old is read ahead on a goroutine of its own (a stored state has no
-// callbacks, and decoding it then runs beside the walk); new is iterated
-// on the calling goroutine, so the callbacks of a live walk run there.
+// callbacks, and decoding it then runs beside the walk); new is ranged
+// over on the calling goroutine, so the callbacks of a live walk run there.
 func Compare(old, new State, emit func(Change) error) (Summary, error) {
 	var sum Summary
 	oldNext, oldStop := pullAhead(old)
 	defer oldStop()
-	newNext, newStop := iter.Pull2(iter.Seq2[Record, error](new))
-	defer newStop()
 	oldSide := side{name: "old", next: oldNext}
-	newSide := side{name: "new", next: newNext}
 	if err := oldSide.advance(); err != nil {
 		return sum, err
 	}
-	if err := newSide.advance(); err != nil {
-		return sum, err
-	}
 	var removed, added []Record
-	for oldSide.ok || newSide.ok {
-		c := 0
-		switch {
-		case !oldSide.ok:
-			c = 1
-		case !newSide.ok:
-			c = -1
-		default:
-			c = compareRecords(&oldSide.rec, &newSide.rec)
+	// new is ranged over (no coroutine switch per record); each of its
+	// records is merged with the old entries up to it.
+	var prev Record
+	seen := false
+	for rec, err := range new {
+		if err != nil {
+			return sum, fmt.Errorf("new state: %w", err)
 		}
-		switch {
-		case c < 0:
-			removed = append(removed, oldSide.rec)
-			if err := oldSide.advance(); err != nil {
-				return sum, err
+		if seen && compareRecords(&prev, &rec) >= 0 {
+			return sum, fmt.Errorf("new state: %w: %q %q comes after %q %q", ErrUnordered, rec.Root, rec.Path, prev.Root, prev.Path)
+		}
+		prev, seen = rec, true
+		for {
+			c := 1
+			if oldSide.ok {
+				c = compareRecords(&oldSide.rec, &rec)
 			}
-		case c > 0:
-			added = append(added, newSide.rec)
-			if err := newSide.advance(); err != nil {
-				return sum, err
+			if c < 0 {
+				removed = append(removed, oldSide.rec)
+				if err := oldSide.advance(); err != nil {
+					return sum, err
+				}
+				continue
 			}
-		default:
-			o, n := oldSide.rec, newSide.rec
+			if c > 0 {
+				added = append(added, rec)
+				break
+			}
+			o, n := oldSide.rec, rec
 			if fields := Fields(&o, &n); len(fields) > 0 {
 				ch := Change{Kind: MetadataChanged, Root: n.Root, Path: n.Path, Fields: fields, Old: &o, New: &n}
 				if slices.Contains(fields, "content") || (o.Type == TypeFile && n.Type == TypeFile &&
@@ -99,9 +98,13 @@ func Compare(old, new State, emit func(Change) error) (Summary, error) {
 			if err := oldSide.advance(); err != nil {
 				return sum, err
 			}
-			if err := newSide.advance(); err != nil {
-				return sum, err
-			}
+			break
+		}
+	}
+	for oldSide.ok {
+		removed = append(removed, oldSide.rec)
+		if err := oldSide.advance(); err != nil {
+			return sum, err
 		}
 	}
 	for _, ch := range pairMoves(removed, added) {
