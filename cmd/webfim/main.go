@@ -62,8 +62,9 @@ func main() {
 // tuneGC trades memory for CPU: a walk allocates small short-lived objects
 // per entry, and with the default GOGC of 100 the collector runs every few
 // milliseconds on a small heap. A soft memory limit keeps the peak in
-// check (the 1,000,000-file targets are 150 MB for a baseline and 200 MB
-// for watch). $GOGC and $GOMEMLIMIT override either setting.
+// check (the 1,000,000-file target is 150 MB for a baseline); the watch
+// daemon goes back to GOGC 100. $GOGC and $GOMEMLIMIT override either
+// setting.
 func tuneGC() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(400)
