@@ -202,11 +202,10 @@ func baselineList(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	active, _ := db.Resolve("active")
 	if c.String("format") == "json" {
 		out := make([]metaJSON, len(list))
 		for i, m := range list {
-			out[i] = newMetaJSON(m, m.ID == active.ID)
+			out[i] = newMetaJSON(m)
 		}
 		return writeJSON(c.App.Writer, out)
 	}
@@ -214,7 +213,7 @@ func baselineList(c *cli.Context) error {
 	fmt.Fprintln(tw, "ID\tACTIVE\tCREATED\tLABEL\tFILES\tBYTES\tERRORS\tROOTS")
 	for _, m := range list {
 		mark := ""
-		if m.ID == active.ID {
+		if m.Active {
 			mark = "*"
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\t%d\t%s\n", m.ID, mark, m.Created.Local().Format("2006-01-02 15:04:05"),
@@ -225,13 +224,11 @@ func baselineList(c *cli.Context) error {
 
 func baselineShow(c *cli.Context) error {
 	return withBaseline(c, func(db *store.DB, m store.Meta) error {
-		active, _ := db.Resolve("active")
-		isActive := m.ID == active.ID
 		if c.String("format") == "json" {
 			out := struct {
 				metaJSON
 				Entries []recordJSON `json:"entries,omitempty"`
-			}{metaJSON: newMetaJSON(m, isActive)}
+			}{metaJSON: newMetaJSON(m)}
 			if c.Bool("entries") {
 				for r, err := range db.Records(m.ID, c.String("prefix")) {
 					if err != nil {
@@ -244,7 +241,7 @@ func baselineShow(c *cli.Context) error {
 		}
 		w := c.App.Writer
 		fmt.Fprintf(w, "baseline %d%s", m.ID, labelSuffix(m))
-		if isActive {
+		if m.Active {
 			fmt.Fprint(w, " (active)")
 		}
 		fmt.Fprintf(w, "\n  created   %s on %s by webfim %s\n", m.Created.Local().Format(time.RFC3339), m.Host, m.Version)

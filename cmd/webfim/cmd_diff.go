@@ -180,11 +180,11 @@ type sideJSON struct {
 }
 
 func sides(from store.Meta, to *store.Meta) (sideJSON, sideJSON) {
-	f := newMetaJSON(from, false)
+	f := newMetaJSON(from)
 	if to == nil {
 		return sideJSON{Baseline: &f}, sideJSON{Live: true}
 	}
-	t := newMetaJSON(*to, false)
+	t := newMetaJSON(*to)
 	return sideJSON{Baseline: &f}, sideJSON{Baseline: &t}
 }
 

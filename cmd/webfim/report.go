@@ -128,9 +128,9 @@ type metaJSON struct {
 	HashAllSHA256 bool     `json:"hash_all_sha256"`
 }
 
-func newMetaJSON(m store.Meta, active bool) metaJSON {
+func newMetaJSON(m store.Meta) metaJSON {
 	return metaJSON{
-		ID: m.ID, Label: m.Label, Active: active, Created: m.Created.UTC().Format(time.RFC3339Nano), Host: m.Host,
+		ID: m.ID, Label: m.Label, Active: m.Active, Created: m.Created.UTC().Format(time.RFC3339Nano), Host: m.Host,
 		Roots: m.Roots, Configs: m.Configs, Sysroot: m.Sysroot, Files: m.Files, Dirs: m.Dirs, Symlinks: m.Symlinks,
 		Others: m.Others, Bytes: m.Bytes, Errors: m.Errors, Unstable: m.Unstable, DurationMS: m.Duration.Milliseconds(),
 		Version: m.Version, Full: m.Full, HashAllSHA256: m.HashAllSHA256,
