@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"iter"
 	"slices"
 	"strings"
 )
@@ -17,7 +18,8 @@ func (s Summary) Total() int {
 	return s.Added + s.Removed + s.ContentChanged + s.MetadataChanged + s.Moved
 }
 
-// ErrUnordered is wrapped when a State passed to [Compare] is not sorted.
+// ErrUnordered is wrapped when a State passed to [Compare], [Merge] or
+// [MergeWalk] is not sorted.
 var ErrUnordered = errors.New("state not in Root, Key order")
 
 // Compare merges two states of the same roots and calls emit for every
@@ -44,66 +46,41 @@ var ErrUnordered = errors.New("state not in Root, Key order")
 // old is read ahead on a goroutine of its own (a stored state has no
 // callbacks, and decoding it then runs beside the walk); new is ranged
 // over on the calling goroutine, so the callbacks of a live walk run there.
+// Compare is [ComparePairs] of [Merge]; to compare a state with a live
+// walk, [ComparePairs] of [MergeWalk] reads the old state only once.
 func Compare(old, new State, emit func(Change) error) (Summary, error) {
+	return ComparePairs(Merge(old, new), emit)
+}
+
+// ComparePairs calls emit for every difference of a merge of two states
+// in (Root, Key) order, from [Merge] or [MergeWalk], as [Compare]
+// describes. An error from pairs or from emit ends it with that error.
+func ComparePairs(pairs iter.Seq2[Pair, error], emit func(Change) error) (Summary, error) {
 	var sum Summary
-	oldNext, oldStop := pullAhead(old)
-	defer oldStop()
-	oldSide := side{name: "old", next: oldNext}
-	if err := oldSide.advance(); err != nil {
-		return sum, err
-	}
 	var removed, added []Record
-	// new is ranged over (no coroutine switch per record); each of its
-	// records is merged with the old entries up to it.
-	var prev Record
-	seen := false
-	for rec, err := range new {
+	for p, err := range pairs {
 		if err != nil {
-			return sum, fmt.Errorf("new state: %w", err)
+			return sum, err
 		}
-		if seen && compareRecords(&prev, &rec) >= 0 {
-			return sum, fmt.Errorf("new state: %w: %q %q comes after %q %q", ErrUnordered, rec.Root, rec.Path, prev.Root, prev.Path)
+		switch {
+		case !p.HasNew:
+			removed = append(removed, p.Old)
+			continue
+		case !p.HasOld:
+			added = append(added, p.New)
+			continue
 		}
-		prev, seen = rec, true
-		for {
-			c := 1
-			if oldSide.ok {
-				c = compareRecords(&oldSide.rec, &rec)
-			}
-			if c < 0 {
-				removed = append(removed, oldSide.rec)
-				if err := oldSide.advance(); err != nil {
-					return sum, err
-				}
-				continue
-			}
-			if c > 0 {
-				added = append(added, rec)
-				break
-			}
-			o, n := oldSide.rec, rec
-			if fields := Fields(&o, &n); len(fields) > 0 {
-				ch := Change{Kind: MetadataChanged, Root: n.Root, Path: n.Path, Fields: fields, Old: &o, New: &n}
-				if slices.Contains(fields, "content") || (o.Type == TypeFile && n.Type == TypeFile &&
-					slices.Contains(fields, "size") && digestsKnown(&o, &n)) {
-					ch.Kind = ContentChanged
-					sum.ContentChanged++
-				} else {
-					sum.MetadataChanged++
-				}
-				if err := emit(ch); err != nil {
-					return sum, err
-				}
-			}
-			if err := oldSide.advance(); err != nil {
-				return sum, err
-			}
-			break
+		fields := Fields(&p.Old, &p.New)
+		if len(fields) == 0 {
+			continue
 		}
-	}
-	for oldSide.ok {
-		removed = append(removed, oldSide.rec)
-		if err := oldSide.advance(); err != nil {
+		ch := changed(&p, fields)
+		if ch.Kind == ContentChanged {
+			sum.ContentChanged++
+		} else {
+			sum.MetadataChanged++
+		}
+		if err := emit(ch); err != nil {
 			return sum, err
 		}
 	}
@@ -121,6 +98,88 @@ func Compare(old, new State, emit func(Change) error) (Summary, error) {
 		}
 	}
 	return sum, nil
+}
+
+// changed is the change of an entry on both sides whose fields differ.
+// Its records are copied only here: most entries do not change.
+func changed(p *Pair, fields []string) Change {
+	o, n := p.Old, p.New
+	ch := Change{Kind: MetadataChanged, Root: n.Root, Path: n.Path, Fields: fields, Old: &o, New: &n}
+	if slices.Contains(fields, "content") || (o.Type == TypeFile && n.Type == TypeFile &&
+		slices.Contains(fields, "size") && digestsKnown(&o, &n)) {
+		ch.Kind = ContentChanged
+	}
+	return ch
+}
+
+// Merge joins two states of the same roots by (Root, Key): it yields
+// every entry as a [Pair] of its old and new records, in order. A state
+// out of order ends it with [ErrUnordered], an error of either state
+// with that error (both say which state).
+//
+// old is read ahead on a goroutine of its own, so it must not call back
+// into the caller (a stored state); new is ranged over on the goroutine
+// ranging over Merge.
+func Merge(old, new State) iter.Seq2[Pair, error] {
+	return func(yield func(Pair, error) bool) {
+		oldNext, oldStop := pullAhead(old)
+		defer oldStop()
+		oldSide := side{name: "old", next: oldNext}
+		if err := oldSide.advance(); err != nil {
+			yield(Pair{}, err)
+			return
+		}
+		// new is ranged over (no coroutine switch per record); each of its
+		// records is merged with the old entries up to it.
+		var prev Record
+		seen := false
+		for rec, err := range new {
+			if err != nil {
+				yield(Pair{}, fmt.Errorf("new state: %w", err))
+				return
+			}
+			if seen && compareRecords(&prev, &rec) >= 0 {
+				yield(Pair{}, fmt.Errorf("new state: %w: %q %q comes after %q %q", ErrUnordered, rec.Root, rec.Path, prev.Root, prev.Path))
+				return
+			}
+			prev, seen = rec, true
+			for {
+				c := 1
+				if oldSide.ok {
+					c = compareRecords(&oldSide.rec, &rec)
+				}
+				if c > 0 {
+					if !yield(Pair{New: rec, HasNew: true}, nil) {
+						return
+					}
+					break
+				}
+				p := Pair{Old: oldSide.rec, HasOld: true}
+				if c == 0 {
+					p.New, p.HasNew = rec, true
+				}
+				if !yield(p, nil) {
+					return
+				}
+				if err := oldSide.advance(); err != nil {
+					yield(Pair{}, err)
+					return
+				}
+				if c == 0 {
+					break
+				}
+			}
+		}
+		for oldSide.ok {
+			if !yield(Pair{Old: oldSide.rec, HasOld: true}, nil) {
+				return
+			}
+			if err := oldSide.advance(); err != nil {
+				yield(Pair{}, err)
+				return
+			}
+		}
+	}
 }
 
 // side is one input of the merge, with an order check.

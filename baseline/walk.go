@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"iter"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -24,7 +25,8 @@ type Options struct {
 	// regular file whose size, mtime, ctime, inode and device equal its
 	// previous record reuses that record's digests (see docs/baseline.md).
 	// An error from Previous is passed to OnError and the rest is hashed.
-	// Previous is read ahead on a goroutine of its own.
+	// Previous is read ahead on a goroutine of its own. [MergeWalk]
+	// ignores it: its old state takes this place.
 	Previous State
 	// HashAllSHA256 records SHA-256 for every regular file, not only
 	// script-type ones.
@@ -154,8 +156,11 @@ type item struct {
 	hasPrev    bool
 	read       int64
 	hashed     bool
-	skip       bool // vanished before lstat: not part of the state
-	notice     bool // no record, only err for OnError
+	// skip: no live record. The entry vanished before lstat (it is not
+	// part of the state), or, in a merged walk, the item only carries
+	// prev, a previous record the walk passed by.
+	skip   bool
+	notice bool // no record, only err for OnError
 }
 
 var itemPool = sync.Pool{New: func() any { return new(item) }}
@@ -199,7 +204,42 @@ func Walk(ctx context.Context, roots []string, opt Options) State {
 			yield(Record{}, err)
 			return
 		}
-		w := newWalker(ctx, sorted, opt)
+		w := newWalker(ctx, sorted, opt, false)
+		defer w.stop()
+		w.start()
+		w.consume(func(p Pair, err error) bool { return yield(p.New, err) })
+	}
+}
+
+// Pair is one entry of a merge of an old and a new state: its old record,
+// its new record, or both. Old-only entries were removed (or moved), new-only
+// ones added.
+type Pair struct {
+	Old, New       Record
+	HasOld, HasNew bool
+}
+
+// MergeWalk walks roots like [Walk] with old as the previous state, and
+// yields every live record paired with its old record, if any, and every
+// old record the walk passed by (removed, excluded, under a mount point
+// not entered, under an unreadable directory, of another root) as an
+// old-only pair, all in (Root, [Key]) order: the merge [ComparePairs]
+// needs, from one read of old. Unless opt.Full, digests are reused from
+// old as [Options.Previous] would; opt.Previous is ignored.
+//
+// old is read ahead on a goroutine of its own, so it must not call back
+// into the caller (a stored state). An error from old, or old out of
+// order ([ErrUnordered]), ends the stream with an error saying "old
+// state"; errors of the walk end it as for [Walk].
+func MergeWalk(ctx context.Context, roots []string, old State, opt Options) iter.Seq2[Pair, error] {
+	return func(yield func(Pair, error) bool) {
+		sorted, err := checkRoots(roots)
+		if err != nil {
+			yield(Pair{}, err)
+			return
+		}
+		opt.Previous = old
+		w := newWalker(ctx, sorted, opt, true)
 		defer w.stop()
 		w.start()
 		w.consume(yield)
@@ -207,16 +247,20 @@ func Walk(ctx context.Context, roots []string, opt Options) State {
 }
 
 type walker struct {
-	ctx      context.Context
-	cancel   context.CancelCauseFunc
-	roots    []string
-	opt      Options
-	scripts  *scriptMatcher
-	order    chan *batch
-	jobs     chan *batch
-	pending  *batch // items not yet handed over, owned by the producer
-	wg       sync.WaitGroup
-	walkErr  error // set by the producer before it closes order
+	ctx     context.Context
+	cancel  context.CancelCauseFunc
+	roots   []string
+	opt     Options
+	scripts *scriptMatcher
+	order   chan *batch
+	jobs    chan *batch
+	pending *batch // items not yet handed over, owned by the producer
+	wg      sync.WaitGroup
+	walkErr error // set by the producer before it closes order
+	// merged: the previous state is also the old side of a comparison
+	// (MergeWalk): every one of its records comes out, and an error in it
+	// ends the walk.
+	merged   bool
 	prevNext func() (Record, error, bool)
 	prevStop func()
 	prev     Record
@@ -224,13 +268,13 @@ type walker struct {
 	entries  int
 }
 
-func newWalker(ctx context.Context, roots []string, opt Options) *walker {
+func newWalker(ctx context.Context, roots []string, opt Options, merged bool) *walker {
 	ctx, cancel := context.WithCancelCause(ctx)
 	if opt.Workers <= 0 {
 		opt.Workers = runtime.NumCPU()
 	}
 	return &walker{
-		ctx: ctx, cancel: cancel, roots: roots, opt: opt,
+		ctx: ctx, cancel: cancel, roots: roots, opt: opt, merged: merged,
 		scripts: newScriptMatcher(&opt),
 		order:   make(chan *batch, reorderWindow/batchItems),
 		jobs:    make(chan *batch, reorderWindow/batchItems),
@@ -341,7 +385,8 @@ func (w *walker) openAndHash(h *hasher, it *item, p string) bool {
 }
 
 // consume yields the records in walk order, waiting for each one's job.
-func (w *walker) consume(yield func(Record, error) bool) {
+// Old-only pairs come only from a merged walk.
+func (w *walker) consume(yield func(Pair, error) bool) {
 	var p Progress
 	last := time.Now()
 	report := func(done bool) {
@@ -377,7 +422,7 @@ batches:
 		err = w.parentErr()
 	}
 	if err != nil {
-		yield(Record{}, err)
+		yield(Pair{}, err)
 		return
 	}
 	report(true)
@@ -386,7 +431,7 @@ batches:
 // consumeItem yields the record of one completed item, if it has one. It
 // reports false when the walk must end: the context is done, or yield
 // returned false.
-func (w *walker) consumeItem(it *item, p *Progress, yield func(Record, error) bool) bool {
+func (w *walker) consumeItem(it *item, p *Progress, yield func(Pair, error) bool) bool {
 	if it.notice {
 		if w.opt.OnError != nil {
 			w.opt.OnError("", "", it.err)
@@ -399,8 +444,13 @@ func (w *walker) consumeItem(it *item, p *Progress, yield func(Record, error) bo
 		return false
 	}
 	if it.skip {
+		if !w.merged || !it.hasPrev {
+			it.recycle()
+			return true
+		}
+		pair := Pair{Old: it.prev, HasOld: true}
 		it.recycle()
-		return true
+		return yield(pair, nil)
 	}
 	p.Files++
 	if it.rec.Type == TypeFile {
@@ -413,9 +463,12 @@ func (w *walker) consumeItem(it *item, p *Progress, yield func(Record, error) bo
 	if it.err != nil && w.opt.OnError != nil {
 		w.opt.OnError(it.rec.Root, it.rec.Path, it.err)
 	}
-	rec := it.rec
+	pair := Pair{New: it.rec, HasNew: true}
+	if w.merged && it.hasPrev {
+		pair.Old, pair.HasOld = it.prev, true
+	}
 	it.recycle()
-	return yield(rec, nil)
+	return yield(pair, nil)
 }
 
 // parentErr is the caller's context error, if the caller cancelled (as
@@ -435,29 +488,45 @@ func (w *walker) produce() {
 	defer close(w.order)
 	defer close(w.jobs)
 	defer w.flush() // what was walked before an error is still yielded
-	if w.opt.Previous != nil && !w.opt.Full {
+	if w.opt.Previous != nil && (!w.opt.Full || w.merged) {
 		next, stop := pullAhead(w.opt.Previous)
 		w.prevNext, w.prevStop = next, stop
 		defer stop()
-		w.advancePrev()
-	}
-	for _, root := range w.roots {
-		if err := w.walkRoot(root); err != nil {
-			if !errors.Is(err, errConsumerDone) {
-				w.walkErr = err
-			}
+		if err := w.advancePrev(); err != nil {
+			w.walkErr = err
 			return
 		}
 	}
+	err := w.walkRoots()
+	if err == nil {
+		err = w.drainPrev()
+	}
+	if err != nil && !errors.Is(err, errConsumerDone) {
+		w.walkErr = err
+	}
+}
+
+func (w *walker) walkRoots() error {
+	for _, root := range w.roots {
+		if err := w.walkRoot(root); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (w *walker) walkRoot(root string) error {
-	var rootRec Record
-	rootRec.Root = root
-	if err := statEntry(root, &rootRec, true); err != nil {
+	it := itemPool.Get().(*item)
+	if err := w.takePrev(root, "", it); err != nil {
+		it.recycle()
+		return err
+	}
+	it.rec.Root = root
+	if err := statEntry(root, &it.rec, true); err != nil {
+		it.recycle()
 		return fmt.Errorf("%w: %w", ErrBadRoot, err)
 	}
-	return w.visitDir(nil, "", root, "", rootRec.Dev, &rootRec, true)
+	return w.visitDir(it, nil, "", root, "", it.rec.Dev, true)
 }
 
 // emit queues an item for the consumer (and for the workers if it is a
@@ -512,14 +581,12 @@ func (w *walker) flush() error {
 	return nil
 }
 
-// visitDir emits the directory record rec (already stat'ed) and, unless it
-// is on another device, its children. parent is the open directory holding
-// it as name (nil for a root).
-func (w *walker) visitDir(parent *dirHandle, name, root, rel string, rootDev uint64, rec *Record, isRoot bool) error {
-	it := itemPool.Get().(*item)
-	it.rec = *rec
+// visitDir emits the directory item it (its record already stat'ed) and,
+// unless it is on another device, its children. parent is the open
+// directory holding it as name (nil for a root).
+func (w *walker) visitDir(it *item, parent *dirHandle, name, root, rel string, rootDev uint64, isRoot bool) error {
 	dirPath := fullPath(root, rel)
-	descend := isRoot || w.opt.CrossDevice || rec.Dev == rootDev
+	descend := isRoot || w.opt.CrossDevice || it.rec.Dev == rootDev
 	var entries []dirEntry
 	var dir *dirHandle
 	if descend {
@@ -555,39 +622,43 @@ func (w *walker) visitEntries(dir *dirHandle, root, rel string, rootDev uint64, 
 		if w.opt.Exclude != nil && w.opt.Exclude(root, childRel, isDir) {
 			continue
 		}
-		prev := w.lookupPrev(root, childRel)
+		it := itemPool.Get().(*item)
+		if err := w.takePrev(root, childRel, it); err != nil {
+			it.recycle()
+			return err
+		}
+		it.rec.Root, it.rec.Path = root, childRel
 		if isDir {
-			var rec Record
-			rec.Root, rec.Path = root, childRel
-			if err := dir.lstat(name, root, childRel, &rec); err != nil {
+			if err := dir.lstat(name, root, childRel, &it.rec); err != nil {
 				if errors.Is(err, fs.ErrNotExist) {
-					continue // vanished after the listing: not part of the state
+					// Vanished after the listing: not part of the state
+					// (a merged walk still yields its previous record).
+					if !w.merged || !it.hasPrev {
+						it.recycle()
+						continue
+					}
+					it.rec, it.skip = Record{}, true
+				} else {
+					it.rec.Type, it.rec.Err, it.err = TypeDir, err.Error(), err
 				}
-				it := itemPool.Get().(*item)
-				rec.Type, rec.Err = TypeDir, err.Error()
-				it.rec, it.err = rec, err
 				if err := w.emit(it); err != nil {
 					return err
 				}
 				continue
 			}
-			if rec.Type == TypeDir {
-				if err := w.visitDir(dir, name, root, childRel, rootDev, &rec, false); err != nil {
+			if it.rec.Type == TypeDir {
+				if err := w.visitDir(it, dir, name, root, childRel, rootDev, false); err != nil {
 					return err
 				}
 				continue
 			}
 			// Replaced by a non-directory since the listing: a job
 			// like any other (it stats again).
+			it.rec = Record{Root: root, Path: childRel}
 		}
-		it := itemPool.Get().(*item)
-		it.rec.Root, it.rec.Path = root, childRel
 		it.job, it.dir, it.name = true, dir.acquire(), name
 		it.regular = e.typ.IsRegular()
 		it.listed, it.listedMode = typeOfMode(e.typ), e.typ
-		if prev != nil {
-			it.prev, it.hasPrev = *prev, true
-		}
 		if err := w.emit(it); err != nil {
 			return err
 		}
@@ -642,40 +713,85 @@ func readDir(parent *dirHandle, name, path string, follow bool) (*dirHandle, []d
 	return d, entries, nil
 }
 
-// lookupPrev advances the previous state to (root, rel) and returns its
-// record there, if any: a merge join, no map of the previous state.
-func (w *walker) lookupPrev(root, rel string) *Record {
+// takePrev advances the previous state to (root, rel) and moves its
+// record there, if any, to it.prev: a merge join, no map of the previous
+// state. In a merged walk, the previous records passed by are emitted as
+// old-only items first, so everything comes out in order.
+func (w *walker) takePrev(root, rel string, it *item) error {
 	for w.prevOK {
 		c := strings.Compare(w.prev.Root, root)
 		if c == 0 {
 			c = ComparePaths(w.prev.Path, rel)
 		}
-		switch {
-		case c < 0:
-			w.advancePrev()
-		case c == 0:
-			return &w.prev
-		default:
+		if c > 0 {
+			return nil
+		}
+		if c == 0 {
+			it.prev, it.hasPrev = w.prev, true
+		} else if err := w.emitOldOnly(); err != nil {
+			return err
+		}
+		if err := w.advancePrev(); err != nil {
+			return err
+		}
+		if c == 0 {
 			return nil
 		}
 	}
 	return nil
 }
 
-func (w *walker) advancePrev() {
+// drainPrev emits the previous records left after the walk, in a merged
+// walk (those of the roots the walk did not reach).
+func (w *walker) drainPrev() error {
+	for w.merged && w.prevOK {
+		if err := w.emitOldOnly(); err != nil {
+			return err
+		}
+		if err := w.advancePrev(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// emitOldOnly emits the current previous record as an old-only item, in a
+// merged walk; in a plain one it is only passed by.
+func (w *walker) emitOldOnly() error {
+	if !w.merged {
+		return nil
+	}
+	it := itemPool.Get().(*item)
+	it.prev, it.hasPrev, it.skip = w.prev, true, true
+	return w.emit(it)
+}
+
+// advancePrev reads the next previous record. In a merged walk an error
+// in the previous state (or a record out of order) is returned: it ends
+// the walk. Otherwise the previous state is abandoned and OnError told.
+func (w *walker) advancePrev() error {
+	last, hadLast := w.prev, w.prevOK
 	rec, err, ok := w.prevNext()
+	if ok && err == nil && w.merged && hadLast && compareRecords(&last, &rec) >= 0 {
+		err = fmt.Errorf("%w: %q %q comes after %q %q", ErrUnordered, rec.Root, rec.Path, last.Root, last.Path)
+	}
 	if ok && err != nil {
+		w.prev, w.prevOK = Record{}, false
+		w.prevStop()
+		if w.merged {
+			return fmt.Errorf("old state: %w", err)
+		}
 		// Hashing the rest is safe, only slower; tell OnError in order.
 		it := itemPool.Get().(*item)
 		it.notice = true
 		it.err = fmt.Errorf("previous state unusable, hashing the rest: %w", err)
-		w.emit(it) // a cancelled walk stops at the next entry anyway
-		ok = false
+		return w.emit(it)
 	}
 	w.prev, w.prevOK = rec, ok
 	if !ok {
 		w.prevStop()
 	}
+	return nil
 }
 
 // ComparePaths orders two slash-separated relative paths as their [Key]s

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"os"
 	"path/filepath"
 	"slices"
@@ -46,10 +47,6 @@ type Options struct {
 		WaitN(ctx context.Context, n int) error
 	}
 }
-
-// ErrNoBaseline is returned when a comparison needs a baseline and the
-// database holds none.
-var ErrNoBaseline = errors.New("no baseline yet: run 'webfim baseline create --root DIR' first")
 
 // TargetOf returns the target a stored baseline covered.
 func TargetOf(m store.Meta) Target {
@@ -99,15 +96,40 @@ func live(ctx context.Context, t Target, opt Options, previous baseline.State, f
 	walk := baseline.Walk(ctx, t.Roots, opt.walkOptions(t, previous))
 	return func(yield func(baseline.Record, error) bool) {
 		for r, err := range walk {
-			if err == nil && r.Type == baseline.TypeFile {
-				if server, ok := serverconf.ForFile(filepath.Base(r.Path)); ok {
-					*found = append(*found, serverconf.Config{Server: server, Path: filepath.Join(r.Root, filepath.FromSlash(r.Path))})
-				}
+			if err == nil {
+				noteConfig(found, &r)
 			}
 			if !yield(r, err) {
 				return
 			}
 		}
+	}
+}
+
+// liveAgainst walks the roots of t merged with old (see
+// [baseline.MergeWalk]), noting the server config files found under the
+// roots in found.
+func liveAgainst(ctx context.Context, t Target, opt Options, old baseline.State, found *[]serverconf.Config) iter.Seq2[baseline.Pair, error] {
+	pairs := baseline.MergeWalk(ctx, t.Roots, old, opt.walkOptions(t, nil))
+	return func(yield func(baseline.Pair, error) bool) {
+		for p, err := range pairs {
+			if err == nil && p.HasNew {
+				noteConfig(found, &p.New)
+			}
+			if !yield(p, err) {
+				return
+			}
+		}
+	}
+}
+
+// noteConfig adds r to found if it is a server config file.
+func noteConfig(found *[]serverconf.Config, r *baseline.Record) {
+	if r.Type != baseline.TypeFile {
+		return
+	}
+	if server, ok := serverconf.ForFile(filepath.Base(r.Path)); ok {
+		*found = append(*found, serverconf.Config{Server: server, Path: filepath.Join(r.Root, filepath.FromSlash(r.Path))})
 	}
 }
 
@@ -225,22 +247,20 @@ func (r Result) ExitBits() int {
 }
 
 // Diff compares the baseline from with to, or with the live state of
-// from's target when to is nil. Unless fast, every live file is re-hashed.
+// from's target when to is nil. Unless opt.Full, a live file whose
+// metadata is unchanged keeps its digest from from. The baseline from is
+// read once: the live walk both reuses its digests and merges it.
 func Diff(ctx context.Context, db *store.DB, from store.Meta, to *store.Meta, t Target, opt Options, emit Emitter) (Result, error) {
 	var res Result
 	old := db.Records(from.ID, "")
-	var newState baseline.State
+	var pairs iter.Seq2[baseline.Pair, error]
 	var found []serverconf.Config
 	if to != nil {
-		newState = db.Records(to.ID, "")
+		pairs = baseline.Merge(old, db.Records(to.ID, ""))
 	} else {
-		var previous baseline.State
-		if !opt.Full {
-			previous = db.Records(from.ID, "")
-		}
-		newState = live(ctx, t, opt, previous, &found)
+		pairs = liveAgainst(ctx, t, opt, old, &found)
 	}
-	sum, err := baseline.Compare(old, newState, emit.File)
+	sum, err := baseline.ComparePairs(pairs, emit.File)
 	res.Files = sum
 	if err != nil {
 		return res, err

@@ -165,12 +165,11 @@ func (d *Daemon) rescanRoot(ctx context.Context, root string, req rescanRequest)
 	sopt, errs := d.scanOptions(c, req.full)
 	opt := c.statOptions(req.full)
 	opt.Limiter, opt.OnError = sopt.Limiter, sopt.OnError
-	if !req.full {
-		opt.Previous = d.deps.Store.RootRecords(c.active.ID, root, "")
-	}
+	// One read of the baseline: the walk reuses its digests (unless full)
+	// and merges it for the comparison.
 	old := d.deps.Store.RootRecords(c.active.ID, root, "")
-	live := baseline.Walk(ctx, []string{root}, opt)
-	sum, err := baseline.Compare(old, live, func(ch baseline.Change) error {
+	pairs := baseline.MergeWalk(ctx, []string{root}, old, opt)
+	sum, err := baseline.ComparePairs(pairs, func(ch baseline.Change) error {
 		c.addFileChange(ch)
 		c.checkRootConfig(ch.Root, ch.Path)
 		c.flushIfFull()
