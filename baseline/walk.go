@@ -556,7 +556,9 @@ func (w *walker) flush() error {
 		return nil
 	}
 	w.pending = nil
-	// Once in order, the items that are not jobs belong to the consumer.
+	// Once in order, the items that are not jobs belong to the consumer,
+	// and so does a batch without jobs: it may be recycled at once.
+	hasJobs := len(b.jobs) > 0
 	select {
 	case w.order <- b:
 	case <-w.ctx.Done():
@@ -565,7 +567,7 @@ func (w *walker) flush() error {
 		}
 		return w.ctx.Err()
 	}
-	if len(b.jobs) > 0 {
+	if hasJobs {
 		select {
 		case w.jobs <- b:
 		case <-w.ctx.Done():
