@@ -2,7 +2,6 @@ package store
 
 import (
 	"bytes"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -114,12 +113,15 @@ type BaselineWriter struct {
 	meta  Meta
 	owner owner
 
-	buf      []rawRecord
+	buf      []rawBlock // closed blocks not yet committed
+	bufRecs  int        // records in buf
 	bufBytes int
+	block    blockBuilder      // the open block
 	lastKey  map[string][]byte // per root but curRoot, for the order check
 	curRoot  string            // root of the last record put
 	curLast  []byte            // its key
-	arena    byteArena
+	keyBuf   []byte
+	valBuf   []byte
 	counts   Meta
 	done     bool
 	failed   error
@@ -128,40 +130,8 @@ type BaselineWriter struct {
 	beatDone chan struct{}
 }
 
-// byteArena hands out byte slices carved from shared blocks, so that the
-// key and value of a record do not cost an allocation each. Blocks are
-// never reused: a slice stays valid as long as it is referenced.
-type byteArena struct{ block []byte }
-
-const arenaBlock = 64 << 10
-
-// room returns an empty slice at the end of the current block with room
-// for at least hint bytes (a new block when fewer are left). Append to it,
-// then pass the result to keep.
-func (a *byteArena) room(hint int) []byte {
-	if cap(a.block)-len(a.block) < hint {
-		a.block = make([]byte, 0, max(arenaBlock, hint))
-	}
-	n := len(a.block)
-	return a.block[n:n:cap(a.block)]
-}
-
-// keep claims b, the result of appending to [byteArena.room], and returns
-// it with its capacity clipped. If the appends outgrew the room, b is an
-// allocation of its own and the block is left as it was.
-func (a *byteArena) keep(b []byte) []byte {
-	if n := len(a.block); len(b) <= cap(a.block)-n {
-		a.block = a.block[:n+len(b)]
-	}
-	return b[:len(b):len(b)]
-}
-
-// recordSizeHint is an upper bound of the encoded size of r.
-func recordSizeHint(r *baseline.Record) int {
-	return 3 + 8*binary.MaxVarintLen64 + len(r.BLAKE3) + len(r.SHA256) + len(r.Target) + len(r.Err)
-}
-
-type rawRecord struct {
+// rawBlock is a closed block waiting for its batch to be committed.
+type rawBlock struct {
 	root     string
 	key, val []byte
 }
@@ -314,32 +284,34 @@ func (w *BaselineWriter) Put(r baseline.Record) error {
 		// The last key of each root is kept for the order check; only a
 		// change of root touches the map.
 		if w.curRoot != "" {
-			w.lastKey[w.curRoot] = w.curLast
+			w.lastKey[w.curRoot] = bytes.Clone(w.curLast)
 		}
-		w.curRoot, w.curLast = r.Root, w.lastKey[r.Root]
+		w.curRoot, w.curLast = r.Root, append(w.curLast[:0], w.lastKey[r.Root]...)
 	}
-	// Key and value are carved from shared blocks: bbolt only reads them
-	// until the batch is committed, and a block is never reused.
-	key := w.arena.room(max(len(r.Path), 1))
+	key := w.keyBuf[:0]
 	if r.Path == "" {
 		key = append(key, rootKey...)
 	} else {
 		key = baseline.AppendKey(key, r.Path)
 	}
-	key = w.arena.keep(key)
-	if w.curLast != nil && bytes.Compare(key, w.curLast) <= 0 {
+	w.keyBuf = key
+	if len(w.curLast) > 0 && bytes.Compare(key, w.curLast) <= 0 {
 		return fmt.Errorf("root %s: record %s comes after %s, not in key order", quote(r.Root), quote(r.Path), quote(pathOfStoreKey(w.curLast)))
 	}
-	val, err := r.AppendBinary(w.arena.room(recordSizeHint(&r)))
+	val, err := r.AppendBinary(w.valBuf[:0])
 	if err != nil {
 		return fmt.Errorf("root %s: encode %s: %w", quote(r.Root), quote(r.Path), err)
 	}
-	val = w.arena.keep(val)
-	w.curLast = key
-	w.buf = append(w.buf, rawRecord{root: r.Root, key: key, val: val})
-	w.bufBytes += len(key) + len(val)
+	w.valBuf = val
+	w.curLast = append(w.curLast[:0], key...)
+	size := entrySize(key, val)
+	if !w.block.fits(r.Root, size) {
+		w.closeBlock()
+		w.block.start(r.Root, key)
+	}
+	w.block.add(key, val)
 	w.count(&r)
-	if len(w.buf) >= batchRecords || w.bufBytes >= batchBytes {
+	if w.bufRecs >= batchRecords || w.bufBytes >= batchBytes {
 		err := w.db.update(func(tx *bolt.Tx) error {
 			b, err := w.pendingBucket(tx)
 			if err != nil {
@@ -353,6 +325,18 @@ func (w *BaselineWriter) Put(r baseline.Record) error {
 		}
 	}
 	return nil
+}
+
+// closeBlock moves the open block, if any, to the batch.
+func (w *BaselineWriter) closeBlock() {
+	b := &w.block
+	if b.n == 0 {
+		return
+	}
+	w.buf = append(w.buf, rawBlock{root: b.root, key: b.first, val: b.data})
+	w.bufRecs += b.n
+	w.bufBytes += len(b.first) + len(b.data)
+	*b = blockBuilder{last: b.last[:0]}
 }
 
 func (w *BaselineWriter) count(r *baseline.Record) {
@@ -400,8 +384,9 @@ func (w *BaselineWriter) flush(b *bolt.Bucket) error {
 			return fmt.Errorf("root %s, path %s: %w", quote(r.root), quote(pathOfStoreKey(r.key)), err)
 		}
 	}
+	clear(w.buf)
 	w.buf = w.buf[:0]
-	w.bufBytes = 0
+	w.bufRecs, w.bufBytes = 0, 0
 	return w.touch(b)
 }
 
@@ -475,6 +460,7 @@ func (w *BaselineWriter) Commit(meta Meta, activate bool) (Meta, error) {
 		if err != nil {
 			return err
 		}
+		w.closeBlock()
 		if err := w.flush(b); err != nil {
 			return err
 		}

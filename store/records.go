@@ -42,6 +42,10 @@ func (db *DB) RootRecords(id uint64, root, prefix string) baseline.State {
 // most 1 MiB each, plus the fixed ones); a longer value is damage.
 const maxRecordValue = 5 << 20
 
+// maxBlockValue bounds a block: a block holds one record when that
+// record is larger than blockBytes.
+const maxBlockValue = maxRecordValue + blockBytes + 64
+
 type chunkPos struct {
 	root    []byte // root bucket to continue in; nil: the first one
 	lastKey []byte // last key returned in root; nil: start of root
@@ -69,6 +73,14 @@ func (db *DB) records(id uint64, onlyRoot []byte, prefix string) baseline.State 
 			}
 			for _, raw := range chunk.recs {
 				rec := baseline.Record{Root: raw.root, Path: raw.path}
+				if raw.err != nil {
+					// The rest of a damaged block is lost; say from where.
+					err := fmt.Errorf("baseline %d, root %s, block %s: %w", id, quote(rec.Root), quote(rec.Path), raw.err)
+					if !yield(baseline.Record{Root: rec.Root, Path: rec.Path}, err) {
+						return
+					}
+					continue
+				}
 				if err := unmarshalRecord(&rec, chunk.value(raw)); err != nil {
 					err = fmt.Errorf("baseline %d, root %s, path %s: %w", id, quote(rec.Root), quote(rec.Path), err)
 					if !yield(baseline.Record{Root: rec.Root, Path: rec.Path}, err) {
@@ -112,25 +124,24 @@ type readBuf struct {
 }
 
 // storedRecord is a record as read from the database: its value is
-// vals[start:end] of the chunk, or nil when noVal (impossible length).
+// vals[start:end] of the chunk. A damaged block gives a storedRecord with
+// err set, after the records decoded before the damage.
 type storedRecord struct {
 	root, path string
 	start, end int
-	noVal      bool
+	err        error
 }
 
 func (c *readBuf) value(r storedRecord) []byte {
-	if r.noVal {
-		return nil
-	}
 	if v := c.vals[r.start:r.end:r.end]; v != nil {
 		return v
 	}
 	return []byte{} // an empty value at the start of a chunk is still a value
 }
 
-// readChunk copies up to one chunk of records, starting after pos, out of
-// one read session into out (replacing what it held).
+// readChunk copies whole blocks of records, starting after pos, out of one
+// read session into out (replacing what it held), until the chunk limits
+// are reached.
 func (db *DB) readChunk(out *readBuf, id uint64, onlyRoot, pfx []byte, pos chunkPos, first bool) (next chunkPos, done bool, err error) {
 	out.recs, out.vals = out.recs[:0], out.vals[:0]
 	err = db.view(func(tx *bolt.Tx) error {
@@ -179,35 +190,45 @@ func (db *DB) readChunk(out *readBuf, id uint64, onlyRoot, pfx []byte, pos chunk
 						k, v = c.Next()
 					}
 				case pfx != nil:
-					k, v = c.Seek(pfx)
+					k, v = seekBlock(c, pfx)
 				default:
 					k, v = c.First()
 				}
-				for ; k != nil && bytes.HasPrefix(k, pfx); k, v = c.Next() {
+				for ; k != nil; k, v = c.Next() {
 					if v == nil {
 						continue // a nested bucket has no business here
 					}
-					if len(k) > bolt.MaxKeySize {
-						// A damaged page can claim a huge key; do not copy
-						// whatever memory follows the map.
+					if len(k) > bolt.MaxKeySize || len(v) > maxBlockValue {
+						// A damaged page can claim a huge key or value;
+						// do not copy whatever memory follows the map.
 						after := "the start"
 						if len(out.recs) > 0 {
 							after = quote(out.recs[len(out.recs)-1].path)
 						}
-						return errorf(ErrCorrupt, "database %s: baseline %d, root %s: damaged key (%d bytes) after %s", db.path, id, quote(root), len(k), after)
+						return errorf(ErrCorrupt, "database %s: baseline %d, root %s: damaged block (%d-byte key, %d-byte value) after %s", db.path, id, quote(root), len(k), len(v), after)
 					}
-					r := storedRecord{root: root, path: pathOfStoreKey(k), start: len(out.vals)}
-					if len(v) > maxRecordValue {
-						// A damaged page can claim a huge value; do not
-						// copy whatever memory follows the map.
-						r.noVal = true
-					} else {
-						out.vals = append(out.vals, v...)
-						size += len(v)
+					if pfx != nil && bytes.Compare(k, pfx) > 0 && !bytes.HasPrefix(k, pfx) {
+						break // blocks from here on hold greater keys only
 					}
-					r.end = len(out.vals)
-					out.recs = append(out.recs, r)
-					size += len(k)
+					past := false
+					derr := decodeBlock(k, v, func(key, val []byte) bool {
+						if pfx != nil && !bytes.HasPrefix(key, pfx) {
+							past = bytes.Compare(key, pfx) > 0
+							return !past
+						}
+						r := storedRecord{root: root, path: pathOfStoreKey(key), start: len(out.vals)}
+						out.vals = append(out.vals, val...)
+						r.end = len(out.vals)
+						out.recs = append(out.recs, r)
+						size += len(key) + len(val)
+						return true
+					})
+					if derr != nil {
+						out.recs = append(out.recs, storedRecord{root: root, path: pathOfStoreKey(k), err: derr})
+					}
+					if past {
+						break
+					}
 					if len(out.recs) >= chunkRecords || size >= chunkBytes {
 						next = chunkPos{root: bytes.Clone(rk), lastKey: bytes.Clone(k)}
 						return nil
@@ -243,12 +264,32 @@ func (db *DB) Lookup(id uint64, root, path string) (rec baseline.Record, ok bool
 		if roots == nil {
 			return errorf(ErrCorrupt, "database %s: baseline %d has no roots bucket", db.path, id)
 		}
-		if rb := roots.Bucket([]byte(root)); rb != nil {
-			if v := rb.Get(key); len(v) > maxRecordValue {
-				val = []byte{} // impossible length: reported as corrupt below
-			} else {
+		rb := roots.Bucket([]byte(root))
+		if rb == nil {
+			return nil
+		}
+		k, v := seekBlock(rb.Cursor(), key)
+		if k == nil || v == nil {
+			return nil
+		}
+		if len(v) > maxBlockValue {
+			return fmt.Errorf("baseline %d, root %s, path %s: %w: impossible length %d", id, quote(root), quote(path), errBlock, len(v))
+		}
+		derr := decodeBlock(k, v, func(k, v []byte) bool {
+			switch bytes.Compare(k, key) {
+			case 0:
 				val = bytes.Clone(v)
+				if val == nil {
+					val = []byte{}
+				}
+				return false
+			case 1:
+				return false
 			}
+			return true
+		})
+		if derr != nil && val == nil {
+			return fmt.Errorf("baseline %d, root %s, path %s: %w", id, quote(root), quote(path), derr)
 		}
 		return nil
 	})

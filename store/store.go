@@ -22,7 +22,7 @@ import (
 
 // SchemaVersion is the version of the on-disk layout this package writes.
 // A database with a higher version is refused with [ErrNewerSchema].
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // DefaultLockTimeout is how long an operation waits for another process
 // to release the database when [Options.LockTimeout] is zero.
@@ -175,10 +175,14 @@ func Open(path string, opt Options) (*DB, error) {
 		if v > SchemaVersion {
 			return errorf(ErrNewerSchema, "database %s was written by a newer webfim (schema %d, this binary knows %d); upgrade webfim", abs, v, SchemaVersion)
 		}
-		// Version 1 is the first; older versions would be migrated here.
 		for _, name := range topBuckets {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
+			}
+		}
+		if v < SchemaVersion {
+			if err := migrate(tx, v); err != nil {
+				return fmt.Errorf("database %s: %w", abs, err)
 			}
 		}
 		return nil
@@ -420,12 +424,34 @@ func (db *DB) checkContents(tx *bolt.Tx) []error {
 			return nil
 		}
 		err := roots.ForEachBucket(func(root []byte) error {
-			return roots.Bucket(root).ForEach(func(key, val []byte) error {
-				rec := baseline.Record{Root: string(root), Path: pathOfStoreKey(key)}
-				if err := unmarshalRecord(&rec, val); err != nil {
-					if !add(fmt.Errorf("baseline %d, root %s, path %s: %w", id, quote(rec.Root), quote(rec.Path), err)) {
+			var last []byte // key of the last record of the previous block
+			return roots.Bucket(root).ForEach(func(bkey, block []byte) error {
+				where := fmt.Sprintf("baseline %d, root %s", id, quote(string(root)))
+				if len(block) > maxBlockValue {
+					if !add(fmt.Errorf("%s, block %s: %w: impossible length %d", where, quote(pathOfStoreKey(bkey)), errBlock, len(block))) {
 						return errStop
 					}
+					return nil
+				}
+				if last != nil && bytes.Compare(bkey, last) <= 0 {
+					if !add(fmt.Errorf("%s, block %s: %w: overlaps the previous block", where, quote(pathOfStoreKey(bkey)), errBlock)) {
+						return errStop
+					}
+				}
+				stop := false
+				err := decodeBlock(bkey, block, func(key, val []byte) bool {
+					last = append(last[:0], key...)
+					rec := baseline.Record{Root: string(root), Path: pathOfStoreKey(key)}
+					if err := unmarshalRecord(&rec, val); err != nil {
+						stop = !add(fmt.Errorf("%s, path %s: %w", where, quote(rec.Path), err))
+					}
+					return !stop
+				})
+				if err != nil && !stop {
+					stop = !add(fmt.Errorf("%s, block %s: %w", where, quote(pathOfStoreKey(bkey)), err))
+				}
+				if stop {
+					return errStop
 				}
 				return nil
 			})

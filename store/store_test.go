@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -525,8 +526,9 @@ func TestRecordsWhileBaselineDeleted(t *testing.T) {
 	if !errors.Is(gotErr, ErrNotFound) || !strings.Contains(gotErr.Error(), "deleted while it was being read") {
 		t.Fatalf("err = %v, want one saying the baseline was deleted", gotErr)
 	}
-	if n != chunkRecords {
-		t.Errorf("read %d records before the error, want one chunk (%d)", n, chunkRecords)
+	// A chunk ends after the block that reaches chunkRecords.
+	if n < chunkRecords || n >= chunkRecords+blockRecords {
+		t.Errorf("read %d records before the error, want one chunk (%d to %d)", n, chunkRecords, chunkRecords+blockRecords-1)
 	}
 }
 
@@ -539,13 +541,12 @@ func TestCorruptRecord(t *testing.T) {
 		t.Fatal("test setup: no record with a non-UTF-8 name")
 	}
 	bad := recs[i]
-	err := db.update(func(tx *bolt.Tx) error {
-		rb := tx.Bucket(bucketBaselines).Bucket(u64(m.ID)).Bucket(bucketRoots).Bucket([]byte("/srv/a"))
-		return rb.Put(storeKeyOf(bad.Path), []byte{1, 0xff, 0xff, 0xff})
+	rewriteBlock(t, db, m.ID, "/srv/a", func(key, val []byte) []byte {
+		if bytes.Equal(key, storeKeyOf(bad.Path)) {
+			return []byte{1, 0xff, 0xff, 0xff}
+		}
+		return val
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var errs []error
 	n := 0
 	for _, err := range db.Records(m.ID, "") {
@@ -568,6 +569,97 @@ func TestCorruptRecord(t *testing.T) {
 	}
 	if _, _, err := db.Lookup(m.ID, bad.Root, bad.Path); !errors.Is(err, baseline.ErrCorruptRecord) {
 		t.Errorf("Lookup of the corrupt record: %v", err)
+	}
+}
+
+// rewriteBlock re-encodes every block of root in baseline id, with each
+// record's value replaced by what edit returns for it.
+func rewriteBlock(t *testing.T, db *DB, id uint64, root string, edit func(key, val []byte) []byte) {
+	t.Helper()
+	err := db.update(func(tx *bolt.Tx) error {
+		rb := tx.Bucket(bucketBaselines).Bucket(u64(id)).Bucket(bucketRoots).Bucket([]byte(root))
+		var blocks []rawBlock
+		err := rb.ForEach(func(k, v []byte) error {
+			var b blockBuilder
+			err := decodeBlock(k, v, func(key, val []byte) bool {
+				if b.n == 0 {
+					b.start(root, key)
+				}
+				b.add(key, edit(key, val))
+				return true
+			})
+			blocks = append(blocks, rawBlock{key: bytes.Clone(k), val: b.data})
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		for _, b := range blocks {
+			if err := rb.Put(b.key, b.val); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestDamagedBlock: a block whose framing is damaged loses its records
+// from the damage on, with one error naming the baseline, root and block;
+// the other blocks are read.
+func TestDamagedBlock(t *testing.T) {
+	db := openTemp(t)
+	recs := genRecords("/srv/a", 1000, 1)
+	m := writeBaseline(t, db, "", true, recs)
+	var keys [][]byte
+	var sizes []int
+	err := db.update(func(tx *bolt.Tx) error {
+		rb := tx.Bucket(bucketBaselines).Bucket(u64(m.ID)).Bucket(bucketRoots).Bucket([]byte("/srv/a"))
+		err := rb.ForEach(func(k, v []byte) error {
+			n := 0
+			decodeBlock(k, v, func(_, _ []byte) bool { n++; return true })
+			keys, sizes = append(keys, bytes.Clone(k)), append(sizes, n)
+			return nil
+		})
+		if err != nil || len(keys) < 3 {
+			return fmt.Errorf("want at least 3 blocks, got %d (%v)", len(keys), err)
+		}
+		// The second block: its first entry is kept, the second's key
+		// length is made impossible.
+		v := bytes.Clone(rb.Get(keys[1]))
+		_, n1 := binary.Uvarint(v[1:])
+		_, n2 := binary.Uvarint(v[1+n1:])
+		vlen, n3 := binary.Uvarint(v[1+n1+n2:])
+		second := 1 + n1 + n2 + n3 + int(vlen)
+		v[second] = 0xff
+		v[second+1] = 0xff
+		v[second+2] = 0x7f
+		return rb.Put(keys[1], v)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var errs []error
+	n := 0
+	for _, err := range db.Records(m.ID, "") {
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		n++
+	}
+	if want := len(recs) - sizes[1] + 1; len(errs) != 1 || n != want {
+		t.Fatalf("got %d errors (%v) and %d records, want 1 error and %d records", len(errs), errs, n, want)
+	}
+	msg := errs[0].Error()
+	if !errors.Is(errs[0], errBlock) || !strings.Contains(msg, fmt.Sprintf("baseline %d", m.ID)) ||
+		!strings.Contains(msg, "/srv/a") || !strings.Contains(msg, "entry 2") || !strings.Contains(msg, "impossible key length") {
+		t.Errorf("error %q does not say which baseline, root, block and entry", msg)
+	}
+	if err := db.Check(); !errors.Is(err, ErrCorrupt) || !errors.Is(err, errBlock) {
+		t.Errorf("Check with a damaged block: %v", err)
 	}
 }
 
@@ -1037,5 +1129,146 @@ func TestDatabaseRemoved(t *testing.T) {
 	}
 	if _, err := os.Stat(db.Path()); err == nil {
 		t.Error("a write recreated the removed database file")
+	}
+}
+
+// TestMigrateSchema1: a database of schema 1 (one bbolt value per record)
+// is converted to blocks when opened, with every record kept.
+func TestMigrateSchema1(t *testing.T) {
+	db := openTemp(t)
+	a := genRecords("/srv/a", 700, 1)
+	b := genRecords("/srv/b", 40, 2)
+	m1 := writeBaseline(t, db, "one", true, a, b)
+	m2 := writeBaseline(t, db, "two", true, b)
+	// Turn it into the schema 1 layout.
+	err := db.update(func(tx *bolt.Tx) error {
+		for _, id := range []uint64{m1.ID, m2.ID} {
+			roots := tx.Bucket(bucketBaselines).Bucket(u64(id)).Bucket(bucketRoots)
+			var names [][]byte
+			roots.ForEachBucket(func(k []byte) error { names = append(names, bytes.Clone(k)); return nil })
+			for _, name := range names {
+				type kv struct{ k, v []byte }
+				var recs []kv
+				err := roots.Bucket(name).ForEach(func(k, v []byte) error {
+					return decodeBlock(k, v, func(key, val []byte) bool {
+						recs = append(recs, kv{bytes.Clone(key), bytes.Clone(val)})
+						return true
+					})
+				})
+				if err != nil {
+					return err
+				}
+				roots.DeleteBucket(name)
+				rb, _ := roots.CreateBucket(name)
+				for _, r := range recs {
+					if err := rb.Put(r.k, r.v); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		return tx.Bucket(bucketMeta).Put(keySchema, u64(1))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := collect(t, db.Records(m1.ID, "")); err == nil {
+		t.Fatal("test setup: the schema 1 layout reads as blocks")
+	}
+
+	db2, err := Open(db.Path(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		id   uint64
+		want []baseline.Record
+	}{{m1.ID, append(slices.Clone(a), b...)}, {m2.ID, b}} {
+		got, err := collect(t, db2.Records(c.id, ""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := diffRecords(c.want, got); diff != "" {
+			t.Errorf("baseline %d after migration (-want +got):\n%s", c.id, diff)
+		}
+	}
+	if r, ok, err := db2.Lookup(m1.ID, "/srv/a", a[500].Path); !ok || err != nil || r.Path != a[500].Path {
+		t.Errorf("Lookup after migration: %v, %v", ok, err)
+	}
+	err = db2.view(func(tx *bolt.Tx) error {
+		if v, _ := getU64(tx.Bucket(bucketMeta).Get(keySchema)); v != SchemaVersion {
+			t.Errorf("schema after migration = %d, want %d", v, SchemaVersion)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db2.Check(); err != nil {
+		t.Error(err)
+	}
+	boltCheck(t, db.Path())
+}
+
+// TestLookupEveryRecord looks up every record of a baseline spanning many
+// blocks (first, middle and last entries of blocks), and paths between
+// and around them.
+func TestLookupEveryRecord(t *testing.T) {
+	db := openTemp(t)
+	recs := genRecords("/r", 600, 1)
+	m := writeBaseline(t, db, "", true, recs)
+	for _, r := range recs {
+		got, ok, err := db.Lookup(m.ID, r.Root, r.Path)
+		if err != nil || !ok {
+			t.Fatalf("Lookup(%q) = %v, %v", r.Path, ok, err)
+		}
+		if diff := cmp.Diff(r, got); diff != "" {
+			t.Fatalf("Lookup(%q) mismatch (-want +got):\n%s", r.Path, diff)
+		}
+		for _, missing := range []string{r.Path + "~", r.Path + "/x"} {
+			if r.Path == "" {
+				break
+			}
+			if i := slices.IndexFunc(recs, func(q baseline.Record) bool { return q.Path == missing }); i >= 0 {
+				continue
+			}
+			if _, ok, err := db.Lookup(m.ID, r.Root, missing); ok || err != nil {
+				t.Fatalf("Lookup(%q) of a missing path = %v, %v", missing, ok, err)
+			}
+		}
+	}
+	if _, ok, err := db.Lookup(m.ID, "/r", "\x01before-all"); ok || err != nil {
+		t.Errorf("Lookup before the first key = %v, %v", ok, err)
+	}
+	if _, ok, err := db.Lookup(m.ID, "/other", "x"); ok || err != nil {
+		t.Errorf("Lookup in an unknown root = %v, %v", ok, err)
+	}
+}
+
+// TestLargeRecords: records larger than a block are stored in a block of
+// their own, between ordinary ones.
+func TestLargeRecords(t *testing.T) {
+	db := openTemp(t)
+	recs := genRecords("/r", 300, 1)
+	for _, i := range []int{1, 2, 150, 299} {
+		recs[i].Type, recs[i].BLAKE3, recs[i].SHA256 = baseline.TypeSymlink, nil, nil
+		recs[i].Target = strings.Repeat("t", blockBytes*(i%3+1))
+	}
+	m := writeBaseline(t, db, "", true, recs)
+	got, err := collect(t, db.Records(m.ID, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := diffRecords(recs, got); diff != "" {
+		t.Fatalf("Records mismatch (-want +got):\n%s", diff)
+	}
+	for _, i := range []int{1, 2, 3, 150, 151, 299} {
+		r, ok, err := db.Lookup(m.ID, "/r", recs[i].Path)
+		if !ok || err != nil || r.Target != recs[i].Target {
+			t.Errorf("Lookup(%q) = %v, %v, target of %d bytes", recs[i].Path, ok, err, len(r.Target))
+		}
+	}
+	if err := db.Check(); err != nil {
+		t.Error(err)
 	}
 }
