@@ -2,6 +2,7 @@ package scan
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -129,6 +130,72 @@ func TestConfigRefRoundTrip(t *testing.T) {
 	} {
 		if got := parseConfigRef(configRef(c)); got != c {
 			t.Errorf("parseConfigRef(configRef(%+v)) = %+v", c, got)
+		}
+	}
+}
+
+// TestDiffLiveFastMatchesStored: a live diff, fast or full, reports what
+// the diff of the baseline with a new baseline of the changed tree reports
+// (removed subtree, edits, additions, a server config under the root).
+func TestDiffLiveFastMatchesStored(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	root := filepath.Join(dir, "www")
+	write(t, filepath.Join(root, "index.php"), "<?php echo 1;")
+	write(t, filepath.Join(root, "old", "a.txt"), "a")
+	write(t, filepath.Join(root, "old", "deep", "b.txt"), "b")
+	write(t, filepath.Join(root, "z.txt"), "last")
+	db, err := store.Open(filepath.Join(dir, "webfim.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := Target{Roots: []string{root}}
+	m1, err := Create(ctx, db, target, "v1", "test", Options{}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(root, "index.php"), "<?php eval($_POST['x']);")
+	write(t, filepath.Join(root, ".htaccess"), "AddType application/x-httpd-php .jpg\n")
+	os.RemoveAll(filepath.Join(root, "old"))
+	os.Remove(filepath.Join(root, "z.txt"))
+	summarize := func(c collected, res Result) []string {
+		var s []string
+		for _, ch := range c.files {
+			s = append(s, string(ch.Kind)+" "+ch.Path)
+		}
+		for _, ch := range c.items {
+			s = append(s, string(ch.Kind)+" item")
+		}
+		return append(s, fmt.Sprintf("bits %d", res.ExitBits()))
+	}
+	var live [2][]string
+	for i, full := range []bool{false, true} {
+		var c collected
+		res, err := Diff(ctx, db, m1, nil, TargetOf(m1), Options{Full: full}, c.emitter())
+		if err != nil {
+			t.Fatalf("live diff (full %v): %v", full, err)
+		}
+		live[i] = summarize(c, res)
+	}
+	m2, err := Create(ctx, db, target, "v2", "test", Options{Full: true}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c collected
+	res, err := Diff(ctx, db, m1, &m2, TargetOf(m1), Options{}, c.emitter())
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := summarize(c, res)
+	want := []string{"content_changed index.php", "added .htaccess",
+		"removed old", "removed old/a.txt", "removed old/deep", "removed old/deep/b.txt", "removed z.txt",
+		"added item", "bits 7"}
+	if diff := cmp.Diff(want, stored); diff != "" {
+		t.Errorf("stored diff (-want +got):\n%s", diff)
+	}
+	for i, name := range []string{"fast", "full"} {
+		if diff := cmp.Diff(stored, live[i]); diff != "" {
+			t.Errorf("%s live diff and stored diff disagree (-stored +live):\n%s", name, diff)
 		}
 	}
 }
