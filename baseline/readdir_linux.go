@@ -27,7 +27,7 @@ func (d *dirHandle) entries() ([]dirEntry, error) {
 			continue
 		}
 		if err != nil {
-			return nil, &fs.PathError{Op: "readdirent", Path: d.f.Name(), Err: err}
+			return nil, &fs.PathError{Op: "readdirent", Path: d.path, Err: err}
 		}
 		if n <= 0 {
 			return entries, nil
@@ -37,7 +37,7 @@ func (d *dirHandle) entries() ([]dirEntry, error) {
 		for rec := buf[:n]; len(rec) >= 19; {
 			reclen := int(binary.NativeEndian.Uint16(rec[16:]))
 			if reclen < 19 || reclen > len(rec) {
-				return nil, &fs.PathError{Op: "readdirent", Path: d.f.Name(), Err: errors.New("malformed directory entry")}
+				return nil, &fs.PathError{Op: "readdirent", Path: d.path, Err: errors.New("malformed directory entry")}
 			}
 			ino := binary.NativeEndian.Uint64(rec)
 			typ := rec[18]
@@ -77,7 +77,7 @@ func (d *dirHandle) entries() ([]dirEntry, error) {
 					continue // vanished since the listing
 				}
 				if err != nil {
-					return nil, &fs.PathError{Op: "lstat", Path: d.f.Name() + "/" + e.name, Err: err}
+					return nil, &fs.PathError{Op: "lstat", Path: d.path + "/" + e.name, Err: err}
 				}
 				e.typ = fileMode(uint32(st.Mode)).Type()
 			}

@@ -89,8 +89,8 @@ func readLink(path string) (string, error) { return os.Readlink(path) }
 // relative to it (fstatat), which spares the kernel a walk of the whole
 // path for every entry and pins the directory being walked.
 type dirHandle struct {
-	f    *os.File
-	fd   int
+	fd   int          // a raw descriptor: an os.File would cost an fcntl(2) and a cleanup per directory
+	path string       // for error messages
 	refs atomic.Int32 // the walker's reference plus one per job in flight
 }
 
@@ -118,7 +118,7 @@ func openDir(parent *dirHandle, name, path string, follow bool) (*dirHandle, err
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
 	}
-	d := &dirHandle{f: os.NewFile(uintptr(fd), path), fd: fd}
+	d := &dirHandle{fd: fd, path: path}
 	d.refs.Store(1)
 	return d, nil
 }
@@ -128,7 +128,7 @@ func (d *dirHandle) acquire() *dirHandle { d.refs.Add(1); return d }
 // release drops a reference; the last one closes the directory.
 func (d *dirHandle) release() {
 	if d != nil && d.refs.Add(-1) == 0 {
-		d.f.Close()
+		unix.Close(d.fd)
 	}
 }
 
