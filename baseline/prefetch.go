@@ -18,6 +18,9 @@ func pullAhead(s State) (next func() (Record, error, bool), stop func()) {
 		err  error
 	}
 	ch := make(chan chunk, 2)
+	// Read chunks go back to the reader: reused memory is warm, while a
+	// fresh slice per chunk costs page faults on every run.
+	free := make(chan []Record, 4)
 	quit := make(chan struct{})
 	done := make(chan struct{})
 	go func() {
@@ -31,7 +34,15 @@ func pullAhead(s State) (next func() (Record, error, bool), stop func()) {
 				return false
 			}
 		}
-		recs := make([]Record, 0, prefetchBatch)
+		alloc := func() []Record {
+			select {
+			case r := <-free:
+				return r[:0]
+			default:
+				return make([]Record, 0, prefetchBatch)
+			}
+		}
+		recs := alloc()
 		for rec, err := range s {
 			if err != nil {
 				send(chunk{recs: recs, err: err})
@@ -42,7 +53,7 @@ func pullAhead(s State) (next func() (Record, error, bool), stop func()) {
 				if !send(chunk{recs: recs}) {
 					return
 				}
-				recs = make([]Record, 0, prefetchBatch)
+				recs = alloc()
 			}
 		}
 		if len(recs) > 0 {
@@ -75,6 +86,13 @@ func pullAhead(s State) (next func() (Record, error, bool), stop func()) {
 				cur.err = nil
 				stopped = true // like iter.Pull2: the sequence ended with this error
 				return Record{}, err, true
+			}
+			if cur.recs != nil {
+				select {
+				case free <- cur.recs: // every slot was cleared as it was taken
+				default:
+				}
+				cur.recs = nil
 			}
 			c, ok := <-ch
 			if !ok {

@@ -59,13 +59,16 @@ func (b *blockBuilder) fits(root string, size int) bool {
 	return b.n > 0 && root == b.root && b.n < blockRecords && len(b.data)+size <= blockBytes
 }
 
-// start begins a block of root whose first key is key.
-func (b *blockBuilder) start(root string, key []byte) {
+// start begins a block of root whose first key is key, in buf (a spare
+// block buffer) if it is not nil.
+func (b *blockBuilder) start(root string, key, buf []byte) {
 	b.root, b.n = root, 0
 	b.first = append([]byte(nil), key...)
 	b.last = append(b.last[:0], key...)
-	b.data = make([]byte, 1, blockBytes+64)
-	b.data[0] = blockVersion
+	if buf == nil {
+		buf = make([]byte, 0, blockBytes+64)
+	}
+	b.data = append(buf[:0], blockVersion)
 }
 
 // add appends an entry; key must be greater than the last one (or be the

@@ -118,7 +118,7 @@ func FuzzDamagedFile(f *testing.F) {
 // encodes back to a block that decodes to the same entries.
 func FuzzDecodeBlock(f *testing.F) {
 	var b blockBuilder
-	b.start("/r", []byte("a"))
+	b.start("/r", []byte("a"), nil)
 	b.add([]byte("a"), []byte{1, 2})
 	b.add([]byte("a\x00b"), nil)
 	b.add([]byte("a.b"), []byte("xyz"))
@@ -148,7 +148,7 @@ func FuzzDecodeBlock(f *testing.F) {
 			return
 		}
 		var b blockBuilder
-		b.start("/r", got[0].key)
+		b.start("/r", got[0].key, nil)
 		for _, e := range got {
 			b.add(e.key, e.val)
 		}

@@ -75,7 +75,7 @@ func migrateRoot(roots *bolt.Bucket, name []byte) error {
 		}
 		if !b.fits(root, entrySize(k, v)) {
 			closeBlock()
-			b.start(root, k)
+			b.start(root, k, nil)
 		}
 		b.add(k, v)
 		return nil

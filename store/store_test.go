@@ -583,7 +583,7 @@ func rewriteBlock(t *testing.T, db *DB, id uint64, root string, edit func(key, v
 			var b blockBuilder
 			err := decodeBlock(k, v, func(key, val []byte) bool {
 				if b.n == 0 {
-					b.start(root, key)
+					b.start(root, key, nil)
 				}
 				b.add(key, edit(key, val))
 				return true
