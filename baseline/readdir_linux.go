@@ -12,6 +12,21 @@ import (
 // direntBufs are getdents(2) buffers, shared by the listings.
 var direntBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
+// listing is the scratch of one directory listing: names packed in one
+// buffer, so that a directory costs two allocations (its names and its
+// entries) instead of one per entry.
+type listing struct {
+	names []byte
+	ents  []packedEntry
+}
+
+type packedEntry struct {
+	off, n int
+	typ    fs.FileMode
+}
+
+var listings = sync.Pool{New: func() any { return new(listing) }}
+
 // entries lists the directory with getdents(2) straight into dirEntry
 // values: os.File.ReadDir would allocate an fs.DirEntry per entry. As in
 // ReadDir, an entry whose type the file system does not report is
@@ -20,7 +35,9 @@ func (d *dirHandle) entries() ([]dirEntry, error) {
 	bp := direntBufs.Get().(*[]byte)
 	defer direntBufs.Put(bp)
 	buf := *bp
-	var entries []dirEntry
+	l := listings.Get().(*listing)
+	defer listings.Put(l)
+	l.names, l.ents = l.names[:0], l.ents[:0]
 	for {
 		n, err := unix.Getdents(d.fd, buf)
 		if err == unix.EINTR {
@@ -30,7 +47,7 @@ func (d *dirHandle) entries() ([]dirEntry, error) {
 			return nil, &fs.PathError{Op: "readdirent", Path: d.path, Err: err}
 		}
 		if n <= 0 {
-			return entries, nil
+			break
 		}
 		// struct linux_dirent64: ino u64, off s64, reclen u16, type u8,
 		// then the NUL-terminated name.
@@ -52,36 +69,46 @@ func (d *dirHandle) entries() ([]dirEntry, error) {
 			if ino == 0 || string(name) == "." || string(name) == ".." {
 				continue
 			}
-			e := dirEntry{name: string(name)}
+			var mode fs.FileMode
 			switch typ {
 			case unix.DT_REG:
 			case unix.DT_DIR:
-				e.typ = fs.ModeDir
+				mode = fs.ModeDir
 			case unix.DT_LNK:
-				e.typ = fs.ModeSymlink
+				mode = fs.ModeSymlink
 			case unix.DT_FIFO:
-				e.typ = fs.ModeNamedPipe
+				mode = fs.ModeNamedPipe
 			case unix.DT_SOCK:
-				e.typ = fs.ModeSocket
+				mode = fs.ModeSocket
 			case unix.DT_CHR:
-				e.typ = fs.ModeDevice | fs.ModeCharDevice
+				mode = fs.ModeDevice | fs.ModeCharDevice
 			case unix.DT_BLK:
-				e.typ = fs.ModeDevice
+				mode = fs.ModeDevice
 			default: // DT_UNKNOWN, or anything new
 				var st unix.Stat_t
-				err := unix.Fstatat(d.fd, e.name, &st, unix.AT_SYMLINK_NOFOLLOW)
+				err := unix.Fstatat(d.fd, string(name), &st, unix.AT_SYMLINK_NOFOLLOW)
 				for err == unix.EINTR {
-					err = unix.Fstatat(d.fd, e.name, &st, unix.AT_SYMLINK_NOFOLLOW)
+					err = unix.Fstatat(d.fd, string(name), &st, unix.AT_SYMLINK_NOFOLLOW)
 				}
 				if err == unix.ENOENT {
 					continue // vanished since the listing
 				}
 				if err != nil {
-					return nil, &fs.PathError{Op: "lstat", Path: d.path + "/" + e.name, Err: err}
+					return nil, &fs.PathError{Op: "lstat", Path: d.path + "/" + string(name), Err: err}
 				}
-				e.typ = fileMode(uint32(st.Mode)).Type()
+				mode = fileMode(uint32(st.Mode)).Type()
 			}
-			entries = append(entries, e)
+			l.ents = append(l.ents, packedEntry{off: len(l.names), n: len(name), typ: mode})
+			l.names = append(l.names, name...)
 		}
 	}
+	if len(l.ents) == 0 {
+		return nil, nil
+	}
+	all := string(l.names)
+	entries := make([]dirEntry, len(l.ents))
+	for i, e := range l.ents {
+		entries[i] = dirEntry{name: all[e.off : e.off+e.n], typ: e.typ}
+	}
+	return entries, nil
 }

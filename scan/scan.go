@@ -128,7 +128,7 @@ func noteConfig(found *[]serverconf.Config, r *baseline.Record) {
 	if r.Type != baseline.TypeFile {
 		return
 	}
-	if server, ok := serverconf.ForFile(filepath.Base(r.Path)); ok {
+	if server, ok := serverconf.ForFile(r.Path); ok {
 		*found = append(*found, serverconf.Config{Server: server, Path: filepath.Join(r.Root, filepath.FromSlash(r.Path))})
 	}
 }
@@ -176,8 +176,7 @@ func Create(ctx context.Context, db *store.DB, t Target, label, version string, 
 			w.Abort()
 			return store.Meta{}, err
 		}
-		count(&meta, r)
-		if err := w.Put(r); err != nil {
+		if err := w.Put(r); err != nil { // the writer counts what it stores
 			w.Abort()
 			return store.Meta{}, err
 		}
@@ -192,26 +191,6 @@ func Create(ctx context.Context, db *store.DB, t Target, label, version string, 
 	}
 	meta.Duration = time.Since(start)
 	return w.Commit(meta, activate)
-}
-
-func count(m *store.Meta, r baseline.Record) {
-	switch r.Type {
-	case baseline.TypeFile:
-		m.Files++
-		m.Bytes += r.Size
-	case baseline.TypeDir:
-		m.Dirs++
-	case baseline.TypeSymlink:
-		m.Symlinks++
-	default:
-		m.Others++
-	}
-	if r.Err != "" {
-		m.Errors++
-	}
-	if r.Unstable {
-		m.Unstable++
-	}
 }
 
 // Emitter receives the differences found by [Diff], in order: file

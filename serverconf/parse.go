@@ -411,12 +411,15 @@ func Detect(name string, data []byte) string {
 // found under a web root: "webconfig" for web.config, "htaccess" for
 // .htaccess, "userini" for .user.ini (items of server "php").
 func ForFile(name string) (server string, ok bool) {
-	switch strings.ToLower(filepath.Base(name)) {
-	case "web.config":
+	// Called for every file of a walk: no allocation, and most names are
+	// rejected by their length.
+	base := filepath.Base(name)
+	switch {
+	case len(base) == len("web.config") && strings.EqualFold(base, "web.config"):
 		return "webconfig", true
-	case ".htaccess":
+	case len(base) == len(".htaccess") && strings.EqualFold(base, ".htaccess"):
 		return "htaccess", true
-	case ".user.ini":
+	case len(base) == len(".user.ini") && strings.EqualFold(base, ".user.ini"):
 		return "userini", true
 	}
 	return "", false
