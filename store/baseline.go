@@ -597,6 +597,9 @@ func (db *DB) gcPending(tx *bolt.Tx, now time.Time, keep uint64) error {
 		}
 	}
 	for _, k := range dead {
+		if err := db.checkBaselineTrees(tx, bs.Bucket(k)); err != nil {
+			return err
+		}
 		if err := bs.DeleteBucket(k); err != nil {
 			return err
 		}
@@ -752,6 +755,9 @@ func (db *DB) Delete(id uint64) error {
 func (db *DB) delete(tx *bolt.Tx, id uint64) error {
 	bs, err := db.bucket(tx, bucketBaselines)
 	if err != nil {
+		return err
+	}
+	if err := db.checkBaselineTrees(tx, bs.Bucket(u64(id))); err != nil {
 		return err
 	}
 	if err := bs.DeleteBucket(u64(id)); err != nil {

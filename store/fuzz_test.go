@@ -85,6 +85,14 @@ func FuzzDamagedFile(f *testing.F) {
 	for _, off := range []int{16, page + 16, 2*page + 8, 3 * page, 4*page + 20, 5*page + 100, 6*page + 11} {
 		f.Add(uint32(off), []byte{0xff, 0x00, 0x7f})
 	}
+	// Found by the fuzzer: branch pages made to point back into their own
+	// tree, on which bbolt's cursors used to descend until out of memory.
+	f.Add(uint32(16396), []byte("\xad\xad\xad\xad\xad\xad00001"))
+	f.Add(uint32(24670), []byte("0\x0080000"))
+	f.Add(uint32(24670), []byte("0\x0000000"))
+	f.Add(uint32(16400), []byte("\xff\xff\xff\x00\x00\x7f"))
+	f.Add(uint32(16400), []byte("1\n\xd1\xc1\xe9c\xd5\x04\x13"))
+	f.Add(uint32(16416), []byte("\xad\xad\xadtest")) // an inline bucket page made a branch
 	f.Fuzz(func(t *testing.T, off uint32, patch []byte) {
 		data := bytes.Clone(fuzzDB)
 		o := int(off) % len(data)

@@ -179,6 +179,9 @@ func (db *DB) readChunk(out *readBuf, id uint64, onlyRoot, pfx []byte, pos chunk
 		size := 0
 		for rk != nil {
 			rb := roots.Bucket(rk)
+			if err := db.checkRecordBucket(tx, rb); err != nil {
+				return err
+			}
 			if rb != nil {
 				root := string(rk)
 				c := rb.Cursor()
@@ -267,6 +270,9 @@ func (db *DB) Lookup(id uint64, root, path string) (rec baseline.Record, ok bool
 		rb := roots.Bucket([]byte(root))
 		if rb == nil {
 			return nil
+		}
+		if err := db.checkRecordBucket(tx, rb); err != nil {
+			return err
 		}
 		k, v := seekBlock(rb.Cursor(), key)
 		if k == nil || v == nil {

@@ -85,6 +85,10 @@ type DB struct {
 	// flock would otherwise make goroutines of one process wait on each
 	// other by polling.
 	mu *sync.RWMutex
+	// trees remembers the pages validated before bbolt walks them;
+	// checks holds each running session's checker (by transaction).
+	trees  *pageTrees
+	checks sync.Map
 }
 
 var (
@@ -136,7 +140,7 @@ func Open(path string, opt Options) (*DB, error) {
 	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
 		return nil, fmt.Errorf("create database directory: %w", err)
 	}
-	db := &DB{path: abs, opt: opt, mu: fileLock(abs)}
+	db := &DB{path: abs, opt: opt, mu: fileLock(abs), trees: &pageTrees{}}
 	// Most opens find the file set up: a read session says so without the
 	// write session's two fsyncs. Anything else (no file, missing buckets,
 	// an unknown schema, damage) is left to the write session below, which
@@ -181,6 +185,12 @@ func Open(path string, opt Options) (*DB, error) {
 			}
 		}
 		if v < SchemaVersion {
+			err := tx.Bucket(bucketBaselines).ForEachBucket(func(id []byte) error {
+				return db.checkBaselineTrees(tx, tx.Bucket(bucketBaselines).Bucket(id))
+			})
+			if err != nil {
+				return err
+			}
 			if err := migrate(tx, v); err != nil {
 				return fmt.Errorf("database %s: %w", abs, err)
 			}
@@ -318,6 +328,14 @@ func (db *DB) sessionLocked(write bool, fn func(*bolt.Tx) error) (err error) {
 		if err := checkSize(tx, file); err != nil {
 			return errorf(ErrCorrupt, "database %s is damaged: %v", db.path, err)
 		}
+		if file != nil {
+			tc := db.newTreeCheck(tx, file)
+			if err := tc.checkStructure(tx); err != nil {
+				return errorf(ErrCorrupt, "database %s is damaged: %v", db.path, err)
+			}
+			db.checks.Store(tx, tc)
+			defer db.checks.Delete(tx)
+		}
 		return fn(tx)
 	}
 	if write {
@@ -375,7 +393,13 @@ func checkSize(tx *bolt.Tx, f *os.File) error {
 // very long. The tests run it on files they know to be undamaged.
 func (db *DB) Check() error {
 	return db.session(sessionRead, func(tx *bolt.Tx) error {
-		if err := walkBuckets(tx.Cursor(), tx.Bucket, nil); err != nil {
+		if bs := tx.Bucket(bucketBaselines); bs != nil {
+			err := bs.ForEachBucket(func(id []byte) error { return db.checkBaselineTrees(tx, bs.Bucket(id)) })
+			if err != nil {
+				return err
+			}
+		}
+		if err := walkBuckets(tx.Cursor(), tx.Bucket, db.treeChecker(tx), nil); err != nil {
 			return errorf(ErrCorrupt, "database %s failed its integrity check: %v", db.path, err)
 		}
 		if errs := db.checkContents(tx); len(errs) > 0 {
@@ -499,7 +523,7 @@ func (db *DB) checkContents(tx *bolt.Tx) []error {
 
 // walkBuckets reads every key and value under c, recursively, checking
 // that keys are in strictly increasing order.
-func walkBuckets(c *bolt.Cursor, sub func([]byte) *bolt.Bucket, path []string) error {
+func walkBuckets(c *bolt.Cursor, sub func([]byte) *bolt.Bucket, check func(*bolt.Bucket) error, path []string) error {
 	var prev []byte
 	var sum byte
 	size := c.Bucket().Tx().Size()
@@ -525,7 +549,12 @@ func walkBuckets(c *bolt.Cursor, sub func([]byte) *bolt.Bucket, path []string) e
 		if len(k) == 8 {
 			name = fmt.Sprint(binary.BigEndian.Uint64(k)) // ids
 		}
-		if err := walkBuckets(b.Cursor(), b.Bucket, append(path, name)); err != nil {
+		// A damaged leaf can turn a value into a "bucket" whose pages
+		// are anything: its tree is validated before bbolt walks it.
+		if err := check(b); err != nil {
+			return fmt.Errorf("bucket %s: %w", strings.Join(append(path, name), " > "), err)
+		}
+		if err := walkBuckets(b.Cursor(), b.Bucket, check, append(path, name)); err != nil {
 			return err
 		}
 	}

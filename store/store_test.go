@@ -1272,3 +1272,86 @@ func TestLargeRecords(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// within runs fn and fails the test if it does not return within d (a
+// damaged page tree used to make bbolt loop until out of memory).
+func within(t *testing.T, d time.Duration, what string, fn func() error) error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- fn() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(d):
+		t.Fatalf("%s did not return within %v", what, d)
+		return nil
+	}
+}
+
+// TestPageTreeLoop: a branch page of a baseline's records pointing back
+// into its own tree (to itself, or to an ancestor two levels up) is
+// reported as damage by every operation that would walk it, instead of
+// sending bbolt's cursor down forever.
+func TestPageTreeLoop(t *testing.T) {
+	for _, target := range []string{"itself", "grandparent"} {
+		t.Run(target, func(t *testing.T) {
+			db := openTemp(t)
+			recs := genRecords("/r", 30000, 1)
+			m := writeBaseline(t, db, "", true, recs)
+			var root, branch, child uint64
+			err := db.view(func(tx *bolt.Tx) error {
+				rb := tx.Bucket(bucketBaselines).Bucket(u64(m.ID)).Bucket(bucketRoots).Bucket([]byte("/r"))
+				root = uint64(rb.Root())
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			data, err := os.ReadFile(db.Path())
+			if err != nil {
+				t.Fatal(err)
+			}
+			ps := uint64(os.Getpagesize())
+			page := func(id uint64) []byte { return data[id*ps : (id+1)*ps] }
+			flags := func(id uint64) uint16 { return binary.NativeEndian.Uint16(page(id)[8:]) }
+			firstChild := func(id uint64) uint64 { return binary.NativeEndian.Uint64(page(id)[boltHeaderSize+8:]) }
+			if flags(root) != boltBranchFlag || flags(firstChild(root)) != boltBranchFlag {
+				t.Fatalf("test setup: the records' tree is not two branch levels deep (root flags %#x)", flags(root))
+			}
+			// root -> branch -> leaves: the branch's first child becomes
+			// the branch itself, or root.
+			branch = firstChild(root)
+			child = branch
+			if target == "grandparent" {
+				child = root
+			}
+			binary.NativeEndian.PutUint64(page(branch)[boltHeaderSize+8:], child)
+			if err := os.WriteFile(db.Path(), data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			db2, err := Open(db.Path(), Options{LockTimeout: time.Second})
+			if err != nil {
+				t.Fatal(err) // the structure outside the records is intact
+			}
+			check := func(what string, err error) {
+				t.Helper()
+				if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), db.Path()) {
+					t.Errorf("%s: err = %v, want ErrCorrupt naming the file", what, err)
+				}
+			}
+			check("Records", within(t, 10*time.Second, "Records", func() error {
+				_, err := collect(t, db2.Records(m.ID, ""))
+				return err
+			}))
+			check("Lookup", within(t, 10*time.Second, "Lookup", func() error {
+				_, _, err := db2.Lookup(m.ID, "/r", recs[100].Path)
+				return err
+			}))
+			check("Check", within(t, 10*time.Second, "Check", db2.Check))
+			check("Delete", within(t, 10*time.Second, "Delete", func() error { return db2.Delete(m.ID) }))
+			if _, err := db2.List(); err != nil {
+				t.Errorf("List after the refused operations: %v", err)
+			}
+		})
+	}
+}
