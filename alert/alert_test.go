@@ -193,6 +193,7 @@ func TestOperationalDocuments(t *testing.T) {
 		"op-rescan-after-overflow": RescanAfterOverflow([]string{"/var/www/html"}, env),
 		"op-watch-limit-reached":   WatchLimitReached("/var/www/html", errors.New("no space left on device"), time.Hour, env),
 		"op-catch-up-started":      CatchUpStarted([]string{"/var/www/html", "/srv/legacy"}, env),
+		"op-watch-restored":        WatchRestored("/var/www/html", env),
 		"op-outbox-dropped":        OutboxDropped(12, env),
 	}
 	for name, d := range docs {

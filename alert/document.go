@@ -605,6 +605,16 @@ func WatchLimitReached(root string, cause error, fallback time.Duration, env Env
 	return d
 }
 
+// WatchRestored says a root that could not be watched completely (see
+// [WatchLimitReached]) is watched in full again, after the limit was
+// raised; it is rescanned once.
+func WatchRestored(root string, env Env) Document {
+	d := operational(env, "watch-restored",
+		fmt.Sprintf("All directories of %s are watched again (the inotify limit was raised); rescanning it once", root), 0, []string{root})
+	d["event.outcome"] = "success"
+	return d
+}
+
 // CatchUpStarted says the daemon is diffing the roots against the active
 // baseline to report what changed while it was not running.
 func CatchUpStarted(roots []string, env Env) Document {

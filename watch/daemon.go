@@ -89,6 +89,7 @@ type Finding struct {
 const (
 	NoticeOverflow        = "overflow"         // events were lost; a rescan follows
 	NoticeDegraded        = "degraded"         // a root cannot be fully watched (inotify limits)
+	NoticeRestored        = "restored"         // a degraded root is fully watched again
 	NoticeBaselineCreated = "baseline_created" // no baseline existed; the daemon created one
 	NoticeCatchUp         = "catch_up"         // a catch-up scan of Roots started
 )
@@ -581,6 +582,9 @@ func (d *Daemon) checkBatch(ctx context.Context, batch []Hint) {
 			case h.Reason == ReasonDegraded && h.Err != nil:
 				d.notice(ctx, Notice{Kind: NoticeDegraded, Roots: []string{h.Root}, Message: h.Err.Error(),
 					Err: h.Err, Fallback: c.cfg.DegradedInterval})
+			case h.Reason == ReasonRecovered:
+				d.notice(ctx, Notice{Kind: NoticeRestored, Roots: []string{h.Root},
+					Message: "all directories of " + h.Root + " are watched again"})
 			}
 			d.requestRescan(ctx, []string{h.Root}, false, h.Reason)
 		}

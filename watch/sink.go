@@ -78,6 +78,12 @@ func (s *OutboxSink) Notice(_ context.Context, n Notice) error {
 			root = n.Roots[0]
 		}
 		doc = alert.WatchLimitReached(root, n.Err, n.Fallback, env)
+	case NoticeRestored:
+		root := ""
+		if len(n.Roots) > 0 {
+			root = n.Roots[0]
+		}
+		doc = alert.WatchRestored(root, env)
 	case NoticeCatchUp:
 		doc = alert.CatchUpStarted(n.Roots, env)
 	default:

@@ -53,6 +53,7 @@ const (
 	ReasonDegraded  = "degraded"   // the root could not be fully watched (inotify limits)
 	ReasonQueueFull = "queue_full" // the debouncer dropped paths to stay bounded
 	ReasonRoot      = "root"       // the root itself vanished or came back
+	ReasonRecovered = "recovered"  // a degraded root is fully watched again
 )
 
 // Hint says that something may have changed. It is never trusted as a
@@ -139,6 +140,10 @@ func limitOf(err error) (string, bool) {
 	}
 	return "", false
 }
+
+// readLimit reads the current value of an inotify limit (a variable so
+// that tests can raise a limit).
+var readLimit = readSysctl
 
 func readSysctl(name string) string {
 	b, err := os.ReadFile("/proc/sys/" + strings.ReplaceAll(name, ".", "/"))
@@ -432,7 +437,7 @@ func (t *Tree) degrade(i int, dir, sysctl string, err error) {
 	if r.Degraded {
 		return
 	}
-	lerr := &LimitError{Root: r.Root, Dir: dir, Sysctl: sysctl, Current: readSysctl(sysctl), Fallback: t.opt.DegradedInterval, Err: err}
+	lerr := &LimitError{Root: r.Root, Dir: dir, Sysctl: sysctl, Current: readLimit(sysctl), Fallback: t.opt.DegradedInterval, Err: err}
 	r.Degraded, r.Err = true, lerr
 	t.log.Error(lerr.Error(), "root", r.Root, "sysctl", sysctl)
 	t.emit(Hint{Kind: HintRescan, Root: r.Root, Reason: ReasonDegraded, Err: lerr})
@@ -598,7 +603,40 @@ func (t *Tree) tick() {
 				t.emit(Hint{Kind: HintRescan, Root: r.Root, Reason: ReasonRoot})
 			}
 		case r.Degraded:
-			t.emit(Hint{Kind: HintRescan, Root: r.Root, Reason: ReasonDegraded})
+			if t.limitRaised(r) {
+				t.retryDegraded(i)
+			}
+			if r.Degraded {
+				t.emit(Hint{Kind: HintRescan, Root: r.Root, Reason: ReasonDegraded})
+			}
 		}
 	}
+}
+
+// limitRaised reports whether the inotify limit that degraded root r has
+// been changed since (the operator did what the error message said).
+func (t *Tree) limitRaised(r *rootState) bool {
+	var le *LimitError
+	if !errors.As(r.Err, &le) || le.Current == "" {
+		return false
+	}
+	cur := readLimit(le.Sysctl)
+	return cur != "" && cur != le.Current
+}
+
+// retryDegraded tries to watch every directory of root i again. If the
+// new limit is still too low, the root stays degraded and the error is
+// reported once more, with the new value.
+func (t *Tree) retryDegraded(i int) {
+	r := &t.roots[i]
+	var le *LimitError
+	errors.As(r.Err, &le)
+	t.log.Info("inotify limit changed; watching the root again", "root", r.Root, "sysctl", le.Sysctl, "was", le.Current, "now", readLimit(le.Sysctl))
+	r.Degraded, r.Err = false, nil
+	t.resync(i)
+	if r.Degraded {
+		return
+	}
+	t.log.Info("root fully watched again; rescanning it once for what the fallback rescans may have missed", "root", r.Root, "dirs", t.idx.count)
+	t.emit(Hint{Kind: HintRescan, Root: r.Root, Reason: ReasonRecovered})
 }

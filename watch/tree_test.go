@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -310,4 +311,71 @@ func TestTreeRootRemovedAndBack(t *testing.T) {
 	}
 	writeFile(t, filepath.Join(root, "again.php"), "")
 	hints.waitFor(t, "event in the new root", pathHint(root, "again.php"))
+}
+
+// TestTreeDegradedRootRecovers: once the operator raises the inotify
+// limit named in the error, a degraded root is watched in full again
+// (first with a value still too low: the root stays degraded and the
+// error is reported again, with the new value), rescanned once, and its
+// changes come as events again.
+func TestTreeDegradedRootRecovers(t *testing.T) {
+	root := tempRoot(t)
+	for i := range 4 {
+		writeFile(t, filepath.Join(root, fmt.Sprint("d", i), "f.php"), "")
+	}
+	var mu sync.Mutex
+	limit, room := "100", false
+	setLimit := func(v string, enough bool) {
+		mu.Lock()
+		limit, room = v, enough
+		mu.Unlock()
+	}
+	saved := readLimit
+	readLimit = func(string) string { mu.Lock(); defer mu.Unlock(); return limit }
+	t.Cleanup(func() { readLimit = saved })
+	n := newFaultNotifier(t)
+	n.failAdd = func(path string) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if !room && strings.HasPrefix(path, root+string(filepath.Separator)) {
+			return fmt.Errorf("add %s: %w", path, syscall.ENOSPC)
+		}
+		return nil
+	}
+	logs := &syncBuffer{}
+	tr, hints := startTree(t, n, TreeOptions{
+		Roots:            []string{root},
+		DegradedInterval: 30 * time.Millisecond,
+		Logger:           slog.New(slog.NewTextHandler(logs, nil)),
+	})
+	hints.waitFor(t, "degraded", func(h Hint) bool { return h.Reason == ReasonDegraded && h.Err != nil })
+
+	errorsLogged := func() int { return strings.Count(logs.String(), "fs.inotify.max_user_watches = ") }
+	setLimit("150", false) // raised, but not enough
+	deadline := time.Now().Add(waitDeadline)
+	for errorsLogged() < 2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if c := errorsLogged(); c != 2 || !strings.Contains(logs.String(), "fs.inotify.max_user_watches = 150") {
+		t.Fatalf("after a raise that is not enough: %d error messages, want a second one with the new value:\n%s", c, logs)
+	}
+	if !tr.Status()[0].Degraded {
+		t.Fatal("root no longer degraded though its watches still fail")
+	}
+
+	setLimit("100000", true)
+	hints.waitFor(t, "recovery rescan", func(h Hint) bool { return h.Kind == HintRescan && h.Root == root && h.Reason == ReasonRecovered })
+	if st := tr.Status()[0]; st.Degraded || st.Err != nil {
+		t.Fatalf("status after recovery: %+v", st)
+	}
+	if !strings.Contains(logs.String(), "root fully watched again") {
+		t.Errorf("no message saying the root is fully watched again:\n%s", logs)
+	}
+	// The deepest directories are watched again: a new file there is an
+	// event, not left to a rescan.
+	writeFile(t, filepath.Join(root, "d2", "new.php"), "")
+	hints.waitFor(t, "event in a directory of the recovered root", pathHint(root, "d2/new.php"))
+	if c := errorsLogged(); c != 2 {
+		t.Errorf("%d limit errors logged in all, want 2", c)
+	}
 }
