@@ -184,6 +184,9 @@ type Tree struct {
 	roots      []rootState
 	idx        *dirIndex
 	configDirs map[string]map[string][]string // dir -> base name -> configured paths
+	// configLost holds the config directories that are not watched (they
+	// did not exist, or were removed): retried at every tick.
+	configLost map[string]bool
 	ready      chan struct{}
 	dirs       atomic.Int64
 
@@ -232,6 +235,7 @@ func NewTree(n Notifier, opt TreeOptions) (*Tree, error) {
 		n: n, opt: opt, log: log,
 		idx:        newDirIndex(),
 		configDirs: make(map[string]map[string][]string),
+		configLost: make(map[string]bool),
 		ready:      make(chan struct{}),
 	}
 	for _, r := range roots {
@@ -351,7 +355,39 @@ func (t *Tree) setupConfigs() {
 	slices.Sort(dirs)
 	for _, d := range dirs {
 		if err := t.n.Add(d); err != nil {
-			t.log.Warn("cannot watch config directory; its files are checked on rescans only", "dir", d, "err", err)
+			t.log.Warn("cannot watch config directory; retrying periodically, its files are checked on rescans meanwhile", "dir", d, "err", err)
+			t.configLost[d] = true
+		}
+	}
+}
+
+// retryConfigDirs watches again the config directories that were missing
+// or removed; each one that now exists gets a hint for its config files
+// (they may have appeared meanwhile).
+func (t *Tree) retryConfigDirs() {
+	dirs := make([]string, 0, len(t.configLost))
+	for d := range t.configLost {
+		dirs = append(dirs, d)
+	}
+	slices.Sort(dirs)
+	for _, d := range dirs {
+		if fi, err := os.Stat(d); err != nil || !fi.IsDir() {
+			continue
+		}
+		if err := t.n.Add(d); err != nil {
+			continue // still reported by the first warning
+		}
+		delete(t.configLost, d)
+		t.log.Info("watching config directory", "dir", d)
+		t.configHints(d)
+	}
+}
+
+// configHints hints every config file configured in dir.
+func (t *Tree) configHints(dir string) {
+	for _, paths := range t.configDirs[dir] {
+		for _, c := range paths {
+			t.emit(Hint{Kind: HintConfig, Path: c})
 		}
 	}
 }
@@ -474,6 +510,12 @@ func (t *Tree) handle(ev Event) {
 			t.emit(Hint{Kind: HintConfig, Path: c})
 		}
 	}
+	if t.configDirs[p] != nil && ev.Op&(OpRemove|OpRename) != 0 && !t.configLost[p] {
+		// A config directory itself went away: its watch is gone with it.
+		t.log.Warn("config directory removed or renamed; retrying periodically", "dir", p)
+		t.configLost[p] = true
+		t.configHints(p)
+	}
 	i, rel, ok := t.rootOf(p)
 	if !ok {
 		return
@@ -593,6 +635,7 @@ func countNodes(n *dirNode) int {
 }
 
 func (t *Tree) tick() {
+	t.retryConfigDirs()
 	for i := range t.roots {
 		r := &t.roots[i]
 		switch {

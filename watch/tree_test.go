@@ -379,3 +379,39 @@ func TestTreeDegradedRootRecovers(t *testing.T) {
 		t.Errorf("%d limit errors logged in all, want 2", c)
 	}
 }
+
+// TestTreeConfigDirRetried: a config directory missing at start, or
+// removed later, is watched again once it exists, and its config files
+// are hinted then; after that, edits are events again.
+func TestTreeConfigDirRetried(t *testing.T) {
+	root := tempRoot(t)
+	etc := tempRoot(t)
+	dir := filepath.Join(etc, "conf.d")
+	conf := filepath.Join(dir, "evil.conf")
+	logs := &syncBuffer{}
+	_, hints := startTree(t, newFaultNotifier(t), TreeOptions{
+		Roots: []string{root}, ConfigFiles: []string{conf},
+		DegradedInterval: 30 * time.Millisecond,
+		Logger:           slog.New(slog.NewTextHandler(logs, nil)),
+	})
+	isConf := func(h Hint) bool { return h.Kind == HintConfig && h.Path == conf }
+	for round := range 2 {
+		hints.reset()
+		writeFile(t, conf, fmt.Sprintf("LoadModule evil%d /tmp/evil.so\n", round))
+		hints.waitFor(t, fmt.Sprintf("round %d: config in a directory that appeared", round), isConf)
+		// Watched again: an edit is an event, not left to a tick.
+		hints.reset()
+		writeFile(t, conf, "LoadModule worse /tmp/worse.so\n")
+		hints.waitFor(t, fmt.Sprintf("round %d: edit in the watched directory", round), isConf)
+		// The directory goes away: its file is hinted (gone), and the
+		// directory is retried.
+		hints.reset()
+		if err := os.RemoveAll(dir); err != nil {
+			t.Fatal(err)
+		}
+		hints.waitFor(t, fmt.Sprintf("round %d: removed directory", round), isConf)
+	}
+	if n := strings.Count(logs.String(), "watching config directory"); n < 2 {
+		t.Errorf("%d 'watching config directory' messages, want one per reappearance:\n%s", n, logs)
+	}
+}
