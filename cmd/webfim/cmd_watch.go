@@ -2,15 +2,16 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"reflect"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -64,22 +65,29 @@ func watchAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	outs, err := buildOutputs(c, pol)
+	conf, err := effectiveOutputs(c, pol)
 	if err != nil {
 		return usageError{err}
 	}
-	dl, err := output.NewDeliverer(watch.OutboxOf(db), outs, output.DelivererOptions{
-		OnError: func(name string, err error) { log.Warn("delivery failed; retrying", "output", name, "err", err) },
-	})
+	outs, err := buildOutputs(c, conf)
 	if err != nil {
+		return usageError{err}
+	}
+	dm := &delivery{outbox: watch.OutboxOf(db), opt: output.DelivererOptions{
+		OnError: func(name string, err error) { log.Warn("delivery failed; retrying", "output", name, "err", err) },
+	}}
+	if err := dm.start(outs, conf); err != nil {
+		closeOutputs(outs)
 		return err
 	}
-	rootNames := pol.RootNames()
+	var rootNames atomic.Pointer[map[string]string] // replaced on reload, read by the sink
+	names := pol.RootNames()
+	rootNames.Store(&names)
 	sink := &watch.OutboxSink{
-		Outbox: db, MaxEntries: pol.Outbox.MaxEntries, Notify: dl.Notify, Logger: log,
+		Outbox: db, MaxEntries: pol.Outbox.MaxEntries, Notify: dm.Notify, Logger: log,
 		Env: func() alert.Env {
 			env := alert.DefaultEnv(version)
-			env.RootNames = rootNames
+			env.RootNames = *rootNames.Load()
 			return env
 		},
 	}
@@ -87,9 +95,10 @@ func watchAction(c *cli.Context) error {
 		Store: watch.StoreOf(db), Judge: pol, Sink: sink, Logger: log,
 		CreateBaseline: watch.BaselineCreator(db, "watch-initial", version),
 		OutboxStats:    db.OutboxStats,
-		DeliveryErrors: dl.Errors,
+		DeliveryErrors: dm.Errors,
 	})
 	if err != nil {
+		dm.stop(0)
 		return err
 	}
 
@@ -98,18 +107,13 @@ func watchAction(c *cli.Context) error {
 	if addr := c.String("metrics-addr"); addr != "" {
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
+			dm.stop(0)
 			return usageError{fmt.Errorf("--metrics-addr: %w", err)}
 		}
 		srv := &http.Server{Handler: d.Handler(), ReadHeaderTimeout: 5 * time.Second}
 		go srv.Serve(ln)
 		defer srv.Close()
 	}
-	// The deliverer runs on its own context: on SIGTERM the daemon stops
-	// first, then the outbox is drained within --drain-timeout.
-	dlCtx, dlCancel := context.WithCancel(context.Background())
-	dlDone := make(chan struct{})
-	go func() { dl.Run(dlCtx); close(dlDone) }()
-
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -119,32 +123,57 @@ func watchAction(c *cli.Context) error {
 			case <-ctx.Done():
 				return
 			case <-hup:
-				ncfg, npol, err := watchConfig(c, db)
-				if err == nil {
-					err = d.Reload(ctx, ncfg, npol)
-				}
-				if err != nil {
+				if err := reloadWatch(ctx, c, db, d, dm, &rootNames); err != nil {
 					log.Error("reload rejected; keeping the running configuration", "err", err)
 					continue
 				}
-				rootNames = npol.RootNames() // outputs are not rebuilt on reload
 				log.Info("reloaded", "config", c.String("config"))
 			}
 		}
 	}()
 
+	// On SIGTERM the daemon stops first, then the deliverer, then the
+	// outbox is drained within --drain-timeout.
 	runErr := d.Run(ctx)
-	dlCancel()
-	<-dlDone
-	drainCtx, drainCancel := context.WithTimeout(context.Background(), c.Duration("drain-timeout"))
-	defer drainCancel()
-	if err := dl.Drain(drainCtx, c.Duration("drain-timeout")); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+	if err := dm.stop(c.Duration("drain-timeout")); err != nil {
 		log.Warn("outbox not fully drained; it is delivered at the next start", "err", err)
 	}
-	for _, o := range outs {
-		o.Close()
-	}
 	return runErr
+}
+
+// reloadWatch applies the configuration file again (SIGHUP): the daemon's
+// roots, configs and policy, and its outputs when they changed. Nothing
+// changes unless all of it is valid: new outputs are built (a file opened,
+// a syslog address resolved) before the daemon takes its new
+// configuration, and replace the old ones only then.
+func reloadWatch(ctx context.Context, c *cli.Context, db *store.DB, d *watch.Daemon, dm *delivery, rootNames *atomic.Pointer[map[string]string]) error {
+	ncfg, npol, err := watchConfig(c, db)
+	if err != nil {
+		return err
+	}
+	nconf, err := effectiveOutputs(c, npol)
+	if err != nil {
+		return err
+	}
+	var nouts []output.Output
+	changed := !reflect.DeepEqual(nconf, dm.configured())
+	if changed {
+		if nouts, err = buildOutputs(c, nconf); err != nil {
+			return err
+		}
+	}
+	if err := d.Reload(ctx, ncfg, npol); err != nil {
+		closeOutputs(nouts)
+		return err
+	}
+	names := npol.RootNames()
+	rootNames.Store(&names)
+	if changed {
+		if err := dm.replace(nouts, nconf); err != nil {
+			return fmt.Errorf("outputs: %w", err)
+		}
+	}
+	return nil
 }
 
 // watchConfig builds the daemon's configuration from the flags and the
@@ -200,18 +229,26 @@ func parseOutputFlag(v string) (policy.Output, error) {
 	return policy.Output{}, fmt.Errorf("--output %q: want stdout, file:PATH, syslog:udp|tcp|unix://ADDRESS or elasticsearch:http(s)://HOST:PORT", v)
 }
 
-func buildOutputs(c *cli.Context, pol *policy.Policy) ([]output.Output, error) {
-	configured := pol.Outputs
-	if flags := c.StringSlice("output"); len(flags) > 0 {
-		configured = nil
-		for _, v := range flags {
-			o, err := parseOutputFlag(v)
-			if err != nil {
-				return nil, err
-			}
-			configured = append(configured, o)
-		}
+// effectiveOutputs returns the outputs to deliver to: the --output flags,
+// else the config file's.
+func effectiveOutputs(c *cli.Context, pol *policy.Policy) ([]policy.Output, error) {
+	flags := c.StringSlice("output")
+	if len(flags) == 0 {
+		return pol.Outputs, nil
 	}
+	var configured []policy.Output
+	for _, v := range flags {
+		o, err := parseOutputFlag(v)
+		if err != nil {
+			return nil, err
+		}
+		configured = append(configured, o)
+	}
+	return configured, nil
+}
+
+// buildOutputs opens the outputs (stdout when none is configured).
+func buildOutputs(c *cli.Context, configured []policy.Output) ([]output.Output, error) {
 	var outs []output.Output
 	for i, o := range configured {
 		switch o.Type {

@@ -46,6 +46,7 @@ func TestScripts(t *testing.T) {
 			"waitsize":    waitsize,
 			"waitmatch":   waitmatch,
 			"waitoutbox":  waitoutbox,
+			"hup":         hup,
 		},
 	})
 }
@@ -212,3 +213,4 @@ func waitoutbox(ts *testscript.TestScript, neg bool, args []string) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
