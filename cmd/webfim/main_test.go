@@ -213,4 +213,3 @@ func waitoutbox(ts *testscript.TestScript, neg bool, args []string) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
-
