@@ -547,15 +547,7 @@ func TestCorruptRecord(t *testing.T) {
 		}
 		return val
 	})
-	var errs []error
-	n := 0
-	for _, err := range db.Records(m.ID, "") {
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		n++
-	}
+	n, errs := readAll(db, m.ID)
 	if len(errs) != 1 || n != len(recs)-1 {
 		t.Fatalf("got %d errors (%v) and %d records, want 1 error and %d records", len(errs), errs, n, len(recs)-1)
 	}
@@ -570,6 +562,19 @@ func TestCorruptRecord(t *testing.T) {
 	if _, _, err := db.Lookup(m.ID, bad.Root, bad.Path); !errors.Is(err, baseline.ErrCorruptRecord) {
 		t.Errorf("Lookup of the corrupt record: %v", err)
 	}
+}
+
+// readAll reads every record of baseline id, counting the records and
+// collecting the errors (the stream goes on after an error).
+func readAll(db *DB, id uint64) (n int, errs []error) {
+	for _, err := range db.Records(id, "") {
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		n++
+	}
+	return n, errs
 }
 
 // rewriteBlock re-encodes every block of root in baseline id, with each
@@ -641,15 +646,7 @@ func TestDamagedBlock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var errs []error
-	n := 0
-	for _, err := range db.Records(m.ID, "") {
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		n++
-	}
+	n, errs := readAll(db, m.ID)
 	if want := len(recs) - sizes[1] + 1; len(errs) != 1 || n != want {
 		t.Fatalf("got %d errors (%v) and %d records, want 1 error and %d records", len(errs), errs, n, want)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -348,12 +349,7 @@ func (t *Tree) setupRoot(i int) {
 }
 
 func (t *Tree) setupConfigs() {
-	dirs := make([]string, 0, len(t.configDirs))
-	for d := range t.configDirs {
-		dirs = append(dirs, d)
-	}
-	slices.Sort(dirs)
-	for _, d := range dirs {
+	for _, d := range slices.Sorted(maps.Keys(t.configDirs)) {
 		if err := t.n.Add(d); err != nil {
 			t.log.Warn("cannot watch config directory; retrying periodically, its files are checked on rescans meanwhile", "dir", d, "err", err)
 			t.configLost[d] = true
@@ -365,12 +361,7 @@ func (t *Tree) setupConfigs() {
 // or removed; each one that now exists gets a hint for its config files
 // (they may have appeared meanwhile).
 func (t *Tree) retryConfigDirs() {
-	dirs := make([]string, 0, len(t.configLost))
-	for d := range t.configLost {
-		dirs = append(dirs, d)
-	}
-	slices.Sort(dirs)
-	for _, d := range dirs {
+	for _, d := range slices.Sorted(maps.Keys(t.configLost)) {
 		if fi, err := os.Stat(d); err != nil || !fi.IsDir() {
 			continue
 		}
