@@ -39,7 +39,15 @@ type apacheFile struct {
 // apacheCtx is shared across included files of one configuration.
 type apacheCtx struct {
 	serverRoot string // server path
+	// vars are the variables ${NAME} expands to: Define'd in the
+	// configuration, or exported by Debian's envvars file, which
+	// apache2ctl sources before starting httpd.
+	vars map[string]string
 }
+
+// maxExpandedLine bounds a line after ${VAR} expansion (a hostile
+// Define repeated on a line must not blow up memory).
+const maxExpandedLine = 64 << 10
 
 // maxSectionDepth bounds <Section> nesting; real configurations nest a
 // handful deep, and every item carries its scope label.
@@ -57,8 +65,119 @@ func parseApache(p *parser, src string, data []byte) error {
 	if path.Base(root) == "conf" { // RHEL: /etc/httpd/conf/httpd.conf, ServerRoot /etc/httpd
 		root = path.Dir(root)
 	}
-	f := &apacheFile{p: p, src: src, ctx: &apacheCtx{serverRoot: root}}
+	f := &apacheFile{p: p, src: src, ctx: &apacheCtx{serverRoot: root, vars: map[string]string{}}}
+	f.loadEnvvars(path.Join(path.Dir(src), "envvars"))
 	return f.parse(data, nil)
+}
+
+// loadEnvvars reads the plain assignments (NAME=value, with or without
+// export) of Debian's envvars file, if there is one; shell constructs
+// are skipped, as are values using other than $NAME and ${NAME}.
+func (f *apacheFile) loadEnvvars(sp string) {
+	hp, err := f.p.root.host(sp, false)
+	if err != nil {
+		return
+	}
+	if fi, err := os.Stat(hp); err != nil || !fi.Mode().IsRegular() {
+		return
+	}
+	_, data, ok := f.p.include(sp)
+	if !ok || checkText(sp, data) != nil {
+		return
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), "export "))
+		name, value, ok := strings.Cut(line, "=")
+		if !ok || !shellName(name) || strings.ContainsAny(value, "`;|&<>()") {
+			continue
+		}
+		if len(value) >= 2 && (value[0] == '"' || value[0] == '\'') && value[len(value)-1] == value[0] {
+			value = value[1 : len(value)-1]
+		}
+		if v, ok := expandShell(value, f.ctx.vars); ok {
+			f.ctx.vars[name] = v
+		}
+	}
+}
+
+func shellName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, c := range s {
+		if c != '_' && !(c >= 'A' && c <= 'Z') && !(c >= 'a' && c <= 'z') && !(i > 0 && c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// expandShell expands $NAME and ${NAME} as a shell would (unset: empty);
+// it reports false for other expansions (${NAME##x} and the like).
+func expandShell(s string, vars map[string]string) (string, bool) {
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		if s[i] != '$' {
+			b.WriteByte(s[i])
+			i++
+			continue
+		}
+		rest := s[i+1:]
+		if strings.HasPrefix(rest, "{") {
+			end := strings.IndexByte(rest, '}')
+			if end < 0 || !shellName(rest[1:end]) {
+				return "", false
+			}
+			b.WriteString(vars[rest[1:end]])
+			i += 2 + end
+			continue
+		}
+		n := 0
+		for n < len(rest) && shellName(rest[:n+1]) {
+			n++
+		}
+		if n == 0 {
+			b.WriteByte('$')
+			i++
+			continue
+		}
+		b.WriteString(vars[rest[:n]])
+		i += 1 + n
+	}
+	return b.String(), true
+}
+
+// expand replaces ${NAME} by the value of a defined variable, as httpd
+// does when it reads a line; an undefined variable is left as written.
+func (f *apacheFile) expand(l string) string {
+	if f.ctx.vars == nil || !strings.Contains(l, "${") {
+		return l
+	}
+	orig := l
+	var b strings.Builder
+	for {
+		i := strings.Index(l, "${")
+		if i < 0 {
+			b.WriteString(l)
+			break
+		}
+		end := strings.IndexByte(l[i:], '}')
+		if end < 0 {
+			b.WriteString(l)
+			break
+		}
+		b.WriteString(l[:i])
+		if v, ok := f.ctx.vars[l[i+2:i+end]]; ok {
+			b.WriteString(v)
+		} else {
+			b.WriteString(l[i : i+end+1])
+		}
+		if b.Len() > maxExpandedLine {
+			return orig // leave a hostile line as written
+		}
+		l = l[i+end+1:]
+	}
+	return b.String()
 }
 
 // parseHtaccess reads a .htaccess file; its scope is its directory.
@@ -140,6 +259,7 @@ func (f *apacheFile) parse(data []byte, scope []apacheSection) error {
 		if l == "" || l[0] == '#' {
 			continue
 		}
+		l = f.expand(l)
 		if strings.HasPrefix(l, "</") {
 			name := strings.ToLower(strings.TrimSpace(strings.TrimSuffix(strings.TrimPrefix(l, "</"), ">")))
 			if len(scope) == base {
@@ -229,6 +349,14 @@ func (f *apacheFile) directive(name string, args []string, line int, scope []apa
 		return ""
 	}
 	switch name {
+	case "define":
+		if !f.htaccess && len(args) > 0 && f.ctx.vars != nil {
+			f.ctx.vars[args[0]] = arg(1)
+		}
+	case "undefine":
+		if !f.htaccess && len(args) > 0 && f.ctx.vars != nil {
+			delete(f.ctx.vars, args[0])
+		}
 	case "serverroot":
 		if !f.htaccess && arg(0) != "" {
 			f.ctx.serverRoot = path.Clean("/" + arg(0))

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -486,5 +487,54 @@ func TestIISConfigSource(t *testing.T) {
 	}
 	if got := inv.Items[1].Source; got != "/"+dir+"/gm.config" {
 		t.Errorf("moved section source %q", got)
+	}
+}
+
+// TestApacheVariables: ${NAME} expands to what Define or Debian's envvars
+// set, so web roots and module images written with variables are found;
+// an undefined variable is left as written, and a line that would expand
+// beyond the bound is left alone.
+func TestApacheVariables(t *testing.T) {
+	root := t.TempDir()
+	writeFile(t, root, "etc/apache2/envvars", `# envvars - default environment variables for apache2ctl
+unset HOME
+if [ "${APACHE_CONFDIR##/etc/apache2-}" != "${APACHE_CONFDIR}" ] ; then
+	SUFFIX="-${APACHE_CONFDIR##/etc/apache2-}"
+else
+	SUFFIX=
+fi
+export APACHE_RUN_USER=www-data
+export APACHE_LOG_DIR=/var/log/apache2$SUFFIX
+export MODDIR="/usr/lib/apache2/modules"
+export EVIL=$(curl http://x)
+`)
+	big := strings.Repeat("x", 8<<10)
+	writeFile(t, root, "etc/apache2/apache2.conf", `Define SITE /srv/shop
+Define BIG `+big+`
+DocumentRoot ${SITE}/public
+LoadModule evil_module ${MODDIR}/mod_evil.so
+Alias /static ${UNDEFINED}/static
+ErrorLog ${APACHE_LOG_DIR}/error.log
+Alias /big ${BIG}${BIG}${BIG}${BIG}${BIG}${BIG}${BIG}${BIG}${BIG}
+Undefine SITE
+DocumentRoot ${SITE}
+`)
+	inv := ParseFile(root, filepath.Join(root, "etc/apache2/apache2.conf"), "")
+	if inv.Err != nil || inv.Server != "apache" {
+		t.Fatalf("inventory: %+v", inv)
+	}
+	got := brief(inv.Items)
+	want := []string{
+		`web_root|/srv/shop/public|server|/srv/shop/public||directive=DocumentRoot`,
+		`load_module|evil_module|server|/usr/lib/apache2/modules/mod_evil.so|`,
+		`web_root|/static|server|/etc/apache2/${UNDEFINED}/static||directive=alias`,
+		`web_root|/big|server|/etc/apache2/${BIG}${BIG}${BIG}${BIG}${BIG}${BIG}${BIG}${BIG}${BIG}||directive=alias`,
+		`web_root|/etc/apache2/${SITE}|server|/etc/apache2/${SITE}||directive=DocumentRoot`,
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("items (-want +got):\n%s", d)
+	}
+	if !slices.Contains(inv.Files, "/etc/apache2/envvars") {
+		t.Errorf("envvars is not among the files the inventory read: %v", inv.Files)
 	}
 }
