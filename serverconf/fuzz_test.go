@@ -65,7 +65,7 @@ func FuzzParseExchange(f *testing.F) {
 func FuzzParseApache(f *testing.F) {
 	fuzzParser(f, "apache", debianTree+"/etc/apache2/mods-available/php8.2.conf",
 		debianTree+"/etc/apache2/mods-available/mime.conf", debianTree+"/etc/apache2/conf-available/serve-cgi-bin.conf",
-		debianTree+"/etc/apache2/sites-available/000-default.conf")
+		debianTree+"/etc/apache2/sites-available/000-default.conf", debianTree+"/etc/apache2/apache2.conf")
 }
 
 func FuzzParseHtaccess(f *testing.F) {
