@@ -1,0 +1,131 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"webfim/output"
+	"webfim/policy"
+	"webfim/store"
+	"webfim/watch"
+)
+
+// memOutput records what it was given; while failing is set it refuses.
+type memOutput struct {
+	name    string
+	mu      sync.Mutex
+	ids     []string
+	failing bool
+	closed  bool
+}
+
+func (o *memOutput) Name() string { return o.name }
+
+func (o *memOutput) Write(_ context.Context, docs []output.Doc) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.failing {
+		return errors.New("down")
+	}
+	for _, d := range docs {
+		o.ids = append(o.ids, d.ID)
+	}
+	return nil
+}
+
+func (o *memOutput) Close() error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.closed = true
+	return nil
+}
+
+func (o *memOutput) has(id string) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return slices.Contains(o.ids, id)
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 10s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestDeliveryReplace: replacing the outputs (a reload) closes the old
+// ones, sends what they had not acknowledged and everything new to the
+// new ones, and keeps the delivery-error count monotonic.
+func TestDeliveryReplace(t *testing.T) {
+	db, err := store.Open(filepath.Join(t.TempDir(), "webfim.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	enqueue := func(id string) {
+		t.Helper()
+		if _, err := db.Enqueue(100, store.OutboxEntry{ID: id, Doc: []byte(`{"id":"` + id + `"}`)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dm := &delivery{outbox: watch.OutboxOf(db), opt: output.DelivererOptions{MinBackoff: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond, Poll: 10 * time.Millisecond}}
+	a := &memOutput{name: "a"}
+	confA := []policy.Output{{Type: policy.OutputStdout}}
+	if err := dm.start([]output.Output{a}, confA); err != nil {
+		t.Fatal(err)
+	}
+	enqueue("one")
+	dm.Notify()
+	waitFor(t, "one delivered to a", func() bool { return a.has("one") })
+
+	// a goes down: "two" stays in the outbox and errors are counted.
+	a.mu.Lock()
+	a.failing = true
+	a.mu.Unlock()
+	enqueue("two")
+	dm.Notify()
+	waitFor(t, "failed deliveries counted", func() bool { return dm.Errors() >= 2 })
+	before := dm.Errors()
+
+	b := &memOutput{name: "b"}
+	confB := []policy.Output{{Type: policy.OutputFile}}
+	if err := dm.replace([]output.Output{b}, confB); err != nil {
+		t.Fatal(err)
+	}
+	if !a.closed {
+		t.Error("the replaced output was not closed")
+	}
+	if got := dm.configured(); !slices.EqualFunc(got, confB, func(x, y policy.Output) bool { return x.Type == y.Type }) {
+		t.Errorf("configured() = %+v after replace", got)
+	}
+	if dm.Errors() < before {
+		t.Errorf("delivery errors went down from %d to %d on replace", before, dm.Errors())
+	}
+	waitFor(t, "two (never acknowledged by a) delivered to b", func() bool { return b.has("two") })
+	enqueue("three")
+	dm.Notify()
+	waitFor(t, "three delivered to b", func() bool { return b.has("three") })
+	if b.has("one") {
+		t.Error("b got one, which a had acknowledged")
+	}
+	if a.has("three") {
+		t.Error("the replaced output got a document after the replace")
+	}
+	if err := dm.stop(time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if !b.closed {
+		t.Error("stop did not close the outputs")
+	}
+	if depth, _, err := db.OutboxStats(); err != nil || depth != 0 {
+		t.Errorf("outbox after delivery: %d entries, %v; want empty", depth, err)
+	}
+}
