@@ -13,6 +13,11 @@ import (
 type Discovery struct {
 	Configs  []Config  `json:"configs"`
 	WebRoots []WebRoot `json:"web_roots"`
+	// Unavailable are the web roots the configs declare that cannot be
+	// watched: missing (on a mounted image, often on another volume: its
+	// directory can be bind-mounted at the path shown), not a directory,
+	// or spelled with a variable left unexpanded. Path is as declared.
+	Unavailable []WebRoot `json:"unavailable_web_roots,omitempty"`
 }
 
 // Config is a server configuration file to parse and watch. Path is a
@@ -31,6 +36,9 @@ type WebRoot struct {
 	Server string `json:"server"`
 	Source string `json:"source"`
 	Line   int    `json:"line,omitempty"`
+	// Reason says why a declared root is not watched (in
+	// [Discovery].Unavailable only).
+	Reason string `json:"reason,omitempty"`
 }
 
 // candidates are the standard configuration locations, as server path
@@ -111,7 +119,9 @@ func Discover(sysroot string) (Discovery, error) {
 			for _, f := range inv.Files {
 				covered[f] = true
 			}
-			roots = append(roots, webRoots(r, inv)...)
+			found, missing := webRoots(r, inv)
+			roots = append(roots, found...)
+			d.Unavailable = append(d.Unavailable, missing...)
 		}
 	}
 	if len(roots) == 0 || d.hasServer("iis") {
@@ -133,9 +143,9 @@ func (d Discovery) hasServer(s string) bool {
 	return false
 }
 
-// webRoots returns the existing directories an inventory declares.
-func webRoots(r sysroot, inv Inventory) []WebRoot {
-	var out []WebRoot
+// webRoots returns the existing directories an inventory declares, and
+// the declared ones that are not (with the reason).
+func webRoots(r sysroot, inv Inventory) (found, missing []WebRoot) {
 	for _, it := range inv.Items {
 		switch it.Kind {
 		case "web_root", "context":
@@ -143,19 +153,38 @@ func webRoots(r sysroot, inv Inventory) []WebRoot {
 			continue
 		}
 		img := it.Image
-		if img == "" || strings.ContainsAny(img, "$%") || !strings.HasPrefix(img, "/") && !isWindowsPath(img) {
+		if img == "" || !strings.HasPrefix(img, "/") && !isWindowsPath(img) {
+			continue
+		}
+		miss := func(reason string) {
+			missing = append(missing, WebRoot{Path: img, Server: it.Server, Source: it.Source, Line: it.Line, Reason: reason})
+		}
+		if strings.ContainsAny(img, "$%") {
+			miss("names a variable webfim cannot expand")
 			continue
 		}
 		hp, err := r.host(img, false)
+		if err == nil {
+			var fi os.FileInfo
+			if fi, err = os.Stat(hp); err == nil && !fi.IsDir() {
+				miss("not a directory")
+				continue
+			}
+		}
 		if err != nil {
+			reason := "not found"
+			if r.dir != "" {
+				reason = "not found in the sysroot"
+				if len(img) >= 2 && img[1] == ':' && img[0]|0x20 != 'c' {
+					reason += fmt.Sprintf(" (on drive %c:; bind-mount that directory at SYSROOT%s)", img[0]&^0x20, serverPath(img))
+				}
+			}
+			miss(reason)
 			continue
 		}
-		if fi, err := os.Stat(hp); err != nil || !fi.IsDir() {
-			continue
-		}
-		out = append(out, WebRoot{Path: filepath.Clean(hp), Server: it.Server, Source: it.Source, Line: it.Line})
+		found = append(found, WebRoot{Path: filepath.Clean(hp), Server: it.Server, Source: it.Source, Line: it.Line})
 	}
-	return out
+	return found, missing
 }
 
 // outermost sorts roots by path, drops duplicates and roots nested in

@@ -139,3 +139,57 @@ func TestOutermost(t *testing.T) {
 		t.Errorf("outermost (-want +got):\n%s", d)
 	}
 }
+
+// TestDiscoverUnavailableRoots: a web root a config declares on another
+// volume of a mounted Windows image is not watched, and Discover says why
+// and where to bind-mount it; once that directory is there, it is a root.
+func TestDiscoverUnavailableRoots(t *testing.T) {
+	root := copyTree(t, windowsTree)
+	conf := filepath.Join(root, "Windows/System32/inetsrv/config/applicationHost.config")
+	data, err := os.ReadFile(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shop := `            <site name="Shop" id="2">
+                <application path="/">
+                    <virtualDirectory path="/" physicalPath="D:\sites\shop" />
+                </application>
+            </site>
+            <siteDefaults>`
+	data = []byte(strings.Replace(string(data), "            <siteDefaults>", shop, 1))
+	if err := os.WriteFile(conf, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d, err := Discover(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Unavailable) != 1 {
+		t.Fatalf("unavailable roots: %+v, want the shop site", d.Unavailable)
+	}
+	u := d.Unavailable[0]
+	if u.Path != `D:\sites\shop` || u.Server != "iis" || u.Line == 0 ||
+		!strings.Contains(u.Reason, "on drive D:") || !strings.Contains(u.Reason, "SYSROOT/sites/shop") {
+		t.Errorf("unavailable root %+v does not say which drive and where to mount it", u)
+	}
+	for _, w := range d.WebRoots {
+		if strings.Contains(w.Path, "shop") {
+			t.Errorf("missing root listed as watched: %+v", w)
+		}
+	}
+	// The documented workaround: bind-mount (here: create) it in the sysroot.
+	if err := os.MkdirAll(filepath.Join(root, "sites", "shop"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	d, err = Discover(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, w := range d.WebRoots {
+		found = found || w.Path == filepath.Join(root, "sites", "shop")
+	}
+	if !found || len(d.Unavailable) != 0 {
+		t.Errorf("after mounting: roots %+v, unavailable %+v", d.WebRoots, d.Unavailable)
+	}
+}

@@ -55,11 +55,21 @@ func discoverAction(c *cli.Context) error {
 	}
 	fmt.Fprintln(w, "web roots:")
 	for _, r := range d.WebRoots {
-		if r.Line > 0 {
-			fmt.Fprintf(w, "  %s  (%s, %s:%d)\n", r.Path, r.Server, r.Source, r.Line)
-		} else {
-			fmt.Fprintf(w, "  %s  (%s, %s)\n", r.Path, r.Server, r.Source)
+		fmt.Fprintf(w, "  %s  (%s)\n", r.Path, rootOrigin(r))
+	}
+	if len(d.Unavailable) > 0 {
+		fmt.Fprintln(w, "web roots declared but not watched:")
+		for _, r := range d.Unavailable {
+			fmt.Fprintf(w, "  %s: %s  (%s)\n", r.Path, r.Reason, rootOrigin(r))
 		}
 	}
 	return nil
+}
+
+// rootOrigin says which config declared a web root.
+func rootOrigin(r serverconf.WebRoot) string {
+	if r.Line > 0 {
+		return fmt.Sprintf("%s, %s:%d", r.Server, r.Source, r.Line)
+	}
+	return fmt.Sprintf("%s, %s", r.Server, r.Source)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -51,6 +52,11 @@ func initAction(c *cli.Context) error {
 	fmt.Fprintf(&b, "# webfim configuration, written by 'webfim init' on %s at %s\n", host, time.Now().UTC().Format(time.RFC3339))
 	fmt.Fprintf(&b, "# from %d server configs and %d web roots found by discovery. Review it, then\n", len(d.Configs), len(d.WebRoots))
 	fmt.Fprintln(&b, "# check it with 'webfim policy check FILE'. Reference: docs/policy.md.")
+	for _, u := range d.Unavailable {
+		// one comment line, whatever the path holds
+		line := fmt.Sprintf("Declared but not watched: %s (%s): %s", u.Path, rootOrigin(u), u.Reason)
+		fmt.Fprintf(&b, "# %s\n", strings.NewReplacer("\n", " ", "\r", " ").Replace(line))
+	}
 	b.Write(body)
 	// What init writes must load: a starter file that fails validation
 	// would be worse than none.
