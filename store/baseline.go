@@ -113,28 +113,18 @@ type BaselineWriter struct {
 	meta  Meta
 	owner owner
 
-	buf      []rawBlock // closed blocks not yet committed
-	bufRecs  int        // records in buf
-	spare    [][]byte   // block buffers whose batch is committed, for reuse
-	bufBytes int
-	block    blockBuilder      // the open block
-	lastKey  map[string][]byte // per root but curRoot, for the order check
-	curRoot  string            // root of the last record put
-	curLast  []byte            // its key
-	keyBuf   []byte
-	valBuf   []byte
-	counts   Meta
-	done     bool
-	failed   error
+	pack    packer            // the open block and the batch of closed ones
+	lastKey map[string][]byte // per root but curRoot, for the order check
+	curRoot string            // root of the last record put
+	curLast []byte            // its key
+	keyBuf  []byte
+	valBuf  []byte
+	counts  Meta
+	done    bool
+	failed  error
 
 	stopBeat chan struct{}
 	beatDone chan struct{}
-}
-
-// rawBlock is a closed block waiting for its batch to be committed.
-type rawBlock struct {
-	root     string
-	key, val []byte
 }
 
 // Begin starts a pending baseline described by meta (ID is assigned;
@@ -305,14 +295,9 @@ func (w *BaselineWriter) Put(r baseline.Record) error {
 	}
 	w.valBuf = val
 	w.curLast = append(w.curLast[:0], key...)
-	size := entrySize(key, val)
-	if !w.block.fits(r.Root, size) {
-		w.closeBlock()
-		w.block.start(r.Root, key, w.spareBlock())
-	}
-	w.block.add(key, val)
+	w.pack.add(r.Root, key, val)
 	w.count(&r)
-	if w.bufRecs >= batchRecords || w.bufBytes >= batchBytes {
+	if w.pack.records >= batchRecords || w.pack.bytes >= batchBytes {
 		err := w.db.update(func(tx *bolt.Tx) error {
 			b, err := w.pendingBucket(tx)
 			if err != nil {
@@ -324,46 +309,9 @@ func (w *BaselineWriter) Put(r baseline.Record) error {
 			w.failed = fmt.Errorf("write baseline %d: %w", w.id, err)
 			return w.failed
 		}
-		w.recycle()
+		w.pack.recycle()
 	}
 	return nil
-}
-
-// recycle keeps the buffers of the blocks just committed for the next
-// blocks: bbolt copied them into its pages, and reused memory is warm
-// (fresh memory costs a page fault per 4 KiB).
-func (w *BaselineWriter) recycle() {
-	for i := range w.buf {
-		if cap(w.buf[i].val) == blockBytes+64 {
-			w.spare = append(w.spare, w.buf[i].val)
-		}
-	}
-	clear(w.buf)
-	w.buf = w.buf[:0]
-	w.bufRecs, w.bufBytes = 0, 0
-}
-
-func (w *BaselineWriter) spareBlock() []byte {
-	n := len(w.spare)
-	if n == 0 {
-		return nil
-	}
-	b := w.spare[n-1]
-	w.spare[n-1] = nil
-	w.spare = w.spare[:n-1]
-	return b
-}
-
-// closeBlock moves the open block, if any, to the batch.
-func (w *BaselineWriter) closeBlock() {
-	b := &w.block
-	if b.n == 0 {
-		return
-	}
-	w.buf = append(w.buf, rawBlock{root: b.root, key: b.first, val: b.data})
-	w.bufRecs += b.n
-	w.bufBytes += len(b.first) + len(b.data)
-	*b = blockBuilder{last: b.last[:0]}
 }
 
 func (w *BaselineWriter) count(r *baseline.Record) {
@@ -397,7 +345,7 @@ func (w *BaselineWriter) flush(b *bolt.Bucket) error {
 		rb     *bolt.Bucket
 		rbName string
 	)
-	for _, r := range w.buf {
+	for _, r := range w.pack.closed {
 		if rb == nil || r.root != rbName {
 			var err error
 			rb, err = roots.CreateBucketIfNotExists([]byte(r.root))
@@ -484,7 +432,7 @@ func (w *BaselineWriter) Commit(meta Meta, activate bool) (Meta, error) {
 		if err != nil {
 			return err
 		}
-		w.closeBlock()
+		w.pack.close()
 		if err := w.flush(b); err != nil {
 			return err
 		}
@@ -514,7 +462,7 @@ func (w *BaselineWriter) Commit(meta Meta, activate bool) (Meta, error) {
 		return Meta{}, w.failed
 	}
 	w.done = true
-	w.buf = nil
+	w.pack = packer{}
 	return meta, nil
 }
 
@@ -557,7 +505,7 @@ func (w *BaselineWriter) Abort() error {
 		return nil
 	}
 	w.done = true
-	w.buf = nil
+	w.pack = packer{}
 	w.stopHeartbeat()
 	return w.db.update(func(tx *bolt.Tx) error {
 		bs, err := w.db.bucket(tx, bucketBaselines)

@@ -41,6 +41,68 @@ const (
 // errBlock is wrapped by the errors about damaged blocks.
 var errBlock = errors.New("damaged record block")
 
+// rawBlock is a closed block waiting to be stored.
+type rawBlock struct {
+	root     string
+	key, val []byte
+}
+
+// packer cuts a stream of records into blocks, the same way wherever they
+// are written (a baseline writer, the schema upgrade).
+type packer struct {
+	b       blockBuilder // the open block
+	closed  []rawBlock   // closed blocks not yet stored
+	records int          // records in closed
+	bytes   int          // their size
+	spare   [][]byte     // buffers of stored blocks, for reuse
+}
+
+// add appends a record; the keys of one root must increase.
+func (p *packer) add(root string, key, val []byte) {
+	if !p.b.fits(root, entrySize(key, val)) {
+		p.close()
+		p.b.start(root, key, p.spareBuf())
+	}
+	p.b.add(key, val)
+}
+
+// close moves the open block, if any, to closed.
+func (p *packer) close() {
+	b := &p.b
+	if b.n == 0 {
+		return
+	}
+	p.closed = append(p.closed, rawBlock{root: b.root, key: b.first, val: b.data})
+	p.records += b.n
+	p.bytes += len(b.first) + len(b.data)
+	*b = blockBuilder{last: b.last[:0]}
+}
+
+// recycle forgets the closed blocks once they are stored, keeping their
+// buffers for the next blocks: bbolt has copied them into its pages, and
+// reused memory is warm (fresh memory costs a page fault per 4 KiB).
+func (p *packer) recycle() {
+	for i := range p.closed {
+		if cap(p.closed[i].val) == blockBytes+64 {
+			p.spare = append(p.spare, p.closed[i].val)
+		}
+	}
+	clear(p.closed)
+	p.closed = p.closed[:0]
+	p.records, p.bytes = 0, 0
+}
+
+func (p *packer) spareBuf() []byte {
+	n := len(p.spare)
+	if n == 0 {
+		return nil
+	}
+	b := p.spare[n-1]
+	p.spare[n-1] = nil
+	p.spare = p.spare[:n-1]
+	return b
+}
+
 // blockBuilder packs the records of one root into a block.
 type blockBuilder struct {
 	root  string

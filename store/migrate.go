@@ -56,16 +56,8 @@ func migrateRecordsToBlocks(tx *bolt.Tx) error {
 }
 
 func migrateRoot(roots *bolt.Bucket, name []byte) error {
-	var (
-		blocks []rawBlock
-		b      blockBuilder
-		root   = string(name)
-	)
-	closeBlock := func() {
-		if b.n > 0 {
-			blocks = append(blocks, rawBlock{root: root, key: b.first, val: b.data})
-		}
-	}
+	var p packer
+	root := string(name)
 	err := roots.Bucket(name).ForEach(func(k, v []byte) error {
 		if v == nil {
 			return nil // no nested buckets in a root bucket
@@ -73,17 +65,13 @@ func migrateRoot(roots *bolt.Bucket, name []byte) error {
 		if len(v) > maxRecordValue {
 			return fmt.Errorf("record %s: impossible length %d", quote(pathOfStoreKey(k)), len(v))
 		}
-		if !b.fits(root, entrySize(k, v)) {
-			closeBlock()
-			b.start(root, k, nil)
-		}
-		b.add(k, v)
+		p.add(root, k, v)
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	closeBlock()
+	p.close()
 	if err := roots.DeleteBucket(name); err != nil {
 		return err
 	}
@@ -92,7 +80,7 @@ func migrateRoot(roots *bolt.Bucket, name []byte) error {
 		return err
 	}
 	nb.FillPercent = recordsFillPercent
-	for _, blk := range blocks {
+	for _, blk := range p.closed {
 		if err := nb.Put(blk.key, blk.val); err != nil {
 			return err
 		}

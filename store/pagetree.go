@@ -156,7 +156,7 @@ func (c *treeCheck) tree(id uint64, depth int) error {
 
 // checkStructure validates the trees of the root bucket and of every
 // bucket but the records of each root, which are validated when they are
-// read ([DB.checkRecordTrees]). It is cheap once done for a root page.
+// read ([DB.checkRecordBucket]). It is cheap once done for a root page.
 func (c *treeCheck) checkStructure(tx *bolt.Tx) error {
 	c.trees.mu.Lock()
 	defer c.trees.mu.Unlock()
@@ -198,31 +198,10 @@ func (c *treeCheck) checkStructure(tx *bolt.Tx) error {
 	return nil
 }
 
-// recordTree validates the page tree of one record bucket.
-func (c *treeCheck) recordTree(rb *bolt.Bucket) error {
-	c.trees.mu.Lock()
-	defer c.trees.mu.Unlock()
-	return c.bucket(rb)
-}
-
-// checkRecordBucket validates the page tree of the record bucket rb
-// before it is read in the session of tx.
-func (db *DB) checkRecordBucket(tx *bolt.Tx, rb *bolt.Bucket) error {
-	v, ok := db.checks.Load(tx)
-	if !ok || rb == nil {
-		return nil
-	}
-	if err := v.(*treeCheck).recordTree(rb); err != nil {
-		return errorf(ErrCorrupt, "database %s is damaged: %v", db.path, err)
-	}
-	return nil
-}
-
-// checkBaselineTrees validates the record buckets of the baseline bucket
-// b, and every bucket nested anywhere in b, before they are all read or
-// freed (bbolt frees a deleted bucket's pages, and those of the buckets
-// it finds nested in it, by walking them).
-func (db *DB) checkBaselineTrees(tx *bolt.Tx, b *bolt.Bucket) error {
+// validate checks b's page tree, and with deep those of the buckets
+// nested anywhere in it, in the session of tx; outside a session it does
+// nothing.
+func (db *DB) validate(tx *bolt.Tx, b *bolt.Bucket, deep bool) error {
 	v, ok := db.checks.Load(tx)
 	if !ok || b == nil {
 		return nil
@@ -230,25 +209,41 @@ func (db *DB) checkBaselineTrees(tx *bolt.Tx, b *bolt.Bucket) error {
 	c := v.(*treeCheck)
 	c.trees.mu.Lock()
 	defer c.trees.mu.Unlock()
-	if err := c.deep(b, 0); err != nil {
-		return errorf(ErrCorrupt, "database %s is damaged: %v", db.path, err)
+	if deep {
+		return c.deep(b, 0)
 	}
-	return nil
+	return c.bucket(b)
 }
 
-// treeChecker returns a function validating a bucket's page tree in the
-// session of tx (shallow: see [walkBuckets], which then walks it).
-func (db *DB) treeChecker(tx *bolt.Tx) func(*bolt.Bucket) error {
-	v, ok := db.checks.Load(tx)
-	if !ok {
-		return func(*bolt.Bucket) error { return nil }
+// damaged wraps an error of validate as the damage of the database.
+func (db *DB) damaged(err error) error {
+	if err == nil {
+		return nil
 	}
-	c := v.(*treeCheck)
-	return func(b *bolt.Bucket) error {
-		c.trees.mu.Lock()
-		defer c.trees.mu.Unlock()
-		return c.bucket(b)
+	return errorf(ErrCorrupt, "database %s is damaged: %v", db.path, err)
+}
+
+// checkRecordBucket validates the page tree of the record bucket rb
+// before it is read in the session of tx.
+func (db *DB) checkRecordBucket(tx *bolt.Tx, rb *bolt.Bucket) error {
+	return db.damaged(db.validate(tx, rb, false))
+}
+
+// checkBaselineTrees validates the record buckets of the baseline bucket
+// b, and every bucket nested anywhere in b, before they are all read or
+// freed (bbolt frees a deleted bucket's pages, and those of the buckets
+// it finds nested in it, by walking them).
+func (db *DB) checkBaselineTrees(tx *bolt.Tx, b *bolt.Bucket) error {
+	return db.damaged(db.validate(tx, b, true))
+}
+
+// checkAllBaselineTrees is checkBaselineTrees of every baseline.
+func (db *DB) checkAllBaselineTrees(tx *bolt.Tx) error {
+	bs := tx.Bucket(bucketBaselines)
+	if bs == nil {
+		return nil
 	}
+	return bs.ForEachBucket(func(id []byte) error { return db.checkBaselineTrees(tx, bs.Bucket(id)) })
 }
 
 // deep validates b's page tree and those of the buckets nested in it,

@@ -185,10 +185,7 @@ func Open(path string, opt Options) (*DB, error) {
 			}
 		}
 		if v < SchemaVersion {
-			err := tx.Bucket(bucketBaselines).ForEachBucket(func(id []byte) error {
-				return db.checkBaselineTrees(tx, tx.Bucket(bucketBaselines).Bucket(id))
-			})
-			if err != nil {
+			if err := db.checkAllBaselineTrees(tx); err != nil {
 				return err
 			}
 			if err := migrate(tx, v); err != nil {
@@ -331,7 +328,7 @@ func (db *DB) sessionLocked(write bool, fn func(*bolt.Tx) error) (err error) {
 		if file != nil {
 			tc := db.newTreeCheck(tx, file)
 			if err := tc.checkStructure(tx); err != nil {
-				return errorf(ErrCorrupt, "database %s is damaged: %v", db.path, err)
+				return db.damaged(err)
 			}
 			db.checks.Store(tx, tc)
 			defer db.checks.Delete(tx)
@@ -393,13 +390,11 @@ func checkSize(tx *bolt.Tx, f *os.File) error {
 // very long. The tests run it on files they know to be undamaged.
 func (db *DB) Check() error {
 	return db.session(sessionRead, func(tx *bolt.Tx) error {
-		if bs := tx.Bucket(bucketBaselines); bs != nil {
-			err := bs.ForEachBucket(func(id []byte) error { return db.checkBaselineTrees(tx, bs.Bucket(id)) })
-			if err != nil {
-				return err
-			}
+		if err := db.checkAllBaselineTrees(tx); err != nil {
+			return err
 		}
-		if err := walkBuckets(tx.Cursor(), tx.Bucket, db.treeChecker(tx), nil); err != nil {
+		check := func(b *bolt.Bucket) error { return db.validate(tx, b, false) }
+		if err := walkBuckets(tx.Cursor(), tx.Bucket, check, nil); err != nil {
 			return errorf(ErrCorrupt, "database %s failed its integrity check: %v", db.path, err)
 		}
 		if errs := db.checkContents(tx); len(errs) > 0 {
