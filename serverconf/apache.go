@@ -100,16 +100,18 @@ func (f *apacheFile) loadEnvvars(sp string) {
 	}
 }
 
+// shellName reports whether s is a shell variable name.
 func shellName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i, c := range s {
-		if c != '_' && !(c >= 'A' && c <= 'Z') && !(c >= 'a' && c <= 'z') && !(i > 0 && c >= '0' && c <= '9') {
+	for i := range len(s) {
+		if !nameByte(s[i], i == 0) {
 			return false
 		}
 	}
-	return true
+	return s != ""
+}
+
+func nameByte(c byte, first bool) bool {
+	return c == '_' || c|0x20 >= 'a' && c|0x20 <= 'z' || !first && c >= '0' && c <= '9'
 }
 
 // expandShell expands $NAME and ${NAME} as a shell would (unset: empty);
@@ -133,7 +135,7 @@ func expandShell(s string, vars map[string]string) (string, bool) {
 			continue
 		}
 		n := 0
-		for n < len(rest) && shellName(rest[:n+1]) {
+		for n < len(rest) && nameByte(rest[n], n == 0) {
 			n++
 		}
 		if n == 0 {

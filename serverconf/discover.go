@@ -164,27 +164,33 @@ func webRoots(r sysroot, inv Inventory) (found, missing []WebRoot) {
 			continue
 		}
 		hp, err := r.host(img, false)
+		var fi os.FileInfo
 		if err == nil {
-			var fi os.FileInfo
-			if fi, err = os.Stat(hp); err == nil && !fi.IsDir() {
-				miss("not a directory")
-				continue
-			}
+			fi, err = os.Stat(hp)
 		}
-		if err != nil {
-			reason := "not found"
-			if r.dir != "" {
-				reason = "not found in the sysroot"
-				if len(img) >= 2 && img[1] == ':' && img[0]|0x20 != 'c' {
-					reason += fmt.Sprintf(" (on drive %c:; bind-mount that directory at SYSROOT%s)", img[0]&^0x20, serverPath(img))
-				}
-			}
-			miss(reason)
-			continue
+		switch {
+		case err != nil:
+			miss(r.notFound(img))
+		case !fi.IsDir():
+			miss("not a directory")
+		default:
+			found = append(found, WebRoot{Path: filepath.Clean(hp), Server: it.Server, Source: it.Source, Line: it.Line})
 		}
-		found = append(found, WebRoot{Path: filepath.Clean(hp), Server: it.Server, Source: it.Source, Line: it.Line})
 	}
 	return found, missing
+}
+
+// notFound says why a declared root p was not found: on a mounted image
+// of Windows, a path on another drive than C: needs its volume
+// bind-mounted at the path it maps to.
+func (r sysroot) notFound(p string) string {
+	if r.dir == "" {
+		return "not found"
+	}
+	if d, ok := driveLetter(p); ok && d != 'C' {
+		return fmt.Sprintf("not found in the sysroot (on drive %c:; bind-mount that directory at SYSROOT%s)", d, serverPath(p))
+	}
+	return "not found in the sysroot"
 }
 
 // outermost sorts roots by path, drops duplicates and roots nested in

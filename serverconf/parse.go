@@ -414,15 +414,19 @@ func ForFile(name string) (server string, ok bool) {
 	// Called for every file of a walk: no allocation, and most names are
 	// rejected by their length.
 	base := filepath.Base(name)
-	switch {
-	case len(base) == len("web.config") && strings.EqualFold(base, "web.config"):
-		return "webconfig", true
-	case len(base) == len(".htaccess") && strings.EqualFold(base, ".htaccess"):
-		return "htaccess", true
-	case len(base) == len(".user.ini") && strings.EqualFold(base, ".user.ini"):
-		return "userini", true
+	for _, f := range configFileNames {
+		if len(base) == len(f.name) && strings.EqualFold(base, f.name) {
+			return f.server, true
+		}
 	}
 	return "", false
+}
+
+// configFileNames are the config files [ForFile] recognises under a root.
+var configFileNames = []struct{ name, server string }{
+	{"web.config", "webconfig"},
+	{".htaccess", "htaccess"},
+	{".user.ini", "userini"},
 }
 
 // windowsVars are the environment variables IIS and Exchange configs use,

@@ -28,9 +28,17 @@ const maxImageSize = 1 << 30
 // dir is the live system.
 type sysroot struct{ dir string }
 
+// driveLetter returns the upper-case drive letter p starts with ("D:").
+func driveLetter(p string) (byte, bool) {
+	if len(p) >= 2 && p[1] == ':' && (p[0]|0x20 >= 'a' && p[0]|0x20 <= 'z') {
+		return p[0] &^ 0x20, true
+	}
+	return 0, false
+}
+
 // isWindowsPath reports whether p is spelled like a Windows path.
 func isWindowsPath(p string) bool {
-	if len(p) >= 2 && p[1] == ':' && (p[0]|0x20 >= 'a' && p[0]|0x20 <= 'z') {
+	if _, ok := driveLetter(p); ok {
 		return true
 	}
 	return strings.Contains(p, `\`)
@@ -41,7 +49,7 @@ func isWindowsPath(p string) bool {
 // volume).
 func serverPath(p string) string {
 	if isWindowsPath(p) {
-		if len(p) >= 2 && p[1] == ':' {
+		if _, ok := driveLetter(p); ok {
 			p = p[2:]
 		}
 		p = strings.ReplaceAll(p, `\`, "/")

@@ -73,17 +73,9 @@ func (s *OutboxSink) Notice(_ context.Context, n Notice) error {
 	case NoticeOverflow:
 		doc = alert.RescanAfterOverflow(n.Roots, env)
 	case NoticeDegraded:
-		root := ""
-		if len(n.Roots) > 0 {
-			root = n.Roots[0]
-		}
-		doc = alert.WatchLimitReached(root, n.Err, n.Fallback, env)
+		doc = alert.WatchLimitReached(n.root(), n.Err, n.Fallback, env)
 	case NoticeRestored:
-		root := ""
-		if len(n.Roots) > 0 {
-			root = n.Roots[0]
-		}
-		doc = alert.WatchRestored(root, env)
+		doc = alert.WatchRestored(n.root(), env)
 	case NoticeCatchUp:
 		doc = alert.CatchUpStarted(n.Roots, env)
 	default:
@@ -131,4 +123,12 @@ func (s *OutboxSink) log() *slog.Logger {
 		return s.Logger
 	}
 	return slog.Default()
+}
+
+// root is the root a notice about one root is about.
+func (n Notice) root() string {
+	if len(n.Roots) > 0 {
+		return n.Roots[0]
+	}
+	return ""
 }

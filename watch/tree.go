@@ -637,8 +637,8 @@ func (t *Tree) tick() {
 				t.emit(Hint{Kind: HintRescan, Root: r.Root, Reason: ReasonRoot})
 			}
 		case r.Degraded:
-			if t.limitRaised(r) {
-				t.retryDegraded(i)
+			if le, now, ok := t.limitRaised(r); ok {
+				t.retryDegraded(i, le, now)
 			}
 			if r.Degraded {
 				t.emit(Hint{Kind: HintRescan, Root: r.Root, Reason: ReasonDegraded})
@@ -648,24 +648,22 @@ func (t *Tree) tick() {
 }
 
 // limitRaised reports whether the inotify limit that degraded root r has
-// been changed since (the operator did what the error message said).
-func (t *Tree) limitRaised(r *rootState) bool {
-	var le *LimitError
+// been changed since (the operator did what the error message said), with
+// that limit and its new value.
+func (t *Tree) limitRaised(r *rootState) (le *LimitError, now string, ok bool) {
 	if !errors.As(r.Err, &le) || le.Current == "" {
-		return false
+		return nil, "", false
 	}
-	cur := readLimit(le.Sysctl)
-	return cur != "" && cur != le.Current
+	now = readLimit(le.Sysctl)
+	return le, now, now != "" && now != le.Current
 }
 
-// retryDegraded tries to watch every directory of root i again. If the
-// new limit is still too low, the root stays degraded and the error is
-// reported once more, with the new value.
-func (t *Tree) retryDegraded(i int) {
+// retryDegraded tries to watch every directory of root i again, after its
+// limit le changed to now. If that is still too low, the root stays
+// degraded and the error is reported once more, with the new value.
+func (t *Tree) retryDegraded(i int, le *LimitError, now string) {
 	r := &t.roots[i]
-	var le *LimitError
-	errors.As(r.Err, &le)
-	t.log.Info("inotify limit changed; watching the root again", "root", r.Root, "sysctl", le.Sysctl, "was", le.Current, "now", readLimit(le.Sysctl))
+	t.log.Info("inotify limit changed; watching the root again", "root", r.Root, "sysctl", le.Sysctl, "was", le.Current, "now", now)
 	r.Degraded, r.Err = false, nil
 	t.resync(i)
 	if r.Degraded {

@@ -90,8 +90,8 @@ func target(c *cli.Context, db *store.DB) (scan.Target, error) {
 			for _, wr := range d.WebRoots {
 				t.Roots = append(t.Roots, wr.Path)
 			}
-			for _, u := range d.Unavailable {
-				if !c.Bool("quiet") {
+			if !c.Bool("quiet") {
+				for _, u := range d.Unavailable {
 					fmt.Fprintf(c.App.ErrWriter, "webfim: warning: web root %s (%s) is not watched: %s\n", displayPath(u.Path), rootOrigin(u), u.Reason)
 				}
 			}
