@@ -67,16 +67,15 @@ type treeCheck struct {
 	buf      []byte
 }
 
-// newTreeCheck starts the checks of a session on tx, reading file f.
-func (db *DB) newTreeCheck(tx *bolt.Tx, f *os.File) *treeCheck {
+// newTreeCheck starts the checks of a session on tx, reading file f,
+// which fi describes.
+func (db *DB) newTreeCheck(tx *bolt.Tx, f *os.File, fi os.FileInfo) *treeCheck {
 	t := db.trees
-	if fi, err := f.Stat(); err == nil {
-		t.mu.Lock()
-		if t.ident == nil || !os.SameFile(fi, t.ident) {
-			t.ident, t.seen, t.structure = fi, nil, 0
-		}
-		t.mu.Unlock()
+	t.mu.Lock()
+	if t.ident == nil || !os.SameFile(fi, t.ident) {
+		t.ident, t.seen, t.structure = fi, nil, 0
 	}
+	t.mu.Unlock()
 	ps := uint64(tx.DB().Info().PageSize)
 	return &treeCheck{trees: t, f: f, pageSize: ps, pages: uint64(tx.Size()) / ps}
 }

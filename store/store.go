@@ -322,17 +322,22 @@ func (db *DB) sessionLocked(write bool, fn func(*bolt.Tx) error) (err error) {
 		return err
 	}
 	run := func(tx *bolt.Tx) error {
-		if err := checkSize(tx, file); err != nil {
-			return errorf(ErrCorrupt, "database %s is damaged: %v", db.path, err)
+		if file == nil {
+			return fn(tx)
 		}
-		if file != nil {
-			tc := db.newTreeCheck(tx, file)
-			if err := tc.checkStructure(tx); err != nil {
-				return db.damaged(err)
-			}
-			db.checks.Store(tx, tc)
-			defer db.checks.Delete(tx)
+		fi, err := file.Stat()
+		if err != nil {
+			return db.damaged(err)
 		}
+		if err := checkSize(tx, fi); err != nil {
+			return db.damaged(err)
+		}
+		tc := db.newTreeCheck(tx, file, fi)
+		if err := tc.checkStructure(tx); err != nil {
+			return db.damaged(err)
+		}
+		db.checks.Store(tx, tc)
+		defer db.checks.Delete(tx)
 		return fn(tx)
 	}
 	if write {
@@ -365,14 +370,7 @@ func (db *DB) openError(err error) error {
 
 // checkSize refuses a file shorter than the pages its meta page claims:
 // a truncated copy would otherwise fault on the first read past the end.
-func checkSize(tx *bolt.Tx, f *os.File) error {
-	if f == nil {
-		return nil
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		return err
-	}
+func checkSize(tx *bolt.Tx, fi os.FileInfo) error {
 	if need := tx.Size(); fi.Size() < need {
 		return fmt.Errorf("file is truncated (%d bytes, its pages need %d)", fi.Size(), need)
 	}
