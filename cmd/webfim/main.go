@@ -14,6 +14,8 @@ import (
 	"syscall"
 
 	"github.com/urfave/cli/v2"
+
+	"webfim/store"
 )
 
 // version is set at link time (-ldflags "-X main.version=...").
@@ -96,6 +98,9 @@ func exitCode(err error) int {
 		return ce.ExitCode()
 	}
 	fmt.Fprintln(os.Stderr, "webfim:", err)
+	if errors.Is(err, store.ErrCorrupt) {
+		fmt.Fprintln(os.Stderr, "webfim: hint: keep a copy of the damaged file for investigation, then move it aside (or restore it from a backup) and take a new baseline; 'webfim --db FILE baseline list' shows what can still be read")
+	}
 	var ue usageError
 	if errors.As(err, &ue) {
 		return exitUsage
