@@ -2,6 +2,8 @@ package indicators
 
 import (
 	"bytes"
+	"encoding/binary"
+	"math/bits"
 	"slices"
 )
 
@@ -104,66 +106,112 @@ const (
 
 func (a *analysis) scanPHP() {
 	a.lex.reset(a.b)
-	a.phpCalls()
-	a.phpRequests()
-	a.phpIndirectSuperglobals()
+	a.phpScan()
 	a.phpCorrelate()
 	a.phpBackticks()
 	a.phpIncludes()
-	if a.anyHit() || len(a.reqs) > 0 {
+	// The shared tokens (shell names, command forms, reverse shells)
+	// are looked for only in files that already show an indicator:
+	// they confirm, and this keeps ordinary files to the cheap passes.
+	if a.anyHit() {
 		a.scanCommon()
 	}
 }
 
-// phpCalls collects the calls of interest, in position order.
-func (a *analysis) phpCalls() {
+// phpScan collects, in one pass over the '(' and '$' bytes, the calls of
+// interest and the positions of request input, both in position order.
+func (a *analysis) phpScan() {
 	b := a.b
 	a.calls = a.calls[:0]
+	a.reqs = a.reqs[:0]
+	// Eight bytes at a time: flag every '(' and every '$' followed by
+	// '_', '{', 'G' or 'H' ($_GET, ${'_POST'}, $GLOBALS['_GET'], PHP 4's
+	// $HTTP_GET_VARS), then visit the flagged bytes (a flag above a true
+	// match may be false: each is checked).
+	const ones = 0x0101010101010101
+	const highs = 0x8080808080808080
+	zero := func(v uint64) uint64 { return (v - ones) &^ v }
+	i := 0
+	for ; i+9 <= len(b); i += 8 {
+		w := binary.LittleEndian.Uint64(b[i:])
+		w1 := binary.LittleEndian.Uint64(b[i+1:])
+		next := zero(w1^(ones*'_')) | zero(w1^(ones*'{')) | zero(w1^(ones*'G')) | zero(w1^(ones*'H'))
+		t := (zero(w^(ones*'(')) | zero(w^(ones*'$'))&next) & highs
+		for t != 0 {
+			p := i + bits.TrailingZeros64(t)/8
+			t &= t - 1
+			switch b[p] {
+			case '(':
+				a.phpParen(p)
+			case '$':
+				a.phpDollar(p)
+			}
+		}
+	}
+	for ; i < len(b); i++ {
+		switch b[i] {
+		case '(':
+			a.phpParen(i)
+		case '$':
+			a.phpDollar(i)
+		}
+	}
 	for i := 0; ; {
-		j := bytes.IndexByte(b[i:], '(')
+		j := bytes.Index(b[i:], []byte("://input"))
 		if j < 0 {
+			break
+		}
+		a.reqs = append(a.reqs, i+j)
+		i += j + 8
+	}
+	for _, c := range a.calls {
+		if c.cat == catRequestFn {
+			a.reqs = append(a.reqs, c.start)
+		}
+	}
+	slices.Sort(a.reqs)
+}
+
+// phpParen looks at the callee before the '(' at p.
+func (a *analysis) phpParen(p int) {
+	b := a.b
+	k := p - 1
+	for k >= 0 && k > p-16 && (b[k] == ' ' || b[k] == '\t') {
+		k--
+	}
+	if k < 0 {
+		return
+	}
+	c := b[k]
+	switch {
+	case isIdent(c):
+		a.phpNamedCall(p, k)
+	case c == ']':
+		// $x[...]( : find the '[' of the index, then its variable.
+		s := bytes.LastIndexByte(b[max(0, k-64):k], '[')
+		if s < 0 {
 			return
 		}
-		p := i + j
-		i = p + 1
-		k := p - 1
-		for k >= 0 && k > p-16 && (b[k] == ' ' || b[k] == '\t') {
-			k--
+		s += max(0, k-64)
+		for s > 0 && b[s-1] == ']' { // $x['a']['b'](
+			t := bytes.LastIndexByte(b[max(0, s-64):s], '[')
+			if t < 0 {
+				break
+			}
+			s = t + max(0, s-64)
 		}
-		if k < 0 {
-			continue
+		vs := s
+		for vs > 0 && isIdent(b[vs-1]) {
+			vs--
 		}
-		c := b[k]
-		switch {
-		case isIdent(c):
-			a.phpNamedCall(p, k)
-		case c == ']':
-			// $x[...]( : find the '[' of the index, then its variable.
-			s := bytes.LastIndexByte(b[max(0, k-64):k], '[')
-			if s < 0 {
-				continue
-			}
-			s += max(0, k-64)
-			for s > 0 && b[s-1] == ']' { // $x['a']['b'](
-				t := bytes.LastIndexByte(b[max(0, s-64):s], '[')
-				if t < 0 {
-					break
-				}
-				s = t + max(0, s-64)
-			}
-			vs := s
-			for vs > 0 && isIdent(b[vs-1]) {
-				vs--
-			}
-			if vs > 0 && b[vs-1] == '$' {
-				a.calls = append(a.calls, phpCall{kind: ckIndex, start: vs - 1, open: p, end: a.argsEnd(p), vs: vs, ve: s})
-			}
-		case c == ')' || c == '\'' || c == '"':
-			// (expr)(...) and 'name'(...): dynamic calls. "foo()(" is
-			// common in modern code; keep them, they only count with
-			// request input or a sink name.
-			a.calls = append(a.calls, phpCall{kind: ckExpr, start: k, open: p, end: a.argsEnd(p)})
+		if vs > 0 && b[vs-1] == '$' {
+			a.calls = append(a.calls, phpCall{kind: ckIndex, start: vs - 1, open: p, end: a.argsEnd(p), vs: vs, ve: s})
 		}
+	case c == ')' || c == '\'' || c == '"':
+		// (expr)(...) and 'name'(...): dynamic calls. "foo()(" is
+		// common in modern code; keep them, they only count with
+		// request input or a sink name.
+		a.calls = append(a.calls, phpCall{kind: ckExpr, start: k, open: p, end: a.argsEnd(p)})
 	}
 }
 
@@ -277,18 +325,17 @@ func skipString(b []byte, i int) int {
 	return -1
 }
 
-// phpRequests collects the positions of request input, in order.
-func (a *analysis) phpRequests() {
-	b := a.b
-	a.reqs = a.reqs[:0]
-	for i := 0; ; {
-		j := bytes.Index(b[i:], []byte("$_"))
-		if j < 0 {
-			break
-		}
-		p := i + j
-		i = p + 2
-		rest := b[p+2:]
+// phpDollar looks at the variable at p: $_GET and friends, PHP 4's
+// $HTTP_*_VARS and superglobals reached by name (${'_GET'},
+// $GLOBALS['_POST']) are request input.
+func (a *analysis) phpDollar(p int) {
+	rest := a.b[p+1:]
+	if len(rest) < 3 {
+		return
+	}
+	switch rest[0] {
+	case '_':
+		rest = rest[1:]
 		switch {
 		case hasWord(rest, "GET"), hasWord(rest, "POST"), hasWord(rest, "REQUEST"),
 			hasWord(rest, "COOKIE"), hasWord(rest, "FILES"):
@@ -301,23 +348,36 @@ func (a *analysis) phpRequests() {
 				a.reqs = append(a.reqs, p)
 			}
 		}
-	}
-	for _, lit := range [][]byte{[]byte("$HTTP_GET_VARS"), []byte("$HTTP_POST_VARS"), []byte("$HTTP_COOKIE_VARS"), []byte("$HTTP_RAW_POST_DATA"), []byte("://input")} {
-		for i := 0; ; {
-			j := bytes.Index(b[i:], lit)
-			if j < 0 {
-				break
+	case 'H':
+		if bytes.HasPrefix(rest, []byte("HTTP_")) {
+			rest = rest[5:]
+			if hasWord(rest, "GET_VARS") || hasWord(rest, "POST_VARS") || hasWord(rest, "COOKIE_VARS") || hasWord(rest, "RAW_POST_DATA") {
+				a.reqs = append(a.reqs, p)
 			}
-			a.reqs = append(a.reqs, i+j)
-			i += j + len(lit)
+		}
+	case '{':
+		a.indirectSuperglobal(p, rest[1:])
+	case 'G':
+		if bytes.HasPrefix(rest, []byte("GLOBALS[")) {
+			a.indirectSuperglobal(p, rest[8:])
 		}
 	}
-	for _, c := range a.calls {
-		if c.cat == catRequestFn {
-			a.reqs = append(a.reqs, c.start)
+}
+
+// indirectSuperglobal looks at what follows "${" or "$GLOBALS[" at p: a
+// quoted superglobal name.
+func (a *analysis) indirectSuperglobal(p int, rest []byte) {
+	rest = bytes.TrimLeft(rest[:min(len(rest), 16)], " \t")
+	if len(rest) < 2 || (rest[0] != '\'' && rest[0] != '"') || rest[1] != '_' {
+		return
+	}
+	q, name := rest[0], rest[2:]
+	for _, w := range []string{"GET", "POST", "REQUEST", "COOKIE", "FILES"} {
+		if len(name) > len(w) && string(name[:len(w)]) == w && name[len(w)] == q {
+			a.found(phpSuperglobalIndirect, p, p+len(w)+14)
+			a.reqs = append(a.reqs, p)
 		}
 	}
-	slices.Sort(a.reqs)
 }
 
 // hasWord reports whether b starts with w followed by a non-identifier.
@@ -908,35 +968,6 @@ func (a *analysis) phpIncludes() {
 			a.found(phpRequestInclude, ls+k, r+12)
 		}
 	}
-}
-
-// phpIndirectSuperglobals finds superglobals reached by name:
-// ${'_GET'}, $GLOBALS["_POST"].
-func (a *analysis) phpIndirectSuperglobals() {
-	b := a.b
-	for _, q := range []string{"'_", `"_`} {
-		for i := 0; ; {
-			j := bytes.Index(b[i:], []byte(q))
-			if j < 0 {
-				break
-			}
-			p := i + j
-			i = p + 2
-			rest := b[p+2:]
-			for _, w := range []string{"GET", "POST", "REQUEST", "COOKIE", "FILES"} {
-				if len(rest) > len(w) && string(rest[:len(w)]) == w && rest[len(w)] == q[0] {
-					// The name must be used as a variable: after ${ or
-					// $GLOBALS[.
-					pre := bytes.TrimRight(b[max(0, p-12):p], " \t")
-					if bytes.HasSuffix(pre, []byte("${")) || bytes.HasSuffix(pre, []byte("$GLOBALS[")) {
-						a.found(phpSuperglobalIndirect, bytes.LastIndexByte(b[:p], '$'), p+len(w)+3)
-						a.reqs = append(a.reqs, p)
-					}
-				}
-			}
-		}
-	}
-	slices.Sort(a.reqs)
 }
 
 // phpCmdParams finds request parameters named like a command.

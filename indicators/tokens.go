@@ -329,22 +329,53 @@ var commonTokens = []tok{
 	{lit: `name="exec"`, kind: kCmdForm},
 }
 
-// findTokens appends to dst[:0] every occurrence of toks in the lowered
-// region, sorted by position.
-func (a *analysis) findTokens(dst []event, toks []tok) []event {
+// tokenSet indexes a token list by the first two bytes of each literal,
+// so that one pass over the region finds them all: a position is looked
+// at further only when its two bytes start some token.
+type tokenSet struct {
+	toks  []tok
+	pairs [1 << 16 / 64]uint64 // bit set of the leading byte pairs
+	heads map[uint16][]int     // pair -> indexes into toks
+}
+
+func newTokenSet(toks []tok) *tokenSet {
+	ts := &tokenSet{toks: toks, heads: map[uint16][]int{}}
+	for i, t := range toks {
+		if len(t.lit) < 2 {
+			panic("indicators: token shorter than two bytes: " + t.lit)
+		}
+		k := uint16(t.lit[0])<<8 | uint16(t.lit[1])
+		ts.pairs[k>>6] |= 1 << (k & 63)
+		ts.heads[k] = append(ts.heads[k], i)
+	}
+	return ts
+}
+
+var (
+	aspSet    = newTokenSet(aspTokens)
+	jspSet    = newTokenSet(jspTokens)
+	cgiSet    = newTokenSet(cgiTokens)
+	cfmSet    = newTokenSet(cfmTokens)
+	ssiSet    = newTokenSet(ssiTokens)
+	commonSet = newTokenSet(commonTokens)
+)
+
+// findTokens appends to dst[:0] every occurrence of the set's tokens in
+// the lowered region, in position order.
+func (a *analysis) findTokens(dst []event, ts *tokenSet) []event {
 	low := a.lowered()
 	dst = dst[:0]
-	for ti := range toks {
-		t := &toks[ti]
-		lit := []byte(t.lit)
-		for i := 0; ; {
-			j := bytes.Index(low[i:], lit)
-			if j < 0 {
-				break
+	for p := 0; p+1 < len(low); p++ {
+		k := uint16(low[p])<<8 | uint16(low[p+1])
+		if ts.pairs[k>>6]&(1<<(k&63)) == 0 {
+			continue
+		}
+		for _, ti := range ts.heads[k] {
+			t := &ts.toks[ti]
+			e := p + len(t.lit)
+			if e > len(low) || string(low[p:e]) != t.lit {
+				continue
 			}
-			p := i + j
-			e := p + len(lit)
-			i = p + 1
 			if t.wordStart && p > 0 && (isIdent(low[p-1]) || t.noDot && (low[p-1] == '.' || low[p-1] == '>' || low[p-1] == ':')) {
 				continue
 			}
@@ -357,7 +388,6 @@ func (a *analysis) findTokens(dst []event, toks []tok) []event {
 			dst = append(dst, event{pos: p, end: e, kind: t.kind, tok: t})
 		}
 	}
-	slices.SortFunc(dst, func(x, y event) int { return x.pos - y.pos })
 	return dst
 }
 
@@ -391,18 +421,18 @@ func near(as, bs []event, before, after int) (event, bool) {
 
 // scanTokens runs the token rules of the region's family.
 func (a *analysis) scanTokens() {
-	var toks []tok
+	var toks *tokenSet
 	switch a.fam {
 	case FamilyASP:
-		toks = aspTokens
+		toks = aspSet
 	case FamilyJSP:
-		toks = jspTokens
+		toks = jspSet
 	case FamilyCGI:
-		toks = cgiTokens
+		toks = cgiSet
 	case FamilyCFM:
-		toks = cfmTokens
+		toks = cfmSet
 	case FamilySSI:
-		toks = ssiTokens
+		toks = ssiSet
 	}
 	a.events = a.findTokens(a.events, toks)
 	switch a.fam {
@@ -632,7 +662,7 @@ func manyNumbers(args []byte) bool {
 
 // scanCommon runs the tokens every family shares.
 func (a *analysis) scanCommon() {
-	a.common = a.findTokens(a.common, commonTokens)
+	a.common = a.findTokens(a.common, commonSet)
 	for _, x := range a.common {
 		switch x.kind {
 		case kMarker:
