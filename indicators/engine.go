@@ -5,6 +5,9 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strings"
+
+	"webfim/indicators/yara"
 )
 
 // Engine holds compiled [Settings]. It is safe for concurrent use; each
@@ -119,6 +122,16 @@ func sortMatches(ms []Match) {
 	})
 }
 
+// YARAMatch converts a YARA rule match into a Match worth weight. Its id
+// is "yara.NAMESPACE.RULE"; a YARA match has no line.
+func YARAMatch(m yara.Match, weight int) Match {
+	desc := "YARA rule " + m.Rule + " (" + m.Namespace + ")"
+	if len(m.Tags) > 0 {
+		desc += " tagged " + strings.Join(m.Tags, ", ")
+	}
+	return Match{ID: "yara." + m.Namespace + "." + m.Rule, Weight: weight, Description: desc, Count: 1}
+}
+
 // Scan scans data, the content of a file named name: the family is
 // [FamilyOf] the name, or sniffed from the content when the name has no
 // script extension.
@@ -130,13 +143,22 @@ func (e *Engine) Scan(name string, data []byte) Result {
 }
 
 // ScanReader scans the content read from r as a file of family fam
-// (FamilyNone: sniff). It reads r to the end (the file's size is part of
-// the result), keeping only what the limits allow.
+// (FamilyNone: sniff). It reads r to the end (the tail of a large file is
+// scanned too), keeping only what the limits allow, unless sniffing finds
+// that it is not a script: then it stops after [SniffLen] bytes.
 func (e *Engine) ScanReader(fam Family, r io.Reader) (Result, error) {
 	s := e.NewScanner()
 	s.Reset(fam)
-	if _, err := io.Copy(s, r); err != nil {
-		return Result{}, err
+	buf := make([]byte, 64<<10)
+	for !s.NotScript() {
+		n, err := r.Read(buf)
+		s.Write(buf[:n])
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return Result{}, err
+		}
 	}
 	return s.Result(), nil
 }

@@ -105,7 +105,7 @@ const (
 )
 
 func (a *analysis) scanPHP() {
-	a.lex.reset(a.b)
+	a.lex.reset(a.b, a.region > 0)
 	a.phpScan()
 	a.phpCorrelate()
 	a.phpBackticks()

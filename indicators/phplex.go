@@ -39,8 +39,13 @@ type span struct {
 	k    spanKind
 }
 
-func (l *phpLex) reset(b []byte) {
+// reset starts lexing b, in inline HTML (the start of a file) or, for a
+// region that starts mid-file (the tail of a large file), in code.
+func (l *phpLex) reset(b []byte, inCode bool) {
 	l.b, l.pos, l.state = b, 0, lexHTML
+	if inCode {
+		l.state = lexCode
+	}
 	l.spans = l.spans[:0]
 }
 

@@ -50,6 +50,11 @@ func (s *Scanner) Reset(fam Family) {
 	s.linesAfterHead = 0
 }
 
+// NotScript reports whether the file was found not to be a script (given
+// as FamilyNone, and its first bytes did not sniff as one): the rest of it
+// need not be written.
+func (s *Scanner) NotScript() bool { return s.off }
+
 // Write consumes the next bytes of the file. It never fails and keeps no
 // reference to p.
 func (s *Scanner) Write(p []byte) (int, error) {

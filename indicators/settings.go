@@ -6,6 +6,8 @@ import (
 	"maps"
 	"slices"
 	"strings"
+
+	"webfim/indicators/yara"
 )
 
 // Level grades a file's score against the [Thresholds].
@@ -98,6 +100,8 @@ type Settings struct {
 	// TailBytes is how much of the end of a larger file is scanned (0:
 	// the default, 64 KiB; -1: none).
 	TailBytes int64 `yaml:"tail_bytes" json:"tail_bytes"`
+	// YARA names rule files run on the same files (see package yara).
+	YARA yara.Settings `yaml:"yara" json:"yara"`
 }
 
 // ErrSettings is wrapped by every error about invalid settings.
