@@ -136,17 +136,12 @@ func sniffTag(b []byte, i int) Family {
 		}
 		// A short open tag followed by code; "<?xml" and other processing
 		// instructions are not PHP.
-		if len(rest) >= 2 && isSpace(rest[0]) {
-			k := 1
-			for k < len(rest) && isSpace(rest[k]) {
-				k++
-			}
-			if k < len(rest) && (rest[k] == '$' || rest[k] == '@' || isIdentStart(rest[k]) || rest[k] == '/') {
-				return FamilyPHP
-			}
+		if len(rest) >= 2 && isSpace(rest[0]) && shortTagCode(rest) {
+			return FamilyPHP
 		}
 	case rest[0] == '%':
-		if len(rest) >= 2 && (rest[1] == '@' || rest[1] == '=' || rest[1] == '!' || isSpace(rest[1])) {
+		// <%@ is a directive; <% <%= <%! are code blocks, which close.
+		if len(rest) >= 2 && (rest[1] == '@' || (rest[1] == '=' || rest[1] == '!' || isSpace(rest[1])) && bytes.Contains(rest[2:], []byte("%>"))) {
 			return aspOrJSP(b)
 		}
 	case rest[0] == '!':
@@ -175,6 +170,40 @@ func sniffTag(b []byte, i int) Family {
 		}
 	}
 	return FamilyNone
+}
+
+// shortTagCode reports whether what follows a short open tag "<? " looks
+// like PHP: a variable, a suppressed call, a comment, or a word followed
+// by a call, a variable, a string or a semicolon (echo $x; include 'f';
+// system(...)).
+func shortTagCode(rest []byte) bool {
+	k := 0
+	for k < len(rest) && isSpace(rest[k]) {
+		k++
+	}
+	if k >= len(rest) {
+		return false
+	}
+	switch c := rest[k]; {
+	case c == '$' || c == '@':
+		return true
+	case c == '/' && k+1 < len(rest) && (rest[k+1] == '/' || rest[k+1] == '*'):
+		return true
+	case !isIdentStart(c):
+		return false
+	}
+	w := k
+	for k < len(rest) && isIdent(rest[k]) {
+		k++
+	}
+	switch strings.ToLower(string(rest[w:k])) {
+	case "echo", "print", "if", "include", "require", "include_once", "require_once", "foreach", "function", "eval", "exit", "die":
+		return true
+	}
+	for k < len(rest) && (rest[k] == ' ' || rest[k] == '\t') {
+		k++
+	}
+	return k < len(rest) && bytes.IndexByte([]byte("($'\";"), rest[k]) >= 0
 }
 
 // cfTags are the ColdFusion tag names (after "<cf") that mark a template.

@@ -65,8 +65,11 @@ func (s *Scanner) Write(p []byte) (int, error) {
 	}
 	if room := s.e.maxBytes - len(s.head); room > 0 {
 		k := min(room, len(p))
-		if s.head == nil {
-			s.head = make([]byte, 0, min(s.e.maxBytes, max(k, 64<<10)))
+		if cap(s.head)-len(s.head) < k {
+			// Grow within maxBytes: the buffer never exceeds the limit.
+			grown := make([]byte, len(s.head), min(s.e.maxBytes, max(2*cap(s.head), len(s.head)+k, 64<<10)))
+			copy(grown, s.head)
+			s.head = grown
 		}
 		s.head = append(s.head, p[:k]...)
 		p = p[k:]
