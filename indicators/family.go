@@ -1,0 +1,240 @@
+package indicators
+
+import (
+	"bytes"
+	"path"
+	"strings"
+)
+
+// Family is the server-side language family of a script: it decides which
+// indicators apply.
+type Family uint8
+
+// The language families. [FamilyNone] is a file that is not a script (by
+// name and, when sniffed, by content).
+const (
+	FamilyNone Family = iota
+	FamilyPHP
+	FamilyASP // classic ASP, ASP.NET (aspx, ashx, asmx, ...), Razor
+	FamilyJSP // JSP and JSP fragments, tag files
+	FamilyCGI // Perl, Python, Ruby and shell scripts run as CGI
+	FamilyCFM // ColdFusion
+	FamilySSI // server-side includes (shtml)
+)
+
+// Families lists the script families in a stable order (for reports).
+var Families = []Family{FamilyPHP, FamilyASP, FamilyJSP, FamilyCGI, FamilyCFM, FamilySSI}
+
+var familyNames = [...]string{"none", "php", "asp", "jsp", "cgi", "cfm", "ssi"}
+
+// String returns the family's short name: php, asp, jsp, cgi, cfm, ssi or
+// none.
+func (f Family) String() string {
+	if int(f) < len(familyNames) {
+		return familyNames[f]
+	}
+	return "none"
+}
+
+// MarshalText makes a Family appear by name in JSON.
+func (f Family) MarshalText() ([]byte, error) { return []byte(f.String()), nil }
+
+// ParseFamily is the inverse of [Family.String].
+func ParseFamily(s string) (Family, bool) {
+	for i, n := range familyNames {
+		if strings.EqualFold(s, n) {
+			return Family(i), true
+		}
+	}
+	return FamilyNone, false
+}
+
+// familyByExt maps lower-case extensions to families. It covers the
+// extensions that web servers map to an interpreter by default or by
+// common configuration (including the rarer PHP and ASP ones attackers
+// use to slip past upload filters).
+var familyByExt = map[string]Family{
+	"php": FamilyPHP, "php2": FamilyPHP, "php3": FamilyPHP, "php4": FamilyPHP, "php5": FamilyPHP,
+	"php6": FamilyPHP, "php7": FamilyPHP, "php8": FamilyPHP, "phtml": FamilyPHP, "pht": FamilyPHP,
+	"phtm": FamilyPHP, "phps": FamilyPHP, "phar": FamilyPHP, "inc": FamilyPHP, "pgif": FamilyPHP,
+	"hphp": FamilyPHP, "ctp": FamilyPHP, "module": FamilyPHP,
+
+	"asp": FamilyASP, "aspx": FamilyASP, "ashx": FamilyASP, "asmx": FamilyASP, "asax": FamilyASP,
+	"ascx": FamilyASP, "asa": FamilyASP, "cer": FamilyASP, "cshtml": FamilyASP, "vbhtml": FamilyASP,
+	"razor": FamilyASP, "soap": FamilyASP, "svc": FamilyASP, "master": FamilyASP, "rem": FamilyASP,
+
+	"jsp": FamilyJSP, "jspx": FamilyJSP, "jspf": FamilyJSP, "jsv": FamilyJSP, "jsw": FamilyJSP,
+	"tag": FamilyJSP, "tagx": FamilyJSP,
+
+	"cgi": FamilyCGI, "pl": FamilyCGI, "pm": FamilyCGI, "py": FamilyCGI, "rb": FamilyCGI,
+	"fcgi": FamilyCGI, "sh": FamilyCGI,
+
+	"cfm": FamilyCFM, "cfml": FamilyCFM, "cfc": FamilyCFM,
+
+	"shtml": FamilySSI, "shtm": FamilySSI, "stm": FamilySSI,
+}
+
+// FamilyOf returns the family of a file by its name: the extension, any
+// case. A double extension counts by its script part ("s.php.jpg" is PHP,
+// as Apache's AddHandler runs it); a name with no script extension is
+// [FamilyNone] (its content may still be sniffed, see [Sniff]).
+func FamilyOf(name string) Family {
+	base := path.Base(strings.ReplaceAll(name, `\`, "/"))
+	// The last extension first, then the inner ones ("x.tar.php" is
+	// PHP; "s.php.jpg" is PHP too).
+	parts := strings.Split(base, ".")
+	if len(parts) < 2 {
+		return FamilyNone
+	}
+	for i := len(parts) - 1; i >= 1; i-- {
+		if f, ok := familyByExt[strings.ToLower(parts[i])]; ok {
+			return f
+		}
+	}
+	return FamilyNone
+}
+
+// SniffLen is the prefix [Sniff] looks at: enough for a script hidden after
+// an image header or a comment block, small enough for any file.
+const SniffLen = 8 << 10
+
+// Sniff reports the script family the content looks like, judging only its
+// first [SniffLen] bytes: a PHP open tag (<?php, <?=, a short tag followed
+// by code), ASP/JSP delimiters (<%, <%@, <%=), <jsp:...> actions, a
+// server-side <script runat="server">, ColdFusion tags (<cfscript>,
+// <cfset ...), server-side include directives (<!--#exec ...>) and a #! line
+// at the very start. It returns [FamilyNone] when nothing matches.
+func Sniff(prefix []byte) Family {
+	if len(prefix) > SniffLen {
+		prefix = prefix[:SniffLen]
+	}
+	if bytes.HasPrefix(prefix, []byte("#!")) {
+		return sniffShebang(prefix)
+	}
+	for i := 0; ; {
+		j := bytes.IndexByte(prefix[i:], '<')
+		if j < 0 {
+			return FamilyNone
+		}
+		i += j + 1
+		if f := sniffTag(prefix, i); f != FamilyNone {
+			return f
+		}
+	}
+}
+
+// sniffTag looks at the bytes after a '<' at i-1.
+func sniffTag(b []byte, i int) Family {
+	rest := b[i:]
+	switch {
+	case len(rest) == 0:
+		return FamilyNone
+	case rest[0] == '?':
+		rest = rest[1:]
+		if hasPrefixFold(rest, "php") || bytes.HasPrefix(rest, []byte("=")) {
+			return FamilyPHP
+		}
+		// A short open tag followed by code; "<?xml" and other processing
+		// instructions are not PHP.
+		if len(rest) >= 2 && isSpace(rest[0]) && shortTagCode(rest) {
+			return FamilyPHP
+		}
+	case rest[0] == '%':
+		// <%@ is a directive; <% <%= <%! are code blocks, which close.
+		if len(rest) >= 2 && (rest[1] == '@' || (rest[1] == '=' || rest[1] == '!' || isSpace(rest[1])) && bytes.Contains(rest[2:], []byte("%>"))) {
+			return aspOrJSP(b)
+		}
+	case rest[0] == '!':
+		if hasPrefixFold(rest, "!--#exec") || hasPrefixFold(rest, "!--#include") {
+			return FamilySSI
+		}
+	case hasPrefixFold(rest, "jsp:"):
+		return FamilyJSP
+	case hasPrefixFold(rest, "cf") && len(rest) > 3 && isLetter(rest[2]):
+		for _, t := range cfTags {
+			if hasPrefixFold(rest[2:], t) {
+				return FamilyCFM
+			}
+		}
+	case hasPrefixFold(rest, "script"):
+		end := bytes.IndexByte(rest, '>')
+		if end < 0 {
+			end = len(rest)
+		}
+		tag := bytes.ToLower(rest[:end])
+		if bytes.Contains(tag, []byte("runat")) && bytes.Contains(tag, []byte("server")) {
+			return aspOrJSP(b)
+		}
+		if bytes.Contains(tag, []byte(`language="php"`)) || bytes.Contains(tag, []byte(`language='php'`)) {
+			return FamilyPHP
+		}
+	}
+	return FamilyNone
+}
+
+// shortTagCode reports whether what follows a short open tag "<? " looks
+// like PHP: a variable, a suppressed call, a comment, or a word followed
+// by a call, a variable, a string or a semicolon (echo $x; include 'f';
+// system(...)).
+func shortTagCode(rest []byte) bool {
+	k := 0
+	for k < len(rest) && isSpace(rest[k]) {
+		k++
+	}
+	if k >= len(rest) {
+		return false
+	}
+	switch c := rest[k]; {
+	case c == '$' || c == '@':
+		return true
+	case c == '/' && k+1 < len(rest) && (rest[k+1] == '/' || rest[k+1] == '*'):
+		return true
+	case !isIdentStart(c):
+		return false
+	}
+	w := k
+	for k < len(rest) && isIdent(rest[k]) {
+		k++
+	}
+	switch strings.ToLower(string(rest[w:k])) {
+	case "echo", "print", "if", "include", "require", "include_once", "require_once", "foreach", "function", "eval", "exit", "die":
+		return true
+	}
+	for k < len(rest) && (rest[k] == ' ' || rest[k] == '\t') {
+		k++
+	}
+	return k < len(rest) && bytes.IndexByte([]byte("($'\";"), rest[k]) >= 0
+}
+
+// cfTags are the ColdFusion tag names (after "<cf") that mark a template.
+var cfTags = []string{"script", "set", "output", "execute", "file", "query", "component", "function",
+	"include", "if", "param", "http", "object", "invoke", "directory", "loop", "dump", "location"}
+
+// aspOrJSP tells the two families that share the <% %> delimiters apart by
+// Java-only idioms.
+func aspOrJSP(b []byte) Family {
+	low := bytes.ToLower(b)
+	for _, s := range []string{"<jsp:", "<%@ page import", "<%@page import", "java.", "request.getparameter", "out.print", "pageencoding", "<%@ taglib", "<%@taglib"} {
+		if bytes.Contains(low, []byte(s)) {
+			return FamilyJSP
+		}
+	}
+	return FamilyASP
+}
+
+// sniffShebang classifies a #! line: any interpreter makes it a script
+// (executable through CGI); it is filed under CGI unless it names PHP.
+func sniffShebang(b []byte) Family {
+	line := b
+	if i := bytes.IndexByte(b, '\n'); i >= 0 {
+		line = b[:i]
+	}
+	if bytes.Contains(bytes.ToLower(line), []byte("php")) {
+		return FamilyPHP
+	}
+	return FamilyCGI
+}
+
+func hasPrefixFold(b []byte, prefix string) bool {
+	return len(b) >= len(prefix) && strings.EqualFold(string(b[:len(prefix)]), prefix)
+}

@@ -1,0 +1,295 @@
+package indicators
+
+import (
+	"bytes"
+	"errors"
+	"math/rand/v2"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func newEngine(t testing.TB) *Engine {
+	t.Helper()
+	e, err := New(Settings{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// scanChunks feeds data to a Scanner in chunks of the given sizes (cycled).
+func scanChunks(e *Engine, name string, data []byte, sizes []int) Result {
+	s := e.NewScanner()
+	s.Reset(FamilyOf(name))
+	for i, k := 0, 0; i < len(data); k++ {
+		n := min(sizes[k%len(sizes)], len(data)-i)
+		s.Write(data[i : i+n])
+		i += n
+	}
+	return s.Result()
+}
+
+func sameResult(a, b Result) bool {
+	if a.Score != b.Score || a.Level != b.Level || a.Family != b.Family || a.Truncated != b.Truncated || len(a.Matches) != len(b.Matches) {
+		return false
+	}
+	for i := range a.Matches {
+		if a.Matches[i] != b.Matches[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// Streaming the bytes in any chunks gives the result of scanning them
+// at once: the hashing pass can feed the engine as it reads.
+func TestStreamingMatchesWhole(t *testing.T) {
+	e := newEngine(t)
+	paths, _ := filepath.Glob("testdata/samples/*.txtar")
+	for _, p := range paths {
+		for _, f := range loadArchive(t, p) {
+			whole := e.Scan(f.name, f.data)
+			for _, sizes := range [][]int{{1}, {7, 3}, {4096}} {
+				if got := scanChunks(e, f.name, f.data, sizes); !sameResult(got, whole) {
+					t.Errorf("%s in chunks %v: %+v, whole: %+v", f.name, sizes, got, whole)
+				}
+			}
+		}
+	}
+}
+
+func TestBenignStaysBelowMedium(t *testing.T) {
+	e := newEngine(t)
+	for _, f := range loadArchive(t, "testdata/benign/benign.txtar") {
+		if r := e.Scan(f.name, f.data); r.Level >= LevelMedium {
+			t.Errorf("%s: level %s, score %d: %s", f.name, r.Level, r.Score, matchIDs(r))
+		}
+	}
+}
+
+func TestSampleIndicators(t *testing.T) {
+	e := newEngine(t)
+	for _, tc := range []struct{ name, src, want string }{
+		{"a.php", "<?php system($_GET['c']);", "php.request-exec"},
+		{"a.php", "<?php eval(base64_decode('ZWNobyAxOw=='));", "php.eval-decoder"},
+		{"a.php", "<?php $x = gzinflate(base64_decode($d));", "php.decoder-chain"},
+		{"a.php", "<?php $_GET['a']($_GET['b']);", "php.request-callable"},
+		{"a.php", "<?php preg_replace('/x/e', $y, $z);", "php.preg-e"},
+		{"a.php", "<?php $f = 'sy'.'stem'; $f($x);", "php.var-call-built"},
+		{"a.php", "<?php $c = $_POST['c']; passthru($c);", "php.request-flow"},
+		{"a.php", "<?php include($_GET['p']);", "php.request-include"},
+		{"a.php", "<?php echo `ls $d`;", "php.exec"},
+		{"a.php", "<?php $a = chr(97).chr(115).chr(115).chr(101).chr(114).chr(116).chr(95).chr(120);", "any.char-chain"},
+		{"a.php", "<?php $s = \"" + strings.Repeat(`\x41`, 20) + "\";", "any.escape-blob"},
+		{"a.php", "<?php $b = '" + b64Blob(400) + "'; eval($b);", "any.base64-blob"},
+		{"a.php", "<?php $h = '" + strings.Repeat("0123456789abcdef", 20) + "'; eval($h);", "any.hex-blob"},
+		{"a.php", "<?php\n" + strings.Repeat("$a=1;", 1000) + "\n", "any.long-line"},
+		{"a.php", "<?php system($x); // c99shell", "any.shell-marker"},
+		{"a.asp", `<%eval request("x")%>`, "asp.request-eval"},
+		{"a.aspx", `<%@ Page Language="Jscript"%><%eval(Request.Item["z"],"unsafe");%>`, "asp.eval-unsafe"},
+		{"a.jsp", `<% Runtime.getRuntime().exec(request.getParameter("c")); %>`, "jsp.request-exec"},
+		{"a.cgi", "#!/usr/bin/perl\nsystem(param('c'));", "cgi.request-exec"},
+		{"a.cfm", `<cfexecute name="cmd.exe" arguments="/c #url.c#">`, "cfm.request-exec"},
+		{"a.shtml", `<!--#exec cmd="id" -->`, "ssi.exec"},
+	} {
+		r := e.Scan(tc.name, []byte(tc.src))
+		if !r.Has(tc.want) {
+			t.Errorf("%s %q: %s not found (got %s)", tc.name, tc.src, tc.want, matchIDs(r))
+		}
+	}
+}
+
+func b64Blob(n int) string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+	r := rand.New(rand.NewPCG(1, 2))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = alphabet[r.IntN(64)]
+	}
+	return string(b)
+}
+
+// Constructs in comments, strings and inline HTML are not code.
+func TestPHPNotCode(t *testing.T) {
+	e := newEngine(t)
+	for _, src := range []string{
+		"<?php\n// system($_GET['c']);\n",
+		"<?php\n/* eval($_POST['x']); */\n",
+		"<?php\n# passthru($_REQUEST['c']);\n",
+		"<?php $s = 'system($_GET[1])';",
+		"<html>eval($_POST['x'])</html>",
+		"<?php\n/**\n * The hook name, `$action`, refers to the action.\n */\n",
+		"<?php $doc = <<<EOT\nsystem($_GET['c']);\nEOT;\n",
+	} {
+		if r := e.Scan("a.php", []byte(src)); r.Score != 0 {
+			t.Errorf("%q: score %d (%s), want 0", src, r.Score, matchIDs(r))
+		}
+	}
+}
+
+func TestLineAndExcerpt(t *testing.T) {
+	e := newEngine(t)
+	r := e.Scan("a.php", []byte("<?php\n\n\n  system($_GET['c'] . \"\x1b[2J\t\");\n"))
+	var m Match
+	for _, x := range r.Matches {
+		if x.ID == "php.request-exec" {
+			m = x
+		}
+	}
+	if m.Line != 4 {
+		t.Errorf("line %d, want 4", m.Line)
+	}
+	if want := `system($_GET['c'] . "\x1b[2J\t");`; m.Excerpt != want {
+		t.Errorf("excerpt %q, want %q", m.Excerpt, want)
+	}
+}
+
+// A file larger than MaxBytes is scanned on its head and tail; code
+// appended at the end is found with its true line number.
+func TestTruncatedTail(t *testing.T) {
+	e, err := New(Settings{MaxBytes: 16 << 10, TailBytes: 4 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var src bytes.Buffer
+	src.WriteString("<?php\n")
+	for i := 0; i < 2000; i++ {
+		src.WriteString("// filler line of an ordinary file\n")
+	}
+	src.WriteString("system($_GET['c']);\n")
+	r := scanChunks(e, "big.php", src.Bytes(), []int{1000})
+	if !r.Truncated || !r.Has("php.request-exec") {
+		t.Fatalf("truncated %v, indicators %s", r.Truncated, matchIDs(r))
+	}
+	for _, m := range r.Matches {
+		if m.ID == "php.request-exec" && m.Line != 2002 {
+			t.Errorf("line %d, want 2002", m.Line)
+		}
+	}
+	// Without a tail, the appended code is out of reach.
+	e2, _ := New(Settings{MaxBytes: 16 << 10, TailBytes: -1})
+	if r := e2.Scan("big.php", src.Bytes()); r.Has("php.request-exec") || !r.Truncated {
+		t.Errorf("no tail: %s, truncated %v", matchIDs(r), r.Truncated)
+	}
+}
+
+// One 100 MB line: bounded memory and work (the head is scanned, the rest
+// only counted).
+func TestPathologicalLongLine(t *testing.T) {
+	if testing.Short() {
+		t.Skip("100 MB")
+	}
+	e := newEngine(t)
+	s := e.NewScanner()
+	s.Reset(FamilyPHP)
+	s.Write([]byte("<?php $x = '"))
+	chunk := bytes.Repeat([]byte("eval($_GET[(((("), 256<<10/16)
+	for n := 0; n < 100<<20; n += len(chunk) {
+		s.Write(chunk)
+	}
+	r := s.Result()
+	if !r.Truncated || r.Size < 100<<20 {
+		t.Errorf("truncated %v, size %d", r.Truncated, r.Size)
+	}
+	if cap(s.head) > DefaultMaxBytes || len(s.tail) > DefaultTailBytes {
+		t.Errorf("buffers grew: head %d, tail %d", cap(s.head), len(s.tail))
+	}
+}
+
+func TestSniff(t *testing.T) {
+	for src, want := range map[string]Family{
+		"<?php echo 1;":                      FamilyPHP,
+		"GIF89a\x00\x01<?php system($x);":    FamilyPHP,
+		"<?= $x ?>":                          FamilyPHP,
+		"<? echo 1; ?>":                      FamilyPHP,
+		"<?xml version=\"1.0\"?><svg/>":      FamilyNone,
+		"<%@ Page Language=\"C#\" %>":        FamilyASP,
+		"<% Response.Write(1) %>":            FamilyASP,
+		"<%@ page import=\"java.io.*\" %>":   FamilyJSP,
+		"<jsp:root>":                         FamilyJSP,
+		"<cfscript>x=1;</cfscript>":          FamilyCFM,
+		"<CFSET x = 1>":                      FamilyCFM,
+		"#!/usr/bin/perl\nprint 1;":          FamilyCGI,
+		"#!/usr/bin/php\n<?php":              FamilyPHP,
+		"<!--#exec cmd=\"id\" -->":           FamilySSI,
+		"<script runat=\"server\">":          FamilyASP,
+		"<html><body>hello</body></html>":    FamilyNone,
+		"\x89PNG\r\n\x1a\n\x00\x00 <? no":    FamilyNone,
+		"a 50% <% discount":                  FamilyNone,
+		"<script language=\"php\">echo 1;":   FamilyPHP,
+		"<%= request.getParameter(\"x\") %>": FamilyJSP,
+	} {
+		if got := Sniff([]byte(src)); got != want {
+			t.Errorf("Sniff(%q) = %s, want %s", src, got, want)
+		}
+	}
+	// Only the prefix counts.
+	late := append(bytes.Repeat([]byte{'x'}, SniffLen), "<?php"...)
+	if got := Sniff(late); got != FamilyNone {
+		t.Errorf("script after SniffLen: %s, want none", got)
+	}
+}
+
+func TestFamilyOf(t *testing.T) {
+	for name, want := range map[string]Family{
+		"a.php": FamilyPHP, "A.PHP": FamilyPHP, "s.php.jpg": FamilyPHP, "x.phtml": FamilyPHP, "x.inc": FamilyPHP,
+		"a.aspx": FamilyASP, "a.asa": FamilyASP, "a.cer": FamilyASP, "x.jspf": FamilyJSP, "x.cfml": FamilyCFM,
+		"x.pl": FamilyCGI, "x.py": FamilyCGI, "x.shtml": FamilySSI, "x.jpg": FamilyNone, "README": FamilyNone,
+		`C:\inetpub\wwwroot\x.ASPX`: FamilyASP, "dir.php/file.txt": FamilyNone,
+	} {
+		if got := FamilyOf(name); got != want {
+			t.Errorf("FamilyOf(%q) = %s, want %s", name, got, want)
+		}
+	}
+}
+
+func TestSniffedScanner(t *testing.T) {
+	e := newEngine(t)
+	r := e.Scan("pic.jpg", []byte("GIF89a\n<?php system($_GET['c']); ?>"))
+	if r.Family != FamilyPHP || !r.Sniffed || !r.Has("php.request-exec") {
+		t.Errorf("got %+v", r)
+	}
+	s := e.NewScanner()
+	s.Reset(FamilyNone)
+	s.Write(bytes.Repeat([]byte{0xff}, SniffLen+1))
+	if !s.NotScript() {
+		t.Error("binary content: NotScript false")
+	}
+	if r := s.Result(); r.Family != FamilyNone || r.Score != 0 {
+		t.Errorf("binary content: %+v", r)
+	}
+}
+
+func TestSettings(t *testing.T) {
+	for _, s := range []Settings{
+		{Weights: map[string]int{"php.nope": 1}},
+		{Weights: map[string]int{"php.exec": -1}},
+		{Thresholds: Thresholds{Low: 50, Medium: 40, High: 70}},
+		{MaxBytes: 10},
+		{MaxBytes: 1 << 30},
+		{MaxBytes: 1 << 20, TailBytes: 2 << 20},
+	} {
+		if _, err := New(s); !errors.Is(err, ErrSettings) {
+			t.Errorf("%+v: error %v, want ErrSettings", s, err)
+		}
+	}
+	e, err := New(Settings{Weights: map[string]int{"php.exec": 0}, Thresholds: Thresholds{High: 200}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := e.Scan("a.php", []byte("<?php system($_GET['c']);"))
+	if r.Has("php.exec") || r.Level != LevelMedium || e.Thresholds().Low != DefaultThresholds.Low {
+		t.Errorf("overrides not applied: %+v", r)
+	}
+}
+
+func TestCatalog(t *testing.T) {
+	seen := map[string]bool{}
+	for _, c := range Catalog() {
+		if seen[c.ID] || c.Weight <= 0 || c.Description == "" || !strings.HasPrefix(c.ID, c.Family.String()+".") && !(c.Family == FamilyNone && strings.HasPrefix(c.ID, "any.")) {
+			t.Errorf("bad catalog entry %+v", c)
+		}
+		seen[c.ID] = true
+	}
+}

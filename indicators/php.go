@@ -1,0 +1,989 @@
+package indicators
+
+import (
+	"bytes"
+	"encoding/binary"
+	"math/bits"
+	"slices"
+)
+
+// PHP is matched on its call syntax rather than on bare words: the engine
+// visits every '(' (found with a vectorised byte search), reads the name
+// before it, and only for the few names that matter looks at the
+// arguments, bounded to argWindow bytes. Request input ($_GET, $_POST,
+// ...) is located the same way from each "$_". Correlations (request input
+// inside a sink's arguments, a decoder inside eval's) then compare sorted
+// position lists. Function names are case-insensitive in PHP, variable
+// names are not.
+
+// phpCat classifies a function name.
+type phpCat uint8
+
+const (
+	catNone phpCat = iota
+	catExec
+	catEval
+	catAssert
+	catCreateFunc
+	catPreg
+	catCallback1 // the callable is the first argument
+	catCallback2 // the callable is the second argument
+	catDecoder
+	catDecoderWeak // decoders common in legitimate chains (urldecode, decryption)
+	catWrite1      // writes to the path in its first argument
+	catWrite2      // writes to the path in its second argument
+	catChr
+	catProbe
+	catRequestFn // returns request input
+	catStrReplace
+	catExtract // extract(), parse_str(): turns input into variables
+)
+
+var phpFuncs = map[string]phpCat{
+	"system": catExec, "exec": catExec, "shell_exec": catExec, "passthru": catExec, "popen": catExec,
+	"proc_open": catExec, "pcntl_exec": catExec, "expect_popen": catExec,
+
+	"eval": catEval, "assert": catAssert, "create_function": catCreateFunc,
+	"preg_replace": catPreg, "preg_filter": catPreg, "mb_ereg_replace": catPreg, "mb_eregi_replace": catPreg,
+
+	"call_user_func": catCallback1, "call_user_func_array": catCallback1, "array_map": catCallback1,
+	"register_shutdown_function": catCallback1, "register_tick_function": catCallback1,
+	"forward_static_call": catCallback1, "forward_static_call_array": catCallback1,
+	"header_register_callback": catCallback1, "ob_start": catCallback1, "set_error_handler": catCallback1,
+	"set_exception_handler": catCallback1, "spl_autoload_register": catCallback1,
+	"array_filter": catCallback2, "array_walk": catCallback2, "array_walk_recursive": catCallback2,
+	"array_reduce": catCallback2, "usort": catCallback2, "uasort": catCallback2, "uksort": catCallback2,
+	"preg_replace_callback": catCallback2, "iterator_apply": catCallback2,
+
+	"base64_decode": catDecoder, "gzinflate": catDecoder, "gzuncompress": catDecoder, "gzdecode": catDecoder,
+	"str_rot13": catDecoder, "strrev": catDecoder, "hex2bin": catDecoder, "convert_uudecode": catDecoder,
+	"bzdecompress": catDecoder, "gzip_inflate": catDecoder,
+	"rawurldecode": catDecoderWeak, "urldecode": catDecoderWeak, "openssl_decrypt": catDecoderWeak, "mcrypt_decrypt": catDecoderWeak,
+
+	"file_put_contents": catWrite1, "fopen": catWrite1, "move_uploaded_file": catWrite2, "copy": catWrite2,
+
+	"chr":             catChr,
+	"ini_get":         catProbe,
+	"function_exists": catProbe, "is_callable": catProbe,
+	"getallheaders": catRequestFn, "apache_request_headers": catRequestFn,
+	"str_replace": catStrReplace,
+	"extract":     catExtract, "parse_str": catExtract,
+}
+
+// phpNameFilter rejects most identifiers before the map lookup: bit
+// (first letter & 31) of [length][last letter & 31].
+var phpNameFilter = func() (t [32][32]uint32) {
+	for name := range phpFuncs {
+		t[len(name)][name[len(name)-1]&31] |= 1 << (name[0] & 31)
+	}
+	return t
+}()
+
+type callKind uint8
+
+const (
+	ckNamed callKind = iota // name(
+	ckVar                   // $name(
+	ckIndex                 // $x[...](
+	ckExpr                  // (...)( or 'string'(
+)
+
+type phpCall struct {
+	kind  callKind
+	cat   phpCat
+	start int // first byte of the callee
+	open  int // the '('
+	end   int // the matching ')', or the end of the argument window
+	// for ckVar: the variable name (without '$'), b[vs:ve]
+	vs, ve int
+	method bool // ckVar called as a method: $this->$f(...)
+}
+
+const (
+	argWindow  = 512  // bytes of arguments looked at after a '('
+	flowWindow = 1536 // bytes looked back for an assignment feeding a sink
+)
+
+func (a *analysis) scanPHP() {
+	a.lex.reset(a.b, a.region > 0)
+	a.phpScan()
+	a.phpCorrelate()
+	a.phpBackticks()
+	a.phpIncludes()
+	// The shared tokens (shell names, command forms, reverse shells)
+	// are looked for only in files that already show an indicator:
+	// they confirm, and this keeps ordinary files to the cheap passes.
+	if a.anyHit() {
+		a.scanCommon()
+	}
+}
+
+// phpScan collects, in one pass over the '(' and '$' bytes, the calls of
+// interest and the positions of request input, both in position order.
+func (a *analysis) phpScan() {
+	b := a.b
+	a.calls = a.calls[:0]
+	a.reqs = a.reqs[:0]
+	// Eight bytes at a time: flag every '(' and every '$' followed by
+	// '_', '{', 'G' or 'H' ($_GET, ${'_POST'}, $GLOBALS['_GET'], PHP 4's
+	// $HTTP_GET_VARS), then visit the flagged bytes (a flag above a true
+	// match may be false: each is checked).
+	const ones = 0x0101010101010101
+	const highs = 0x8080808080808080
+	zero := func(v uint64) uint64 { return (v - ones) &^ v }
+	i := 0
+	for ; i+9 <= len(b); i += 8 {
+		w := binary.LittleEndian.Uint64(b[i:])
+		w1 := binary.LittleEndian.Uint64(b[i+1:])
+		next := zero(w1^(ones*'_')) | zero(w1^(ones*'{')) | zero(w1^(ones*'G')) | zero(w1^(ones*'H'))
+		t := (zero(w^(ones*'(')) | zero(w^(ones*'$'))&next) & highs
+		for t != 0 {
+			p := i + bits.TrailingZeros64(t)/8
+			t &= t - 1
+			switch b[p] {
+			case '(':
+				a.phpParen(p)
+			case '$':
+				a.phpDollar(p)
+			}
+		}
+	}
+	for ; i < len(b); i++ {
+		switch b[i] {
+		case '(':
+			a.phpParen(i)
+		case '$':
+			a.phpDollar(i)
+		}
+	}
+	for i := 0; ; {
+		j := bytes.Index(b[i:], []byte("://input"))
+		if j < 0 {
+			break
+		}
+		a.reqs = append(a.reqs, i+j)
+		i += j + 8
+	}
+	for _, c := range a.calls {
+		if c.cat == catRequestFn {
+			a.reqs = append(a.reqs, c.start)
+		}
+	}
+	slices.Sort(a.reqs)
+}
+
+// phpParen looks at the callee before the '(' at p.
+func (a *analysis) phpParen(p int) {
+	b := a.b
+	k := p - 1
+	for k >= 0 && k > p-16 && (b[k] == ' ' || b[k] == '\t') {
+		k--
+	}
+	if k < 0 {
+		return
+	}
+	c := b[k]
+	switch {
+	case isIdent(c):
+		a.phpNamedCall(p, k)
+	case c == ']':
+		// $x[...]( : find the '[' of the index, then its variable.
+		s := bytes.LastIndexByte(b[max(0, k-64):k], '[')
+		if s < 0 {
+			return
+		}
+		s += max(0, k-64)
+		for s > 0 && b[s-1] == ']' { // $x['a']['b'](
+			t := bytes.LastIndexByte(b[max(0, s-64):s], '[')
+			if t < 0 {
+				break
+			}
+			s = t + max(0, s-64)
+		}
+		vs := s
+		for vs > 0 && isIdent(b[vs-1]) {
+			vs--
+		}
+		if vs > 0 && b[vs-1] == '$' {
+			a.calls = append(a.calls, phpCall{kind: ckIndex, start: vs - 1, open: p, end: a.argsEnd(p), vs: vs, ve: s})
+		}
+	case c == ')' || c == '\'' || c == '"':
+		// (expr)(...) and 'name'(...): dynamic calls. "foo()(" is
+		// common in modern code; keep them, they only count with
+		// request input or a sink name.
+		a.calls = append(a.calls, phpCall{kind: ckExpr, start: k, open: p, end: a.argsEnd(p)})
+	}
+}
+
+// phpNamedCall handles an identifier ending at k followed by '(' at p.
+func (a *analysis) phpNamedCall(p, k int) {
+	b := a.b
+	s := k
+	for s > 0 && s > k-40 && isIdent(b[s-1]) {
+		s--
+	}
+	if s > 0 && isIdent(b[s-1]) {
+		return // longer than any name we want
+	}
+	n := k + 1 - s
+	if s > 0 && b[s-1] == '$' {
+		if s > 1 && b[s-2] == '$' {
+			return // $$x( : rare, not handled
+		}
+		method := s > 2 && (b[s-2] == '>' && b[s-3] == '-' || b[s-2] == ':' && b[s-3] == ':')
+		a.calls = append(a.calls, phpCall{kind: ckVar, start: s - 1, open: p, end: a.argsEnd(p), vs: s, ve: k + 1, method: method})
+		return
+	}
+	if n >= len(phpNameFilter) || phpNameFilter[n][lower(b[k])&31]&(1<<(lower(b[s])&31)) == 0 {
+		return
+	}
+	var buf [40]byte
+	for i := 0; i < n; i++ {
+		buf[i] = lower(b[s+i])
+	}
+	cat := phpFuncs[string(buf[:n])]
+	if cat == catNone {
+		return
+	}
+	// Methods (->exec, ::exec), definitions (function exec) and
+	// namespaced functions of the same name are something else.
+	if s > 0 {
+		switch b[s-1] {
+		case '>', ':':
+			return
+		case '\\':
+			if s > 1 && isIdent(b[s-2]) {
+				return
+			}
+		}
+	}
+	if w := wordBefore(b, s); w == "function" || w == "new" || w == "fn" {
+		return
+	}
+	a.calls = append(a.calls, phpCall{kind: ckNamed, cat: cat, start: s, open: p, end: a.argsEnd(p)})
+}
+
+// wordBefore returns the lower-case word before b[s] (across spaces),
+// up to 8 bytes, or "".
+func wordBefore(b []byte, s int) string {
+	k := s - 1
+	for k >= 0 && k > s-16 && isSpace(b[k]) {
+		k--
+	}
+	if k == s-1 { // no space: not a separate word
+		return ""
+	}
+	e := k + 1
+	for k >= 0 && e-k <= 8 && isIdent(b[k]) {
+		k--
+	}
+	if k >= 0 && isIdent(b[k]) {
+		return ""
+	}
+	return string(bytes.ToLower(b[k+1 : e]))
+}
+
+// argsEnd returns the position of the ')' matching the '(' at p, skipping
+// quoted strings, or p+argWindow (bounded by the region) if there is none
+// within the window.
+func (a *analysis) argsEnd(p int) int {
+	b := a.b
+	limit := min(len(b), p+argWindow)
+	depth := 0
+	for i := p; i < limit; i++ {
+		switch c := b[i]; c {
+		case '(':
+			depth++
+		case ')':
+			depth--
+			if depth == 0 {
+				return i
+			}
+		case '\'', '"':
+			j := skipString(b[:limit], i)
+			if j < 0 {
+				return limit
+			}
+			i = j
+		}
+	}
+	return limit
+}
+
+// skipString returns the index of the quote closing the string opened at
+// b[i], or -1.
+func skipString(b []byte, i int) int {
+	q := b[i]
+	for j := i + 1; j < len(b); j++ {
+		switch b[j] {
+		case '\\':
+			j++
+		case q:
+			return j
+		}
+	}
+	return -1
+}
+
+// phpDollar looks at the variable at p: $_GET and friends, PHP 4's
+// $HTTP_*_VARS and superglobals reached by name (${'_GET'},
+// $GLOBALS['_POST']) are request input.
+func (a *analysis) phpDollar(p int) {
+	rest := a.b[p+1:]
+	if len(rest) < 3 {
+		return
+	}
+	switch rest[0] {
+	case '_':
+		rest = rest[1:]
+		switch {
+		case hasWord(rest, "GET"), hasWord(rest, "POST"), hasWord(rest, "REQUEST"),
+			hasWord(rest, "COOKIE"), hasWord(rest, "FILES"):
+			a.reqs = append(a.reqs, p)
+		case hasWord(rest, "SERVER"):
+			// Only the parts a client controls.
+			w := rest[6:min(len(rest), 40)]
+			if bytes.Contains(w, []byte("HTTP_")) || bytes.Contains(w, []byte("QUERY_STRING")) ||
+				bytes.Contains(w, []byte("REQUEST_URI")) || bytes.Contains(w, []byte("PATH_INFO")) {
+				a.reqs = append(a.reqs, p)
+			}
+		}
+	case 'H':
+		if bytes.HasPrefix(rest, []byte("HTTP_")) {
+			rest = rest[5:]
+			if hasWord(rest, "GET_VARS") || hasWord(rest, "POST_VARS") || hasWord(rest, "COOKIE_VARS") || hasWord(rest, "RAW_POST_DATA") {
+				a.reqs = append(a.reqs, p)
+			}
+		}
+	case '{':
+		a.indirectSuperglobal(p, rest[1:])
+	case 'G':
+		if bytes.HasPrefix(rest, []byte("GLOBALS[")) {
+			a.indirectSuperglobal(p, rest[8:])
+		}
+	}
+}
+
+// indirectSuperglobal looks at what follows "${" or "$GLOBALS[" at p: a
+// quoted superglobal name.
+func (a *analysis) indirectSuperglobal(p int, rest []byte) {
+	rest = bytes.TrimLeft(rest[:min(len(rest), 16)], " \t")
+	if len(rest) < 2 || (rest[0] != '\'' && rest[0] != '"') || rest[1] != '_' {
+		return
+	}
+	q, name := rest[0], rest[2:]
+	for _, w := range []string{"GET", "POST", "REQUEST", "COOKIE", "FILES"} {
+		if len(name) > len(w) && string(name[:len(w)]) == w && name[len(w)] == q {
+			a.found(phpSuperglobalIndirect, p, p+len(w)+14)
+			a.reqs = append(a.reqs, p)
+		}
+	}
+}
+
+// hasWord reports whether b starts with w followed by a non-identifier.
+func hasWord(b []byte, w string) bool {
+	return len(b) >= len(w) && string(b[:len(w)]) == w && (len(b) == len(w) || !isIdent(b[len(w)]))
+}
+
+// reqIn returns the first request position in [s, e), or -1.
+// Request input in a comment or in inline HTML does not count (the lexer
+// runs only when there is a candidate).
+func (a *analysis) reqIn(s, e int) int {
+	i, _ := slices.BinarySearch(a.reqs, s)
+	for ; i < len(a.reqs) && a.reqs[i] < e; i++ {
+		if k := a.lex.kindAt(a.reqs[i]); k != spanComment && k != spanHTML {
+			return a.reqs[i]
+		}
+	}
+	return -1
+}
+
+// phpCorrelate judges each call of interest by its arguments.
+func (a *analysis) phpCorrelate() {
+	b := a.b
+	chain, chainEnd := 0, -1 // chr() chain
+	decEnd := -1             // end of the outermost decoder chain
+	for ci := range a.calls {
+		c := &a.calls[ci]
+		inner := a.calls[ci+1:]
+		switch c.kind {
+		case ckVar:
+			if a.reqIn(c.open, c.end) >= 0 || a.argFlow(c) {
+				a.found(phpRequestVarCall, c.start, c.end+1)
+			}
+			switch {
+			case a.extracted(c.start):
+				// After extract($_POST), every variable is input.
+				a.found(phpRequestCallable, c.start, c.end+1)
+			case c.method:
+				// $this->$name(): dispatch on a computed method name,
+				// common in legitimate code; only request input counts.
+				if a.assignedFrom(c.start, b[c.vs:c.ve]) == srcRequest {
+					a.found(phpRequestCallable, c.start, c.end+1)
+				}
+			case allUnderscores(b[c.vs:c.ve]):
+				// $_(...), $__(...): names chosen not to be read.
+				a.found(phpVarCallBuilt, c.start, c.end+1)
+				if a.assignedFrom(c.start, b[c.vs:c.ve]) == srcRequest {
+					a.found(phpRequestCallable, c.start, c.end+1)
+				}
+			default:
+				switch a.assignedFrom(c.start, b[c.vs:c.ve]) {
+				case srcRequest:
+					a.found(phpRequestCallable, c.start, c.end+1)
+				case srcBuilt:
+					a.found(phpVarCallBuilt, c.start, c.end+1)
+				}
+			}
+			continue
+		case ckIndex:
+			if a.reqIn(c.start, c.open) >= 0 {
+				a.found(phpRequestCallable, c.start, c.end+1)
+			} else if a.reqIn(c.open, c.end) >= 0 {
+				a.found(phpRequestVarCall, c.start, c.end+1)
+			}
+			continue
+		case ckExpr:
+			if a.reqIn(c.start, c.open) >= 0 {
+				a.found(phpRequestCallable, c.start, c.end+1)
+			} else if a.reqIn(c.open, c.end) >= 0 && (b[c.start] == '\'' || b[c.start] == '"' || a.decoderIn(inner, c.start-argWindow, c.open)) {
+				a.found(phpRequestVarCall, c.start, c.end+1)
+			}
+			continue
+		}
+		switch c.cat {
+		case catExec:
+			a.found(phpExec, c.start, c.end+1)
+			if a.reqIn(c.open, c.end) >= 0 {
+				a.found(phpRequestExec, c.start, c.end+1)
+			} else if a.argFlow(c) || a.extracted(c.start) && bytes.IndexByte(b[c.open:c.end], '$') >= 0 {
+				a.found(phpRequestFlow, c.start, c.end+1)
+			}
+		case catEval, catAssert, catCreateFunc:
+			if c.cat == catEval {
+				a.found(phpEval, c.start, c.end+1)
+			}
+			if c.cat == catCreateFunc {
+				a.found(phpCreateFunction, c.start, c.end+1)
+			}
+			dyn := a.evalDynamic(c)
+			switch {
+			case a.reqIn(c.open, c.end) >= 0:
+				a.found(phpRequestEval, c.start, c.end+1)
+			case a.decoderIn(inner, c.open, c.end):
+				a.found(phpEvalDecoder, c.start, c.end+1)
+			case dyn && a.argFlow(c):
+				a.found(phpRequestFlow, c.start, c.end+1)
+			}
+			if dyn && c.cat != catCreateFunc {
+				a.found(phpEvalDynamic, c.start, c.end+1)
+			}
+		case catPreg:
+			if a.pregE(c) {
+				a.found(phpPregE, c.start, c.end+1)
+				if a.reqIn(c.open, c.end) >= 0 {
+					a.found(phpRequestEval, c.start, c.end+1)
+				} else if a.decoderIn(inner, c.open, c.end) {
+					a.found(phpEvalDecoder, c.start, c.end+1)
+				}
+			}
+		case catCallback1, catCallback2:
+			n := 0
+			if c.cat == catCallback2 {
+				n = 1
+			}
+			s, e, ok := a.nthArg(c, n)
+			if !ok {
+				break
+			}
+			switch {
+			case a.reqIn(s, e) >= 0:
+				a.found(phpRequestCallable, c.start, c.end+1)
+			case a.startsWithDecoder(inner, s, e, false):
+				a.found(phpEvalDecoder, c.start, c.end+1)
+			default:
+				if cat, ok := literalFunc(b[s:e]); ok {
+					// call_user_func('system', ...), array_map('assert', ...)
+					if cat == catExec {
+						a.found(phpExec, c.start, c.end+1)
+						if a.reqIn(c.open, c.end) >= 0 {
+							a.found(phpRequestExec, c.start, c.end+1)
+						}
+					} else {
+						a.found(phpEvalDynamic, c.start, c.end+1)
+						if a.reqIn(c.open, c.end) >= 0 {
+							a.found(phpRequestEval, c.start, c.end+1)
+						}
+					}
+				}
+			}
+		case catDecoder, catDecoderWeak:
+			if c.start < decEnd {
+				break // inside an outer decoder already judged
+			}
+			if c.cat == catDecoder && a.startsWithDecoder(inner, c.open+1, c.end, true) {
+				a.found(phpDecoderChain, c.start, c.end+1)
+				decEnd = c.end
+			}
+			if a.longLiteralArg(c) {
+				a.found(phpDecoderBlob, c.start, c.start+60)
+			}
+		case catWrite1, catWrite2:
+			n := 0
+			if c.cat == catWrite2 {
+				n = 1
+			}
+			if s, e, ok := a.nthArg(c, n); ok && a.reqIn(s, e) >= 0 {
+				if c.cat == catWrite1 && lower(b[c.start+1]) == 'o' && !a.fopenWrites(c) { // fopen
+					break
+				}
+				a.found(phpRequestWrite, c.start, c.end+1)
+			}
+		case catChr:
+			// chr(101).chr(118)...: count the calls joined only by
+			// concatenation.
+			if c.start > chainEnd && chain > 0 && onlyJoiners(b[chainEnd:c.start]) {
+				chain++
+			} else {
+				chain = 1
+			}
+			chainEnd = c.end + 1
+			if chain == charChainMin {
+				a.found(anyCharChain, c.start, c.end+1)
+			}
+		case catProbe:
+			if s, e, ok := a.nthArg(c, 0); ok && probesExec(a.lowSlice(s, e)) {
+				a.found(phpFunctionProbe, c.start, c.end+1)
+			}
+		}
+	}
+	a.phpCmdParams()
+}
+
+// extracted reports whether extract() or parse_str() of request input
+// came before pos.
+func (a *analysis) extracted(pos int) bool {
+	for i := range a.calls {
+		c := &a.calls[i]
+		if c.start >= pos {
+			return false
+		}
+		if c.kind == ckNamed && c.cat == catExtract && a.reqIn(c.open, c.end) >= 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func allUnderscores(b []byte) bool {
+	for _, c := range b {
+		if c != '_' {
+			return false
+		}
+	}
+	return len(b) > 0
+}
+
+// decoderIn reports whether one of calls (those after the current one)
+// is a decoder starting in [s, e).
+func (a *analysis) decoderIn(calls []phpCall, s, e int) bool {
+	for i := range calls {
+		c := &calls[i]
+		if c.start >= e {
+			return false
+		}
+		if c.start >= s && c.kind == ckNamed && (c.cat == catDecoder || c.cat == catDecoderWeak) {
+			return true
+		}
+	}
+	return false
+}
+
+// startsWithDecoder reports whether the argument b[s:e] is a call of a
+// decoder (of cat, or of either kind if strong is false), directly.
+func (a *analysis) startsWithDecoder(calls []phpCall, s, e int, strong bool) bool {
+	b := a.b
+	for s < e && (isSpace(b[s]) || b[s] == '@' || b[s] == '\\') {
+		s++
+	}
+	for i := range calls {
+		c := &calls[i]
+		if c.start > s {
+			return false
+		}
+		if c.start == s && c.kind == ckNamed && (c.cat == catDecoder || !strong && c.cat == catDecoderWeak) {
+			return true
+		}
+	}
+	return false
+}
+
+// nthArg returns the bounds of the n-th (0-based) top-level argument of c.
+func (a *analysis) nthArg(c *phpCall, n int) (int, int, bool) {
+	b := a.b
+	depth, k, s := 0, 0, c.open+1
+	for i := c.open + 1; i < c.end; i++ {
+		switch b[i] {
+		case '(', '[', '{':
+			depth++
+		case ')', ']', '}':
+			depth--
+		case '\'', '"':
+			j := skipString(b[:c.end], i)
+			if j < 0 {
+				return 0, 0, false
+			}
+			i = j
+		case ',':
+			if depth == 0 {
+				if k == n {
+					return s, i, true
+				}
+				k++
+				s = i + 1
+			}
+		}
+	}
+	if k == n {
+		return s, c.end, true
+	}
+	return 0, 0, false
+}
+
+// literalFunc reports whether arg is a string literal naming an exec or
+// eval function, and which.
+func literalFunc(arg []byte) (phpCat, bool) {
+	arg = bytes.TrimSpace(arg)
+	if len(arg) < 3 || (arg[0] != '\'' && arg[0] != '"') || arg[len(arg)-1] != arg[0] {
+		return catNone, false
+	}
+	name := string(bytes.ToLower(arg[1 : len(arg)-1]))
+	switch cat := phpFuncs[name]; cat {
+	case catExec, catEval, catAssert, catCreateFunc:
+		return cat, true
+	}
+	return catNone, false
+}
+
+// evalDynamic reports whether the code argument of eval/assert is built
+// at run time. For assert, only a bare variable counts: assert($a > 0) is
+// an ordinary assertion.
+func (a *analysis) evalDynamic(c *phpCall) bool {
+	s, e, ok := a.nthArg(c, 0)
+	if !ok {
+		return true
+	}
+	arg := bytes.TrimSpace(a.b[s:e])
+	if len(arg) == 0 {
+		return false
+	}
+	if c.cat == catAssert {
+		return isBareVar(arg) || a.reqIn(s, e) >= 0 || a.decoderIn(a.calls, s, e)
+	}
+	if (arg[0] == '\'' || arg[0] == '"') && skipString(arg, 0) == len(arg)-1 {
+		return false // a constant string
+	}
+	return true
+}
+
+func isBareVar(b []byte) bool {
+	if len(b) < 2 || b[0] != '$' || !isIdentStart(b[1]) {
+		return false
+	}
+	for _, c := range b[2:] {
+		if !isIdent(c) {
+			return false
+		}
+	}
+	return true
+}
+
+// pregE reports whether the first argument of a preg_replace-like call is
+// a literal pattern with the e modifier.
+func (a *analysis) pregE(c *phpCall) bool {
+	s, e, ok := a.nthArg(c, 0)
+	if !ok {
+		return false
+	}
+	arg := bytes.TrimSpace(a.b[s:e])
+	if len(arg) < 4 || (arg[0] != '\'' && arg[0] != '"') || skipString(arg, 0) != len(arg)-1 {
+		return false
+	}
+	pat := arg[1 : len(arg)-1]
+	if len(pat) < 2 {
+		return false
+	}
+	open := pat[0]
+	if isIdent(open) || open == '\\' || isSpace(open) {
+		return false
+	}
+	closing := open
+	switch open {
+	case '(':
+		closing = ')'
+	case '{':
+		closing = '}'
+	case '[':
+		closing = ']'
+	case '<':
+		closing = '>'
+	}
+	k := bytes.LastIndexByte(pat, closing)
+	if k <= 0 {
+		return false
+	}
+	for _, m := range pat[k+1:] {
+		if m == 'e' {
+			return true
+		}
+		if !isLetter(m) {
+			return false
+		}
+	}
+	return false
+}
+
+// longLiteralArg reports whether the first argument of c is (or starts
+// with) a string literal of 200 bytes or more.
+func (a *analysis) longLiteralArg(c *phpCall) bool {
+	b := a.b
+	i := c.open + 1
+	for i < len(b) && isSpace(b[i]) {
+		i++
+	}
+	if i >= len(b) || (b[i] != '\'' && b[i] != '"') {
+		return false
+	}
+	j := skipString(b[:min(len(b), i+argWindow)], i)
+	return j < 0 || j-i > 200
+}
+
+// fopenWrites reports whether an fopen call's mode argument writes.
+func (a *analysis) fopenWrites(c *phpCall) bool {
+	s, e, ok := a.nthArg(c, 1)
+	if !ok {
+		return false
+	}
+	m := bytes.Trim(bytes.TrimSpace(a.b[s:e]), `'"`)
+	return bytes.ContainsAny(m, "wax")
+}
+
+// onlyJoiners reports whether b holds only what joins string pieces:
+// spaces and the concatenation operators of PHP, VBScript and JavaScript.
+func onlyJoiners(b []byte) bool {
+	if len(b) > 24 {
+		return false
+	}
+	for _, c := range b {
+		if !isSpace(c) && c != '.' && c != '&' && c != '+' && c != '_' {
+			return false
+		}
+	}
+	return true
+}
+
+// lowSlice returns the lower case of b[s:e] (a short argument).
+func (a *analysis) lowSlice(s, e int) []byte { return bytes.ToLower(a.b[s:e]) }
+
+// probesExec reports whether an ini_get/function_exists argument asks
+// about command functions or their restrictions.
+func probesExec(arg []byte) bool {
+	for _, w := range []string{"disable_functions", "'system'", "'shell_exec'", "'passthru'", "'exec'", "'popen'", "'proc_open'",
+		`"system"`, `"shell_exec"`, `"passthru"`, `"exec"`, `"popen"`, `"proc_open"`} {
+		if bytes.Contains(arg, []byte(w)) {
+			return true
+		}
+	}
+	return false
+}
+
+// source classifies what a variable was assigned from.
+type source uint8
+
+const (
+	srcUnknown source = iota
+	srcRequest
+	srcBuilt // decoded, built from pieces, or naming a sink
+)
+
+// assignedFrom looks back from pos (at most flowWindow bytes) for the
+// latest assignment "$name = ...;" and classifies its right-hand side.
+func (a *analysis) assignedFrom(pos int, name []byte) source {
+	b := a.b
+	lo := max(0, pos-flowWindow)
+	var needle [48]byte
+	if len(name)+1 > len(needle) {
+		return srcUnknown
+	}
+	needle[0] = '$'
+	n := 1 + copy(needle[1:], name)
+	end := pos
+	for end > lo {
+		k := bytes.LastIndex(b[lo:end], needle[:n])
+		if k < 0 {
+			return srcUnknown
+		}
+		k += lo
+		end = k
+		v := k + n
+		if v < len(b) && isIdent(b[v]) {
+			continue
+		}
+		for v < len(b) && isSpace(b[v]) {
+			v++
+		}
+		if v+1 < len(b) && b[v] == '.' && b[v+1] == '=' {
+			v++
+		}
+		if v+1 >= len(b) || b[v] != '=' || b[v+1] == '=' || b[v+1] == '>' {
+			continue
+		}
+		rs := v + 1
+		re := bytes.IndexByte(b[rs:min(len(b), rs+argWindow)], ';')
+		if re < 0 {
+			re = min(len(b), rs+argWindow)
+		} else {
+			re += rs
+		}
+		if a.reqIn(rs, re) >= 0 {
+			return srcRequest
+		}
+		for i := range a.calls {
+			c := &a.calls[i]
+			if c.start >= re {
+				break
+			}
+			if c.start >= rs && c.kind == ckNamed && (c.cat == catDecoder || c.cat == catDecoderWeak || c.cat == catChr || c.cat == catStrReplace) {
+				return srcBuilt
+			}
+		}
+		rhs := bytes.TrimSpace(b[rs:re])
+		if bytes.Contains(rhs, []byte("'.'")) || bytes.Contains(rhs, []byte(`"."`)) ||
+			bytes.Contains(rhs, []byte("' . '")) || bytes.Contains(rhs, []byte(`" . "`)) {
+			return srcBuilt
+		}
+		if _, ok := literalFunc(rhs); ok {
+			return srcBuilt
+		}
+		if len(rhs) > 2 && rhs[0] == '"' && bytes.Count(rhs, []byte(`\x`)) >= 3 {
+			return srcBuilt // "\x73\x79\x73...": a name spelled in escapes
+		}
+		return srcUnknown
+	}
+	return srcUnknown
+}
+
+// argFlow reports whether a variable in c's arguments was assigned from
+// request input shortly before.
+func (a *analysis) argFlow(c *phpCall) bool {
+	b := a.b
+	for i := c.open + 1; i < c.end; i++ {
+		if b[i] != '$' || i+1 >= c.end || !isIdentStart(b[i+1]) {
+			continue
+		}
+		j := i + 1
+		for j < c.end && isIdent(b[j]) {
+			j++
+		}
+		if j-i-1 > 40 {
+			i = j
+			continue
+		}
+		if a.assignedFrom(c.start, b[i+1:j]) == srcRequest {
+			return true
+		}
+		i = j
+	}
+	return false
+}
+
+// phpBackticks finds `...` shell commands built from variables.
+func (a *analysis) phpBackticks() {
+	b := a.b
+	for i := 0; ; {
+		j := bytes.IndexByte(b[i:], '`')
+		if j < 0 {
+			return
+		}
+		open := i + j
+		lim := min(len(b), open+256)
+		k := bytes.IndexByte(b[open+1:lim], '`')
+		if k < 0 {
+			i = open + 1
+			continue
+		}
+		closing := open + 1 + k
+		i = closing + 1
+		body := b[open+1 : closing]
+		if bytes.IndexByte(body, '\n') >= 0 || bytes.IndexByte(body, '$') < 0 || bytes.Contains(body, []byte("${")) {
+			continue
+		}
+		// Code context: the backtick expression is a value.
+		p := open - 1
+		for p >= 0 && isSpace(b[p]) {
+			p--
+		}
+		ok := p >= 0 && bytes.IndexByte([]byte("=(.,[?"), b[p]) >= 0
+		if !ok {
+			switch wordBefore(b, open) {
+			case "echo", "print", "return":
+				ok = true
+			}
+		}
+		if !ok {
+			continue
+		}
+		if a.lex.kindAt(open) != spanBacktick {
+			continue
+		}
+		a.found(phpExec, open, closing+1)
+		if a.reqIn(open, closing) >= 0 {
+			a.found(phpRequestExec, open, closing+1)
+		}
+	}
+}
+
+// phpIncludes finds include/require of a path built from request input.
+func (a *analysis) phpIncludes() {
+	b := a.b
+	for _, r := range a.reqs {
+		ls := max(0, r-100)
+		if k := bytes.LastIndexByte(b[ls:r], '\n'); k >= 0 {
+			ls += k + 1
+		}
+		if k := bytes.LastIndexByte(b[ls:r], ';'); k >= 0 {
+			ls += k + 1
+		}
+		seg := bytes.ToLower(b[ls:r])
+		for _, kw := range []string{"include", "require"} {
+			k := bytes.Index(seg, []byte(kw))
+			if k < 0 || (k > 0 && isIdent(seg[k-1])) {
+				continue
+			}
+			after := seg[k+len(kw):]
+			after = bytes.TrimPrefix(after, []byte("_once"))
+			if len(after) > 0 && isIdent(after[0]) {
+				continue
+			}
+			a.found(phpRequestInclude, ls+k, r+12)
+		}
+	}
+}
+
+// phpCmdParams finds request parameters named like a command.
+func (a *analysis) phpCmdParams() {
+	b := a.b
+	for _, r := range a.reqs {
+		k := bytes.IndexByte(b[r:min(len(b), r+16)], '[')
+		if k < 0 {
+			continue
+		}
+		key := b[r+k+1 : min(len(b), r+k+14)]
+		key = bytes.TrimLeft(key, `'" `)
+		for _, w := range []string{"cmd", "command", "exec", "execute", "shell"} {
+			if len(key) > len(w) && hasPrefixFold(key, w) && (key[len(w)] == '\'' || key[len(w)] == '"' || key[len(w)] == ']') {
+				a.found(phpCmdParam, r, r+k+len(w)+4)
+			}
+		}
+	}
+}

@@ -1,0 +1,9 @@
+rule fine { condition: true }
+
+rule uses_undefined_string
+{
+    strings:
+        $a = "x"
+    condition:
+        $a and $missing
+}
