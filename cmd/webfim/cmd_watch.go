@@ -73,7 +73,7 @@ func watchAction(c *cli.Context) error {
 	if err != nil {
 		return usageError{err}
 	}
-	dm := &delivery{outbox: watch.OutboxOf(db), opt: output.DelivererOptions{
+	dm := &delivery{outbox: storeOutbox{db}, opt: output.DelivererOptions{
 		OnError: func(name string, err error) { log.Warn("delivery failed; retrying", "output", name, "err", err) },
 	}}
 	if err := dm.start(outs, conf); err != nil {
