@@ -44,7 +44,7 @@ func CheckDir(dir string) error {
 			who = "its group"
 		}
 		return &pathError{sentinel: ErrUnsafe, msg: fmt.Sprintf(
-			"directory %s is writable by %s (mode %s), who could replace the files in it: run 'chmod go-w %s' or use another directory",
+			"directory %s is writable by %s (mode %#o), who could replace the files in it: run 'chmod go-w %s' or use another directory",
 			dir, who, mode.Perm(), dir)}
 	}
 	return nil

@@ -266,7 +266,7 @@ func (db *DB) pathError(err error) error {
 		}
 		return fmt.Errorf("database: %w", err)
 	case errors.Is(err, safefile.ErrUnsafe):
-		return fmt.Errorf("database %s refused: %w", db.path, err)
+		return fmt.Errorf("unsafe database path: %w", err)
 	}
 	return fmt.Errorf("open database: %w", err)
 }
