@@ -61,6 +61,12 @@ func watchAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	// One daemon per database: a second would deliver this one's outbox.
+	lock, err := db.LockDaemon()
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
 	cfg, pol, err := watchConfig(c, db)
 	if err != nil {
 		return err
