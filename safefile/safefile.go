@@ -24,7 +24,10 @@
 // link and file type checks apply.
 package safefile
 
-import "errors"
+import (
+	"errors"
+	"os"
+)
 
 var (
 	// ErrUnsafe: the path could be redirected or replaced by another user.
@@ -48,4 +51,16 @@ func (e *pathError) Unwrap() []error {
 		return []error{e.sentinel}
 	}
 	return []error{e.sentinel, e.inner}
+}
+
+// statDir returns what dir is, if it is a directory.
+func statDir(dir string) (os.FileInfo, error) {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.IsDir() {
+		return nil, &pathError{msg: dir + " is not a directory", sentinel: ErrNotRegular}
+	}
+	return fi, nil
 }

@@ -11,14 +11,8 @@ import (
 // CheckDir checks that dir is a directory; this system has no Unix
 // permission bits to check.
 func CheckDir(dir string) error {
-	fi, err := os.Stat(dir)
-	if err != nil {
-		return err
-	}
-	if !fi.IsDir() {
-		return &pathError{msg: dir + " is not a directory", sentinel: ErrNotRegular}
-	}
-	return nil
+	_, err := statDir(dir)
+	return err
 }
 
 // OpenFile is os.OpenFile for a file webfim keeps for itself: it refuses

@@ -18,12 +18,9 @@ import (
 // directory, what is wrong and how to fix it. A missing directory yields
 // an error wrapping fs.ErrNotExist.
 func CheckDir(dir string) error {
-	fi, err := os.Stat(dir)
+	fi, err := statDir(dir)
 	if err != nil {
 		return err
-	}
-	if !fi.IsDir() {
-		return &pathError{msg: dir + " is not a directory", sentinel: ErrNotRegular}
 	}
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !ok {

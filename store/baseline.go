@@ -10,10 +10,9 @@ import (
 	"strings"
 	"time"
 
-	"webfim/store/internal/safebolt"
-
 	"webfim/baseline"
 	"webfim/serverconf"
+	"webfim/store/internal/safebolt"
 )
 
 // Meta describes one stored baseline.

@@ -7,9 +7,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"webfim/store/internal/safebolt"
-
 	"webfim/baseline"
+	"webfim/store/internal/safebolt"
 )
 
 // Records streams the records of a committed baseline, ordered by root

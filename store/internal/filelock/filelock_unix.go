@@ -11,37 +11,37 @@ import (
 )
 
 func tryLock(f *os.File, exclusive bool) error {
-	return flock(f, exclusive, syscall.LOCK_NB)
-}
-
-func flock(f *os.File, exclusive bool, flags int) error {
-	how := syscall.LOCK_SH
-	if exclusive {
-		how = syscall.LOCK_EX
-	}
 	rc, err := f.SyscallConn()
 	if err != nil {
 		return err
 	}
 	var lerr error
-	err = rc.Control(func(fd uintptr) {
-		for {
-			lerr = syscall.Flock(int(fd), how|flags)
-			if lerr != syscall.EINTR {
-				return
-			}
-		}
-	})
-	if err != nil {
+	if err := rc.Control(func(fd uintptr) { lerr = flock(fd, lockMode(exclusive)|syscall.LOCK_NB) }); err != nil {
 		return err
 	}
-	if lerr == syscall.EWOULDBLOCK {
+	switch lerr {
+	case nil:
+		return nil
+	case syscall.EWOULDBLOCK:
 		return errWouldBlock
 	}
-	if lerr != nil {
-		return &os.PathError{Op: "flock", Path: f.Name(), Err: lerr}
+	return &os.PathError{Op: "flock", Path: f.Name(), Err: lerr}
+}
+
+func lockMode(exclusive bool) int {
+	if exclusive {
+		return syscall.LOCK_EX
 	}
-	return nil
+	return syscall.LOCK_SH
+}
+
+// flock is flock(2), called again when a signal interrupts it.
+func flock(fd uintptr, how int) error {
+	for {
+		if err := syscall.Flock(int(fd), how); err != syscall.EINTR {
+			return err
+		}
+	}
 }
 
 // abandoned counts blocking waits given up at their timeout whose flock
@@ -60,10 +60,6 @@ func wait(f *os.File, exclusive bool, timeout time.Duration) error {
 	if abandoned.Load() >= maxAbandoned {
 		return poll(f, exclusive, timeout)
 	}
-	how := syscall.LOCK_SH
-	if exclusive {
-		how = syscall.LOCK_EX
-	}
 	rc, err := f.SyscallConn()
 	if err != nil {
 		return err
@@ -79,13 +75,7 @@ func wait(f *os.File, exclusive bool, timeout time.Duration) error {
 		// Control holds a reference to the descriptor: it stays open
 		// until the call returns, even if the caller closes f.
 		cerr := rc.Control(func(fd uintptr) {
-			var lerr error
-			for {
-				lerr = syscall.Flock(int(fd), how)
-				if lerr != syscall.EINTR {
-					break
-				}
-			}
+			lerr := flock(fd, lockMode(exclusive))
 			mu.Lock()
 			defer mu.Unlock()
 			done = true
@@ -94,7 +84,7 @@ func wait(f *os.File, exclusive bool, timeout time.Duration) error {
 			}
 			if gaveUp {
 				if lerr == nil {
-					syscall.Flock(int(fd), syscall.LOCK_UN) // nobody wants it any more
+					flock(fd, syscall.LOCK_UN) // nobody wants it any more
 				}
 				abandoned.Add(-1)
 			}
@@ -131,7 +121,7 @@ func unlock(f *os.File) error {
 		return err
 	}
 	var lerr error
-	if err := rc.Control(func(fd uintptr) { lerr = syscall.Flock(int(fd), syscall.LOCK_UN) }); err != nil {
+	if err := rc.Control(func(fd uintptr) { lerr = flock(fd, syscall.LOCK_UN) }); err != nil {
 		return err
 	}
 	return lerr
