@@ -10,10 +10,9 @@ import (
 	"strings"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"webfim/baseline"
 	"webfim/serverconf"
+	"webfim/store/internal/safebolt"
 )
 
 // Meta describes one stored baseline.
@@ -142,7 +141,7 @@ func (db *DB) Begin(meta Meta) (*BaselineWriter, error) {
 		meta.Host, _ = os.Hostname()
 	}
 	w := &BaselineWriter{db: db, owner: currentOwner(now), lastKey: map[string][]byte{}}
-	err := db.update(func(tx *bolt.Tx) error {
+	err := db.update(func(tx *safebolt.Tx) error {
 		if err := db.gcPending(tx, now, 0); err != nil {
 			return err
 		}
@@ -203,7 +202,7 @@ func (w *BaselineWriter) heartbeat() {
 		case <-t.C:
 			// A failure (lock held for long) is retried at the next tick;
 			// the next batch refreshes the heartbeat too.
-			_ = w.db.update(func(tx *bolt.Tx) error {
+			_ = w.db.update(func(tx *safebolt.Tx) error {
 				b, err := w.pendingBucket(tx)
 				if err != nil {
 					return err
@@ -226,7 +225,7 @@ func (w *BaselineWriter) stopHeartbeat() {
 // pendingBucket returns the writer's baseline bucket, checking that it is
 // still pending and owned by this writer (it may have been removed as
 // abandoned if this process was stopped for longer than StaleAfter).
-func (w *BaselineWriter) pendingBucket(tx *bolt.Tx) (*bolt.Bucket, error) {
+func (w *BaselineWriter) pendingBucket(tx *safebolt.Tx) (*safebolt.Bucket, error) {
 	bs, err := w.db.bucket(tx, bucketBaselines)
 	if err != nil {
 		return nil, err
@@ -243,7 +242,7 @@ func (w *BaselineWriter) pendingBucket(tx *bolt.Tx) (*bolt.Bucket, error) {
 	return b, nil
 }
 
-func (w *BaselineWriter) touch(b *bolt.Bucket) error {
+func (w *BaselineWriter) touch(b *safebolt.Bucket) error {
 	w.owner.Heartbeat = time.Now()
 	oj, _ := json.Marshal(w.owner)
 	return b.Put(keyPending, oj)
@@ -262,13 +261,13 @@ func (w *BaselineWriter) Put(r baseline.Record) error {
 	if r.Root == "" {
 		return fmt.Errorf("record %s has no root", quote(r.Path))
 	}
-	if len(r.Root) > bolt.MaxKeySize {
+	if len(r.Root) > safebolt.MaxKeySize {
 		return fmt.Errorf("root %s is too long for the database", quote(r.Root[:64]))
 	}
 	if r.Path != "" && r.Path[0] == '/' {
 		return fmt.Errorf("root %s: path %s is not relative", quote(r.Root), quote(r.Path))
 	}
-	if len(r.Path) > bolt.MaxKeySize {
+	if len(r.Path) > safebolt.MaxKeySize {
 		return fmt.Errorf("root %s: path %s is too long for the database (%d bytes)", quote(r.Root), quote(r.Path[:64]), len(r.Path))
 	}
 	if r.Root != w.curRoot {
@@ -298,7 +297,7 @@ func (w *BaselineWriter) Put(r baseline.Record) error {
 	w.pack.add(r.Root, key, val)
 	w.count(&r)
 	if w.pack.records >= batchRecords || w.pack.bytes >= batchBytes {
-		err := w.db.update(func(tx *bolt.Tx) error {
+		err := w.db.update(func(tx *safebolt.Tx) error {
 			b, err := w.pendingBucket(tx)
 			if err != nil {
 				return err
@@ -336,13 +335,13 @@ func (w *BaselineWriter) count(r *baseline.Record) {
 }
 
 // flush writes the buffered records into b and refreshes the heartbeat.
-func (w *BaselineWriter) flush(b *bolt.Bucket) error {
+func (w *BaselineWriter) flush(b *safebolt.Bucket) error {
 	roots := b.Bucket(bucketRoots)
 	if roots == nil {
 		return errorf(ErrCorrupt, "baseline %d in %s has no roots bucket", w.id, w.db.path)
 	}
 	var (
-		rb     *bolt.Bucket
+		rb     *safebolt.Bucket
 		rbName string
 	)
 	for _, r := range w.pack.closed {
@@ -352,7 +351,7 @@ func (w *BaselineWriter) flush(b *bolt.Bucket) error {
 			if err != nil {
 				return fmt.Errorf("root %s: %w", quote(r.root), err)
 			}
-			rb.FillPercent = recordsFillPercent
+			rb.SetFillPercent(recordsFillPercent)
 			rbName = r.root
 		}
 		if err := rb.Put(r.key, r.val); err != nil {
@@ -374,7 +373,7 @@ func (w *BaselineWriter) PutInventory(items []serverconf.Item) error {
 	if len(items) == 0 {
 		return nil // nothing to write: spare a write session (two fsyncs)
 	}
-	err := w.db.update(func(tx *bolt.Tx) error {
+	err := w.db.update(func(tx *safebolt.Tx) error {
 		b, err := w.pendingBucket(tx)
 		if err != nil {
 			return err
@@ -427,7 +426,7 @@ func (w *BaselineWriter) Commit(meta Meta, activate bool) (Meta, error) {
 	meta.Active = false
 	w.stopHeartbeat()
 	now := time.Now()
-	err := w.db.update(func(tx *bolt.Tx) error {
+	err := w.db.update(func(tx *safebolt.Tx) error {
 		b, err := w.pendingBucket(tx)
 		if err != nil {
 			return err
@@ -507,7 +506,7 @@ func (w *BaselineWriter) Abort() error {
 	w.done = true
 	w.pack = packer{}
 	w.stopHeartbeat()
-	return w.db.update(func(tx *bolt.Tx) error {
+	return w.db.update(func(tx *safebolt.Tx) error {
 		bs, err := w.db.bucket(tx, bucketBaselines)
 		if err != nil {
 			return err
@@ -520,7 +519,7 @@ func (w *BaselineWriter) Abort() error {
 }
 
 // gcPending deletes pending baselines whose writer is dead, except keep.
-func (db *DB) gcPending(tx *bolt.Tx, now time.Time, keep uint64) error {
+func (db *DB) gcPending(tx *safebolt.Tx, now time.Time, keep uint64) error {
 	bs, err := db.bucket(tx, bucketBaselines)
 	if err != nil {
 		return err
@@ -545,9 +544,6 @@ func (db *DB) gcPending(tx *bolt.Tx, now time.Time, keep uint64) error {
 		}
 	}
 	for _, k := range dead {
-		if err := db.checkBaselineTrees(tx, bs.Bucket(k)); err != nil {
-			return err
-		}
 		if err := bs.DeleteBucket(k); err != nil {
 			return err
 		}
@@ -556,7 +552,7 @@ func (db *DB) gcPending(tx *bolt.Tx, now time.Time, keep uint64) error {
 }
 
 // committed returns the bucket of a committed baseline, or nil.
-func (db *DB) committed(tx *bolt.Tx, id uint64) *bolt.Bucket {
+func (db *DB) committed(tx *safebolt.Tx, id uint64) *safebolt.Bucket {
 	bs := tx.Bucket(bucketBaselines)
 	if bs == nil {
 		return nil
@@ -568,7 +564,7 @@ func (db *DB) committed(tx *bolt.Tx, id uint64) *bolt.Bucket {
 	return b
 }
 
-func (db *DB) readMeta(b *bolt.Bucket, id uint64) (Meta, error) {
+func (db *DB) readMeta(b *safebolt.Bucket, id uint64) (Meta, error) {
 	var m Meta
 	if err := json.Unmarshal(b.Get(keyBaselineMeta), &m); err != nil {
 		return Meta{}, errorf(ErrCorrupt, "database %s: meta of baseline %d is damaged: %w", db.path, id, err)
@@ -577,7 +573,7 @@ func (db *DB) readMeta(b *bolt.Bucket, id uint64) (Meta, error) {
 	return m, nil
 }
 
-func activeID(tx *bolt.Tx) (uint64, bool) {
+func activeID(tx *safebolt.Tx) (uint64, bool) {
 	m := tx.Bucket(bucketMeta)
 	if m == nil {
 		return 0, false
@@ -588,7 +584,7 @@ func activeID(tx *bolt.Tx) (uint64, bool) {
 // List returns the committed baselines ordered by id.
 func (db *DB) List() ([]Meta, error) {
 	var list []Meta
-	err := db.view(func(tx *bolt.Tx) error {
+	err := db.view(func(tx *safebolt.Tx) error {
 		var err error
 		list, err = db.list(tx)
 		return err
@@ -596,7 +592,7 @@ func (db *DB) List() ([]Meta, error) {
 	return list, err
 }
 
-func (db *DB) list(tx *bolt.Tx) ([]Meta, error) {
+func (db *DB) list(tx *safebolt.Tx) ([]Meta, error) {
 	bs, err := db.bucket(tx, bucketBaselines)
 	if err != nil {
 		return nil, err
@@ -632,7 +628,7 @@ func (db *DB) Resolve(ref string) (Meta, error) {
 		return Meta{}, errors.New("empty baseline reference")
 	}
 	var found Meta
-	err := db.view(func(tx *bolt.Tx) error {
+	err := db.view(func(tx *safebolt.Tx) error {
 		active, hasActive := activeID(tx)
 		var id uint64
 		switch {
@@ -677,7 +673,7 @@ func (db *DB) Resolve(ref string) (Meta, error) {
 
 // Activate makes a committed baseline the active one.
 func (db *DB) Activate(id uint64) error {
-	return db.update(func(tx *bolt.Tx) error {
+	return db.update(func(tx *safebolt.Tx) error {
 		if db.committed(tx, id) == nil {
 			return errorf(ErrNotFound, "no baseline %d", id)
 		}
@@ -692,7 +688,7 @@ func (db *DB) Activate(id uint64) error {
 // Delete removes a committed baseline. Deleting the active baseline makes
 // the newest remaining one active (none if it was the last).
 func (db *DB) Delete(id uint64) error {
-	return db.update(func(tx *bolt.Tx) error {
+	return db.update(func(tx *safebolt.Tx) error {
 		if db.committed(tx, id) == nil {
 			return errorf(ErrNotFound, "no baseline %d", id)
 		}
@@ -700,12 +696,9 @@ func (db *DB) Delete(id uint64) error {
 	})
 }
 
-func (db *DB) delete(tx *bolt.Tx, id uint64) error {
+func (db *DB) delete(tx *safebolt.Tx, id uint64) error {
 	bs, err := db.bucket(tx, bucketBaselines)
 	if err != nil {
-		return err
-	}
-	if err := db.checkBaselineTrees(tx, bs.Bucket(u64(id))); err != nil {
 		return err
 	}
 	if err := bs.DeleteBucket(u64(id)); err != nil {
@@ -738,7 +731,7 @@ func (db *DB) Prune(keep int) ([]Meta, error) {
 		return nil, fmt.Errorf("prune: cannot keep %d baselines", keep)
 	}
 	var deleted []Meta
-	err := db.update(func(tx *bolt.Tx) error {
+	err := db.update(func(tx *safebolt.Tx) error {
 		deleted = nil
 		if err := db.gcPending(tx, time.Now(), 0); err != nil {
 			return err
@@ -767,7 +760,7 @@ func (db *DB) Prune(keep int) ([]Meta, error) {
 // Inventory returns the server configuration items of a committed baseline.
 func (db *DB) Inventory(id uint64) ([]serverconf.Item, error) {
 	var items []serverconf.Item
-	err := db.view(func(tx *bolt.Tx) error {
+	err := db.view(func(tx *safebolt.Tx) error {
 		b := db.committed(tx, id)
 		if b == nil {
 			return errorf(ErrNotFound, "no baseline %d", id)

@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 
-	bolt "go.etcd.io/bbolt"
+	"webfim/store/internal/safebolt"
 )
 
 // Records are stored in blocks: runs of consecutive records of one root,
@@ -191,7 +191,7 @@ func decodeBlock(blockKey, data []byte, fn func(key, val []byte) bool) error {
 		if !ok1 || !ok2 {
 			return fail(n, "bad key length")
 		}
-		if shared > len(key) || shared+klen > bolt.MaxKeySize || klen > len(rest) {
+		if shared > len(key) || shared+klen > safebolt.MaxKeySize || klen > len(rest) {
 			return fail(n, "impossible key length %d+%d", shared, klen)
 		}
 		if n == 0 && (shared != len(key) || klen != 0) {
@@ -220,7 +220,7 @@ func decodeBlock(blockKey, data []byte, fn func(key, val []byte) bool) error {
 // seekBlock positions c on the block that would hold key: the last block
 // whose key is at most key, or the first block when every block's key is
 // greater.
-func seekBlock(c *bolt.Cursor, key []byte) (k, v []byte) {
+func seekBlock(c *safebolt.Cursor, key []byte) (k, v []byte) {
 	k, v = c.Seek(key)
 	if k != nil && bytes.Equal(k, key) {
 		return k, v

@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"webfim/store/internal/safebolt"
 )
 
 // Window is an ad-hoc deploy window (webfim deploy start|finish). It is
@@ -39,7 +39,7 @@ func (db *DB) StartWindow(w Window) (Window, error) {
 		return Window{}, errors.New("deploy window ends before it starts")
 	}
 	w.Finished = time.Time{}
-	err := db.update(func(tx *bolt.Tx) error {
+	err := db.update(func(tx *safebolt.Tx) error {
 		wb, err := db.bucket(tx, bucketWindows)
 		if err != nil {
 			return err
@@ -62,7 +62,12 @@ func (db *DB) StartWindow(w Window) (Window, error) {
 			return err
 		}
 		// Keep a bounded history.
-		for wb.Stats().KeyN > maxWindows {
+		n := 0
+		c := wb.Cursor()
+		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+			n++
+		}
+		for ; n > maxWindows; n-- {
 			k, _ := wb.Cursor().First()
 			if err := wb.Delete(k); err != nil {
 				return err
@@ -84,7 +89,7 @@ func describe(s, fallback string) string {
 }
 
 // openWindow returns the most recently started window open at t.
-func (db *DB) openWindow(wb *bolt.Bucket, t time.Time) (Window, bool, error) {
+func (db *DB) openWindow(wb *safebolt.Bucket, t time.Time) (Window, bool, error) {
 	var (
 		best  Window
 		found bool
@@ -109,7 +114,7 @@ func (db *DB) CurrentWindow(now time.Time) (Window, bool, error) {
 		w  Window
 		ok bool
 	)
-	err := db.view(func(tx *bolt.Tx) error {
+	err := db.view(func(tx *safebolt.Tx) error {
 		wb, err := db.bucket(tx, bucketWindows)
 		if err != nil {
 			return err
@@ -124,7 +129,7 @@ func (db *DB) CurrentWindow(now time.Time) (Window, bool, error) {
 // it; [ErrNoWindow] if none is open.
 func (db *DB) FinishWindow(now time.Time) (Window, error) {
 	var w Window
-	err := db.update(func(tx *bolt.Tx) error {
+	err := db.update(func(tx *safebolt.Tx) error {
 		wb, err := db.bucket(tx, bucketWindows)
 		if err != nil {
 			return err
@@ -150,7 +155,7 @@ func (db *DB) FinishWindow(now time.Time) (Window, error) {
 // Windows returns the recorded windows (the last 1000) ordered by ID.
 func (db *DB) Windows() ([]Window, error) {
 	var list []Window
-	err := db.view(func(tx *bolt.Tx) error {
+	err := db.view(func(tx *safebolt.Tx) error {
 		wb, err := db.bucket(tx, bucketWindows)
 		if err != nil {
 			return err

@@ -12,6 +12,14 @@
 // the same file at the same time; a lock held for longer than the timeout
 // yields an error wrapping [ErrLocked] that names the file.
 //
+// Every session runs through store/internal/safebolt, which opens the
+// file without following a symbolic link (see package safefile), validates
+// what bbolt would trust blindly and hands this package only buckets whose
+// page trees are valid: a damaged file yields an error wrapping
+// [ErrCorrupt], never a crash or a hang. [Open] creates a missing database
+// unless [Options.NoCreate] is set; [DB.LockDaemon] keeps a second watch
+// daemon off the database.
+//
 // A baseline being written is pending: it is not listed, cannot be resolved
 // or activated, until [BaselineWriter.Commit] publishes it in one
 // transaction. A writer killed at any moment leaves the database intact and

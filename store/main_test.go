@@ -33,6 +33,8 @@ func TestMain(m *testing.M) {
 		childHold(os.Getenv(childDBEnv))
 	case "write":
 		childWrite(os.Getenv(childDBEnv))
+	case "daemon":
+		childDaemon(os.Getenv(childDBEnv))
 	default:
 		fmt.Fprintln(os.Stderr, "unknown child mode", os.Getenv(childEnv))
 		os.Exit(2)
@@ -47,6 +49,21 @@ func childHold(path string) {
 		os.Exit(1)
 	}
 	defer bdb.Close()
+	fmt.Println(childReady)
+	time.Sleep(time.Minute)
+	os.Exit(0)
+}
+
+// childDaemon holds the daemon lock of the database until killed.
+func childDaemon(path string) {
+	db, err := Open(path, Options{})
+	if err == nil {
+		_, err = db.LockDaemon()
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 	fmt.Println(childReady)
 	time.Sleep(time.Minute)
 	os.Exit(0)

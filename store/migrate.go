@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"fmt"
 
-	bolt "go.etcd.io/bbolt"
+	"webfim/store/internal/safebolt"
 )
 
 // migrate brings a database of schema from up to [SchemaVersion], inside
 // the set-up transaction: either the whole database is converted or,
 // on any error, nothing is.
-func migrate(tx *bolt.Tx, from uint64) error {
+func migrate(tx *safebolt.Tx, from uint64) error {
 	if from < 2 {
 		if err := migrateRecordsToBlocks(tx); err != nil {
 			return fmt.Errorf("upgrade to schema 2: %w", err)
@@ -21,7 +21,7 @@ func migrate(tx *bolt.Tx, from uint64) error {
 
 // migrateRecordsToBlocks rewrites the records of every baseline from
 // schema 1 (one bbolt value per record) into blocks (schema 2).
-func migrateRecordsToBlocks(tx *bolt.Tx) error {
+func migrateRecordsToBlocks(tx *safebolt.Tx) error {
 	bs := tx.Bucket(bucketBaselines)
 	if bs == nil {
 		return nil
@@ -55,7 +55,7 @@ func migrateRecordsToBlocks(tx *bolt.Tx) error {
 	return nil
 }
 
-func migrateRoot(roots *bolt.Bucket, name []byte) error {
+func migrateRoot(roots *safebolt.Bucket, name []byte) error {
 	var p packer
 	root := string(name)
 	err := roots.Bucket(name).ForEach(func(k, v []byte) error {
@@ -79,7 +79,7 @@ func migrateRoot(roots *bolt.Bucket, name []byte) error {
 	if err != nil {
 		return err
 	}
-	nb.FillPercent = recordsFillPercent
+	nb.SetFillPercent(recordsFillPercent)
 	for _, blk := range p.closed {
 		if err := nb.Put(blk.key, blk.val); err != nil {
 			return err

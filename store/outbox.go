@@ -4,9 +4,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"webfim/store/internal/safebolt"
 )
 
 // OutboxEntry is an alert waiting for delivery.
@@ -57,7 +58,7 @@ func decodeEntry(seq uint64, b []byte) (OutboxEntry, error) {
 // call dropped. max <= 0 means unbounded.
 func (db *DB) Enqueue(max int, docs ...OutboxEntry) (dropped int, err error) {
 	now := time.Now()
-	err = db.update(func(tx *bolt.Tx) error {
+	err = db.update(func(tx *safebolt.Tx) error {
 		dropped = 0
 		ob, err := db.bucket(tx, bucketOutbox)
 		if err != nil {
@@ -69,7 +70,7 @@ func (db *DB) Enqueue(max int, docs ...OutboxEntry) (dropped int, err error) {
 		}
 		depth, _ := getU64(om.Get(keyOutboxDepth))
 		total, _ := getU64(om.Get(keyOutboxDropped))
-		ob.FillPercent = 0.9 // appended in sequence order
+		ob.SetFillPercent(0.9) // appended in sequence order
 		for i := range docs {
 			e := docs[i]
 			if e.Enqueued.IsZero() {
@@ -105,16 +106,28 @@ func (db *DB) Enqueue(max int, docs ...OutboxEntry) (dropped int, err error) {
 
 // Pending returns up to n of the oldest entries (all if n <= 0), in
 // sequence order. They stay in the outbox until acknowledged.
-func (db *DB) Pending(n int) ([]OutboxEntry, error) {
+func (db *DB) Pending(n int) ([]OutboxEntry, error) { return db.PendingAfter(0, n) }
+
+// PendingAfter is [DB.Pending] for the entries whose sequence number is
+// greater than after: a deliverer that remembers how far an output got
+// seeks there directly, however many older entries another output has
+// not acknowledged yet.
+func (db *DB) PendingAfter(after uint64, n int) ([]OutboxEntry, error) {
+	if after == math.MaxUint64 {
+		return nil, nil
+	}
 	var list []OutboxEntry
-	err := db.view(func(tx *bolt.Tx) error {
+	err := db.view(func(tx *safebolt.Tx) error {
 		ob, err := db.bucket(tx, bucketOutbox)
 		if err != nil {
 			return err
 		}
 		c := ob.Cursor()
-		for k, v := c.First(); k != nil && (n <= 0 || len(list) < n); k, v = c.Next() {
-			seq, _ := getU64(k)
+		for k, v := c.Seek(u64(after + 1)); k != nil && (n <= 0 || len(list) < n); k, v = c.Next() {
+			seq, ok := getU64(k)
+			if !ok || v == nil {
+				return errorf(ErrCorrupt, "database %s: outbox key %x is damaged", db.path, k)
+			}
 			e, err := decodeEntry(seq, v)
 			if err != nil {
 				return errorf(ErrCorrupt, "database %s: outbox entry %d is damaged: %w", db.path, seq, err)
@@ -132,7 +145,7 @@ func (db *DB) Ack(seqs ...uint64) error {
 	if len(seqs) == 0 {
 		return nil
 	}
-	return db.update(func(tx *bolt.Tx) error {
+	return db.update(func(tx *safebolt.Tx) error {
 		ob, err := db.bucket(tx, bucketOutbox)
 		if err != nil {
 			return err
@@ -161,7 +174,7 @@ func (db *DB) Ack(seqs ...uint64) error {
 // OutboxStats returns the number of entries waiting and how many were
 // ever dropped because the outbox was full.
 func (db *DB) OutboxStats() (depth int, dropped uint64, err error) {
-	err = db.view(func(tx *bolt.Tx) error {
+	err = db.view(func(tx *safebolt.Tx) error {
 		om, err := db.bucket(tx, bucketOutboxMeta)
 		if err != nil {
 			return err
@@ -180,7 +193,7 @@ func (db *DB) Seen(fingerprint string) (time.Time, bool, error) {
 		t  time.Time
 		ok bool
 	)
-	err := db.view(func(tx *bolt.Tx) error {
+	err := db.view(func(tx *safebolt.Tx) error {
 		sb, err := db.bucket(tx, bucketSeen)
 		if err != nil {
 			return err
@@ -204,14 +217,14 @@ func (db *DB) MarkSeenAll(t time.Time, fingerprints ...string) error {
 		if fp == "" {
 			return errors.New("empty dedupe fingerprint")
 		}
-		if len(fp) > bolt.MaxKeySize {
+		if len(fp) > safebolt.MaxKeySize {
 			return fmt.Errorf("dedupe fingerprint of %d bytes is too long", len(fp))
 		}
 	}
 	if len(fingerprints) == 0 {
 		return nil
 	}
-	return db.update(func(tx *bolt.Tx) error {
+	return db.update(func(tx *safebolt.Tx) error {
 		sb, err := db.bucket(tx, bucketSeen)
 		if err != nil {
 			return err
@@ -229,7 +242,7 @@ func (db *DB) MarkSeenAll(t time.Time, fingerprints ...string) error {
 // table does not grow forever; it returns how many were deleted.
 func (db *DB) ForgetSeen(before time.Time) (int, error) {
 	n := 0
-	err := db.update(func(tx *bolt.Tx) error {
+	err := db.update(func(tx *safebolt.Tx) error {
 		n = 0
 		sb, err := db.bucket(tx, bucketSeen)
 		if err != nil {
@@ -237,7 +250,7 @@ func (db *DB) ForgetSeen(before time.Time) (int, error) {
 		}
 		var old [][]byte
 		err = sb.ForEach(func(k, v []byte) error {
-			if len(k) > bolt.MaxKeySize {
+			if len(k) > safebolt.MaxKeySize {
 				return errorf(ErrCorrupt, "database %s: damaged key in the dedupe table", db.path)
 			}
 			if ts, ok := getU64(v); !ok || time.Unix(0, int64(ts)).Before(before) {

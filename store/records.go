@@ -7,9 +7,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	bolt "go.etcd.io/bbolt"
-
 	"webfim/baseline"
+	"webfim/store/internal/safebolt"
 )
 
 // Records streams the records of a committed baseline, ordered by root
@@ -144,7 +143,7 @@ func (c *readBuf) value(r storedRecord) []byte {
 // are reached.
 func (db *DB) readChunk(out *readBuf, id uint64, onlyRoot, pfx []byte, pos chunkPos, first bool) (next chunkPos, done bool, err error) {
 	out.recs, out.vals = out.recs[:0], out.vals[:0]
-	err = db.view(func(tx *bolt.Tx) error {
+	err = db.view(func(tx *safebolt.Tx) error {
 		out.recs, out.vals = out.recs[:0], out.vals[:0] // a retried session starts again
 		b := db.committed(tx, id)
 		if b == nil {
@@ -179,9 +178,6 @@ func (db *DB) readChunk(out *readBuf, id uint64, onlyRoot, pfx []byte, pos chunk
 		size := 0
 		for rk != nil {
 			rb := roots.Bucket(rk)
-			if err := db.checkRecordBucket(tx, rb); err != nil {
-				return err
-			}
 			if rb != nil {
 				root := string(rk)
 				c := rb.Cursor()
@@ -201,7 +197,7 @@ func (db *DB) readChunk(out *readBuf, id uint64, onlyRoot, pfx []byte, pos chunk
 					if v == nil {
 						continue // a nested bucket has no business here
 					}
-					if len(k) > bolt.MaxKeySize || len(v) > maxBlockValue {
+					if len(k) > safebolt.MaxKeySize || len(v) > maxBlockValue {
 						// A damaged page can claim a huge key or value;
 						// do not copy whatever memory follows the map.
 						after := "the start"
@@ -258,7 +254,7 @@ func (db *DB) Lookup(id uint64, root, path string) (rec baseline.Record, ok bool
 		return rec, false, err
 	}
 	var val []byte
-	err = db.view(func(tx *bolt.Tx) error {
+	err = db.view(func(tx *safebolt.Tx) error {
 		b := db.committed(tx, id)
 		if b == nil {
 			return errorf(ErrNotFound, "no baseline %d", id)
@@ -270,9 +266,6 @@ func (db *DB) Lookup(id uint64, root, path string) (rec baseline.Record, ok bool
 		rb := roots.Bucket([]byte(root))
 		if rb == nil {
 			return nil
-		}
-		if err := db.checkRecordBucket(tx, rb); err != nil {
-			return err
 		}
 		k, v := seekBlock(rb.Cursor(), key)
 		if k == nil || v == nil {

@@ -6,18 +6,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"strings"
-	"sync"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
-	berrors "go.etcd.io/bbolt/errors"
 
 	"webfim/baseline"
 	"webfim/serverconf"
+	"webfim/store/internal/safebolt"
 )
 
 // SchemaVersion is the version of the on-disk layout this package writes.
@@ -32,7 +29,7 @@ const DefaultLockTimeout = 5 * time.Second
 var (
 	// ErrLocked: another process held the database for longer than the
 	// lock timeout.
-	ErrLocked = errors.New("database is locked by another process")
+	ErrLocked = safebolt.ErrLocked
 	// ErrNotFound: no such baseline (or it is still being written).
 	ErrNotFound = errors.New("not found")
 	// ErrNewerSchema: the file was written by a newer webfim.
@@ -42,31 +39,13 @@ var (
 	// ErrNoWindow: no deploy window is open.
 	ErrNoWindow = errors.New("no deploy window is open")
 	// ErrCorrupt: the file is not a webfim database or is damaged.
-	ErrCorrupt = errors.New("database is damaged")
+	ErrCorrupt = safebolt.ErrCorrupt
 )
 
-// storeError carries a full message and the sentinel it matches, so that
-// messages read naturally ("database /x is locked by another process
+// errorf formats a message into an error that also matches sentinel, so
+// that messages read naturally ("database /x is locked by another process
 // (waited 5s)") and errors.Is still works.
-type storeError struct {
-	msg   string
-	cause error // the sentinel
-	inner error // optional underlying error
-}
-
-func (e *storeError) Error() string { return e.msg }
-
-func (e *storeError) Unwrap() []error {
-	if e.inner != nil {
-		return []error{e.cause, e.inner}
-	}
-	return []error{e.cause}
-}
-
-func errorf(sentinel error, format string, args ...any) error {
-	err := fmt.Errorf(format, args...)
-	return &storeError{msg: err.Error(), cause: sentinel, inner: errors.Unwrap(err)}
-}
+var errorf = safebolt.Errorf
 
 // Options tune how a database is opened.
 type Options struct {
@@ -74,6 +53,11 @@ type Options struct {
 	// release the file before failing with [ErrLocked]; 0 means
 	// [DefaultLockTimeout].
 	LockTimeout time.Duration
+	// NoCreate makes Open fail with an error wrapping fs.ErrNotExist
+	// instead of creating a missing database and its directory: for
+	// commands that only read, so that a mistyped path leaves nothing
+	// behind.
+	NoCreate bool
 }
 
 // DB is a handle on a webfim database file. It holds no open file between
@@ -81,30 +65,7 @@ type Options struct {
 type DB struct {
 	path string
 	opt  Options
-	// mu serialises sessions on the same file within this process: bbolt's
-	// flock would otherwise make goroutines of one process wait on each
-	// other by polling.
-	mu *sync.RWMutex
-	// trees remembers the pages validated before bbolt walks them;
-	// checks holds each running session's checker (by transaction).
-	trees  *pageTrees
-	checks sync.Map
-}
-
-var (
-	fileLocksMu sync.Mutex
-	fileLocks   = map[string]*sync.RWMutex{}
-)
-
-func fileLock(path string) *sync.RWMutex {
-	fileLocksMu.Lock()
-	defer fileLocksMu.Unlock()
-	l := fileLocks[path]
-	if l == nil {
-		l = new(sync.RWMutex)
-		fileLocks[path] = l
-	}
-	return l
+	b    *safebolt.DB
 }
 
 // Top-level buckets and keys. See docs/store.md.
@@ -123,9 +84,12 @@ var (
 	topBuckets = [][]byte{bucketMeta, bucketBaselines, bucketWindows, bucketOutbox, bucketOutboxMeta, bucketSeen}
 )
 
-// Open opens the database at path, creating it (mode 0600, parent
-// directory 0700) if it does not exist, and checks its schema version.
-// No file stays open after Open returns.
+// Open opens the database at path and checks its schema version,
+// upgrading an older one. A missing database is created (mode 0600,
+// parent directory 0700) unless [Options.NoCreate] is set. The file must
+// be a regular file, not a symbolic link, in a directory other users
+// cannot write to (see package safefile). No file stays open after Open
+// returns.
 func Open(path string, opt Options) (*DB, error) {
 	if path == "" {
 		return nil, errors.New("no database path given")
@@ -137,77 +101,86 @@ func Open(path string, opt Options) (*DB, error) {
 	if opt.LockTimeout <= 0 {
 		opt.LockTimeout = DefaultLockTimeout
 	}
-	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
-		return nil, fmt.Errorf("create database directory: %w", err)
+	db := &DB{path: abs, opt: opt, b: safebolt.New(abs, opt.LockTimeout)}
+	// Most opens find the file set up: a read session says so without a
+	// write session's two fsyncs.
+	ready, err := db.ready()
+	if errors.Is(err, fs.ErrNotExist) {
+		if opt.NoCreate {
+			return nil, errorf(err, "no webfim database at %s (nothing was created)", abs)
+		}
+		if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
+			return nil, fmt.Errorf("create database directory: %w", err)
+		}
+		// Another process may have created it meanwhile: then it is used.
+		if err := db.b.Create(initSchema); err != nil && !errors.Is(err, fs.ErrExist) {
+			return nil, err
+		}
+		ready, err = db.ready()
 	}
-	db := &DB{path: abs, opt: opt, mu: fileLock(abs), trees: &pageTrees{}}
-	// Most opens find the file set up: a read session says so without the
-	// write session's two fsyncs. Anything else (no file, missing buckets,
-	// an unknown schema, damage) is left to the write session below, which
-	// sets up or reports it.
-	if ready, err := db.ready(); ready {
-		return db, nil
-	} else if errors.Is(err, ErrLocked) {
+	if err != nil {
 		return nil, err
 	}
-	err = db.session(sessionInit, func(tx *bolt.Tx) error {
-		meta := tx.Bucket(bucketMeta)
-		if meta == nil {
-			var foreign []byte
-			_ = tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
-				foreign = name
-				return errStop
-			})
-			if foreign != nil {
-				return errorf(ErrCorrupt, "database %s is not a webfim database (it has no %q bucket but a %q one)", abs, bucketMeta, foreign)
-			}
-			for _, name := range topBuckets {
-				if _, err := tx.CreateBucket(name); err != nil {
-					return err
-				}
-			}
-			meta = tx.Bucket(bucketMeta)
-			if err := meta.Put(keySchema, u64(SchemaVersion)); err != nil {
-				return err
-			}
-			return meta.Put(keyNextBaselineID, u64(1))
-		}
-		v, ok := getU64(meta.Get(keySchema))
-		if !ok {
-			return errorf(ErrCorrupt, "database %s has no valid schema version", abs)
-		}
-		if v > SchemaVersion {
-			return errorf(ErrNewerSchema, "database %s was written by a newer webfim (schema %d, this binary knows %d); upgrade webfim", abs, v, SchemaVersion)
-		}
-		for _, name := range topBuckets {
-			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
-				return err
-			}
-		}
-		if v < SchemaVersion {
-			if err := db.checkAllBaselineTrees(tx); err != nil {
-				return err
-			}
-			if err := migrate(tx, v); err != nil {
-				return fmt.Errorf("database %s: %w", abs, err)
-			}
-		}
-		return nil
-	})
-	if err != nil {
+	if ready {
+		return db, nil
+	}
+	// Anything else (missing buckets, an older or newer schema, another
+	// program's file) is set up or reported by a write session.
+	if err := db.update(db.setUp); err != nil {
 		return nil, err
 	}
 	return db, nil
 }
 
+// initSchema sets up an empty file.
+func initSchema(tx *safebolt.Tx) error {
+	for _, name := range topBuckets {
+		if _, err := tx.CreateBucket(name); err != nil {
+			return err
+		}
+	}
+	meta := tx.Bucket(bucketMeta)
+	if err := meta.Put(keySchema, u64(SchemaVersion)); err != nil {
+		return err
+	}
+	return meta.Put(keyNextBaselineID, u64(1))
+}
+
+// setUp brings an existing file that is not ready up to date, or says
+// why it cannot be.
+func (db *DB) setUp(tx *safebolt.Tx) error {
+	meta := tx.Bucket(bucketMeta)
+	if meta == nil {
+		if foreign, _ := tx.Cursor().First(); foreign != nil {
+			return errorf(ErrCorrupt, "database %s is not a webfim database (it has no %q bucket but a %q one)", db.path, bucketMeta, foreign)
+		}
+		return initSchema(tx)
+	}
+	v, ok := getU64(meta.Get(keySchema))
+	if !ok {
+		return errorf(ErrCorrupt, "database %s has no valid schema version", db.path)
+	}
+	if v > SchemaVersion {
+		return errorf(ErrNewerSchema, "database %s was written by a newer webfim (schema %d, this binary knows %d); upgrade webfim", db.path, v, SchemaVersion)
+	}
+	for _, name := range topBuckets {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return err
+		}
+	}
+	if v < SchemaVersion {
+		if err := migrate(tx, v); err != nil {
+			return fmt.Errorf("database %s: %w", db.path, err)
+		}
+	}
+	return nil
+}
+
 // ready reports whether the file exists with this schema version and
 // every top-level bucket.
 func (db *DB) ready() (bool, error) {
-	if _, err := os.Stat(db.path); err != nil {
-		return false, nil
-	}
 	ready := false
-	err := db.view(func(tx *bolt.Tx) error {
+	err := db.view(func(tx *safebolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		if meta == nil {
 			return nil
@@ -231,151 +204,12 @@ func (db *DB) Path() string { return db.path }
 
 var errStop = errors.New("stop")
 
-type sessionKind int
-
-const (
-	sessionRead  sessionKind = iota // shared lock, read-only transaction
-	sessionWrite                    // exclusive lock, one read-write transaction
-	sessionInit                     // like sessionWrite, may create the file
-)
-
-// view runs fn in a read-only session.
-func (db *DB) view(fn func(*bolt.Tx) error) error { return db.session(sessionRead, fn) }
+// view runs fn in a read-only session (see package safebolt).
+func (db *DB) view(fn func(*safebolt.Tx) error) error { return db.b.View(fn) }
 
 // update runs fn in a read-write session; fn's changes are committed
 // atomically when it returns nil.
-func (db *DB) update(fn func(*bolt.Tx) error) error { return db.session(sessionWrite, fn) }
-
-// session opens the file, runs fn in one transaction and closes the file.
-// Faults and panics inside bbolt (a damaged or truncated file) become
-// errors wrapping ErrCorrupt.
-func (db *DB) session(kind sessionKind, fn func(*bolt.Tx) error) (err error) {
-	write := kind == sessionWrite || kind == sessionInit
-	if write {
-		db.mu.Lock()
-		defer db.mu.Unlock()
-	} else {
-		db.mu.RLock()
-		defer db.mu.RUnlock()
-	}
-	exists := true
-	if _, err := os.Stat(db.path); errors.Is(err, os.ErrNotExist) {
-		// Do not let a write session silently recreate a deleted file.
-		if kind != sessionInit {
-			return fmt.Errorf("database %s no longer exists: %w", db.path, os.ErrNotExist)
-		}
-		exists = false
-	} else if err != nil {
-		return fmt.Errorf("open database: %w", err)
-	}
-	if write && exists {
-		if err := db.sessionLocked(false, nil); err != nil {
-			return err
-		}
-	}
-	return db.sessionLocked(write, fn)
-}
-
-// sessionLocked is session after the in-process lock is taken. A read
-// session with fn == nil only runs precheckFile.
-func (db *DB) sessionLocked(write bool, fn func(*bolt.Tx) error) (err error) {
-	var file *os.File
-	// The file is memory-mapped: reading a page past the end of a
-	// truncated file raises SIGBUS, which must become an error.
-	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	defer func() {
-		r := recover()
-		if r == nil {
-			return
-		}
-		// Do not call bdb.Close: the fault may have happened while bbolt
-		// held one of its internal locks, and Close would wait for it
-		// forever. Closing the descriptor releases the file lock; the
-		// abandoned handle's memory map stays until the process ends.
-		if file != nil {
-			file.Close()
-		}
-		err = errorf(ErrCorrupt, "database %s is damaged: %v", db.path, r)
-	}()
-
-	opts := &bolt.Options{
-		Timeout:  db.opt.LockTimeout,
-		ReadOnly: !write,
-		OpenFile: func(name string, flag int, perm os.FileMode) (*os.File, error) {
-			f, err := os.OpenFile(name, flag, perm)
-			file = f
-			return f, err
-		},
-	}
-	bdb, err := bolt.Open(db.path, 0o600, opts)
-	if err != nil {
-		return db.openError(err)
-	}
-	if fn == nil {
-		err = precheckFile(file)
-		if err != nil {
-			err = errorf(ErrCorrupt, "database %s is damaged: %v", db.path, err)
-		}
-		if cerr := bdb.Close(); cerr != nil && err == nil {
-			err = fmt.Errorf("close database %s: %w", db.path, cerr)
-		}
-		return err
-	}
-	run := func(tx *bolt.Tx) error {
-		if file == nil {
-			return fn(tx)
-		}
-		fi, err := file.Stat()
-		if err != nil {
-			return db.damaged(err)
-		}
-		if err := checkSize(tx, fi); err != nil {
-			return db.damaged(err)
-		}
-		tc := db.newTreeCheck(tx, file, fi)
-		if err := tc.checkStructure(tx); err != nil {
-			return db.damaged(err)
-		}
-		db.checks.Store(tx, tc)
-		defer db.checks.Delete(tx)
-		return fn(tx)
-	}
-	if write {
-		err = bdb.Update(run)
-	} else {
-		err = bdb.View(run)
-	}
-	// Reached only without a panic.
-	if cerr := bdb.Close(); cerr != nil && err == nil {
-		err = fmt.Errorf("close database %s: %w", db.path, cerr)
-	}
-	return err
-}
-
-func (db *DB) openError(err error) error {
-	switch {
-	case errors.Is(err, berrors.ErrTimeout):
-		return errorf(ErrLocked, "database %s is locked by another process (waited %s)", db.path, db.opt.LockTimeout)
-	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrVersionMismatch), errors.Is(err, berrors.ErrChecksum):
-		return errorf(ErrCorrupt, "database %s is not a webfim database or is damaged: %w", db.path, err)
-	case errors.Is(err, os.ErrNotExist), errors.Is(err, os.ErrPermission):
-		return fmt.Errorf("open database: %w", err)
-	}
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return fmt.Errorf("open database: %w", err)
-	}
-	return errorf(ErrCorrupt, "database %s cannot be opened: %w", db.path, err)
-}
-
-// checkSize refuses a file shorter than the pages its meta page claims:
-// a truncated copy would otherwise fault on the first read past the end.
-func checkSize(tx *bolt.Tx, fi os.FileInfo) error {
-	if need := tx.Size(); fi.Size() < need {
-		return fmt.Errorf("file is truncated (%d bytes, its pages need %d)", fi.Size(), need)
-	}
-	return nil
-}
+func (db *DB) update(fn func(*safebolt.Tx) error) error { return db.b.Update(fn) }
 
 // Check verifies the whole file: every key and value is read (a damaged
 // or missing page is reported, not a crash), keys are in order, and every
@@ -387,12 +221,8 @@ func checkSize(tx *bolt.Tx, fi os.FileInfo) error {
 // crashes the process, and a damaged page header can make it loop for
 // very long. The tests run it on files they know to be undamaged.
 func (db *DB) Check() error {
-	return db.session(sessionRead, func(tx *bolt.Tx) error {
-		if err := db.checkAllBaselineTrees(tx); err != nil {
-			return err
-		}
-		check := func(b *bolt.Bucket) error { return db.validate(tx, b, false) }
-		if err := walkBuckets(tx.Cursor(), tx.Bucket, check, nil); err != nil {
+	return db.view(func(tx *safebolt.Tx) error {
+		if err := walkBuckets(tx.Cursor(), tx.Bucket, tx.Size(), nil); err != nil {
 			return errorf(ErrCorrupt, "database %s failed its integrity check: %v", db.path, err)
 		}
 		if errs := db.checkContents(tx); len(errs) > 0 {
@@ -403,7 +233,7 @@ func (db *DB) Check() error {
 }
 
 // checkContents decodes everything; it returns at most 10 errors.
-func (db *DB) checkContents(tx *bolt.Tx) []error {
+func (db *DB) checkContents(tx *safebolt.Tx) []error {
 	var errs []error
 	add := func(err error) bool {
 		errs = append(errs, err)
@@ -515,13 +345,14 @@ func (db *DB) checkContents(tx *bolt.Tx) []error {
 }
 
 // walkBuckets reads every key and value under c, recursively, checking
-// that keys are in strictly increasing order.
-func walkBuckets(c *bolt.Cursor, sub func([]byte) *bolt.Bucket, check func(*bolt.Bucket) error, path []string) error {
+// that keys are in strictly increasing order and that no entry claims more
+// bytes than the file has (size). sub opens a nested bucket (whose page
+// tree is validated before it is walked).
+func walkBuckets(c *safebolt.Cursor, sub func([]byte) *safebolt.Bucket, size int64, path []string) error {
 	var prev []byte
 	var sum byte
-	size := c.Bucket().Tx().Size()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
-		if len(k) > bolt.MaxKeySize || int64(len(v)) > size {
+		if len(k) > safebolt.MaxKeySize || int64(len(v)) > size {
 			return fmt.Errorf("bucket %s: entry after %s claims %d+%d bytes in a file of %d", strings.Join(path, " > "), quote(string(prev)), len(k), len(v), size)
 		}
 		if prev != nil && bytes.Compare(prev, k) >= 0 {
@@ -530,7 +361,7 @@ func walkBuckets(c *bolt.Cursor, sub func([]byte) *bolt.Bucket, check func(*bolt
 		prev = k
 		if v != nil {
 			for _, b := range v {
-				sum ^= b
+				sum ^= b // every byte is read
 			}
 			continue
 		}
@@ -542,12 +373,7 @@ func walkBuckets(c *bolt.Cursor, sub func([]byte) *bolt.Bucket, check func(*bolt
 		if len(k) == 8 {
 			name = fmt.Sprint(binary.BigEndian.Uint64(k)) // ids
 		}
-		// A damaged leaf can turn a value into a "bucket" whose pages
-		// are anything: its tree is validated before bbolt walks it.
-		if err := check(b); err != nil {
-			return fmt.Errorf("bucket %s: %w", strings.Join(append(path, name), " > "), err)
-		}
-		if err := walkBuckets(b.Cursor(), b.Bucket, check, append(path, name)); err != nil {
+		if err := walkBuckets(b.Cursor(), b.Bucket, size, append(path, name)); err != nil {
 			return err
 		}
 	}
@@ -556,7 +382,7 @@ func walkBuckets(c *bolt.Cursor, sub func([]byte) *bolt.Bucket, check func(*bolt
 }
 
 // bucket returns a top-level bucket or an error naming what is missing.
-func (db *DB) bucket(tx *bolt.Tx, name []byte) (*bolt.Bucket, error) {
+func (db *DB) bucket(tx *safebolt.Tx, name []byte) (*safebolt.Bucket, error) {
 	b := tx.Bucket(name)
 	if b == nil {
 		return nil, errorf(ErrCorrupt, "database %s has no %q bucket (not a webfim database?)", db.path, name)

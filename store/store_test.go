@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -20,6 +21,7 @@ import (
 
 	"webfim/baseline"
 	"webfim/serverconf"
+	"webfim/store/internal/safebolt"
 )
 
 func openTemp(t testing.TB) *DB {
@@ -344,7 +346,7 @@ func TestAbort(t *testing.T) {
 func countBaselineBuckets(t testing.TB, db *DB) int {
 	t.Helper()
 	n := 0
-	err := db.view(func(tx *bolt.Tx) error {
+	err := db.view(func(tx *safebolt.Tx) error {
 		return tx.Bucket(bucketBaselines).ForEachBucket(func([]byte) error { n++; return nil })
 	})
 	if err != nil {
@@ -581,7 +583,7 @@ func readAll(db *DB, id uint64) (n int, errs []error) {
 // record's value replaced by what edit returns for it.
 func rewriteBlock(t *testing.T, db *DB, id uint64, root string, edit func(key, val []byte) []byte) {
 	t.Helper()
-	err := db.update(func(tx *bolt.Tx) error {
+	err := db.update(func(tx *safebolt.Tx) error {
 		rb := tx.Bucket(bucketBaselines).Bucket(u64(id)).Bucket(bucketRoots).Bucket([]byte(root))
 		var blocks []rawBlock
 		err := rb.ForEach(func(k, v []byte) error {
@@ -620,7 +622,7 @@ func TestDamagedBlock(t *testing.T) {
 	m := writeBaseline(t, db, "", true, recs)
 	var keys [][]byte
 	var sizes []int
-	err := db.update(func(tx *bolt.Tx) error {
+	err := db.update(func(tx *safebolt.Tx) error {
 		rb := tx.Bucket(bucketBaselines).Bucket(u64(m.ID)).Bucket(bucketRoots).Bucket([]byte("/srv/a"))
 		err := rb.ForEach(func(k, v []byte) error {
 			n := 0
@@ -662,7 +664,7 @@ func TestDamagedBlock(t *testing.T) {
 
 func TestNewerSchema(t *testing.T) {
 	db := openTemp(t)
-	err := db.update(func(tx *bolt.Tx) error {
+	err := db.update(func(tx *safebolt.Tx) error {
 		return tx.Bucket(bucketMeta).Put(keySchema, u64(SchemaVersion+1))
 	})
 	if err != nil {
@@ -892,6 +894,52 @@ func TestOutbox(t *testing.T) {
 	}
 }
 
+// PendingAfter seeks past the entries a deliverer already has, whatever
+// is left before them (not acknowledged, or acknowledged in between).
+func TestOutboxPendingAfter(t *testing.T) {
+	db := openTemp(t)
+	var seqs []uint64
+	for i := range 10 {
+		if _, err := db.Enqueue(0, OutboxEntry{ID: fmt.Sprint(i), Doc: []byte("{}")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all, err := db.Pending(0)
+	if err != nil || len(all) != 10 {
+		t.Fatalf("Pending(0) = %d entries, %v", len(all), err)
+	}
+	for _, e := range all {
+		seqs = append(seqs, e.Seq)
+	}
+	ids := func(list []OutboxEntry) string {
+		var s []string
+		for _, e := range list {
+			s = append(s, e.ID)
+		}
+		return strings.Join(s, ",")
+	}
+	if err := db.Ack(seqs[5], seqs[6]); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		after uint64
+		n     int
+		want  string
+	}{
+		{0, 3, "0,1,2"},
+		{seqs[0], 3, "1,2,3"},
+		{seqs[3], 3, "4,7,8"}, // 5 and 6 were acknowledged
+		{seqs[4], 0, "7,8,9"},
+		{seqs[9], 5, ""},
+		{math.MaxUint64, 5, ""},
+	} {
+		got, err := db.PendingAfter(c.after, c.n)
+		if err != nil || ids(got) != c.want {
+			t.Errorf("PendingAfter(%d, %d) = %q, %v; want %q", c.after, c.n, ids(got), err, c.want)
+		}
+	}
+}
+
 func TestOutboxEntryDecoding(t *testing.T) {
 	e := OutboxEntry{ID: "abc", Doc: []byte("{}"), Enqueued: time.Unix(0, 12345)}
 	got, err := decodeEntry(7, encodeEntry(&e))
@@ -940,7 +988,7 @@ func TestSeen(t *testing.T) {
 func putPending(t testing.TB, db *DB, o owner) uint64 {
 	t.Helper()
 	var id uint64
-	err := db.update(func(tx *bolt.Tx) error {
+	err := db.update(func(tx *safebolt.Tx) error {
 		m := tx.Bucket(bucketMeta)
 		id, _ = getU64(m.Get(keyNextBaselineID))
 		m.Put(keyNextBaselineID, u64(id+1))
@@ -962,7 +1010,7 @@ func putPending(t testing.TB, db *DB, o owner) uint64 {
 
 func hasBaselineBucket(t testing.TB, db *DB, id uint64) bool {
 	var ok bool
-	db.view(func(tx *bolt.Tx) error {
+	db.view(func(tx *safebolt.Tx) error {
 		ok = tx.Bucket(bucketBaselines).Bucket(u64(id)) != nil
 		return nil
 	})
@@ -991,7 +1039,7 @@ func TestGarbageCollectPending(t *testing.T) {
 		t.Error("pending baseline of a reused pid (other start time) was kept")
 	}
 	// A pending baseline with a damaged marker is removed too.
-	err := db.update(func(tx *bolt.Tx) error {
+	err := db.update(func(tx *safebolt.Tx) error {
 		return tx.Bucket(bucketBaselines).Bucket(u64(live)).Put(keyPending, []byte("{garbage"))
 	})
 	if err != nil {
@@ -1013,7 +1061,7 @@ func TestWriterNoticesRemoval(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = db.update(func(tx *bolt.Tx) error { return tx.Bucket(bucketBaselines).DeleteBucket(u64(w.ID())) })
+	err = db.update(func(tx *safebolt.Tx) error { return tx.Bucket(bucketBaselines).DeleteBucket(u64(w.ID())) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1138,7 +1186,7 @@ func TestMigrateSchema1(t *testing.T) {
 	m1 := writeBaseline(t, db, "one", true, a, b)
 	m2 := writeBaseline(t, db, "two", true, b)
 	// Turn it into the schema 1 layout.
-	err := db.update(func(tx *bolt.Tx) error {
+	err := db.update(func(tx *safebolt.Tx) error {
 		for _, id := range []uint64{m1.ID, m2.ID} {
 			roots := tx.Bucket(bucketBaselines).Bucket(u64(id)).Bucket(bucketRoots)
 			var names [][]byte
@@ -1192,7 +1240,7 @@ func TestMigrateSchema1(t *testing.T) {
 	if r, ok, err := db2.Lookup(m1.ID, "/srv/a", a[500].Path); !ok || err != nil || r.Path != a[500].Path {
 		t.Errorf("Lookup after migration: %v, %v", ok, err)
 	}
-	err = db2.view(func(tx *bolt.Tx) error {
+	err = db2.view(func(tx *safebolt.Tx) error {
 		if v, _ := getU64(tx.Bucket(bucketMeta).Get(keySchema)); v != SchemaVersion {
 			t.Errorf("schema after migration = %d, want %d", v, SchemaVersion)
 		}
@@ -1296,14 +1344,16 @@ func TestPageTreeLoop(t *testing.T) {
 			recs := genRecords("/r", 30000, 1)
 			m := writeBaseline(t, db, "", true, recs)
 			var root, branch, child uint64
-			err := db.view(func(tx *bolt.Tx) error {
+			bdb, err := bolt.Open(db.Path(), 0o600, &bolt.Options{ReadOnly: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			bdb.View(func(tx *bolt.Tx) error {
 				rb := tx.Bucket(bucketBaselines).Bucket(u64(m.ID)).Bucket(bucketRoots).Bucket([]byte("/r"))
 				root = uint64(rb.Root())
 				return nil
 			})
-			if err != nil {
-				t.Fatal(err)
-			}
+			bdb.Close()
 			data, err := os.ReadFile(db.Path())
 			if err != nil {
 				t.Fatal(err)
@@ -1311,6 +1361,7 @@ func TestPageTreeLoop(t *testing.T) {
 			ps := uint64(os.Getpagesize())
 			page := func(id uint64) []byte { return data[id*ps : (id+1)*ps] }
 			flags := func(id uint64) uint16 { return binary.NativeEndian.Uint16(page(id)[8:]) }
+			const boltHeaderSize, boltBranchFlag = 16, 1 // pinned by the safebolt layout test
 			firstChild := func(id uint64) uint64 { return binary.NativeEndian.Uint64(page(id)[boltHeaderSize+8:]) }
 			if flags(root) != boltBranchFlag || flags(firstChild(root)) != boltBranchFlag {
 				t.Fatalf("test setup: the records' tree is not two branch levels deep (root flags %#x)", flags(root))

@@ -4,9 +4,11 @@ package store
 
 import (
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -192,5 +194,42 @@ func TestDefaultPathRules(t *testing.T) {
 	t.Setenv("HOME", "/home/u")
 	if p, _ := DefaultPath(); p != "/home/u/.local/state/webfim/webfim.db" {
 		t.Errorf("with relative XDG_STATE_HOME DefaultPath = %q", p)
+	}
+}
+
+// One daemon per database: a second one is refused at once, with the
+// first one's pid; the lock goes with its holder, even killed.
+func TestLockDaemon(t *testing.T) {
+	db := openTemp(t)
+	l, err := db.LockDaemon()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("another webfim watch (pid %d) is using database %s: stop it first", os.Getpid(), db.Path())
+	if _, err := db.LockDaemon(); !errors.Is(err, ErrDaemonRunning) || !strings.Contains(err.Error(), want) {
+		t.Errorf("second LockDaemon in one process: %v, want %q", err, want)
+	}
+	if err := l.Release(); err != nil {
+		t.Fatal(err)
+	}
+
+	child := startChild(t, "daemon", db.Path())
+	want = fmt.Sprintf("another webfim watch (pid %d) is using database %s", child.Process.Pid, db.Path())
+	start := time.Now()
+	if _, err := db.LockDaemon(); !errors.Is(err, ErrDaemonRunning) || !strings.Contains(err.Error(), want) {
+		t.Errorf("LockDaemon while a child holds it: %v, want %q", err, want)
+	}
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("a second daemon waited %v instead of failing at once", took)
+	}
+	child.Process.Kill()
+	child.Wait()
+	l, err = db.LockDaemon()
+	if err != nil {
+		t.Fatalf("LockDaemon after the holder was killed: %v", err)
+	}
+	defer l.Release()
+	if b, _ := os.ReadFile(db.Path() + ".lock"); string(b) != fmt.Sprintln(os.Getpid()) {
+		t.Errorf("lock file holds %q, want this process's pid", b)
 	}
 }

@@ -77,7 +77,20 @@ func init() {
 						if err := db.Delete(m.ID); err != nil {
 							return err
 						}
-						infof(c, "baseline %d%s deleted\n", m.ID, labelSuffix(m))
+						if !m.Active {
+							infof(c, "baseline %d%s deleted\n", m.ID, labelSuffix(m))
+							return nil
+						}
+						// The newest remaining baseline took over: say which.
+						now, err := db.Resolve("active")
+						switch {
+						case err == nil:
+							infof(c, "baseline %d%s deleted; baseline %d%s is now active\n", m.ID, labelSuffix(m), now.ID, labelSuffix(now))
+						case errors.Is(err, store.ErrNotFound):
+							infof(c, "baseline %d%s deleted; no baseline is active now ('webfim baseline create' takes one)\n", m.ID, labelSuffix(m))
+						default:
+							return fmt.Errorf("baseline %d deleted, but which one is active now is unknown: %w", m.ID, err)
+						}
 						return nil
 					})
 				},
@@ -94,7 +107,7 @@ func init() {
 					if keep < 1 {
 						return usageError{fmt.Errorf("--keep must be at least 1, got %d", keep)}
 					}
-					db, err := openDB(c)
+					db, err := openExistingDB(c)
 					if err != nil {
 						return err
 					}
@@ -122,7 +135,7 @@ func withBaseline(c *cli.Context, fn func(*store.DB, store.Meta) error) error {
 		}
 		return usageError{fmt.Errorf("%s needs exactly one baseline ID (a number, a label or 'active')", c.Command.HelpName)}
 	}
-	db, err := openDB(c)
+	db, err := openExistingDB(c)
 	if err != nil {
 		return err
 	}
@@ -194,7 +207,7 @@ func labelSuffix(m store.Meta) string {
 }
 
 func baselineList(c *cli.Context) error {
-	db, err := openDB(c)
+	db, err := openExistingDB(c)
 	if err != nil {
 		return err
 	}

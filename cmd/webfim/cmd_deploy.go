@@ -99,7 +99,7 @@ func deployStartAction(c *cli.Context) error {
 }
 
 func deployStatusAction(c *cli.Context) error {
-	db, err := openDB(c)
+	db, err := openExistingDB(c)
 	if err != nil {
 		return err
 	}
@@ -127,7 +127,7 @@ func deployStatusAction(c *cli.Context) error {
 }
 
 func deployFinishAction(c *cli.Context) error {
-	db, err := openDB(c)
+	db, err := openExistingDB(c)
 	if err != nil {
 		return err
 	}

@@ -52,7 +52,7 @@ func diff(c *cli.Context) error {
 	if c.NArg() > 0 {
 		return usageError{fmt.Errorf("unexpected argument %q", c.Args().First())}
 	}
-	db, err := openDB(c)
+	db, err := openExistingDB(c)
 	if err != nil {
 		return err
 	}

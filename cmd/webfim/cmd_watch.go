@@ -61,6 +61,12 @@ func watchAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	// One daemon per database: a second would deliver this one's outbox.
+	lock, err := db.LockDaemon()
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
 	cfg, pol, err := watchConfig(c, db)
 	if err != nil {
 		return err
@@ -73,7 +79,7 @@ func watchAction(c *cli.Context) error {
 	if err != nil {
 		return usageError{err}
 	}
-	dm := &delivery{outbox: watch.OutboxOf(db), opt: output.DelivererOptions{
+	dm := &delivery{outbox: storeOutbox{db}, opt: output.DelivererOptions{
 		OnError: func(name string, err error) { log.Warn("delivery failed; retrying", "output", name, "err", err) },
 	}}
 	if err := dm.start(outs, conf); err != nil {

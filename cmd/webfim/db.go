@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strings"
 
@@ -12,17 +13,30 @@ import (
 	"webfim/store"
 )
 
-func init() {
-	isLockTimeout = func(err error) bool { return errors.Is(err, store.ErrLocked) }
-}
-
-// openDB opens the database named by --db, $WEBFIM_DB or the default path.
+// openDB opens the database named by --db, $WEBFIM_DB or the default
+// path, creating it if needed: for the commands that start one (baseline
+// create, deploy start, watch).
 func openDB(c *cli.Context) (*store.DB, error) {
 	path, err := dbPath(c)
 	if err != nil {
 		return nil, err
 	}
 	return store.Open(path, store.Options{})
+}
+
+// openExistingDB opens the database for a command that reads it or
+// changes what it holds: a missing database is an error, and nothing (no
+// file, no directory) is created, so a mistyped --db leaves nothing behind.
+func openExistingDB(c *cli.Context) (*store.DB, error) {
+	path, err := dbPath(c)
+	if err != nil {
+		return nil, err
+	}
+	db, err := store.Open(path, store.Options{NoCreate: true})
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w: check --db or WEBFIM_DB, or take a first baseline with 'webfim baseline create --root DIR'", err)
+	}
+	return db, err
 }
 
 // resolve finds the baseline named by ref ("active", an id or a label),

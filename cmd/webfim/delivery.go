@@ -8,7 +8,33 @@ import (
 
 	"webfim/output"
 	"webfim/policy"
+	"webfim/store"
 )
+
+// storeOutbox is the database's outbox as the deliverer reads it: the
+// daemon's sink enqueues into the same database, the deliverer takes
+// entries out once every output acknowledged them. It implements
+// output.PendingAfterOutbox, so a healthy output keeps delivering however
+// far behind a failing one is.
+type storeOutbox struct{ db *store.DB }
+
+var _ output.PendingAfterOutbox = storeOutbox{}
+
+func (o storeOutbox) Pending(n int) ([]output.Entry, error) { return o.PendingAfter(0, n) }
+
+func (o storeOutbox) PendingAfter(after uint64, n int) ([]output.Entry, error) {
+	list, err := o.db.PendingAfter(after, n)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]output.Entry, len(list))
+	for i, e := range list {
+		out[i] = output.Entry{Seq: e.Seq, ID: e.ID, Doc: e.Doc, Enqueued: e.Enqueued}
+	}
+	return out, nil
+}
+
+func (o storeOutbox) Ack(seqs ...uint64) error { return o.db.Ack(seqs...) }
 
 // delivery runs the deliverer of the daemon's current outputs, and
 // replaces outputs and deliverer together when a reload (SIGHUP) changes

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -12,7 +13,6 @@ import (
 	"webfim/output"
 	"webfim/policy"
 	"webfim/store"
-	"webfim/watch"
 )
 
 // memOutput records what it was given; while failing is set it refuses.
@@ -76,7 +76,7 @@ func TestDeliveryReplace(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	dm := &delivery{outbox: watch.OutboxOf(db), opt: output.DelivererOptions{MinBackoff: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond, Poll: 10 * time.Millisecond}}
+	dm := &delivery{outbox: storeOutbox{db}, opt: output.DelivererOptions{MinBackoff: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond, Poll: 10 * time.Millisecond}}
 	a := &memOutput{name: "a"}
 	confA := []policy.Output{{Type: policy.OutputStdout}}
 	if err := dm.start([]output.Output{a}, confA); err != nil {
@@ -128,4 +128,78 @@ func TestDeliveryReplace(t *testing.T) {
 	if depth, _, err := db.OutboxStats(); err != nil || depth != 0 {
 		t.Errorf("outbox after delivery: %d entries, %v; want empty", depth, err)
 	}
+}
+
+func (o *memOutput) count() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.ids)
+}
+
+func (o *memOutput) setFailing(v bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.failing = v
+}
+
+// TestStoreOutboxSeek runs a deliverer on the real database's outbox: a
+// healthy output gets every entry however far a failing one fell behind
+// (the outbox seeks past what the healthy one already has), and entries
+// leave the outbox once both have them. Without the seek, the healthy
+// output would stop a window ahead of the failing one (checked too).
+func TestStoreOutboxSeek(t *testing.T) {
+	const n, window = 300, 20
+	opt := output.DelivererOptions{Batch: 10, Window: window, MinBackoff: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond, Poll: 10 * time.Millisecond}
+	run := func(t *testing.T, seek bool) (db *store.DB, good, bad *memOutput, stop func()) {
+		db, err := store.Open(filepath.Join(t.TempDir(), "webfim.db"), store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		entries := make([]store.OutboxEntry, n)
+		for i := range entries {
+			entries[i] = store.OutboxEntry{ID: fmt.Sprint(i), Doc: []byte(`{}`)}
+		}
+		if _, err := db.Enqueue(0, entries...); err != nil {
+			t.Fatal(err)
+		}
+		good, bad = &memOutput{name: "good"}, &memOutput{name: "bad", failing: true}
+		var outbox output.Outbox = storeOutbox{db}
+		if !seek {
+			outbox = struct{ output.Outbox }{outbox} // Pending and Ack only
+		}
+		dl, err := output.NewDeliverer(outbox, []output.Output{good, bad}, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { dl.Run(ctx); close(done) }()
+		return db, good, bad, func() { cancel(); <-done }
+	}
+
+	t.Run("seek", func(t *testing.T) {
+		db, good, bad, stop := run(t, true)
+		defer stop()
+		waitFor(t, "every entry delivered to the healthy output", func() bool { return good.count() == n })
+		if depth, _, _ := db.OutboxStats(); bad.count() != 0 || depth != n {
+			t.Fatalf("the failing output got %d entries, the outbox holds %d; want 0 and %d", bad.count(), depth, n)
+		}
+		bad.setFailing(false)
+		waitFor(t, "the outbox emptied once the failing output recovered", func() bool {
+			depth, _, err := db.OutboxStats()
+			return err == nil && depth == 0
+		})
+		if good.count() != n || bad.count() != n {
+			t.Errorf("delivered %d and %d entries, want %d each (no duplicates)", good.count(), bad.count(), n)
+		}
+	})
+	t.Run("without seek", func(t *testing.T) {
+		_, good, _, stop := run(t, false)
+		defer stop()
+		waitFor(t, "a window delivered to the healthy output", func() bool { return good.count() >= window })
+		time.Sleep(200 * time.Millisecond)
+		if got := good.count(); got != window {
+			t.Errorf("without PendingAfter the healthy output got %d entries, want exactly the window of %d: the seek test proves nothing", got, window)
+		}
+	})
 }

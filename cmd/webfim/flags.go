@@ -23,7 +23,3 @@ var globalFlags = []cli.Flag{
 		Usage:   "no progress bar or informational messages",
 	},
 }
-
-// isLockTimeout reports whether err says the database stayed locked by
-// another process. It is replaced by store.ErrLocked once the store lands.
-var isLockTimeout = func(err error) bool { return false }

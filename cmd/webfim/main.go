@@ -105,7 +105,7 @@ func exitCode(err error) int {
 	if errors.As(err, &ue) {
 		return exitUsage
 	}
-	if isLockTimeout(err) {
+	if errors.Is(err, store.ErrLocked) {
 		return exitLocked
 	}
 	return exitError
