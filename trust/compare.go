@@ -17,14 +17,18 @@ type Mismatch struct {
 	Signed, Current string
 }
 
-func (m Mismatch) String() string {
+func (m Mismatch) String() string { return m.Describe("signed") }
+
+// Describe says what differs, calling the reference side ref ("signed",
+// "recorded").
+func (m Mismatch) Describe(ref string) string {
 	switch m.Field {
 	case "root":
-		return fmt.Sprintf("root %s: %s signed, %s now", Quote(m.Root), m.Signed, m.Current)
+		return fmt.Sprintf("root %s: %s %s, %s now", Quote(m.Root), m.Signed, ref, m.Current)
 	case "inventory":
-		return fmt.Sprintf("server configuration inventory: %s signed, %s now", m.Signed, m.Current)
+		return fmt.Sprintf("server configuration inventory: %s %s, %s now", m.Signed, ref, m.Current)
 	}
-	return fmt.Sprintf("metadata field %s: signed %s, now %s", m.Field, m.Signed, m.Current)
+	return fmt.Sprintf("metadata field %s: %s %s, now %s", m.Field, ref, m.Signed, m.Current)
 }
 
 // Compare lists the differences between a signed statement and the
