@@ -26,6 +26,8 @@ type Contents struct {
 	Items []serverconf.Item
 	// Records is the number of records.
 	Records uint64
+	// Index is the index of the records, as a store keeps it.
+	Index *trust.Index
 }
 
 // reader decodes frames and keeps the position for error messages.
@@ -91,6 +93,10 @@ func (r *reader) next() (byte, []byte, error) {
 // statement and the end frame, and an error wrapping [ErrDamaged] that
 // says what does not otherwise.
 func Read(in io.Reader, onRecord func(*baseline.Record) error) (*Contents, error) {
+	return read(in, nil, onRecord)
+}
+
+func read(in io.Reader, onStatement func(*trust.Statement) error, onRecord func(*baseline.Record) error) (*Contents, error) {
 	gz, err := gzip.NewReader(in)
 	if err != nil {
 		if errors.Is(err, io.EOF) {
@@ -134,6 +140,11 @@ func Read(in io.Reader, onRecord func(*baseline.Record) error) (*Contents, error
 	c.StatementText = bytes.Clone(p)
 	if c.Statement, err = trust.ParseStatement(c.StatementText); err != nil {
 		return nil, r.damaged("%v", err)
+	}
+	if onStatement != nil {
+		if err := onStatement(c.Statement); err != nil {
+			return nil, err
+		}
 	}
 	b := trust.NewBuilder()
 	var end *endFrame
@@ -222,7 +233,7 @@ func Read(in io.Reader, onRecord func(*baseline.Record) error) (*Contents, error
 	}
 	// The metadata comes from the statement itself: only the content
 	// (per-root trees and inventory) can differ.
-	current, _ := b.Finish(*c.Statement)
+	current, ix := b.Finish(*c.Statement)
 	if mm := trust.Compare(c.Statement, &current); len(mm) > 0 {
 		var msgs []string
 		for _, m := range mm {
@@ -230,7 +241,7 @@ func Read(in io.Reader, onRecord func(*baseline.Record) error) (*Contents, error
 		}
 		return nil, fmt.Errorf("%w: the content does not match the file's digest: %s", ErrDamaged, strings.Join(msgs, "; "))
 	}
-	c.Records = r.records
+	c.Records, c.Index = r.records, ix
 	return c, nil
 }
 
@@ -259,4 +270,11 @@ func Records(open func() (io.ReadCloser, error)) baseline.State {
 			yield(baseline.Record{}, fmt.Errorf("export file changed or damaged while it was read: %w", err))
 		}
 	}
+}
+
+// ReadStatementFirst is [Read] that also calls onStatement with the
+// file's statement before the first record is handed to onRecord, so
+// that the caller can prepare where the records go.
+func ReadStatementFirst(in io.Reader, onStatement func(*trust.Statement) error, onRecord func(*baseline.Record) error) (*Contents, error) {
+	return read(in, onStatement, onRecord)
 }
