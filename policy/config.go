@@ -15,6 +15,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"webfim/baseline"
+	"webfim/trust"
 )
 
 // MaxFileSize bounds the size of a config file that [Load] reads.
@@ -50,6 +51,12 @@ type Policy struct {
 	Outputs []Output `yaml:"outputs"`
 	// Outbox bounds the durable queue of undelivered alerts.
 	Outbox OutboxSettings `yaml:"outbox"`
+	// TrustedKeys are the public keys (authorized_keys format, e.g. the
+	// content of a .pub file) trusted to sign baselines.
+	TrustedKeys []string `yaml:"trusted_keys"`
+	// RequireSigned makes diff and watch refuse a baseline that is not
+	// signed by a trusted key.
+	RequireSigned bool `yaml:"require_signed"`
 
 	// File is the path the policy was loaded from; empty for [Default].
 	File string `yaml:"-"`
@@ -172,8 +179,9 @@ func Default() *Policy {
 			ReminderInterval:   Duration(24 * time.Hour),
 			RescanRateLimit:    50 << 20,
 		},
-		Outputs: []Output{{Type: OutputStdout}},
-		Outbox:  OutboxSettings{MaxEntries: 100000},
+		Outputs:     []Output{{Type: OutputStdout}},
+		Outbox:      OutboxSettings{MaxEntries: 100000},
+		TrustedKeys: []string{},
 	}
 	for _, r := range catalog {
 		p.Rules[r.ID] = RuleSetting{Enabled: true, Severity: r.Severity}
@@ -301,6 +309,14 @@ func (p *Policy) validate(set func(string) bool) error {
 	}
 	if len(p.Outputs) == 0 {
 		return keyErrorf("outputs", "no output: give at least one (type: stdout)")
+	}
+	for i, k := range p.TrustedKeys {
+		if _, err := trust.ParseTrustedKey(k); err != nil {
+			return keyErrorf(fmt.Sprintf("trusted_keys[%d]", i), "%v", err)
+		}
+	}
+	if p.RequireSigned && len(p.TrustedKeys) == 0 {
+		return keyErrorf("require_signed", "no trusted_keys to check signatures with")
 	}
 	return nil
 }

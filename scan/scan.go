@@ -15,6 +15,7 @@ import (
 	"webfim/baseline"
 	"webfim/serverconf"
 	"webfim/store"
+	"webfim/trust"
 )
 
 // Target is what a snapshot covers.
@@ -171,7 +172,12 @@ func Create(ctx context.Context, db *store.DB, t Target, label, version string, 
 	}
 	start := time.Now()
 	var found []serverconf.Config
+	// The digest is computed as the records are stored (package trust).
+	digest := trust.NewBuilder()
 	for r, err := range live(ctx, t, opt, previous, &found) {
+		if err == nil {
+			err = digest.AddRecord(&r)
+		}
 		if err != nil {
 			w.Abort()
 			return store.Meta{}, err
@@ -185,10 +191,21 @@ func Create(ctx context.Context, db *store.DB, t Target, label, version string, 
 		w.Abort()
 		return store.Meta{}, err
 	}
-	if err := w.PutInventory(inventory(t, found)); err != nil {
+	items := inventory(t, found)
+	for i := range items {
+		if err := digest.AddItem(&items[i]); err != nil {
+			w.Abort()
+			return store.Meta{}, err
+		}
+	}
+	if err := w.PutInventory(items); err != nil {
 		w.Abort()
 		return store.Meta{}, err
 	}
+	w.SetDigest(func(m store.Meta) (store.Digest, error) {
+		_, d := StoredDigest(digest, m, m.ID)
+		return d, nil
+	})
 	meta.Duration = time.Since(start)
 	return w.Commit(meta, activate)
 }
@@ -259,6 +276,28 @@ func Diff(ctx context.Context, db *store.DB, from store.Meta, to *store.Meta, t 
 	} else {
 		newItems = inventory(t, found)
 	}
+	return res, compareItems(&res, oldItems, newItems, emit)
+}
+
+// DiffLive compares a state kept outside the database (an exported
+// baseline: its records in [baseline.State] order and its inventory) with
+// the live state of t, as [Diff] compares a stored baseline.
+func DiffLive(ctx context.Context, old baseline.State, oldItems []serverconf.Item, t Target, opt Options, emit Emitter) (Result, error) {
+	var res Result
+	var found []serverconf.Config
+	sum, err := baseline.ComparePairs(liveAgainst(ctx, t, opt, old, &found), emit.File)
+	res.Files = sum
+	if err != nil {
+		return res, err
+	}
+	if err := ctx.Err(); err != nil {
+		return res, err
+	}
+	return res, compareItems(&res, oldItems, inventory(t, found), emit)
+}
+
+// compareItems adds the inventory changes to res and emits them.
+func compareItems(res *Result, oldItems, newItems []serverconf.Item, emit Emitter) error {
 	for _, c := range serverconf.Diff(oldItems, newItems) {
 		switch c.Kind {
 		case serverconf.ItemAdded:
@@ -270,9 +309,9 @@ func Diff(ctx context.Context, db *store.DB, from store.Meta, to *store.Meta, t 
 		}
 		if emit.Item != nil {
 			if err := emit.Item(c); err != nil {
-				return res, fmt.Errorf("reporting %s: %w", c.Kind, err)
+				return fmt.Errorf("reporting %s: %w", c.Kind, err)
 			}
 		}
 	}
-	return res, nil
+	return nil
 }

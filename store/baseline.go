@@ -121,6 +121,7 @@ type BaselineWriter struct {
 	counts  Meta
 	done    bool
 	failed  error
+	digest  func(Meta) (Digest, error) // see SetDigest
 
 	stopBeat chan struct{}
 	beatDone chan struct{}
@@ -441,6 +442,15 @@ func (w *BaselineWriter) Commit(meta Meta, activate bool) (Meta, error) {
 		mj, _ := json.Marshal(meta)
 		if err := b.Put(keyBaselineMeta, mj); err != nil {
 			return err
+		}
+		if w.digest != nil {
+			d, err := w.digest(meta)
+			if err != nil {
+				return fmt.Errorf("digest: %w", err)
+			}
+			if err := putDigest(b, d); err != nil {
+				return fmt.Errorf("store digest: %w", err)
+			}
 		}
 		if err := b.Delete(keyPending); err != nil {
 			return err

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -25,7 +26,9 @@ func init() {
 2 (removed) and 4 (changed: content, metadata, moved, server module
 inventory); 16 error, 17 usage error, 18 database locked.`,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "from", Value: "active", Usage: "baseline `ID` to compare from (number, label or 'active')"},
+			&cli.StringFlag{Name: "from", Value: "active", Usage: "baseline `ID` to compare from (number, label or 'active'), or an export FILE (a path, or NAME.webfim), read without the database"},
+			&cli.StringFlag{Name: "sysroot", Usage: "with --from FILE: compare with the server mounted or copied at `DIR` (an offline image)"},
+			trustedKeyFlag,
 			&cli.StringFlag{Name: "to", Value: "live", Usage: "baseline `ID` to compare to, or 'live' for the file system now"},
 			&cli.BoolFlag{Name: "fast", Usage: "trust unchanged size, mtime, ctime, inode and device instead of re-hashing"},
 			formatFlag("text", "json", "ndjson", "ecs"),
@@ -52,6 +55,12 @@ func diff(c *cli.Context) error {
 	if c.NArg() > 0 {
 		return usageError{fmt.Errorf("unexpected argument %q", c.Args().First())}
 	}
+	if from := c.String("from"); isExportFile(from) {
+		return diffFromFile(c, from)
+	}
+	if c.IsSet("sysroot") {
+		return usageError{errors.New("diff --sysroot goes with --from FILE (a stored baseline remembers its sysroot)")}
+	}
 	db, err := openExistingDB(c)
 	if err != nil {
 		return err
@@ -68,18 +77,9 @@ func diff(c *cli.Context) error {
 		}
 		to = &m
 	}
-	var rep reporter
-	switch c.String("format") {
-	case "json":
-		rep = &jsonReporter{w: c.App.Writer}
-	case "ndjson":
-		rep = &ndjsonReporter{enc: json.NewEncoder(c.App.Writer)}
-	case "ecs":
-		if rep, err = newECSReporter(c); err != nil {
-			return err
-		}
-	default:
-		rep = &textReporter{w: c.App.Writer, colour: c.App.Writer == os.Stdout && useColour(os.Stdout)}
+	rep, err := newReporter(c)
+	if err != nil {
+		return err
 	}
 	if err := rep.begin(from, to); err != nil {
 		return err
@@ -108,6 +108,19 @@ func diff(c *cli.Context) error {
 		return differences(bits)
 	}
 	return nil
+}
+
+// newReporter returns the reporter of --format.
+func newReporter(c *cli.Context) (reporter, error) {
+	switch c.String("format") {
+	case "json":
+		return &jsonReporter{w: c.App.Writer}, nil
+	case "ndjson":
+		return &ndjsonReporter{enc: json.NewEncoder(c.App.Writer)}, nil
+	case "ecs":
+		return newECSReporter(c)
+	}
+	return &textReporter{w: c.App.Writer, colour: c.App.Writer == os.Stdout && useColour(os.Stdout)}, nil
 }
 
 // reporter writes the differences in one output format.

@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"sort"
+	"sync"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
@@ -39,7 +40,21 @@ var commands []*cli.Command
 
 func register(c *cli.Command) { commands = append(commands, c) }
 
+// subcommands holds subcommands registered by files other than their
+// parent's (registerSub), attached by newApp.
+var (
+	subcommands   = map[string][]*cli.Command{}
+	attachSubOnce sync.Once
+)
+
+func registerSub(parent string, c *cli.Command) { subcommands[parent] = append(subcommands[parent], c) }
+
 func newApp() *cli.App {
+	attachSubOnce.Do(func() {
+		for _, c := range commands {
+			c.Subcommands = append(c.Subcommands, subcommands[c.Name]...)
+		}
+	})
 	sort.Slice(commands, func(i, j int) bool { return commands[i].Name < commands[j].Name })
 	markUsageErrors(commands)
 	return &cli.App{

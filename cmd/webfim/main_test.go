@@ -38,6 +38,7 @@ func TestScripts(t *testing.T) {
 			e.Setenv("FIXTURES", fixtures)
 			return nil
 		},
+		Condition: toolCondition,
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"webfim-exit": webfimExit,
 			"cptree":      cptree,
@@ -47,6 +48,7 @@ func TestScripts(t *testing.T) {
 			"waitmatch":   waitmatch,
 			"waitoutbox":  waitoutbox,
 			"hup":         hup,
+			"dbedit":      dbedit,
 		},
 	})
 }

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Cost of tamper-evident baselines (issue 14), printed in one run:
+#  1. baseline create --full with the digest (this tree) vs without it
+#     (webfim built at REV, default: the merge base with main, before the
+#     digest existed), on the reference tree (bench/setup.sh), interleaved
+#     rounds, median of the per-round ratios (target: at most 3% apart);
+#  2. baseline verify of a 1,000,000-record baseline (bench/gentree tree,
+#     as bench/rss.sh makes it): wall time (target < 3 s) and peak RSS
+#     (target < 150 MB), with GNU time;
+#  3. the export file size per record.
+# Usage: bash bench/trust.sh [-n ROUNDS] [-b REV] [-f FILES]
+set -euo pipefail
+
+rounds=11
+rev=""
+files=1000000
+while getopts n:b:f: opt; do
+	case $opt in
+	n) rounds=$OPTARG ;;
+	b) rev=$OPTARG ;;
+	f) files=$OPTARG ;;
+	*)
+		echo "usage: bash bench/trust.sh [-n ROUNDS] [-b REV] [-f FILES]" >&2
+		exit 2
+		;;
+	esac
+done
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+work="$repo/bench/work"
+ref="$work/ref"
+out="$work/trust"
+[ -d "$ref" ] || {
+	echo "trust: $ref is missing: run bash bench/setup.sh first" >&2
+	exit 1
+}
+[ -x /usr/bin/time ] || {
+	echo "trust: GNU time is missing: run bash bench/setup.sh first" >&2
+	exit 1
+}
+mkdir -p "$out"
+[ -n "$rev" ] || rev=$(git -C "$repo" merge-base HEAD main)
+echo "== building webfim (digest) at $(git -C "$repo" rev-parse --short HEAD) and webfim (no digest) at $(git -C "$repo" rev-parse --short "$rev")"
+(cd "$repo" && go build -o "$out/webfim" ./cmd/webfim && go build -o "$work/gentree" ./bench/gentree)
+src="$out/src-nodigest"
+rm -rf "$src" && mkdir -p "$src"
+git -C "$repo" archive "$rev" | tar -x -C "$src"
+(cd "$src" && go build -o "$out/webfim-nodigest" ./cmd/webfim)
+echo "machine: $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg) at start"
+
+# 1. create --full, digest on vs off, interleaved.
+timed() {
+	local t0 t1
+	t0=$EPOCHREALTIME
+	"$@" >/dev/null 2>&1
+	t1=$EPOCHREALTIME
+	echo "$t0 $t1" | awk '{printf "%.6f\n", $2 - $1}'
+}
+"$out/webfim" --db "$out/warm.db" --quiet baseline create --root "$ref" --full --no-discover # warm the cache
+rm -f "$out/on.times" "$out/off.times" "$out/warm.db"
+for ((i = 1; i <= rounds; i++)); do
+	rm -f "$out/on.db" "$out/off.db"
+	timed "$out/webfim-nodigest" --db "$out/off.db" --quiet baseline create --root "$ref" --full --no-discover >>"$out/off.times"
+	timed "$out/webfim" --db "$out/on.db" --quiet baseline create --root "$ref" --full --no-discover >>"$out/on.times"
+	printf '.'
+done
+echo
+median() { sort -g "$1" | awk '{a[NR] = $1} END {printf "%.4f", (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
+paste "$out/on.times" "$out/off.times" | awk '{printf "%.6f\n", $1 / $2}' >"$out/ratio"
+records=$("$out/webfim" --db "$out/on.db" baseline list --format json | grep -o '"files": [0-9]*' | head -1 | grep -o '[0-9]*')
+printf 'create --full (%s files): digest on %ss, off %ss (medians of %d); ratio on/off per round, median %s (target <= 1.03)\n' \
+	"$records" "$(median "$out/on.times")" "$(median "$out/off.times")" "$rounds" "$(median "$out/ratio")"
+
+# 2. verify of a large baseline, 3. export size.
+tree="$work/tree-$files-$((files / 10))"
+"$work/gentree" -files "$files" -dirs $((files / 10)) "$tree"
+db="$out/large.db"
+if [ ! -f "$out/large.ok" ] || [ "$(cat "$out/large.ok")" != "$files" ]; then
+	rm -f "$db" "$out/key" "$out/key.pub"
+	"$out/webfim" --db "$db" --quiet baseline create --root "$tree" --full --no-discover
+	"$out/webfim" key generate -o "$out/key" >/dev/null 2>&1
+	"$out/webfim" --db "$db" --quiet baseline sign --key "$out/key" active
+	echo "$files" >"$out/large.ok"
+fi
+/usr/bin/time -v -o "$out/verify.time" "$out/webfim" --db "$db" baseline verify --trusted-key "$out/key.pub" active >"$out/verify.out"
+grep -q '^ok: content and metadata match the signed digest' "$out/verify.out" || {
+	echo "trust: verify did not pass:" >&2
+	cat "$out/verify.out" >&2
+	exit 1
+}
+wall=$(awk -F': ' '/Elapsed \(wall clock\) time/ {print $2}' "$out/verify.time")
+rss=$(awk -F': ' '/Maximum resident set size/ {printf "%.1f", $2 * 1024 / 1e6}' "$out/verify.time")
+entries=$("$out/webfim" --db "$db" baseline list --format json | awk -F': ' '/"files"|"dirs"|"symlinks"|"others"/ {gsub(/,/, "", $2); s += $2} END {print s}')
+printf 'verify of %s records: wall %s (target < 3 s), peak RSS %s MB (target < 150 MB)\n' "$entries" "$wall" "$rss"
+rm -f "$out/large.webfim"
+"$out/webfim" --db "$db" --quiet baseline export -o "$out/large.webfim" active
+size=$(stat -c %s "$out/large.webfim")
+dbsize=$(stat -c %s "$db")
+awk -v s="$size" -v n="$entries" -v d="$dbsize" 'BEGIN {printf "export: %.1f MB, %.1f bytes per record (database: %.1f bytes per record)\n", s / 1e6, s / n, d / n}'
+echo "load: $(cut -d' ' -f1-3 /proc/loadavg) at end"
