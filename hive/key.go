@@ -461,4 +461,3 @@ func (v Value) bigData(p int64) ([]byte, error) {
 	}
 	return out, nil
 }
-

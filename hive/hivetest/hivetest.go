@@ -423,11 +423,11 @@ func (w *writer) bigData(d []byte) *cell {
 // group LocalSystem, no DACL.
 func securityDescriptor() []byte {
 	sid := []byte{1, 1, 0, 0, 0, 0, 0, 5, 18, 0, 0, 0} // S-1-5-18
-	b := []byte{1, 0, 0x00, 0x80}                     // revision 1, SE_SELF_RELATIVE
-	b = le.AppendUint32(b, 20)                        // owner
-	b = le.AppendUint32(b, 32)                        // group
-	b = le.AppendUint32(b, 0)                         // SACL
-	b = le.AppendUint32(b, 0)                         // DACL
+	b := []byte{1, 0, 0x00, 0x80}                      // revision 1, SE_SELF_RELATIVE
+	b = le.AppendUint32(b, 20)                         // owner
+	b = le.AppendUint32(b, 32)                         // group
+	b = le.AppendUint32(b, 0)                          // SACL
+	b = le.AppendUint32(b, 0)                          // DACL
 	b = append(b, sid...)
 	return append(b, sid...)
 }
