@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"sync/atomic"
 	"time"
 	"unicode/utf16"
 )
@@ -100,7 +101,20 @@ type Hive struct {
 	binsEnd uint32
 	// binsErr says why the bins end before header.DataSize, if they do.
 	binsErr error
+	// budget is how many more bytes may be read (see readBudget).
+	budget atomic.Int64
 }
+
+// readBudget bounds the bytes all reads of one Hive may take together, as
+// a multiple of its size: reading every structure once costs about the
+// size, a lookup re-reads a few lists. Without it, a crafted hive whose
+// value lists all point at one large value could make a walk read
+// terabytes from a small file.
+func readBudget(binsEnd uint32) int64 { return 16*int64(binsEnd) + 16<<20 }
+
+// minRead is what a read costs at least against the budget, so that the
+// number of small reads is bounded too.
+const minRead = 64
 
 // Open reads the base block of the hive in r, of size bytes, and indexes
 // its hive bins. A hive whose bins end early (a truncated file, a damaged
@@ -141,6 +155,7 @@ func Open(r io.ReaderAt, size int64) (*Hive, error) {
 	if len(h.bins) == 0 {
 		return nil, h.binsErr
 	}
+	h.budget.Store(readBudget(h.binsEnd))
 	return h, nil
 }
 
@@ -226,6 +241,9 @@ func (h *Hive) cell(off uint32, what string) (int64, uint32, error) {
 	if off < start+binHeaderSize || end-off < 8 {
 		return 0, 0, formatErr(fileOff, "%s: cell offset 0x%x is not inside the cells of its hive bin", what, off)
 	}
+	if err := h.spend(fileOff, 4); err != nil {
+		return 0, 0, err
+	}
 	var b [4]byte
 	if _, err := h.r.ReadAt(b[:], fileOff); err != nil {
 		return 0, 0, &FormatError{Offset: fileOff, Msg: what + ": " + err.Error(), Err: err}
@@ -246,11 +264,23 @@ func (h *Hive) cell(off uint32, what string) (int64, uint32, error) {
 
 // read reads n bytes at file offset off.
 func (h *Hive) read(off int64, n uint32, what string) ([]byte, error) {
+	if err := h.spend(off, n); err != nil {
+		return nil, err
+	}
 	buf := make([]byte, n)
 	if _, err := h.r.ReadAt(buf, off); err != nil {
 		return nil, &FormatError{Offset: off, Msg: what + ": " + err.Error(), Err: err}
 	}
 	return buf, nil
+}
+
+// spend takes a read of n bytes at off from the budget.
+func (h *Hive) spend(off int64, n uint32) error {
+	if h.budget.Add(-int64(max(n, minRead))) < 0 {
+		return formatErr(off, "more than %d bytes read from %d bytes of hive bins: the hive's structures point at each other over and over (a crafted hive)",
+			readBudget(h.binsEnd), h.binsEnd)
+	}
+	return nil
 }
 
 // checksum is the XOR of the first 508 bytes of the base block as
