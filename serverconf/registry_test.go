@@ -54,10 +54,10 @@ func windowsImage(t testing.TB) string {
 	writeHive(t, root, systemHive, hivetest.Options{}, "system.reg")
 	writeHive(t, root, softwareHive, hivetest.Options{}, "software.reg")
 	for rel, content := range map[string]string{
-		"Windows/System32/inetsrv/iisw3adm.dll": "MZ iisw3adm",
-		"Windows/System32/inetsrv/sspifilt.dll": "MZ sspifilt",
-		"Windows/System32/svchost.exe":          "MZ svchost",
-		"Windows/System32/termsrv.dll":          "MZ termsrv",
+		"Windows/System32/inetsrv/iisw3adm.dll":                                   "MZ iisw3adm",
+		"Windows/System32/inetsrv/sspifilt.dll":                                   "MZ sspifilt",
+		"Windows/System32/svchost.exe":                                            "MZ svchost",
+		"Windows/System32/termsrv.dll":                                            "MZ termsrv",
 		"Program Files/Microsoft/Exchange Server/V15/Bin/MSExchangeTransport.exe": "MZ transport",
 	} {
 		p := filepath.Join(root, filepath.FromSlash(rel))
@@ -339,7 +339,9 @@ func TestRegistryDamagedKey(t *testing.T) {
 	}
 }
 
-func le32(b []byte) uint32 { return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24 }
+func le32(b []byte) uint32 {
+	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
+}
 
 func TestBinaryPaths(t *testing.T) {
 	for in, want := range map[string][]string{
