@@ -222,15 +222,23 @@ func (h *Hive) Root() (*Key, error) {
 // and returns the file offset and length of its payload; what names the
 // structure expected there, for errors.
 func (h *Hive) cell(off uint32, what string) (int64, uint32, error) {
+	p, n, _, err := h.cellPrefix(off, what, 0)
+	return p, n, err
+}
+
+// cellPrefix is cell that also returns the first bytes of the payload, up
+// to want, read with the size field in one read (most structures are
+// small: one read instead of three).
+func (h *Hive) cellPrefix(off uint32, what string, want uint32) (int64, uint32, []byte, error) {
 	fileOff := int64(off) + baseBlockSize
 	if off%8 != 0 {
-		return 0, 0, formatErr(fileOff, "%s: cell offset 0x%x is not 8-byte aligned", what, off)
+		return 0, 0, nil, formatErr(fileOff, "%s: cell offset 0x%x is not 8-byte aligned", what, off)
 	}
 	if off >= h.binsEnd {
 		if h.binsErr != nil {
-			return 0, 0, &FormatError{Offset: fileOff, Msg: fmt.Sprintf("%s: cell offset 0x%x lies beyond the last readable hive bin (%v)", what, off, h.binsErr), Err: h.binsErr}
+			return 0, 0, nil, &FormatError{Offset: fileOff, Msg: fmt.Sprintf("%s: cell offset 0x%x lies beyond the last readable hive bin (%v)", what, off, h.binsErr), Err: h.binsErr}
 		}
-		return 0, 0, formatErr(fileOff, "%s: cell offset 0x%x lies beyond the hive bins (0x%x bytes)", what, off, h.binsEnd)
+		return 0, 0, nil, formatErr(fileOff, "%s: cell offset 0x%x lies beyond the hive bins (0x%x bytes)", what, off, h.binsEnd)
 	}
 	i := sort.Search(len(h.bins), func(i int) bool { return h.bins[i] > off }) - 1
 	start := h.bins[i]
@@ -239,27 +247,24 @@ func (h *Hive) cell(off uint32, what string) (int64, uint32, error) {
 		end = h.bins[i+1]
 	}
 	if off < start+binHeaderSize || end-off < 8 {
-		return 0, 0, formatErr(fileOff, "%s: cell offset 0x%x is not inside the cells of its hive bin", what, off)
+		return 0, 0, nil, formatErr(fileOff, "%s: cell offset 0x%x is not inside the cells of its hive bin", what, off)
 	}
-	if err := h.spend(fileOff, 4); err != nil {
-		return 0, 0, err
+	b, err := h.read(fileOff, min(4+want, end-off), what)
+	if err != nil {
+		return 0, 0, nil, err
 	}
-	var b [4]byte
-	if _, err := h.r.ReadAt(b[:], fileOff); err != nil {
-		return 0, 0, &FormatError{Offset: fileOff, Msg: what + ": " + err.Error(), Err: err}
-	}
-	size := int32(binary.LittleEndian.Uint32(b[:]))
+	size := int32(binary.LittleEndian.Uint32(b))
 	if size >= 0 {
-		return 0, 0, formatErr(fileOff, "%s: cell is not allocated (size field %d)", what, size)
+		return 0, 0, nil, formatErr(fileOff, "%s: cell is not allocated (size field %d)", what, size)
 	}
 	n := uint32(-int64(size))
 	if n < 8 || n%8 != 0 {
-		return 0, 0, formatErr(fileOff, "%s: bad cell size %d", what, n)
+		return 0, 0, nil, formatErr(fileOff, "%s: bad cell size %d", what, n)
 	}
 	if n > end-off {
-		return 0, 0, formatErr(fileOff, "%s: cell of %d bytes overruns its hive bin (%d bytes left)", what, n, end-off)
+		return 0, 0, nil, formatErr(fileOff, "%s: cell of %d bytes overruns its hive bin (%d bytes left)", what, n, end-off)
 	}
-	return fileOff + 4, n - 4, nil
+	return fileOff + 4, n - 4, b[4:min(uint32(len(b)), n)], nil
 }
 
 // read reads n bytes at file offset off.

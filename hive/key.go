@@ -51,16 +51,12 @@ func (k *Key) ValueCount() int  { return int(k.values) }
 
 // key reads the key node in the cell at off.
 func (h *Hive) key(off uint32) (*Key, error) {
-	p, n, err := h.cell(off, "key node")
+	p, n, b, err := h.cellPrefix(off, "key node", nkFixed+64)
 	if err != nil {
 		return nil, err
 	}
 	if n < nkFixed {
 		return nil, formatErr(p, "key node: cell of %d bytes is too small (need %d)", n, nkFixed)
-	}
-	b, err := h.read(p, nkFixed, "key node")
-	if err != nil {
-		return nil, err
 	}
 	if string(b[0:2]) != "nk" {
 		return nil, formatErr(p, "expected a key node (\"nk\"), found %q", b[0:2])
@@ -80,8 +76,10 @@ func (h *Hive) key(off uint32) (*Key, error) {
 	if nameLen > n-nkFixed {
 		return nil, formatErr(p+0x48, "key node: name of %d bytes overruns its cell of %d bytes", nameLen, n)
 	}
-	nb, err := h.read(p+nkFixed, nameLen, "key name")
-	if err != nil {
+	nb := b[nkFixed:]
+	if uint32(len(nb)) >= nameLen {
+		nb = nb[:nameLen]
+	} else if nb, err = h.read(p+nkFixed, nameLen, "key name"); err != nil {
 		return nil, err
 	}
 	k.name = decodeName(nb, k.flags&keyCompName != 0)
@@ -351,16 +349,12 @@ func (k *Key) Value(name string) (Value, error) {
 
 // value reads the key value ("vk") in the cell at off.
 func (h *Hive) value(off uint32) (Value, error) {
-	p, n, err := h.cell(off, "key value")
+	p, n, b, err := h.cellPrefix(off, "key value", vkFixed+64)
 	if err != nil {
 		return Value{}, err
 	}
 	if n < vkFixed {
 		return Value{}, formatErr(p, "key value: cell of %d bytes is too small (need %d)", n, vkFixed)
-	}
-	b, err := h.read(p, vkFixed, "key value")
-	if err != nil {
-		return Value{}, err
 	}
 	if string(b[0:2]) != "vk" {
 		return Value{}, formatErr(p, "expected a key value (\"vk\"), found %q", b[0:2])
@@ -381,8 +375,10 @@ func (h *Hive) value(off uint32) (Value, error) {
 	if nameLen > n-vkFixed {
 		return Value{}, formatErr(p+2, "key value: name of %d bytes overruns its cell of %d bytes", nameLen, n)
 	}
-	nb, err := h.read(p+vkFixed, nameLen, "value name")
-	if err != nil {
+	nb := b[vkFixed:]
+	if uint32(len(nb)) >= nameLen {
+		nb = nb[:nameLen]
+	} else if nb, err = h.read(p+vkFixed, nameLen, "value name"); err != nil {
 		return Value{}, err
 	}
 	v.name = decodeName(nb, le.Uint16(b[0x10:])&1 != 0)

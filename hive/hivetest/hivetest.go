@@ -302,21 +302,33 @@ func (w *writer) key(k *Key, parent *cell, root bool) *cell {
 	return nk
 }
 
+// leafMax is the most entries Windows puts in one leaf list before it
+// splits the list under an index root.
+const leafMax = 1012
+
 // subkeyList adds the list(s) of a key's children (sorted by name).
 func (w *writer) subkeyList(keys []*Key, cells []*cell) *cell {
 	kind := "lh"
 	if w.alt {
 		kind = []string{"li", "lf", "lh", "ri"}[w.rnd.Intn(4)]
 	}
-	if kind != "ri" {
+	if kind != "ri" && len(keys) <= leafMax {
 		return w.leaf(kind, keys, cells)
 	}
-	// an index root over two leaves of other kinds
-	half := (len(keys) + 1) / 2
+	// an index root over leaves: of at most leafMax entries as Windows
+	// writes them, or two of different kinds in another layout
 	var leaves []*cell
-	leaves = append(leaves, w.leaf("lf", keys[:half], cells[:half]))
-	if half < len(keys) {
-		leaves = append(leaves, w.leaf("li", keys[half:], cells[half:]))
+	size := leafMax
+	if kind == "ri" && len(keys) <= 2*leafMax {
+		size = (len(keys) + 1) / 2
+	}
+	for i := 0; i < len(keys); i += size {
+		j := min(i+size, len(keys))
+		lk := "lh"
+		if w.alt {
+			lk = []string{"lf", "li", "lh"}[len(leaves)%3]
+		}
+		leaves = append(leaves, w.leaf(lk, keys[i:j], cells[i:j]))
 	}
 	return w.newCell(4+4*uint32(len(leaves)), func(b []byte) {
 		copy(b, "ri")
