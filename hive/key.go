@@ -156,25 +156,30 @@ func (k *Key) Subkeys() iter.Seq2[*Key, error] {
 	}
 }
 
+// list reads the header of a subkey list cell: its payload offset and
+// length, signature and entry count.
+func (h *Hive) list(off uint32, what string) (p int64, n uint32, sig string, count uint32, err error) {
+	p, n, b, err := h.cellPrefix(off, what, 4)
+	if err != nil {
+		return 0, 0, "", 0, err
+	}
+	if n < 4 {
+		return 0, 0, "", 0, formatErr(p, "%s: cell too small", what)
+	}
+	return p, n, string(b[0:2]), uint32(binary.LittleEndian.Uint16(b[2:])), nil
+}
+
 // leafLists returns the leaf lists of k's subkeys: its subkey list, or the
 // leaves an index root points to.
 func (k *Key) leafLists() ([]uint32, error) {
 	h := k.h
-	p, n, err := h.cell(k.subkeyList, "subkey list of key "+quote(k.name))
+	p, n, sig, count, err := h.list(k.subkeyList, "subkey list of key "+quote(k.name))
 	if err != nil {
 		return nil, err
 	}
-	if n < 4 {
-		return nil, formatErr(p, "subkey list: cell too small")
-	}
-	hdr, err := h.read(p, 4, "subkey list")
-	if err != nil {
-		return nil, err
-	}
-	if string(hdr[0:2]) != "ri" {
+	if sig != "ri" {
 		return []uint32{k.subkeyList}, nil
 	}
-	count := uint32(binary.LittleEndian.Uint16(hdr[2:]))
 	if 4+4*count > n {
 		return nil, formatErr(p, "index root of %d entries overruns its cell of %d bytes", count, n)
 	}
@@ -191,19 +196,12 @@ func (k *Key) leafLists() ([]uint32, error) {
 
 // leaf returns the key node offsets of a leaf list ("li", "lf" or "lh").
 func (h *Hive) leaf(off uint32) ([]uint32, error) {
-	p, n, err := h.cell(off, "subkey list")
-	if err != nil {
-		return nil, err
-	}
-	if n < 4 {
-		return nil, formatErr(p, "subkey list: cell too small")
-	}
-	hdr, err := h.read(p, 4, "subkey list")
+	p, n, sig, count, err := h.list(off, "subkey list")
 	if err != nil {
 		return nil, err
 	}
 	var stride uint32
-	switch string(hdr[0:2]) {
+	switch sig {
 	case "li":
 		stride = 4
 	case "lf", "lh":
@@ -211,9 +209,8 @@ func (h *Hive) leaf(off uint32) ([]uint32, error) {
 	case "ri":
 		return nil, formatErr(p, "index root inside an index root (only one level is allowed)")
 	default:
-		return nil, formatErr(p, "expected a subkey list (\"li\", \"lf\", \"lh\" or \"ri\"), found %q", hdr[0:2])
+		return nil, formatErr(p, "expected a subkey list (\"li\", \"lf\", \"lh\" or \"ri\"), found %q", sig)
 	}
-	count := uint32(binary.LittleEndian.Uint16(hdr[2:]))
 	if 4+stride*count > n {
 		return nil, formatErr(p, "subkey list of %d entries overruns its cell of %d bytes", count, n)
 	}

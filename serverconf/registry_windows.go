@@ -186,6 +186,9 @@ func WatchRegistry(ctx context.Context, changed func()) error {
 func armRegistryWatches() ([]*registryWatch, error) {
 	var ws []*registryWatch
 	add := func(path string, subtree bool, filter uint32) error {
+		if len(ws) >= 63 { // WaitForMultipleObjects takes 64 handles, one is the cancel event
+			return nil
+		}
 		k, err := registry.OpenKey(registry.LOCAL_MACHINE, path, registry.NOTIFY|registry.WOW64_64KEY)
 		if err != nil {
 			if errors.Is(err, registry.ErrNotExist) {
@@ -225,9 +228,6 @@ func armRegistryWatches() ([]*registryWatch, error) {
 				closeRegistryWatches(ws)
 				return nil, err
 			}
-		}
-		if len(ws) > 60 { // WaitForMultipleObjects takes 64 handles
-			break
 		}
 	}
 	return ws, nil
