@@ -92,6 +92,15 @@ func scenarios() []scenario {
 		it.Attrs = map[string]string{"enabled": fmt.Sprint(enabled), "baseType": "Microsoft.Exchange.Data.Transport.Smtp.SmtpReceiveAgentFactory"}
 		return it
 	}
+	registry := func(kind, product, key, name, image string, attrs map[string]string) *serverconf.Item {
+		attrs["product"] = product
+		it := &serverconf.Item{Server: "registry", Kind: kind, Name: name, Scope: `HKLM\SYSTEM\CurrentControlSet\Services\` + key,
+			Type: "REG_EXPAND_SZ", Image: image, Source: "/mnt/evidence/Windows/System32/config/SYSTEM", Attrs: attrs}
+		if image != "" {
+			it.ImageBLAKE3 = strings.Repeat("e7", 32)
+		}
+		return it
+	}
 	return []scenario{
 		{name: "webfim-001", rule: policy.RuleScriptInNoScriptZone, file: fc(fileChange(baseline.Added, "wp-content/uploads/2026/11/cache.php", true)), window: jenkins},
 		{name: "webfim-002", rule: policy.RuleScriptAdded, file: fc(fileChange(baseline.Added, "wp-includes/class-wp-cache.php", true))},
@@ -116,6 +125,16 @@ func scenarios() []scenario {
 			Old: item("apache", "load_module", "status_module", "/usr/lib/apache2/modules/mod_status.so")}},
 		{name: "webfim-013", rule: policy.RuleFileChanged, file: fc(fileChange(baseline.MetadataChanged, "wp-content/themes/x/style.css", false))},
 		{name: "webfim-014", rule: policy.RuleFileRemoved, file: fc(fileChange(baseline.Removed, "wp-login.php", true))},
+		{name: "webfim-015", rule: policy.RuleRegistryIISBinary, item: &serverconf.Change{Kind: serverconf.ItemAdded,
+			New: registry("filter_dll", "iis", `W3SVC\Parameters`, `C:\Windows\Temp\iisfilt.dll`, `C:\Windows\Temp\iisfilt.dll`, map[string]string{"value": "Filter DLLs"})}},
+		{name: "webfim-016", rule: policy.RuleTerminalServicesDLL, item: &serverconf.Change{Kind: serverconf.ItemChanged, Fields: []string{"image", "image_blake3", "attrs.data"},
+			Old: registry("service_dll", "termservice", `TermService\Parameters`, "ServiceDll", `C:\Windows\System32\termsrv.dll`, map[string]string{"data": `%SystemRoot%\System32\termsrv.dll`}),
+			New: registry("service_dll", "termservice", `TermService\Parameters`, "ServiceDll", `C:\Windows\Temp\termsrv32.dll`, map[string]string{"data": `%SystemRoot%\Temp\termsrv32.dll`})}},
+		{name: "webfim-017", rule: policy.RuleRegistryTransport, item: &serverconf.Change{Kind: serverconf.ItemAdded,
+			New: registry("registry_value", "exchange", `MSExchangeTransport\Agents\Contoso`, "AssemblyPath", `C:\ProgramData\Contoso\Contoso.Agent.dll`, map[string]string{"data": `C:\ProgramData\Contoso\Contoso.Agent.dll`})}, window: jenkins},
+		{name: "webfim-018", rule: policy.RuleIISComponent, item: &serverconf.Change{Kind: serverconf.ItemAdded,
+			New: &serverconf.Item{Server: "registry", Kind: "iis_component", Name: "ISAPIFilter", Scope: `HKLM\SOFTWARE\Microsoft\InetStp\Components`,
+				Type: "REG_DWORD", Source: "/mnt/evidence/Windows/System32/config/SOFTWARE", Attrs: map[string]string{"product": "iis", "data": "1"}}}},
 		{name: "expected-in-window", rule: policy.RuleScriptModified, file: fc(fileChange(baseline.ContentChanged, "wp-admin/about.php", true)), window: jenkins},
 	}
 }

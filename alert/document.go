@@ -529,7 +529,7 @@ func FromItemChange(c serverconf.Change, v policy.Verdict, env Env) Document {
 	d["event.category"] = []string{"configuration", "file"}
 	d["event.type"] = []string{typ}
 	d["event.action"] = kindAction(it.Kind) + "-" + string(c.Kind)
-	if it.Source != "" {
+	if it.Source != "" && !serverconf.IsLiveRegistry(it.Source) {
 		d["file.path"] = it.Source
 		d["file.name"] = filepath.Base(it.Source)
 		d["file.directory"] = filepath.Dir(it.Source)
@@ -537,6 +537,9 @@ func FromItemChange(c serverconf.Change, v policy.Verdict, env Env) Document {
 			d["file.extension"] = ext
 		}
 		d["file.type"] = "file"
+	}
+	if it.Server == "registry" {
+		registryFields(d, it)
 	}
 	if c.New != nil {
 		itemFields(d, "webfim.item.", c.New)

@@ -15,6 +15,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"webfim/baseline"
+	"webfim/serverconf"
 	"webfim/trust"
 )
 
@@ -26,8 +27,9 @@ type Policy struct {
 	// Roots are the web roots to baseline and watch. Empty: the roots found
 	// by discovery.
 	Roots []Root `yaml:"roots"`
-	// Configs are the server configuration files to inventory. Empty: the
-	// files found by discovery.
+	// Configs are the server configuration files to inventory (registry
+	// hive files included; on Windows, HKLM\SYSTEM and HKLM\SOFTWARE name
+	// the live registry). Empty: the files found by discovery.
 	Configs []string `yaml:"configs"`
 	// ScriptExtensions are the extensions (without dot, any case) of
 	// script-type files; .htaccess, .user.ini and web.config always are.
@@ -284,8 +286,8 @@ func (p *Policy) validate(set func(string) bool) error {
 		}
 	}
 	for i, c := range p.Configs {
-		if !filepath.IsAbs(c) {
-			return keyErrorf(fmt.Sprintf("configs[%d]", i), "config path %q is not absolute", c)
+		if !filepath.IsAbs(c) && !serverconf.IsLiveRegistry(c) {
+			return keyErrorf(fmt.Sprintf("configs[%d]", i), "config path %q is not absolute (nor HKLM\\SYSTEM or HKLM\\SOFTWARE)", c)
 		}
 	}
 	if err := checkExtensions("script_extensions", p.ScriptExtensions); err != nil {

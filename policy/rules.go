@@ -36,6 +36,7 @@ var (
 	TransportAgent          = Technique{"T1505.002", "Transport Agent", "https://attack.mitre.org/techniques/T1505/002/"}
 	WebShell                = Technique{"T1505.003", "Web Shell", "https://attack.mitre.org/techniques/T1505/003/"}
 	IISComponents           = Technique{"T1505.004", "IIS Components", "https://attack.mitre.org/techniques/T1505/004/"}
+	TerminalServicesDLL     = Technique{"T1505.005", "Terminal Services DLL", "https://attack.mitre.org/techniques/T1505/005/"}
 )
 
 // Rule is one entry of the rule catalog. IDs are stable: a rule is never
@@ -75,6 +76,10 @@ const (
 	RuleConfigItemRemoved    = "webfim-012"
 	RuleFileChanged          = "webfim-013"
 	RuleFileRemoved          = "webfim-014"
+	RuleRegistryIISBinary    = "webfim-015"
+	RuleTerminalServicesDLL  = "webfim-016"
+	RuleRegistryTransport    = "webfim-017"
+	RuleIISComponent         = "webfim-018"
 )
 
 var catalog = []Rule{
@@ -162,7 +167,7 @@ var catalog = []Rule{
 	{
 		ID: RuleUnparsableConfig, Name: "Server configuration cannot be parsed",
 		Description: "A tracked server configuration no longer parses, so its inventory of modules and handlers is unknown; the server may still load it.",
-		Triggers:    "Inventory item of kind unparsable added or changed.",
+		Triggers:    "Inventory item of kind unparsable (a configuration file, or a registry hive or key, that cannot be read) added or changed.",
 		Severity:    High, Window: Lowered, Technique: ServerSoftwareComponent,
 		References: []string{ServerSoftwareComponent.Reference},
 		Tuning:     "Usually an editing mistake; fix the file. Inside a window the alert stays at medium because webfim cannot see what the file now loads.",
@@ -171,7 +176,7 @@ var catalog = []Rule{
 	{
 		ID: RuleConfigItemChanged, Name: "Server configuration item added or changed",
 		Description: "Another server extension point changed: an include, a configSource or configuration redirection, a web root, a Tomcat context or WAR.",
-		Triggers:    "Inventory item of any other kind (include, config_source, redirection, web_root, context, war, an access_policy without Script or Execute, ...) added or changed outside a deploy window.",
+		Triggers:    "Inventory item of any other kind (include, config_source, redirection, web_root, context, war, an access_policy without Script or Execute, a registry value that names no binary, ...) added or changed outside a deploy window.",
 		Severity:    Medium, Window: Expected, Technique: ServerSoftwareComponent,
 		References: []string{ServerSoftwareComponent.Reference},
 		Tuning:     "Expected during server maintenance: use a deploy window.",
@@ -202,6 +207,42 @@ var catalog = []Rule{
 		Severity:    Low, Window: Expected, Technique: ServerSoftwareComponent,
 		References: []string{ServerSoftwareComponent.Reference},
 		Tuning:     "`ignore` paths that applications delete routinely (caches, sessions).",
+		Version:    1,
+	},
+	{
+		ID: RuleRegistryIISBinary, Name: "IIS or WAS binary registered in the registry",
+		Description: "A DLL or executable was registered, or its registration or binary changed, under the registry keys of IIS: the W3SVC*, WAS*, IISADMIN, AppHostSvc, W3LOGSVC and WMSVC services or HKLM\\SOFTWARE\\Microsoft\\InetStp. Legacy ISAPI filters in W3SVC\\Parameters\\Filter DLLs, a service's ServiceDll or ImagePath and any value naming a binary are loaded by the web server's processes, yet none of them appear in applicationHost.config.",
+		Triggers:    "Registry inventory item of an IIS key of kind filter_dll, service_dll or service_image, or a registry_value naming a .dll, .exe or .sys, added or changed (including the referenced binary's digest).",
+		Severity:    Critical, Window: Lowered, Technique: ServerSoftwareComponent, Subtechnique: &IISComponents,
+		References: []string{IISComponents.Reference, "https://learn.microsoft.com/en-us/iis/configuration/system.webserver/isapifilters/"},
+		Tuning:     "IIS setup and Windows updates change these keys: install them inside a deploy window (the alert stays, at medium), compare the binary's digest with the vendor's, and take a new baseline.",
+		Version:    1,
+	},
+	{
+		ID: RuleTerminalServicesDLL, Name: "Terminal Services DLL registered or changed",
+		Description: "The ServiceDll of the TermService service, or another binary registered under its key, was added or changed: svchost loads it into the Remote Desktop service as SYSTEM at every start, a persistence that survives reboots and patching.",
+		Triggers:    "Registry inventory item of the TermService key of kind service_dll or service_image, or a registry_value naming a .dll, .exe or .sys, added or changed (including the referenced binary's digest).",
+		Severity:    Critical, Window: Lowered, Technique: ServerSoftwareComponent, Subtechnique: &TerminalServicesDLL,
+		References: []string{TerminalServicesDLL.Reference},
+		Tuning:     "Only Windows updates replace termsrv.dll, in place; a ServiceDll outside %SystemRoot%\\System32 is never legitimate.",
+		Version:    1,
+	},
+	{
+		ID: RuleRegistryTransport, Name: "Exchange transport binary registered in the registry",
+		Description: "A DLL or executable was registered, or its registration or binary changed, under the registry keys of the Exchange transport services (MSExchangeTransport*, MSExchangeFrontEndTransport*, MSExchangeDelivery*, MSExchangeSubmission*) or of the transport roles in HKLM\\SOFTWARE\\Microsoft\\ExchangeServer: code that runs in the processes handling every mail.",
+		Triggers:    "Registry inventory item of an Exchange transport key of kind service_dll or service_image, or a registry_value naming a .dll, .exe or .sys, added or changed (including the referenced binary's digest).",
+		Severity:    Critical, Window: Lowered, Technique: ServerSoftwareComponent, Subtechnique: &TransportAgent,
+		References: []string{TransportAgent.Reference},
+		Tuning:     "Exchange cumulative updates change these keys: install them inside a deploy window and take a new baseline.",
+		Version:    1,
+	},
+	{
+		ID: RuleIISComponent, Name: "IIS component installed or changed",
+		Description: "A value of HKLM\\SOFTWARE\\Microsoft\\InetStp\\Components changed: an IIS feature such as ISAPI filters or extensions, CGI or WebDAV was installed, removed or turned back on, which changes what the server can load and run.",
+		Triggers:    "Registry inventory item of kind iis_component added or changed.",
+		Severity:    High, Window: Lowered, Technique: ServerSoftwareComponent, Subtechnique: &IISComponents,
+		References: []string{IISComponents.Reference},
+		Tuning:     "Install IIS features inside a deploy window (the alert stays, at medium) and take a new baseline.",
 		Version:    1,
 	},
 }

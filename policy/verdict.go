@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -232,6 +233,8 @@ func (p *Policy) EvaluateItem(c serverconf.Change, ctx Context) Verdict {
 		id = RuleConfigItemRemoved
 	case it.Kind == "unparsable":
 		id = RuleUnparsableConfig
+	case it.Server == "registry":
+		id = registryRule(it)
 	case it.Kind == "auto_prepend_file" || it.Kind == "auto_append_file":
 		id = RuleAutoPrepend
 	case it.Kind == "transport_agent":
@@ -261,7 +264,11 @@ func (p *Policy) EvaluateItem(c serverconf.Change, ctx Context) Verdict {
 	if c.Kind == serverconf.ItemRemoved {
 		where = "from"
 	}
-	event := fmt.Sprintf("%s %s %q %s %s %s", it.Server, strings.ReplaceAll(it.Kind, "_", " "), it.Name, c.Kind, where, it.Source)
+	name := strconv.Quote(it.Name)
+	if it.Server == "registry" {
+		name = registryName(it) // the key path says what the value is
+	}
+	event := fmt.Sprintf("%s %s %s %s %s %s", it.Server, strings.ReplaceAll(it.Kind, "_", " "), name, c.Kind, where, it.Source)
 	if c.Kind == serverconf.ItemChanged && len(c.Fields) > 0 {
 		event += " (" + strings.Join(c.Fields, ", ") + ")"
 	}

@@ -134,12 +134,19 @@ func noteConfig(found *[]serverconf.Config, r *baseline.Record) {
 	}
 }
 
-// inventory parses every config of t plus the ones found under the roots.
-func inventory(t Target, found []serverconf.Config) []serverconf.Item {
+// inventory parses every config of t plus the ones found under the roots;
+// warn is told why an inventory may be stale (a registry hive whose
+// transaction logs are not replayed).
+func inventory(t Target, found []serverconf.Config, warn func(root, rel string, err error)) []serverconf.Item {
 	var items []serverconf.Item
 	for _, c := range append(append([]serverconf.Config(nil), t.Configs...), found...) {
 		inv := serverconf.ParseFile(t.Sysroot, c.Path, c.Server)
 		items = append(items, inv.Items...)
+		for _, w := range inv.Warnings {
+			if warn != nil {
+				warn("", c.Path, errors.New(w))
+			}
+		}
 	}
 	sort.SliceStable(items, func(i, j int) bool { return items[i].Identity() < items[j].Identity() })
 	return items
@@ -191,7 +198,7 @@ func Create(ctx context.Context, db *store.DB, t Target, label, version string, 
 		w.Abort()
 		return store.Meta{}, err
 	}
-	items := inventory(t, found)
+	items := inventory(t, found, opt.OnError)
 	for i := range items {
 		if err := digest.AddItem(&items[i]); err != nil {
 			w.Abort()
@@ -274,7 +281,7 @@ func Diff(ctx context.Context, db *store.DB, from store.Meta, to *store.Meta, t 
 			return res, err
 		}
 	} else {
-		newItems = inventory(t, found)
+		newItems = inventory(t, found, opt.OnError)
 	}
 	return res, compareItems(&res, oldItems, newItems, emit)
 }
@@ -293,7 +300,7 @@ func DiffLive(ctx context.Context, old baseline.State, oldItems []serverconf.Ite
 	if err := ctx.Err(); err != nil {
 		return res, err
 	}
-	return res, compareItems(&res, oldItems, inventory(t, found), emit)
+	return res, compareItems(&res, oldItems, inventory(t, found, opt.OnError), emit)
 }
 
 // compareItems adds the inventory changes to res and emits them.

@@ -142,6 +142,14 @@ func kindNoun(kind string) string {
 		return "agent"
 	case "isapi_filter":
 		return "ISAPI filter"
+	case "filter_dll":
+		return "ISAPI filter DLL"
+	case "service_dll":
+		return "service DLL"
+	case "service_image":
+		return "service image"
+	case "iis_component":
+		return "IIS component"
 	}
 	return strings.ReplaceAll(kind, "_", " ")
 }

@@ -18,6 +18,9 @@ type Discovery struct {
 	// directory can be bind-mounted at the path shown), not a directory,
 	// or spelled with a variable left unexpanded. Path is as declared.
 	Unavailable []WebRoot `json:"unavailable_web_roots,omitempty"`
+	// Registry are the registry hives found (also listed in Configs, as
+	// server "registry"), with the inventoried keys they hold.
+	Registry []RegistryHive `json:"registry,omitempty"`
 }
 
 // Config is a server configuration file to parse and watch. Path is a
@@ -82,7 +85,8 @@ var candidates = []struct {
 // Windows locations under sysroot ("" or "/" for the live system), parses
 // them, and returns them with the web roots they declare (physicalPath,
 // DocumentRoot, Alias, root, alias, appBase, docBase), mapped into the
-// sysroot. Windows path components match case-insensitively. Web roots
+// sysroot, and the registry hives (Windows/System32/config/SYSTEM and
+// SOFTWARE; on Windows without a sysroot, the live registry). Windows path components match case-insensitively. Web roots
 // that do not exist, or lie inside another web root, are left out.
 func Discover(sysroot string) (Discovery, error) {
 	r := newSysroot(sysroot)
@@ -131,6 +135,9 @@ func Discover(sysroot string) (Discovery, error) {
 		}
 	}
 	d.WebRoots = outermost(roots)
+	var cfgs []Config
+	d.Registry, cfgs = discoverRegistry(r)
+	d.Configs = append(d.Configs, cfgs...)
 	return d, nil
 }
 

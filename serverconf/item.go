@@ -12,7 +12,8 @@ import (
 // Item is one extension point found in a server configuration.
 type Item struct {
 	// Server is the product: "iis", "webconfig", "apache", "htaccess",
-	// "nginx", "php", "tomcat", "exchange".
+	// "nginx", "php", "tomcat", "exchange", or "registry" for values of
+	// the Windows registry (attrs.product then names the product).
 	Server string `json:"server"`
 	// Kind is what the item is: "global_module", "module", "isapi_filter",
 	// "handler", "isapi_cgi_restriction", "config_source", "web_root",
@@ -21,7 +22,8 @@ type Item struct {
 	// "zend_extension", "valve", "listener", "jsp_mapping", "context",
 	// "war", "transport_agent", "redirection", "module_provider",
 	// "http_module", "http_handler", "fastcgi_application",
-	// "access_policy", "unparsable".
+	// "access_policy", "unparsable"; for the registry "filter_dll",
+	// "service_dll", "service_image", "iis_component", "registry_value".
 	Kind string `json:"kind"`
 	// Name identifies the item within Kind and Scope (module name, handler
 	// path pattern, directive argument, agent name ...).
@@ -32,7 +34,8 @@ type Item struct {
 	// Type is the managed type, class name or handler type, if any.
 	Type string `json:"type,omitempty"`
 	// Scope is where the item applies: "server", a <location> path, a
-	// virtual host, a pool, a directory of a .htaccess file.
+	// virtual host, a pool, a directory of a .htaccess file; the key path
+	// of a registry value.
 	Scope string `json:"scope,omitempty"`
 	// Attrs holds the other attributes (preCondition, verb, enabled ...).
 	Attrs map[string]string `json:"attrs,omitempty"`
@@ -60,7 +63,7 @@ func (it Item) Identity() string {
 // case-insensitive names.
 func windowsServer(server string) bool {
 	switch server {
-	case "iis", "webconfig", "exchange":
+	case "iis", "webconfig", "exchange", "registry":
 		return true
 	}
 	return false
@@ -80,6 +83,10 @@ type Inventory struct {
 	// item of kind "unparsable" (plus what was found before the error,
 	// for formats that can be read line by line).
 	Err *ParseError `json:"error,omitempty"`
+	// Warnings say why the items may be incomplete or stale although the
+	// file could be read: a registry hive whose transaction logs hold
+	// changes webfim does not replay.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // ParseError locates why a configuration could not be parsed.

@@ -18,6 +18,7 @@ import (
 // Parser names accepted by ParseFile; most equal Item.Server, "userini"
 // yields items of server "php".
 var parsers = map[string]func(p *parser, src string, data []byte) error{
+	"registry":  nil, // not read as a whole: see parseRegistryFile
 	"iis":       parseIIS,
 	"webconfig": parseWebConfig,
 	"exchange":  parseExchange,
@@ -41,7 +42,9 @@ func Servers() []string {
 
 // ParseFile parses the configuration at path (a path on this host, inside
 // sysroot unless sysroot is empty) as server, or as what Detect guesses
-// when server is empty. It never panics: a file that cannot be read or
+// when server is empty. Server "registry" reads a registry hive file (a
+// file starting with "regf" is one when server is empty), or on Windows
+// the live registry when path is HKLM\SYSTEM or HKLM\SOFTWARE. It never panics: a file that cannot be read or
 // parsed yields an Inventory with Err set and an item of kind
 // "unparsable", so that a Diff reports it.
 func ParseFile(sysroot, path, server string) (inv Inventory) {
@@ -50,6 +53,9 @@ func ParseFile(sysroot, path, server string) (inv Inventory) {
 		if abs, err := filepath.Abs(path); err == nil {
 			path = abs
 		}
+	}
+	if server == "registry" || server == "" && IsHive(path) {
+		return parseRegistryFile(r, path)
 	}
 	src := r.display(path)
 	inv = Inventory{Server: server, Source: src}
@@ -75,6 +81,9 @@ func ParseBytes(sysroot, hostPath, server string, data []byte) Inventory {
 		if abs, err := filepath.Abs(hostPath); err == nil {
 			hostPath = abs
 		}
+	}
+	if server == "registry" || server == "" && bytes.HasPrefix(data, []byte("regf")) {
+		return parseRegistryBytes(r, hostPath, r.display(hostPath), data)
 	}
 	return parseData(r, hostPath, r.display(hostPath), server, data)
 }
@@ -106,7 +115,7 @@ func parseData(r sysroot, hostPath, src, server string, data []byte) (inv Invent
 	}()
 	fn, ok := parsers[server]
 	var err error
-	if !ok {
+	if !ok || fn == nil {
 		err = &ParseError{File: src, Msg: "unknown server type " + strquote(server)}
 	} else if len(data) > MaxConfigSize {
 		err = &ParseError{File: src, Msg: "file " + errTooLarge.Error()}
@@ -297,7 +306,8 @@ func hashedKind(kind string) bool {
 	switch kind {
 	case "global_module", "isapi_filter", "isapi_cgi_restriction", "handler", "load_module", "load_file",
 		"extension", "zend_extension", "auto_prepend_file", "auto_append_file", "transport_agent", "war",
-		"module_provider", "fastcgi_application":
+		"module_provider", "fastcgi_application",
+		"filter_dll", "service_dll", "service_image", "registry_value":
 		return true
 	}
 	return false

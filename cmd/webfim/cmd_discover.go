@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 
 	"github.com/urfave/cli/v2"
 
@@ -14,9 +15,10 @@ func init() {
 		Name:  "discover",
 		Usage: "find server configurations and the web roots they declare",
 		Description: "Looks for IIS, Exchange, Apache, nginx, PHP and Tomcat configurations at their standard\n" +
-			"Linux and Windows locations and prints them with the web roots they serve. With --sysroot\n" +
-			"the search runs inside a mounted disk image or offline copy of a server; symbolic links\n" +
-			"are resolved inside it and Windows paths match case-insensitively.",
+			"Linux and Windows locations and prints them with the web roots they serve, and the Windows\n" +
+			"registry hives (SYSTEM, SOFTWARE) with the IIS, WAS, Exchange transport and Terminal Services\n" +
+			"keys they hold. With --sysroot the search runs inside a mounted disk image or offline copy of\n" +
+			"a server; symbolic links are resolved inside it and Windows paths match case-insensitively.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "sysroot", Usage: "examine the server mounted at `DIR` instead of this system"},
 			&cli.StringFlag{Name: "format", Value: "text", Usage: "output format: text or json"},
@@ -63,7 +65,48 @@ func discoverAction(c *cli.Context) error {
 			fmt.Fprintf(w, "  %s: %s  (%s)\n", r.Path, r.Reason, rootOrigin(r))
 		}
 	}
+	printRegistry(w, d.Registry)
 	return nil
+}
+
+// printRegistry lists the registry hives found and the inventoried keys
+// they hold.
+func printRegistry(w io.Writer, hives []serverconf.RegistryHive) {
+	if len(hives) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "registry:")
+	for _, h := range hives {
+		fmt.Fprintf(w, "  %-8s %s", h.Hive, h.Path)
+		if h.ControlSet != "" {
+			fmt.Fprintf(w, "  (CurrentControlSet = %s)", h.ControlSet)
+		}
+		fmt.Fprintln(w)
+		if h.Error != "" {
+			fmt.Fprintf(w, "    cannot be read: %s\n", h.Error)
+		}
+		for _, k := range h.Keys {
+			fmt.Fprintf(w, "    %s\n", k)
+		}
+		if len(h.Keys) == 0 && h.Error == "" {
+			fmt.Fprintln(w, "    (none of the inventoried keys)")
+		}
+		for _, l := range h.Logs {
+			state := "applied"
+			switch {
+			case l.Err != "":
+				state = "unreadable: " + l.Err
+			case l.Size == 0:
+				state = "empty"
+			case l.Pending:
+				state = "holds changes not in the hive, not replayed"
+			}
+			fmt.Fprintf(w, "    log %s: %s\n", l.Name, state)
+		}
+		for _, warn := range h.Warnings {
+			fmt.Fprintf(w, "    warning: %s\n", warn)
+		}
+	}
 }
 
 // rootOrigin says which config declared a web root.

@@ -16,13 +16,17 @@ import (
 func init() {
 	register(&cli.Command{
 		Name:      "modules",
-		Usage:     "print the server module inventory of configuration files",
+		Usage:     "print the server module inventory of configuration files or registry hives",
 		ArgsUsage: "FILE...",
 		Description: "Parses IIS, web.config, Exchange, Apache, .htaccess, nginx, PHP and Tomcat configurations\n" +
 			"into their modules, handlers, filters, agents, prepend files and web roots. The server type\n" +
-			"is guessed from the file name and content unless --server is given.",
+			"is guessed from the file name and content unless --server is given. --registry HIVE prints\n" +
+			"the registry inventory of a SYSTEM or SOFTWARE hive file (a file starting with \"regf\" given\n" +
+			"as FILE is one too; on Windows, HKLM\\SYSTEM or HKLM\\SOFTWARE reads the live registry): the\n" +
+			"values of the IIS, WAS, Exchange transport and Terminal Services keys, for triage.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "format", Value: "text", Usage: "output format: text or json"},
+			&cli.StringSliceFlag{Name: "registry", Usage: "print the registry inventory of the hive file `HIVE` (repeatable)"},
 			&cli.StringFlag{Name: "server", Usage: "parse as `NAME`: " + strings.Join(serverconf.Servers(), ", ")},
 			&cli.StringFlag{Name: "sysroot", Usage: "resolve includes and module binaries inside `DIR` (a mounted server image)"},
 		},
@@ -39,19 +43,27 @@ func modulesAction(c *cli.Context) error {
 	if server != "" && !slices.Contains(serverconf.Servers(), server) {
 		return usageError{fmt.Errorf("--server must be one of %s, not %q", strings.Join(serverconf.Servers(), ", "), server)}
 	}
-	if c.NArg() == 0 {
-		return usageError{fmt.Errorf("modules: no FILE given")}
+	hives := c.StringSlice("registry")
+	if c.NArg() == 0 && len(hives) == 0 {
+		return usageError{fmt.Errorf("modules: no FILE or --registry HIVE given")}
 	}
 	var invs []serverconf.Inventory
 	var failed error
-	for _, name := range c.Args().Slice() {
-		if err := readable(name); err != nil {
+	parse := func(name, server string) {
+		if err := readable(name); err != nil && !(server == "registry" && serverconf.IsLiveRegistry(name)) {
 			fmt.Fprintln(os.Stderr, "webfim: modules:", err)
 			failed = cli.Exit("", exitError)
-			continue
+			return
 		}
 		invs = append(invs, serverconf.ParseFile(c.String("sysroot"), name, server))
 	}
+	for _, name := range hives {
+		parse(name, "registry")
+	}
+	for _, name := range c.Args().Slice() {
+		parse(name, server)
+	}
+
 	w := c.App.Writer
 	if format == "json" {
 		enc := json.NewEncoder(w)
@@ -95,6 +107,9 @@ func printInventory(w io.Writer, inv serverconf.Inventory) {
 	fmt.Fprintf(w, "%s (%s) blake3:%s\n", inv.Source, server, inv.BLAKE3)
 	if inv.Err != nil {
 		fmt.Fprintf(w, "  unparsable: %v\n", inv.Err)
+	}
+	for _, warn := range inv.Warnings {
+		fmt.Fprintf(w, "  warning: %s\n", warn)
 	}
 	for _, it := range inv.Items {
 		if it.Kind == "unparsable" && inv.Err != nil && it.Source == inv.Source {

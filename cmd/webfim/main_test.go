@@ -1,7 +1,9 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io/fs"
 	"os"
@@ -9,11 +11,13 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"webfim/hive/hivetest"
 	"webfim/store"
 )
 
@@ -22,6 +26,9 @@ func TestMain(m *testing.M) {
 		"webfim": func() { os.Exit(run(os.Args)) },
 	})
 }
+
+// goldenDir holds the ECS documents the scripts compare with (ecsgolden).
+var goldenDir, _ = filepath.Abs(filepath.Join("testdata", "golden"))
 
 // TestScripts runs the CLI scenarios in testdata/script/*.txtar.
 func TestScripts(t *testing.T) {
@@ -49,6 +56,8 @@ func TestScripts(t *testing.T) {
 			"waitoutbox":  waitoutbox,
 			"hup":         hup,
 			"dbedit":      dbedit,
+			"mkhive":      mkhive,
+			"ecsgolden":   ecsgolden,
 		},
 	})
 }
@@ -213,5 +222,78 @@ func waitoutbox(ts *testscript.TestScript, neg bool, args []string) {
 			ts.Fatalf("outbox still holds %d documents after 30s (none matching %v)", len(pending), re)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// mkhive writes a registry hive built from spec files (hivetest.Parse
+// format, applied in turn): mkhive [-layout N] [-dirty] HIVE SPEC...
+// -layout writes the same tree in another cell layout, as Windows does
+// when it rewrites a hive; -dirty leaves the sequence numbers apart and
+// writes a HIVE.LOG1 holding the change, as a hive copied from a running
+// system can be.
+func mkhive(ts *testscript.TestScript, neg bool, args []string) {
+	fs := flag.NewFlagSet("mkhive", flag.ContinueOnError)
+	layout := fs.Int64("layout", 0, "")
+	dirty := fs.Bool("dirty", false, "")
+	if neg || fs.Parse(args) != nil || fs.NArg() < 2 {
+		ts.Fatalf("usage: mkhive [-layout N] [-dirty] HIVE SPEC...")
+	}
+	var tree *hivetest.Key
+	for _, spec := range fs.Args()[1:] {
+		var err error
+		tree, err = hivetest.Parse(tree, ts.ReadFile(spec))
+		if err != nil {
+			ts.Fatalf("%s: %v", spec, err)
+		}
+	}
+	path := ts.MkAbs(fs.Arg(0))
+	ts.Check(os.MkdirAll(filepath.Dir(path), 0o755))
+	opt := hivetest.Options{Layout: *layout}
+	if *dirty {
+		opt.PrimarySequence, opt.SecondarySequence = 12, 11
+		ts.Check(os.WriteFile(path+".LOG1", hivetest.Log(12, 12, 11), 0o644))
+	}
+	ts.Check(hivetest.WriteFile(path, tree, opt))
+}
+
+var updateGolden = flag.Bool("update", false, "rewrite testdata/golden from what the scripts produce")
+
+// ecsgolden compares the ECS documents of an NDJSON file (diff --format
+// ecs) with testdata/golden/NAME.ndjson, after replacing what depends on
+// the machine and the moment (timestamps, host, agent version):
+// ecsgolden FILE NAME. With -update it rewrites the golden file. The alert
+// package validates the golden files against the ECS schema.
+func ecsgolden(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: ecsgolden FILE NAME")
+	}
+	var out []byte
+	for _, line := range strings.Split(strings.TrimSpace(ts.ReadFile(args[0])), "\n") {
+		if line == "" {
+			continue
+		}
+		var doc map[string]any
+		ts.Check(json.Unmarshal([]byte(line), &doc))
+		doc["@timestamp"] = "2026-11-26T10:30:00Z"
+		doc["event"].(map[string]any)["created"] = "2026-11-26T10:30:00Z"
+		doc["host"] = map[string]any{"name": "web01"}
+		doc["agent"].(map[string]any)["version"] = "0.1.0"
+		var b strings.Builder
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)
+		enc.SetIndent("", "  ")
+		ts.Check(enc.Encode(doc))
+		out = append(out, b.String()...)
+	}
+	path := filepath.Join(goldenDir, args[1]+".ndjson")
+	if *updateGolden {
+		ts.Check(os.WriteFile(path, out, 0o644))
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		ts.Fatalf("%v (go test ./cmd/webfim -run TestScripts -update writes it)", err)
+	}
+	if string(want) != string(out) {
+		ts.Fatalf("%s differs from %s (go test ./cmd/webfim -run TestScripts -update rewrites it):\n%s", args[0], path, out)
 	}
 }
