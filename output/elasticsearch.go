@@ -27,52 +27,59 @@ const (
 	esItemRetries = 3
 )
 
-// ESConfig configures an [Elasticsearch] output.
+// ESConfig configures an [Elasticsearch] output; the yaml keys are those
+// of a "type: elasticsearch" output in the config file.
 type ESConfig struct {
 	// URLs of Elasticsearch nodes, e.g. https://es1:9200.
-	URLs []string
-	// APIKey is the base64 "id:api_key" credential; it takes precedence
-	// over Username/Password.
-	APIKey string
+	URLs []string `yaml:"urls,omitempty"`
+	// APIKey is the base64 "id:api_key" credential; give it or
+	// Username/Password, not both.
+	APIKey string `yaml:"api_key,omitempty"`
 	// Username and Password for basic authentication.
-	Username, Password string
+	Username string `yaml:"username,omitempty"`
+	Password string `yaml:"password,omitempty"`
 	// CAFile is a PEM file of CA certificates to trust instead of the
 	// system pool.
-	CAFile string
+	CAFile string `yaml:"ca_file,omitempty"`
 	// DataStream is the target; empty means DefaultDataStream.
-	DataStream string
+	DataStream string `yaml:"data_stream,omitempty"`
 	// Timeout bounds waiting for a response header; 0 means DefaultESTimeout.
-	Timeout time.Duration
+	Timeout time.Duration `yaml:"-"`
 	// MaxRetries is how often the client retries a request failing with
 	// 429, 502, 503 or 504 or a network error; 0 means 3.
-	MaxRetries int
+	MaxRetries int `yaml:"-"`
 	// RetryBackoff is the first delay between retries (doubled each time,
 	// at most 10s); 0 means 500ms.
-	RetryBackoff time.Duration
+	RetryBackoff time.Duration `yaml:"-"`
 }
 
-// Validate checks the configuration and fills in defaults.
+// Validate checks the configuration and fills in defaults. Errors are
+// *[FieldError] values; they never show a password embedded in a URL.
 func (c *ESConfig) Validate() error {
 	if len(c.URLs) == 0 {
-		return configError("elasticsearch", "no URLs")
+		return fieldErrorf("urls", "missing: an elasticsearch output needs at least one URL")
 	}
-	for _, u := range c.URLs {
+	for i, u := range c.URLs {
 		p, err := url.Parse(u)
 		if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
-			return configError("elasticsearch", "URL %q is not http(s)://host[:port]", u)
+			return fieldErrorf(fmt.Sprintf("urls[%d]", i), "want an http:// or https:// URL such as https://es1:9200, got %q", redactURL(u))
 		}
 	}
-	if c.APIKey == "" && c.Password != "" && c.Username == "" {
-		return configError("elasticsearch", "password given without username")
+	if c.APIKey != "" && c.Username != "" {
+		return fieldErrorf("api_key", "give either api_key or username/password, not both")
+	}
+	if c.Password != "" && c.Username == "" {
+		return fieldErrorf("password", "password without username")
 	}
 	if c.DataStream == "" {
 		c.DataStream = DefaultDataStream
 	}
-	if ds := c.DataStream; strings.ToLower(ds) != ds || strings.ContainsAny(ds, ` "*\<|,>/?#:`) || strings.HasPrefix(ds, "_") || strings.HasPrefix(ds, "-") {
-		return configError("elasticsearch", "data stream %q is not a valid name (lowercase, no spaces or \\/*?\"<>|,#:)", ds)
+	if ds := c.DataStream; strings.ToLower(ds) != ds || strings.ContainsAny(ds, ` "*\<|,>/?#:`) ||
+		strings.HasPrefix(ds, "_") || strings.HasPrefix(ds, "-") || strings.HasPrefix(ds, "+") || len(strings.Split(ds, "-")) < 3 {
+		return fieldErrorf("data_stream", "bad data stream name %q (want type-dataset-namespace in lower case, e.g. %s)", ds, DefaultDataStream)
 	}
 	if c.Timeout < 0 || c.MaxRetries < 0 || c.RetryBackoff < 0 {
-		return configError("elasticsearch", "timeout, max retries and retry backoff must not be negative")
+		return fieldErrorf("timeout", "timeout, max retries and retry backoff must not be negative")
 	}
 	if c.Timeout == 0 {
 		c.Timeout = DefaultESTimeout
@@ -106,11 +113,11 @@ func Elasticsearch(cfg ESConfig) (*ESOutput, error) {
 	if cfg.CAFile != "" {
 		pem, err := os.ReadFile(cfg.CAFile)
 		if err != nil {
-			return nil, fmt.Errorf("%w: elasticsearch: ca file: %v", ErrInvalidConfig, err)
+			return nil, &FieldError{Key: "ca_file", Err: err}
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("%w: elasticsearch: ca file %s: no PEM certificate found", ErrInvalidConfig, cfg.CAFile)
+			return nil, fieldErrorf("ca_file", "%s: no PEM certificate found", cfg.CAFile)
 		}
 		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	}

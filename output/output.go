@@ -83,10 +83,6 @@ func rangeFrom(from, n int) []int {
 	return r
 }
 
-func configError(kind, format string, args ...any) error {
-	return fmt.Errorf("%w: %s: %s", ErrInvalidConfig, kind, fmt.Sprintf(format, args...))
-}
-
 // oneLine returns body as a single line so that it cannot break NDJSON
 // framing: indented JSON is compacted; anything else that is not valid JSON
 // has its line breaks replaced by spaces rather than being refused (a refused

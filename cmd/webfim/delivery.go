@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"webfim/output"
-	"webfim/policy"
 	"webfim/store"
 )
 
@@ -48,7 +47,7 @@ type delivery struct {
 	mu      sync.Mutex
 	dl      *output.Deliverer
 	outs    []output.Output
-	conf    []policy.Output // what outs were built from
+	conf    []output.Config // what outs were built from
 	cancel  context.CancelFunc
 	done    chan struct{}
 	errBase uint64 // delivery errors of the deliverers replaced so far
@@ -56,7 +55,7 @@ type delivery struct {
 
 // start builds the deliverer of outs (built from conf) and runs it until
 // stop or replace.
-func (m *delivery) start(outs []output.Output, conf []policy.Output) error {
+func (m *delivery) start(outs []output.Output, conf []output.Config) error {
 	dl, err := output.NewDeliverer(m.outbox, outs, m.opt)
 	if err != nil {
 		return err
@@ -71,7 +70,7 @@ func (m *delivery) start(outs []output.Output, conf []policy.Output) error {
 }
 
 // configured returns the outputs configuration in use.
-func (m *delivery) configured() []policy.Output {
+func (m *delivery) configured() []output.Config {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.conf
@@ -112,7 +111,7 @@ func (m *delivery) halt() (*output.Deliverer, []output.Output) {
 
 // replace stops the running deliverer, closes its outputs and starts
 // delivering to outs.
-func (m *delivery) replace(outs []output.Output, conf []policy.Output) error {
+func (m *delivery) replace(outs []output.Output, conf []output.Config) error {
 	old, oldOuts := m.halt()
 	m.mu.Lock()
 	if old != nil {

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"webfim/output"
-	"webfim/policy"
 	"webfim/store"
 )
 
@@ -78,7 +77,7 @@ func TestDeliveryReplace(t *testing.T) {
 	}
 	dm := &delivery{outbox: storeOutbox{db}, opt: output.DelivererOptions{MinBackoff: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond, Poll: 10 * time.Millisecond}}
 	a := &memOutput{name: "a"}
-	confA := []policy.Output{{Type: policy.OutputStdout}}
+	confA := []output.Config{{Type: output.TypeStdout}}
 	if err := dm.start([]output.Output{a}, confA); err != nil {
 		t.Fatal(err)
 	}
@@ -96,14 +95,14 @@ func TestDeliveryReplace(t *testing.T) {
 	before := dm.Errors()
 
 	b := &memOutput{name: "b"}
-	confB := []policy.Output{{Type: policy.OutputFile}}
+	confB := []output.Config{{Type: output.TypeFile}}
 	if err := dm.replace([]output.Output{b}, confB); err != nil {
 		t.Fatal(err)
 	}
 	if !a.closed {
 		t.Error("the replaced output was not closed")
 	}
-	if got := dm.configured(); !slices.EqualFunc(got, confB, func(x, y policy.Output) bool { return x.Type == y.Type }) {
+	if got := dm.configured(); !slices.EqualFunc(got, confB, func(x, y output.Config) bool { return x.Type == y.Type }) {
 		t.Errorf("configured() = %+v after replace", got)
 	}
 	if dm.Errors() < before {
