@@ -69,6 +69,13 @@ func watchAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	// Documents an output rejects for good (an Elasticsearch mapping
+	// error) are kept in the dead-letter file instead of retried forever.
+	dl, err := output.OpenDeadLetter(output.FileConfig{Path: pol.DeadLetterPath(db.Path())})
+	if err != nil {
+		return fmt.Errorf("dead-letter file: %w", err)
+	}
+	defer dl.Close()
 	conf, err := effectiveOutputs(c, pol)
 	if err != nil {
 		return usageError{err}
@@ -78,7 +85,12 @@ func watchAction(c *cli.Context) error {
 		return usageError{err}
 	}
 	dm := &delivery{outbox: storeOutbox{db}, opt: output.DelivererOptions{
-		OnError: func(name string, err error) { log.Warn("delivery failed; retrying", "output", name, "err", err) },
+		OnError:    func(name string, err error) { log.Warn("delivery failed; retrying", "output", name, "err", err) },
+		DeadLetter: dl,
+		OnDeadLetter: func(name string, r output.RejectedDoc) {
+			log.Error("output rejected a document for good; kept in the dead-letter file, not retried",
+				"output", name, "event.id", r.Doc.ID, "reason", r.Reason, "file", dl.Path())
+		},
 	}}
 	if err := dm.start(outs, conf); err != nil {
 		closeOutputs(outs)
@@ -100,6 +112,7 @@ func watchAction(c *cli.Context) error {
 		CreateBaseline: watch.BaselineCreator(db, "watch-initial", version),
 		OutboxStats:    db.OutboxStats,
 		DeliveryErrors: dm.Errors,
+		DeadLetters:    dm.DeadLetters,
 	})
 	if err != nil {
 		dm.stop(0)

@@ -51,6 +51,7 @@ type delivery struct {
 	cancel  context.CancelFunc
 	done    chan struct{}
 	errBase uint64 // delivery errors of the deliverers replaced so far
+	dlBase  uint64 // dead letters of the deliverers replaced so far
 }
 
 // start builds the deliverer of outs (built from conf) and runs it until
@@ -97,6 +98,17 @@ func (m *delivery) Errors() uint64 {
 	return m.errBase + m.dl.Errors()
 }
 
+// DeadLetters counts the documents kept in the dead letter by every
+// deliverer so far.
+func (m *delivery) DeadLetters() uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.dl == nil {
+		return m.dlBase
+	}
+	return m.dlBase + m.dl.DeadLettered()
+}
+
 // halt stops the running deliverer and returns it with its outputs.
 func (m *delivery) halt() (*output.Deliverer, []output.Output) {
 	m.mu.Lock()
@@ -116,6 +128,7 @@ func (m *delivery) replace(outs []output.Output, conf []output.Config) error {
 	m.mu.Lock()
 	if old != nil {
 		m.errBase += old.Errors()
+		m.dlBase += old.DeadLettered()
 	}
 	m.dl = nil
 	m.mu.Unlock()
