@@ -233,6 +233,35 @@ func TestElasticsearchBasicAuthAndDataStream(t *testing.T) {
 	}
 }
 
+// Credentials in a URL authenticate, and never appear in errors.
+func TestElasticsearchCredentialsInURL(t *testing.T) {
+	fake := newFakeES(t)
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	withCreds := strings.Replace(srv.URL, "http://", "http://webfim:s3cret@", 1)
+	o := esOutput(t, withCreds, func(c *ESConfig) { c.APIKey = "" })
+	if err := o.Write(context.Background(), testDocs(0, 1)); err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("GET", "/", nil)
+	req.SetBasicAuth("webfim", "s3cret")
+	if got, want := fake.headers[0].Get("Authorization"), req.Header.Get("Authorization"); got != want {
+		t.Errorf("Authorization %q, want %q", got, want)
+	}
+
+	// A node that is down: the error names it, without the password.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := "http://webfim:s3cret@" + ln.Addr().String()
+	ln.Close()
+	err = esOutput(t, down, func(c *ESConfig) { c.APIKey, c.MaxRetries = "", 1 }).Write(context.Background(), testDocs(0, 1))
+	if err == nil || strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("error %v: want a failure that does not show the password", err)
+	}
+}
+
 func TestElasticsearchConflictIsSuccess(t *testing.T) {
 	fake := newFakeES(t)
 	srv := httptest.NewServer(fake)

@@ -108,7 +108,7 @@ func watchAction(c *cli.Context) error {
 		},
 	}
 	d, err := watch.New(cfg, watch.Deps{
-		Store: watch.StoreOf(db), Judge: pol, Sink: sink, Logger: log,
+		Store: watch.StoreOf(db), Judge: &pol.Policy, Sink: sink, Logger: log,
 		CreateBaseline: watch.BaselineCreator(db, "watch-initial", version),
 		OutboxStats:    db.OutboxStats,
 		DeliveryErrors: dm.Errors,
@@ -179,7 +179,7 @@ func reloadWatch(ctx context.Context, c *cli.Context, db *store.DB, d *watch.Dae
 			return err
 		}
 	}
-	if err := d.Reload(ctx, ncfg, npol); err != nil {
+	if err := d.Reload(ctx, ncfg, &npol.Policy); err != nil {
 		closeOutputs(nouts)
 		return err
 	}
