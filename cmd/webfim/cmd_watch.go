@@ -69,6 +69,10 @@ func watchAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	conf, err := effectiveOutputs(c, pol)
+	if err != nil {
+		return usageError{err}
+	}
 	// Documents an output rejects for good (an Elasticsearch mapping
 	// error) are kept in the dead-letter file instead of retried forever.
 	dl, err := output.OpenDeadLetter(output.FileConfig{Path: pol.DeadLetterPath(db.Path())})
@@ -76,10 +80,6 @@ func watchAction(c *cli.Context) error {
 		return fmt.Errorf("dead-letter file: %w", err)
 	}
 	defer dl.Close()
-	conf, err := effectiveOutputs(c, pol)
-	if err != nil {
-		return usageError{err}
-	}
 	outs, err := output.Build(conf, c.App.Writer)
 	if err != nil {
 		return usageError{err}
