@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -49,15 +50,24 @@ type DelivererOptions struct {
 	OnError func(output string, err error)
 	// OnAcked is called after n entries left the outbox.
 	OnAcked func(n int)
+
+	// DeadLetter keeps the documents an output rejected for good (see
+	// [Rejection]): once kept there they count as done for that output and
+	// are not sent to it again. Without a DeadLetter they are retried like
+	// failed documents, so that none is lost.
+	DeadLetter DeadLetter
+	// OnDeadLetter is called for each document kept in DeadLetter.
+	OnDeadLetter func(output string, r RejectedDoc)
 }
 
 // OutputStats are the delivery counters of one output.
 type OutputStats struct {
-	Name      string
-	Delivered uint64 // documents acknowledged by the output
-	Errors    uint64 // failed Write calls
-	Failing   bool   // the last Write failed
-	LastError string
+	Name         string
+	Delivered    uint64 // documents acknowledged by the output
+	DeadLettered uint64 // documents the output rejected for good, kept in the dead letter
+	Errors       uint64 // failed Write calls
+	Failing      bool   // the last Write failed
+	LastError    string
 }
 
 // ErrDelivererRunning is returned by Run or Drain while another one runs.
@@ -186,7 +196,7 @@ func (d *Deliverer) totalDelivered() uint64 {
 	defer d.mu.Unlock()
 	var n uint64
 	for _, s := range d.stats {
-		n += s.Delivered
+		n += s.Delivered + s.DeadLettered
 	}
 	return n
 }
@@ -205,6 +215,18 @@ func (d *Deliverer) Errors() uint64 {
 	var n uint64
 	for _, s := range d.stats {
 		n += s.Errors
+	}
+	return n
+}
+
+// DeadLettered returns the number of documents that outputs rejected for
+// good and that were kept in the dead letter.
+func (d *Deliverer) DeadLettered() uint64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var n uint64
+	for _, s := range d.stats {
+		n += s.DeadLettered
 	}
 	return n
 }
@@ -277,11 +299,21 @@ func (d *Deliverer) work(ctx context.Context, o int, drain bool) error {
 		if err != nil && ctx.Err() != nil && !drain {
 			// Shutting down: what was not acknowledged is drained or
 			// sent after the restart; this is not an output failure.
-			d.record(o, batch, failedIndexes(err, len(batch)), nil)
+			d.record(o, batch, undelivered(err, len(batch)), 0, nil)
 			return nil
 		}
 		failed := failedIndexes(err, len(batch))
-		d.record(o, batch, failed, err)
+		kept := 0
+		if rejected := rejections(err); len(rejected) > 0 {
+			var notKept []int
+			kept, notKept = d.keep(ctx, o, docs, rejected)
+			failed = append(slices.Clone(failed), notKept...)
+			slices.Sort(failed)
+			if len(failed) == 0 {
+				err = nil // every document is delivered or kept
+			}
+		}
+		d.record(o, batch, failed, kept, err)
 		if err != nil {
 			d.report(out.Name(), o, err)
 			failures++
@@ -376,9 +408,49 @@ func (d *Deliverer) prune() error {
 	return nil
 }
 
-// record notes which entries output o acknowledged and acknowledges in the
-// outbox those that every output has.
-func (d *Deliverer) record(o int, batch []Entry, failed []int, err error) {
+// keep moves the documents that output o rejected for good to the dead
+// letter. It returns how many it kept, and the indexes of those it could
+// not keep, which stay failed.
+func (d *Deliverer) keep(ctx context.Context, o int, docs []Doc, rejected []Rejection) (kept int, notKept []int) {
+	var rds []RejectedDoc
+	for _, r := range rejected {
+		if r.Index < 0 || r.Index >= len(docs) {
+			continue // not a document of this batch: nothing to keep
+		}
+		rds = append(rds, RejectedDoc{Doc: docs[r.Index], Reason: r.Reason})
+		notKept = append(notKept, r.Index)
+	}
+	if d.opt.DeadLetter == nil || len(rds) == 0 {
+		return 0, notKept
+	}
+	name := d.outputs[o].Name()
+	if err := d.opt.DeadLetter.Keep(ctx, name, rds); err != nil {
+		d.report("dead letter", o, fmt.Errorf("dead letter: %w", err))
+		return 0, notKept
+	}
+	if d.opt.OnDeadLetter != nil {
+		for _, r := range rds {
+			d.opt.OnDeadLetter(name, r)
+		}
+	}
+	return len(rds), nil
+}
+
+// undelivered returns which of n documents err says were not delivered,
+// whether failed or rejected, in increasing order.
+func undelivered(err error, n int) []int {
+	out := slices.Clone(failedIndexes(err, n))
+	for _, r := range rejections(err) {
+		out = append(out, r.Index)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// record notes which entries output o acknowledged (all but failed; kept
+// of them were rejected and kept in the dead letter) and acknowledges in
+// the outbox those that every output has.
+func (d *Deliverer) record(o int, batch []Entry, failed []int, kept int, err error) {
 	bit := uint64(1) << o
 	isFailed := make(map[int]bool, len(failed))
 	for _, i := range failed {
@@ -407,8 +479,10 @@ func (d *Deliverer) record(o int, batch []Entry, failed []int, err error) {
 	case firstFailed > 0:
 		d.cursor[o] = max(d.cursor[o], batch[firstFailed-1].Seq)
 	}
+	n -= kept
 	st := &d.stats[o]
 	st.Delivered += uint64(n)
+	st.DeadLettered += uint64(kept)
 	st.Failing = err != nil
 	if err != nil {
 		st.Errors++

@@ -27,52 +27,59 @@ const (
 	esItemRetries = 3
 )
 
-// ESConfig configures an [Elasticsearch] output.
+// ESConfig configures an [Elasticsearch] output; the yaml keys are those
+// of a "type: elasticsearch" output in the config file.
 type ESConfig struct {
 	// URLs of Elasticsearch nodes, e.g. https://es1:9200.
-	URLs []string
-	// APIKey is the base64 "id:api_key" credential; it takes precedence
-	// over Username/Password.
-	APIKey string
+	URLs []string `yaml:"urls,omitempty"`
+	// APIKey is the base64 "id:api_key" credential; give it or
+	// Username/Password, not both.
+	APIKey string `yaml:"api_key,omitempty"`
 	// Username and Password for basic authentication.
-	Username, Password string
+	Username string `yaml:"username,omitempty"`
+	Password string `yaml:"password,omitempty"`
 	// CAFile is a PEM file of CA certificates to trust instead of the
 	// system pool.
-	CAFile string
+	CAFile string `yaml:"ca_file,omitempty"`
 	// DataStream is the target; empty means DefaultDataStream.
-	DataStream string
+	DataStream string `yaml:"data_stream,omitempty"`
 	// Timeout bounds waiting for a response header; 0 means DefaultESTimeout.
-	Timeout time.Duration
+	Timeout time.Duration `yaml:"-"`
 	// MaxRetries is how often the client retries a request failing with
 	// 429, 502, 503 or 504 or a network error; 0 means 3.
-	MaxRetries int
+	MaxRetries int `yaml:"-"`
 	// RetryBackoff is the first delay between retries (doubled each time,
 	// at most 10s); 0 means 500ms.
-	RetryBackoff time.Duration
+	RetryBackoff time.Duration `yaml:"-"`
 }
 
-// Validate checks the configuration and fills in defaults.
+// Validate checks the configuration and fills in defaults. Errors are
+// *[FieldError] values; they never show a password embedded in a URL.
 func (c *ESConfig) Validate() error {
 	if len(c.URLs) == 0 {
-		return configError("elasticsearch", "no URLs")
+		return fieldErrorf("urls", "missing: an elasticsearch output needs at least one URL")
 	}
-	for _, u := range c.URLs {
+	for i, u := range c.URLs {
 		p, err := url.Parse(u)
 		if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
-			return configError("elasticsearch", "URL %q is not http(s)://host[:port]", u)
+			return fieldErrorf(fmt.Sprintf("urls[%d]", i), "want an http:// or https:// URL such as https://es1:9200, got %q", redactURL(u))
 		}
 	}
-	if c.APIKey == "" && c.Password != "" && c.Username == "" {
-		return configError("elasticsearch", "password given without username")
+	if c.APIKey != "" && c.Username != "" {
+		return fieldErrorf("api_key", "give either api_key or username/password, not both")
+	}
+	if c.Password != "" && c.Username == "" {
+		return fieldErrorf("password", "password without username")
 	}
 	if c.DataStream == "" {
 		c.DataStream = DefaultDataStream
 	}
-	if ds := c.DataStream; strings.ToLower(ds) != ds || strings.ContainsAny(ds, ` "*\<|,>/?#:`) || strings.HasPrefix(ds, "_") || strings.HasPrefix(ds, "-") {
-		return configError("elasticsearch", "data stream %q is not a valid name (lowercase, no spaces or \\/*?\"<>|,#:)", ds)
+	if ds := c.DataStream; strings.ToLower(ds) != ds || strings.ContainsAny(ds, ` "*\<|,>/?#:`) ||
+		strings.HasPrefix(ds, "_") || strings.HasPrefix(ds, "-") || strings.HasPrefix(ds, "+") || len(strings.Split(ds, "-")) < 3 {
+		return fieldErrorf("data_stream", "bad data stream name %q (want type-dataset-namespace in lower case, e.g. %s)", ds, DefaultDataStream)
 	}
 	if c.Timeout < 0 || c.MaxRetries < 0 || c.RetryBackoff < 0 {
-		return configError("elasticsearch", "timeout, max retries and retry backoff must not be negative")
+		return fieldErrorf("timeout", "timeout, max retries and retry backoff must not be negative")
 	}
 	if c.Timeout == 0 {
 		c.Timeout = DefaultESTimeout
@@ -106,11 +113,11 @@ func Elasticsearch(cfg ESConfig) (*ESOutput, error) {
 	if cfg.CAFile != "" {
 		pem, err := os.ReadFile(cfg.CAFile)
 		if err != nil {
-			return nil, fmt.Errorf("%w: elasticsearch: ca file: %v", ErrInvalidConfig, err)
+			return nil, &FieldError{Key: "ca_file", Err: err}
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("%w: elasticsearch: ca file %s: no PEM certificate found", ErrInvalidConfig, cfg.CAFile)
+			return nil, fieldErrorf("ca_file", "%s: no PEM certificate found", cfg.CAFile)
 		}
 		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	}
@@ -137,44 +144,66 @@ func Elasticsearch(cfg ESConfig) (*ESOutput, error) {
 func (e *ESOutput) Name() string { return "elasticsearch:" + e.cfg.DataStream }
 
 // Write bulk-indexes docs. Documents rejected with 429 are re-sent up to
-// three times with backoff; other rejected documents (such as mapping
-// errors) are reported in a *PartialError at once.
+// three times with backoff. Documents rejected with 400 (a mapping or
+// parsing error: the document's own fault, which no retry can fix) are
+// reported as [Rejection] values; other failed documents as Failed, in a
+// *PartialError, at once.
 func (e *ESOutput) Write(ctx context.Context, docs []Doc) error {
 	if len(docs) == 0 {
 		return nil
 	}
 	todo := rangeFrom(0, len(docs))
 	var permanent []int
+	var rejected []Rejection
 	var lastErr error
 	for attempt := 0; ; attempt++ {
-		failed, throttled, err := e.bulk(ctx, docs, todo)
-		permanent = append(permanent, failed...)
+		r, err := e.bulk(ctx, docs, todo)
+		permanent = append(permanent, r.failed...)
+		rejected = append(rejected, r.rejected...)
 		if err != nil {
 			lastErr = err
 		}
-		if len(throttled) == 0 || attempt >= esItemRetries || ctx.Err() != nil {
-			all := append(permanent, throttled...)
-			if len(all) == 0 {
+		if len(r.throttled) == 0 || attempt >= esItemRetries || ctx.Err() != nil {
+			failed := append(permanent, r.throttled...)
+			if len(failed) == 0 && len(rejected) == 0 {
 				return nil
 			}
-			slices.Sort(all)
-			return &PartialError{Failed: all, Err: lastErr}
+			slices.Sort(failed)
+			slices.SortFunc(rejected, func(a, b Rejection) int { return a.Index - b.Index })
+			return &PartialError{Failed: failed, Rejected: rejected, Err: lastErr}
 		}
 		select {
 		case <-ctx.Done():
 		case <-time.After(expBackoff(e.cfg.RetryBackoff, 10*time.Second, attempt)):
 		}
-		todo = throttled
+		todo = r.throttled
 	}
 }
 
-// bulk sends docs[idx...] in one _bulk request and returns the indexes that
-// failed permanently and those rejected with 429, and the first error.
-func (e *ESOutput) bulk(ctx context.Context, docs []Doc, idx []int) (failed, throttled []int, firstErr error) {
+// bulkResult sorts the documents of one _bulk request that were not
+// indexed.
+type bulkResult struct {
+	failed    []int // retry later (no answer, a network or server error)
+	throttled []int // 429: retry soon
+	rejected  []Rejection
+}
+
+// Item outcomes of a _bulk request.
+const (
+	itemOK = iota + 1
+	itemFailed
+	itemThrottled
+	itemRejected
+)
+
+// bulk sends docs[idx...] in one _bulk request and sorts the documents
+// that were not indexed; it returns the first error.
+func (e *ESOutput) bulk(ctx context.Context, docs []Doc, idx []int) (res bulkResult, firstErr error) {
 	var (
 		mu     sync.Mutex
 		sealed bool
-		state  = make(map[int]int, len(idx)) // index -> 1 ok, 2 failed, 3 throttled
+		state  = make(map[int]int, len(idx))
+		reason = map[int]error{}
 	)
 	record := func(i, s int, err error) {
 		mu.Lock()
@@ -183,6 +212,9 @@ func (e *ESOutput) bulk(ctx context.Context, docs []Doc, idx []int) (failed, thr
 			return
 		}
 		state[i] = s
+		if s == itemRejected {
+			reason[i] = err
+		}
 		if err != nil && firstErr == nil {
 			firstErr = err
 		}
@@ -194,54 +226,61 @@ func (e *ESOutput) bulk(ctx context.Context, docs []Doc, idx []int) (failed, thr
 		FlushInterval: time.Hour, // flushed by Close
 	})
 	if err != nil {
-		return idx, nil, fmt.Errorf("%s: %w", e.Name(), err)
+		return bulkResult{failed: idx}, fmt.Errorf("%s: %w", e.Name(), err)
 	}
 	for _, i := range idx {
-		i := i
 		err := bi.Add(ctx, esutil.BulkIndexerItem{
 			Action:     "create",
 			DocumentID: docs[i].ID,
 			Body:       bytes.NewReader(oneLine(docs[i].Body)),
 			OnSuccess: func(context.Context, esutil.BulkIndexerItem, esutil.BulkIndexerResponseItem) {
-				record(i, 1, nil)
+				record(i, itemOK, nil)
 			},
 			OnFailure: func(_ context.Context, _ esutil.BulkIndexerItem, res esutil.BulkIndexerResponseItem, err error) {
 				switch {
 				case err != nil:
-					record(i, 2, fmt.Errorf("%s: %w", e.Name(), err))
+					record(i, itemFailed, fmt.Errorf("%s: %w", e.Name(), err))
 				case res.Status == http.StatusConflict:
-					record(i, 1, nil) // already indexed by an earlier attempt
+					record(i, itemOK, nil) // already indexed by an earlier attempt
 				case res.Status == http.StatusTooManyRequests:
-					record(i, 3, fmt.Errorf("%s: document %q: 429 %s: %s", e.Name(), docs[i].ID, res.Error.Type, res.Error.Reason))
+					record(i, itemThrottled, fmt.Errorf("%s: document %q: 429 %s: %s", e.Name(), docs[i].ID, res.Error.Type, res.Error.Reason))
+				case res.Status == http.StatusBadRequest:
+					record(i, itemRejected, fmt.Errorf("%s: document %q rejected: 400 %s: %s", e.Name(), docs[i].ID, res.Error.Type, res.Error.Reason))
 				default:
-					record(i, 2, fmt.Errorf("%s: document %q: %d %s: %s", e.Name(), docs[i].ID, res.Status, res.Error.Type, res.Error.Reason))
+					record(i, itemFailed, fmt.Errorf("%s: document %q: %d %s: %s", e.Name(), docs[i].ID, res.Status, res.Error.Type, res.Error.Reason))
 				}
 			},
 		})
 		if err != nil {
-			record(i, 2, fmt.Errorf("%s: %w", e.Name(), err))
+			record(i, itemFailed, fmt.Errorf("%s: %w", e.Name(), err))
 		}
 	}
 	cerr := bi.Close(ctx)
 	mu.Lock()
 	defer mu.Unlock()
 	sealed = true
+	noAnswer := 0
 	for _, i := range idx {
 		switch state[i] {
-		case 1:
-		case 3:
-			throttled = append(throttled, i)
-		default: // 2, or no answer at all
-			failed = append(failed, i)
+		case itemOK:
+		case itemThrottled:
+			res.throttled = append(res.throttled, i)
+		case itemRejected:
+			res.rejected = append(res.rejected, Rejection{Index: i, Reason: reason[i]})
+		case itemFailed:
+			res.failed = append(res.failed, i)
+		default:
+			res.failed = append(res.failed, i)
+			noAnswer++
 		}
 	}
 	if firstErr == nil && cerr != nil {
 		firstErr = fmt.Errorf("%s: %w", e.Name(), cerr)
 	}
-	if firstErr == nil && len(failed) > 0 {
-		firstErr = fmt.Errorf("%s: no response for %d document(s)", e.Name(), len(failed))
+	if firstErr == nil && noAnswer > 0 {
+		firstErr = fmt.Errorf("%s: no response for %d document(s)", e.Name(), noAnswer)
 	}
-	return failed, throttled, firstErr
+	return res, firstErr
 }
 
 // Close releases idle connections.

@@ -233,6 +233,35 @@ func TestElasticsearchBasicAuthAndDataStream(t *testing.T) {
 	}
 }
 
+// Credentials in a URL authenticate, and never appear in errors.
+func TestElasticsearchCredentialsInURL(t *testing.T) {
+	fake := newFakeES(t)
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	withCreds := strings.Replace(srv.URL, "http://", "http://webfim:s3cret@", 1)
+	o := esOutput(t, withCreds, func(c *ESConfig) { c.APIKey = "" })
+	if err := o.Write(context.Background(), testDocs(0, 1)); err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("GET", "/", nil)
+	req.SetBasicAuth("webfim", "s3cret")
+	if got, want := fake.headers[0].Get("Authorization"), req.Header.Get("Authorization"); got != want {
+		t.Errorf("Authorization %q, want %q", got, want)
+	}
+
+	// A node that is down: the error names it, without the password.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := "http://webfim:s3cret@" + ln.Addr().String()
+	ln.Close()
+	err = esOutput(t, down, func(c *ESConfig) { c.APIKey, c.MaxRetries = "", 1 }).Write(context.Background(), testDocs(0, 1))
+	if err == nil || strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("error %v: want a failure that does not show the password", err)
+	}
+}
+
 func TestElasticsearchConflictIsSuccess(t *testing.T) {
 	fake := newFakeES(t)
 	srv := httptest.NewServer(fake)
@@ -258,7 +287,7 @@ func TestElasticsearchPartialFailure(t *testing.T) {
 	broken.Store(true)
 	fake.itemStatus = func(_ int, it bulkItem) (int, string) {
 		if it.ID == "id-00002" && broken.Load() {
-			return 400, "document_parsing_exception"
+			return 503, "unavailable_shards_exception" // a failure a retry can fix
 		}
 		return 0, ""
 	}
@@ -268,10 +297,10 @@ func TestElasticsearchPartialFailure(t *testing.T) {
 	docs := testDocs(0, 4)
 	err := o.Write(context.Background(), docs)
 	var pe *PartialError
-	if !errors.As(err, &pe) || !slices.Equal(pe.Failed, []int{2}) {
+	if !errors.As(err, &pe) || !slices.Equal(pe.Failed, []int{2}) || len(pe.Rejected) != 0 {
 		t.Fatalf("err = %v, want a PartialError naming index 2", err)
 	}
-	if !strings.Contains(err.Error(), "id-00002") || !strings.Contains(err.Error(), "document_parsing_exception") {
+	if !strings.Contains(err.Error(), "id-00002") || !strings.Contains(err.Error(), "unavailable_shards_exception") {
 		t.Errorf("error %q does not name the document and the cause", err)
 	}
 
@@ -304,6 +333,168 @@ func TestElasticsearchPartialFailure(t *testing.T) {
 	}
 	if st := d.Stats()[0]; st.Delivered != 4 || st.Errors == 0 {
 		t.Errorf("stats %+v", st)
+	}
+}
+
+// memDeadLetter is a DeadLetter in memory that can be made to fail.
+type memDeadLetter struct {
+	mu      sync.Mutex
+	down    bool
+	kept    []RejectedDoc
+	outputs []string
+}
+
+func (m *memDeadLetter) Keep(_ context.Context, output string, rejected []RejectedDoc) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.down {
+		return errors.New("disk full")
+	}
+	m.kept = append(m.kept, rejected...)
+	for range rejected {
+		m.outputs = append(m.outputs, output)
+	}
+	return nil
+}
+
+func (m *memDeadLetter) count() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.kept)
+}
+
+// A document Elasticsearch rejects with 400 (it cannot map it) is not
+// retried: it goes to the dead-letter file, is counted and reported, and
+// the documents after it are delivered.
+func TestElasticsearchRejectedDocumentGoesToDeadLetter(t *testing.T) {
+	fake := newFakeES(t)
+	fake.itemStatus = func(_ int, it bulkItem) (int, string) {
+		if it.ID == "id-00002" {
+			return 400, "document_parsing_exception"
+		}
+		return 0, ""
+	}
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	docs := testDocs(0, 5)
+
+	// Write reports the document as rejected, not as failed.
+	err := esOutput(t, srv.URL, nil).Write(context.Background(), docs)
+	var pe *PartialError
+	if !errors.As(err, &pe) || len(pe.Failed) != 0 || len(pe.Rejected) != 1 || pe.Rejected[0].Index != 2 {
+		t.Fatalf("err = %#v, want a PartialError rejecting index 2 only", err)
+	}
+	if r := pe.Rejected[0].Reason.Error(); !strings.Contains(r, "id-00002") || !strings.Contains(r, "400 document_parsing_exception") {
+		t.Errorf("reason %q does not name the document and the cause", r)
+	}
+
+	// Through the Deliverer and a dead-letter file.
+	fake2 := newFakeES(t)
+	fake2.itemStatus = fake.itemStatus
+	srv2 := httptest.NewServer(fake2)
+	defer srv2.Close()
+	dlPath := filepath.Join(t.TempDir(), "webfim.deadletter.ndjson")
+	dl, err := OpenDeadLetter(FileConfig{Path: dlPath})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dl.Close()
+	ob := &memOutbox{}
+	ob.add(docs...)
+	var reported atomic.Int64
+	opt := fastOpts
+	opt.DeadLetter = dl
+	opt.OnDeadLetter = func(output string, r RejectedDoc) {
+		if output == "elasticsearch:"+DefaultDataStream && r.Doc.ID == "id-00002" && r.Reason != nil {
+			reported.Add(1)
+		}
+	}
+	out := esOutput(t, srv2.URL, nil)
+	d, stop := startDeliverer(t, ob, opt, out)
+	waitFor(t, "outbox empty", func() bool { return ob.depth() == 0 })
+	time.Sleep(50 * time.Millisecond) // several backoff periods: a retry would show
+	stop()
+	reqs, stored := fake2.snapshot()
+	if len(reqs) != 1 {
+		t.Errorf("%d requests, want 1: the rejected document was sent again", len(reqs))
+	}
+	if len(stored) != 4 || stored["id-00002"] != nil {
+		t.Errorf("stored %d documents (id-00002: %s), want the 4 others", len(stored), stored["id-00002"])
+	}
+	if st := d.Stats()[0]; st.Delivered != 4 || st.DeadLettered != 1 || st.Failing {
+		t.Errorf("stats %+v, want 4 delivered, 1 dead-lettered, not failing", st)
+	}
+	if d.DeadLettered() != 1 || reported.Load() != 1 {
+		t.Errorf("DeadLettered() = %d, OnDeadLetter called %d times; want 1, 1", d.DeadLettered(), reported.Load())
+	}
+	lines := readLines(t, dlPath)
+	if len(lines) != 1 {
+		t.Fatalf("dead-letter file has %d lines, want 1:\n%s", len(lines), strings.Join(lines, "\n"))
+	}
+	var rec struct {
+		Time     time.Time       `json:"time"`
+		Output   string          `json:"output"`
+		Reason   string          `json:"reason"`
+		EventID  string          `json:"event_id"`
+		Document json.RawMessage `json:"document"`
+	}
+	if err := json.Unmarshal([]byte(lines[0]), &rec); err != nil {
+		t.Fatal(err)
+	}
+	if rec.EventID != "id-00002" || rec.Output != out.Name() || !strings.Contains(rec.Reason, "400 document_parsing_exception") ||
+		time.Since(rec.Time) > time.Minute || !bytes.Equal(rec.Document, docs[2].Body) {
+		t.Errorf("dead-letter record %+v (document %s), want id-00002 as sent", rec, rec.Document)
+	}
+	if fi, err := os.Stat(dlPath); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("dead-letter file: %v, mode %v; want 0600", err, fi.Mode())
+	}
+}
+
+// A rejected document is never dropped: without a dead letter, or while
+// the dead letter cannot keep it, it stays in the outbox and is retried.
+func TestElasticsearchRejectedDocumentIsNeverLost(t *testing.T) {
+	fake := newFakeES(t)
+	fake.itemStatus = func(_ int, it bulkItem) (int, string) {
+		if it.ID == "id-00001" {
+			return 400, "mapper_parsing_exception"
+		}
+		return 0, ""
+	}
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+
+	// No dead letter: retried.
+	ob := &memOutbox{}
+	ob.add(testDocs(0, 3)...)
+	d, stop := startDeliverer(t, ob, fastOpts, esOutput(t, srv.URL, nil))
+	waitFor(t, "a retry", func() bool { r, _ := fake.snapshot(); return len(r) >= 3 })
+	stop()
+	if ob.depth() != 1 || d.DeadLettered() != 0 {
+		t.Fatalf("outbox depth %d, dead-lettered %d; want the rejected document kept in the outbox", ob.depth(), d.DeadLettered())
+	}
+
+	// A dead letter that fails (disk full): still retried, then kept once it works.
+	dl := &memDeadLetter{down: true}
+	var dlErrors atomic.Int64
+	opt := fastOpts
+	opt.DeadLetter = dl
+	opt.OnError = func(name string, err error) {
+		if name == "dead letter" && strings.Contains(err.Error(), "disk full") {
+			dlErrors.Add(1)
+		}
+	}
+	d, stop = startDeliverer(t, ob, opt, esOutput(t, srv.URL, nil))
+	defer stop()
+	waitFor(t, "dead-letter errors", func() bool { return dlErrors.Load() >= 2 })
+	if ob.depth() != 1 || dl.count() != 0 {
+		t.Fatalf("outbox depth %d, kept %d while the dead letter fails; want 1, 0", ob.depth(), dl.count())
+	}
+	dl.mu.Lock()
+	dl.down = false
+	dl.mu.Unlock()
+	waitFor(t, "outbox empty", func() bool { return ob.depth() == 0 })
+	if dl.count() != 1 || dl.kept[0].Doc.ID != "id-00001" || d.DeadLettered() != 1 {
+		t.Errorf("kept %d (%v), dead-lettered %d; want id-00001 once", dl.count(), dl.kept, d.DeadLettered())
 	}
 }
 

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"webfim/config/bytesize"
 )
 
 // Fsync policies of [FileConfig].
@@ -21,42 +23,45 @@ const (
 
 // Defaults of [FileConfig].
 const (
-	DefaultMaxSize       = 100 << 20
+	DefaultMaxSize       = 100 << 20 // 100 MiB
 	DefaultMaxFiles      = 5
 	DefaultFsyncInterval = time.Second
 )
 
-// FileConfig configures a [File] output.
+// FileConfig configures a [File] output; the yaml keys are those of a
+// "type: file" output in the config file.
 type FileConfig struct {
 	// Path of the active file, e.g. /var/log/webfim/webfim.ndjson. Rotated
 	// files are Path.1 (newest) to Path.MaxFiles (oldest).
-	Path string
-	// MaxSize is the size in bytes at which the file is rotated; 0 means
+	Path string `yaml:"path,omitempty"`
+	// MaxSize is the size at which the file is rotated; 0 means
 	// DefaultMaxSize. A single document larger than MaxSize is still written
 	// (alone in its file).
-	MaxSize int64
+	MaxSize bytesize.Size `yaml:"max_size,omitempty"`
 	// MaxFiles is how many rotated files are kept besides the active one;
 	// 0 means DefaultMaxFiles.
-	MaxFiles int
+	MaxFiles int `yaml:"max_files,omitempty"`
 	// Fsync is FsyncBatch (also when empty), FsyncAlways, FsyncInterval or FsyncNever.
-	Fsync string
-	// FsyncInterval is the period of FsyncInterval; 0 means DefaultFsyncInterval.
-	FsyncInterval time.Duration
+	Fsync string `yaml:"fsync,omitempty"`
+	// FsyncInterval is the period of FsyncInterval; 0 means
+	// DefaultFsyncInterval. Only FsyncInterval uses it.
+	FsyncInterval time.Duration `yaml:"fsync_interval,omitempty"`
 }
 
-// Validate checks the configuration and fills in defaults.
+// Validate checks the configuration and fills in defaults. Errors are
+// *[FieldError] values.
 func (c *FileConfig) Validate() error {
 	if c.Path == "" {
-		return configError("file", "path is empty")
+		return fieldErrorf("path", "missing: a file output needs a path")
 	}
 	if c.MaxSize < 0 {
-		return configError("file", "max size %d is negative", c.MaxSize)
+		return fieldErrorf("max_size", "negative size %d", c.MaxSize)
 	}
 	if c.MaxSize == 0 {
 		c.MaxSize = DefaultMaxSize
 	}
 	if c.MaxFiles < 0 {
-		return configError("file", "max files %d is negative", c.MaxFiles)
+		return fieldErrorf("max_files", "negative number of files %d", c.MaxFiles)
 	}
 	if c.MaxFiles == 0 {
 		c.MaxFiles = DefaultMaxFiles
@@ -66,12 +71,12 @@ func (c *FileConfig) Validate() error {
 		c.Fsync = FsyncBatch
 	case FsyncBatch, FsyncAlways, FsyncInterval, FsyncNever:
 	default:
-		return configError("file", "fsync %q is not one of %q, %q, %q, %q", c.Fsync, FsyncBatch, FsyncAlways, FsyncInterval, FsyncNever)
+		return fieldErrorf("fsync", "unknown fsync policy %q (want %s, %s, %s or %s)", c.Fsync, FsyncBatch, FsyncAlways, FsyncInterval, FsyncNever)
 	}
 	if c.FsyncInterval < 0 {
-		return configError("file", "fsync interval %v is negative", c.FsyncInterval)
+		return fieldErrorf("fsync_interval", "negative duration %v", c.FsyncInterval)
 	}
-	if c.FsyncInterval == 0 {
+	if c.FsyncInterval == 0 && c.Fsync == FsyncInterval {
 		c.FsyncInterval = DefaultFsyncInterval
 	}
 	return nil
@@ -161,7 +166,7 @@ func (o *FileOutput) Write(ctx context.Context, docs []Doc) error {
 		body := oneLine(d.Body)
 		line := make([]byte, 0, len(body)+1)
 		line = append(append(line, body...), '\n')
-		if o.size > 0 && o.size+int64(len(line)) > o.cfg.MaxSize {
+		if o.size > 0 && o.size+int64(len(line)) > int64(o.cfg.MaxSize) {
 			if err := o.rotate(); err != nil {
 				failedFrom, werr = i, err
 				break

@@ -34,8 +34,9 @@ type Output interface {
 	// Name identifies the output in logs and metrics, e.g. "file:/var/log/webfim/webfim.ndjson".
 	Name() string
 	// Write returns nil only when every document was acknowledged. When only
-	// some failed it returns a *[PartialError] naming them; any other error
-	// means that none of the documents may be assumed delivered.
+	// some failed, or some were rejected for good, it returns a
+	// *[PartialError] naming them; any other error means that none of the
+	// documents may be assumed delivered.
 	Write(ctx context.Context, docs []Doc) error
 	Close() error
 }
@@ -46,19 +47,34 @@ var ErrInvalidConfig = errors.New("invalid output configuration")
 // PartialError reports that some documents of a batch were not delivered.
 type PartialError struct {
 	// Failed holds the indexes (into the docs passed to Write) of the
-	// documents that were not delivered, in increasing order.
+	// documents that were not delivered and may be sent again, in
+	// increasing order.
 	Failed []int
+	// Rejected are the documents the destination refused for good:
+	// sending them again cannot succeed. They are not in Failed.
+	Rejected []Rejection
 	// Err describes the (first) failure.
 	Err error
 }
 
+// Rejection is a document that an output's destination refused for good,
+// such as one Elasticsearch cannot map (status 400), and why.
+type Rejection struct {
+	Index  int // into the docs passed to Write
+	Reason error
+}
+
 func (e *PartialError) Error() string {
+	if len(e.Rejected) > 0 {
+		return fmt.Sprintf("%d document(s) not delivered, %d rejected: %v", len(e.Failed), len(e.Rejected), e.Err)
+	}
 	return fmt.Sprintf("%d document(s) not delivered: %v", len(e.Failed), e.Err)
 }
 
 func (e *PartialError) Unwrap() error { return e.Err }
 
-// failedIndexes returns which of n documents err says were not delivered.
+// failedIndexes returns which of n documents err says were not delivered
+// and may be sent again.
 func failedIndexes(err error, n int) []int {
 	if err == nil {
 		return nil
@@ -74,6 +90,15 @@ func failedIndexes(err error, n int) []int {
 	return all
 }
 
+// rejections returns the documents err says were refused for good.
+func rejections(err error) []Rejection {
+	var pe *PartialError
+	if errors.As(err, &pe) {
+		return pe.Rejected
+	}
+	return nil
+}
+
 // rangeFrom returns the indexes from..n-1.
 func rangeFrom(from, n int) []int {
 	r := make([]int, 0, n-from)
@@ -81,10 +106,6 @@ func rangeFrom(from, n int) []int {
 		r = append(r, i)
 	}
 	return r
-}
-
-func configError(kind, format string, args ...any) error {
-	return fmt.Errorf("%w: %s: %s", ErrInvalidConfig, kind, fmt.Sprintf(format, args...))
 }
 
 // oneLine returns body as a single line so that it cannot break NDJSON

@@ -1,12 +1,15 @@
 package output
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,6 +29,8 @@ const (
 	DefaultSyslogAppName  = "webfim"
 	DefaultSyslogFacility = "local0"
 	DefaultSyslogTimeout  = 5 * time.Second
+	DefaultSyslogAddress  = "localhost:514" // for udp and tcp
+	DefaultSyslogSocket   = "/dev/log"      // for unix and unixgram
 	syslogMsgID           = "alert"
 	// maxDatagram is the largest UDP payload over IPv4.
 	maxDatagram = 65507
@@ -47,42 +52,57 @@ const (
 	sevInfo     = 6
 )
 
-// SyslogConfig configures a [Syslog] output.
+// SyslogConfig configures a [Syslog] output; the yaml keys are those of a
+// "type: syslog" output in the config file.
 type SyslogConfig struct {
-	// Network is SyslogUDP, SyslogTCP, SyslogUnix or SyslogUnixgram.
-	Network string
-	// Address is host:port for udp and tcp, a socket path for unix and unixgram.
-	Address string
+	// Network is SyslogUDP (also when empty), SyslogTCP, SyslogUnix or SyslogUnixgram.
+	Network string `yaml:"network,omitempty"`
+	// Address is host:port for udp and tcp, an absolute socket path for
+	// unix and unixgram; empty means DefaultSyslogAddress or
+	// DefaultSyslogSocket.
+	Address string `yaml:"address,omitempty"`
 	// Facility is a name (local0 ... local7, auth, authpriv, security, daemon, user, ...)
 	// or a number 0-23; empty means DefaultSyslogFacility.
-	Facility string
+	Facility string `yaml:"facility,omitempty"`
 	// AppName is the APP-NAME header field; empty means DefaultSyslogAppName.
-	AppName string
+	AppName string `yaml:"app_name,omitempty"`
 	// Hostname is the HOSTNAME header field; empty means os.Hostname().
-	Hostname string
+	Hostname string `yaml:"-"`
 	// Timeout bounds connecting and each write; 0 means DefaultSyslogTimeout.
-	Timeout time.Duration
+	Timeout time.Duration `yaml:"-"`
 }
 
-// Validate checks the configuration and fills in defaults.
+// Validate checks the configuration and fills in defaults. Errors are
+// *[FieldError] values.
 func (c *SyslogConfig) Validate() error {
 	switch c.Network {
+	case "":
+		c.Network = SyslogUDP
+	case SyslogUDP, SyslogTCP, SyslogUnix, SyslogUnixgram:
+	default:
+		return fieldErrorf("network", "unknown network %q (want udp, tcp, unix or unixgram)", c.Network)
+	}
+	switch c.Network {
 	case SyslogUDP, SyslogTCP:
-		if _, _, err := net.SplitHostPort(c.Address); err != nil {
-			return configError("syslog", "address %q is not host:port: %v", c.Address, err)
-		}
-	case SyslogUnix, SyslogUnixgram:
 		if c.Address == "" {
-			return configError("syslog", "address (socket path) is empty")
+			c.Address = DefaultSyslogAddress
+		}
+		if _, _, err := net.SplitHostPort(c.Address); err != nil {
+			return fieldErrorf("address", "want host:port for %s, got %q", c.Network, c.Address)
 		}
 	default:
-		return configError("syslog", "network %q is not one of udp, tcp, unix, unixgram", c.Network)
+		if c.Address == "" {
+			c.Address = DefaultSyslogSocket
+		}
+		if !strings.HasPrefix(c.Address, "/") && !filepath.IsAbs(c.Address) {
+			return fieldErrorf("address", "want an absolute socket path for %s, got %q", c.Network, c.Address)
+		}
 	}
 	if c.Facility == "" {
 		c.Facility = DefaultSyslogFacility
 	}
 	if _, err := facilityCode(c.Facility); err != nil {
-		return configError("syslog", "%v", err)
+		return &FieldError{Key: "facility", Err: err}
 	}
 	if c.AppName == "" {
 		c.AppName = DefaultSyslogAppName
@@ -95,12 +115,24 @@ func (c *SyslogConfig) Validate() error {
 		c.Hostname = h
 	}
 	if c.Timeout < 0 {
-		return configError("syslog", "timeout %v is negative", c.Timeout)
+		return fieldErrorf("timeout", "negative duration %v", c.Timeout)
 	}
 	if c.Timeout == 0 {
 		c.Timeout = DefaultSyslogTimeout
 	}
 	return nil
+}
+
+// facilityNames lists the named facilities other than local0-7, in code order.
+func facilityNames() []string {
+	var names []string
+	for name, code := range facilities {
+		if code < 16 {
+			names = append(names, name)
+		}
+	}
+	slices.SortFunc(names, func(a, b string) int { return cmp.Or(cmp.Compare(facilities[a], facilities[b]), cmp.Compare(a, b)) })
+	return names
 }
 
 func facilityCode(name string) (int, error) {
@@ -113,7 +145,7 @@ func facilityCode(name string) (int, error) {
 	if n, ok := facilities[strings.ToLower(name)]; ok {
 		return n, nil
 	}
-	return 0, fmt.Errorf("facility %q is unknown (use local0 ... local7, auth, authpriv, security, daemon, user or 0-23)", name)
+	return 0, fmt.Errorf("unknown facility %q (want local0 ... local7, %s, or a number 0-23)", name, strings.Join(facilityNames(), ", "))
 }
 
 // SyslogOutput sends each document as the MSG of one RFC 5424 message.

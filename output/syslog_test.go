@@ -380,7 +380,7 @@ func TestSyslogConfigErrors(t *testing.T) {
 	for _, c := range []SyslogConfig{
 		{Network: "udp", Address: "nohostport"},
 		{Network: "tcp+tls", Address: "a:1"},
-		{Network: "unix"},
+		{Network: "unix", Address: "dev/log"}, // socket paths are absolute
 		{Network: "udp", Address: "a:514", Facility: "local9"},
 		{Network: "udp", Address: "a:514", Facility: "24"},
 		{Network: "udp", Address: "a:514", Timeout: -1},

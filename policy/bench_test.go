@@ -10,7 +10,7 @@ import (
 // BenchmarkEvaluateFile judges added files under the default policy plus
 // a few ignore globs, as a burst of a deployed tree would be judged.
 func BenchmarkEvaluateFile(b *testing.B) {
-	p := mustParse(&testing.T{}, "ignore: ['**/*.log', '**/cache/**', '/srv/www/tmp/**']\n"+windowConfig("mon", "22:00", "02:00", "Europe/Berlin"))
+	p := mustParse(b, "ignore: ['**/*.log', '**/cache/**', '/srv/www/tmp/**']\n"+windowConfig("mon", "22:00", "02:00", "Europe/Berlin"))
 	changes := make([]baseline.Change, 1000)
 	for i := range changes {
 		changes[i] = fileChange(baseline.Added, fmt.Sprintf("wp-content/plugins/p%d/includes/file%d.php", i%50, i))

@@ -1,13 +1,12 @@
-// Package policy reads the webfim configuration file (webfim.yml) and turns
-// raw changes into decisions: for each [baseline.Change] or
-// [serverconf.Change] it returns a [Verdict] naming the rule that matched,
-// its severity and risk score, whether it is an alert or an expected event,
-// and why.
+// Package policy turns raw changes into decisions: for each
+// [baseline.Change] or [serverconf.Change] it returns a [Verdict] naming
+// the rule that matched, its severity and risk score, whether it is an
+// alert or an expected event, and why.
 //
-// The file is decoded strictly: an unknown key, a value of the wrong type or
-// a bad value is an error naming the file, line and key, and wrapping
-// [ErrInvalid]. [Default] returns the built-in policy that [Load] starts
-// from.
+// A [Policy] is the part of webfim.yml that judges changes; package config
+// decodes the file and [Policy.Validate] checks the policy's values, with
+// errors naming the key ([FieldError]). [Default] returns the built-in
+// policy.
 //
 // Deploy windows come from two places: recurring and one-off windows in the
 // file (evaluated in their IANA time zone, so daylight-saving changes are

@@ -67,54 +67,54 @@ func parseClock(s string) (int, error) {
 	return hh*60 + mm, nil
 }
 
-func (w *DeployWindow) validate(set func(string) bool) error {
+func (w *DeployWindow) validate() error {
 	if strings.TrimSpace(w.Name) == "" {
-		return keyErrorf("name", "missing: every deploy window needs a name")
+		return fieldErrorf("name", "missing: every deploy window needs a name")
 	}
-	if !set("start") {
-		return keyErrorf("start", "missing")
+	if w.Start == "" {
+		return fieldErrorf("start", "missing")
 	}
-	if !set("end") {
-		return keyErrorf("end", "missing")
+	if w.End == "" {
+		return fieldErrorf("end", "missing")
 	}
 	if _, err := parseClock(w.Start); err != nil {
 		// One-off window: RFC 3339 timestamps.
-		if set("weekdays") {
-			return keyErrorf("weekdays", "a one-off window (start is a date) takes no weekdays")
+		if len(w.Weekdays) > 0 {
+			return fieldErrorf("weekdays", "a one-off window (start is a date) takes no weekdays")
 		}
-		if set("timezone") {
-			return keyErrorf("timezone", "a one-off window takes no timezone: put the offset in start and end")
+		if w.Timezone != "" {
+			return fieldErrorf("timezone", "a one-off window takes no timezone: put the offset in start and end")
 		}
 		var err error
 		if w.from, err = time.Parse(time.RFC3339, w.Start); err != nil {
-			return keyErrorf("start", "want \"HH:MM\" (recurring) or an RFC 3339 time such as 2026-12-01T20:00:00+01:00 (one-off), got %q", w.Start)
+			return fieldErrorf("start", "want \"HH:MM\" (recurring) or an RFC 3339 time such as 2026-12-01T20:00:00+01:00 (one-off), got %q", w.Start)
 		}
 		if w.until, err = time.Parse(time.RFC3339, w.End); err != nil {
-			return keyErrorf("end", "want an RFC 3339 time such as 2026-12-01T22:00:00+01:00, got %q", w.End)
+			return fieldErrorf("end", "want an RFC 3339 time such as 2026-12-01T22:00:00+01:00, got %q", w.End)
 		}
 		if !w.until.After(w.from) {
-			return keyErrorf("end", "end %s is not after start %s", w.End, w.Start)
+			return fieldErrorf("end", "end %s is not after start %s", w.End, w.Start)
 		}
 		return nil
 	}
 	w.recurring = true
 	var err error
 	if w.startMin, err = parseClock(w.Start); err != nil {
-		return keyErrorf("start", "%v", err)
+		return fieldErrorf("start", "%v", err)
 	}
 	if w.endMin, err = parseClock(w.End); err != nil {
-		return keyErrorf("end", "%v", err)
+		return fieldErrorf("end", "%v", err)
 	}
 	if w.startMin == 1440 {
-		return keyErrorf("start", "a window cannot start at 24:00; use 00:00")
+		return fieldErrorf("start", "a window cannot start at 24:00; use 00:00")
 	}
 	if w.startMin == w.endMin {
-		return keyErrorf("end", "end equals start; for a whole day use start 00:00, end 24:00")
+		return fieldErrorf("end", "end equals start; for a whole day use start 00:00, end 24:00")
 	}
 	if w.Timezone == "" {
 		w.loc = time.UTC
 	} else if w.loc, err = time.LoadLocation(w.Timezone); err != nil || w.Timezone == "Local" {
-		return keyErrorf("timezone", "unknown time zone %q (want an IANA name such as Europe/Berlin)", w.Timezone)
+		return fieldErrorf("timezone", "unknown time zone %q (want an IANA name such as Europe/Berlin)", w.Timezone)
 	}
 	return nil
 }

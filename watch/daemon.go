@@ -157,9 +157,10 @@ type Deps struct {
 	// configs; called when the database has none.
 	CreateBaseline func(ctx context.Context, cfg Config) (BaselineInfo, error)
 	Logger         *slog.Logger
-	// OutboxStats and DeliveryErrors feed the metrics, if set.
+	// OutboxStats, DeliveryErrors and DeadLetters feed the metrics, if set.
 	OutboxStats    func() (depth int, dropped uint64, err error)
 	DeliveryErrors func() uint64
+	DeadLetters    func() uint64
 }
 
 // ErrNoBaseline is returned by [Daemon.Run] when the database has no

@@ -491,6 +491,7 @@ func TestDaemonHandler(t *testing.T) {
 	td := startDaemon(t, db, cfg, Deps{
 		OutboxStats:    func() (int, uint64, error) { return 7, 2, nil },
 		DeliveryErrors: func() uint64 { return 3 },
+		DeadLetters:    func() uint64 { return 4 },
 	})
 	writeFile(t, filepath.Join(root, "x.php"), "<?php")
 	td.sink.waitFor(t, "x.php", fileFinding(baseline.Added, "x.php"))
@@ -503,6 +504,7 @@ func TestDaemonHandler(t *testing.T) {
 		"webfim_outbox_depth 7",
 		"webfim_outbox_dropped_total 2",
 		"webfim_delivery_errors_total 3",
+		"webfim_delivery_dead_letters_total 4",
 		`webfim_alerts_total{kind="alert",rule="`,
 		`webfim_watch_events_total{kind="path"}`,
 		"webfim_active_baseline_age_seconds",

@@ -88,6 +88,11 @@ func newMetrics(d *Daemon) *metrics {
 			Name: "webfim_delivery_errors_total", Help: "Failed deliveries to outputs.",
 		}, func() float64 { return float64(d.deps.DeliveryErrors()) }))
 	}
+	if d.deps.DeadLetters != nil {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "webfim_delivery_dead_letters_total", Help: "Alert documents an output rejected for good, kept in the dead-letter file instead of retried.",
+		}, func() float64 { return float64(d.deps.DeadLetters()) }))
+	}
 	return m
 }
 

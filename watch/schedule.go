@@ -2,9 +2,12 @@ package watch
 
 import (
 	"context"
+	"fmt"
+	"math"
 	"math/rand/v2"
-	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // Schedule says how often every root is reconciled with a rescan, to catch
@@ -83,57 +86,44 @@ func (s Schedule) Run(ctx context.Context, rescan func(ctx context.Context, full
 	}
 }
 
-// RateLimiter is a token bucket limiting rescan reads to a number of bytes
-// per second, so that a rescan cannot starve the web server of I/O. It
-// satisfies baseline.Options.Limiter. A nil *RateLimiter does not limit.
+// RateLimiter limits rescan reads to a number of bytes per second (a
+// token bucket of golang.org/x/time/rate), so that a rescan cannot starve
+// the web server of I/O. It satisfies baseline.Options.Limiter. A nil
+// *RateLimiter does not limit.
 type RateLimiter struct {
-	mu     sync.Mutex
-	rate   float64 // tokens (bytes) per second
-	burst  float64
-	tokens float64
-	last   time.Time
+	lim *rate.Limiter
 }
 
 // NewRateLimiter returns a limiter allowing bytesPerSecond on average, with
 // bursts of a quarter of a second's worth (at least 256 KiB, the largest
-// read of package baseline). It returns nil
-// (no limit) when bytesPerSecond <= 0.
+// read of package baseline). It returns nil (no limit) when
+// bytesPerSecond <= 0.
 func NewRateLimiter(bytesPerSecond int64) *RateLimiter {
 	if bytesPerSecond <= 0 {
 		return nil
 	}
-	rate := float64(bytesPerSecond)
-	burst := max(rate/4, 256<<10)
-	return &RateLimiter{rate: rate, burst: burst, tokens: burst, last: time.Now()}
+	burst := min(max(bytesPerSecond/4, 256<<10), math.MaxInt32)
+	return &RateLimiter{lim: rate.NewLimiter(rate.Limit(bytesPerSecond), int(burst))}
 }
 
 // WaitN blocks until n bytes may be read, or ctx is done. A request larger
-// than the burst is allowed and paid for by waiting proportionally longer,
-// so one large file cannot get stuck.
+// than the burst is granted in burst-sized parts, so one large read cannot
+// get stuck.
 func (l *RateLimiter) WaitN(ctx context.Context, n int) error {
 	if l == nil || n <= 0 {
 		return ctx.Err()
 	}
-	l.mu.Lock()
-	now := time.Now()
-	l.tokens = min(l.burst, l.tokens+now.Sub(l.last).Seconds()*l.rate)
-	l.last = now
-	l.tokens -= float64(n)
-	deficit := -l.tokens
-	l.mu.Unlock()
-	if deficit <= 0 {
-		return nil
+	for n > 0 {
+		part := min(n, l.lim.Burst())
+		if err := l.lim.WaitN(ctx, part); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			// The limiter refuses at once a wait that would end after
+			// ctx's deadline.
+			return fmt.Errorf("%w: %v", context.DeadlineExceeded, err)
+		}
+		n -= part
 	}
-	wait := time.Duration(deficit / l.rate * float64(time.Second))
-	timer := time.NewTimer(wait)
-	defer timer.Stop()
-	select {
-	case <-timer.C:
-		return nil
-	case <-ctx.Done():
-		l.mu.Lock()
-		l.tokens += float64(n) // not spent after all
-		l.mu.Unlock()
-		return ctx.Err()
-	}
+	return nil
 }

@@ -79,6 +79,16 @@ func TestRateLimiter(t *testing.T) {
 		t.Errorf("WaitN beyond deadline: %v", err)
 	}
 
+	// A request beyond the burst (2 MiB at 8 MiB/s) is granted, in parts.
+	big := NewRateLimiter(8 << 20)
+	start = time.Now()
+	if err := big.WaitN(context.Background(), 4<<20); err != nil {
+		t.Errorf("WaitN beyond the burst: %v", err)
+	}
+	if min := 200 * time.Millisecond; time.Since(start) < min {
+		t.Errorf("4 MiB at 8 MiB/s with a 2 MiB burst took %s, want >= %s", time.Since(start), min)
+	}
+
 	var none *RateLimiter
 	if NewRateLimiter(0) != nil {
 		t.Error("rate 0 should mean no limiter")

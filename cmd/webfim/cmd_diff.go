@@ -87,7 +87,7 @@ func diff(c *cli.Context) error {
 	opt := scan.Options{Full: !c.Bool("fast"), OnError: warnEntry(c)}
 	t := scan.TargetOf(from)
 	if c.String("config") != "" {
-		pol, err := loadPolicy(c.String("config"))
+		pol, err := loadConfig(c.String("config"))
 		if err != nil {
 			return err
 		}

@@ -85,7 +85,7 @@ func diffFromFile(c *cli.Context, path string) error {
 		meta.Roots, meta.Sysroot = t.Roots, abs
 	}
 	if c.String("config") != "" {
-		pol, err := loadPolicy(c.String("config"))
+		pol, err := loadConfig(c.String("config"))
 		if err != nil {
 			return err
 		}

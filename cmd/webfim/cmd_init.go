@@ -11,6 +11,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"webfim/config"
 	"webfim/policy"
 	"webfim/serverconf"
 )
@@ -36,7 +37,7 @@ func initAction(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("init: %w", err)
 	}
-	p := policy.Default()
+	p := config.Default()
 	for _, r := range d.WebRoots {
 		p.Roots = append(p.Roots, policy.Root{Path: r.Path})
 	}
@@ -60,7 +61,7 @@ func initAction(c *cli.Context) error {
 	b.Write(body)
 	// What init writes must load: a starter file that fails validation
 	// would be worse than none.
-	if _, err := policy.Parse(c.String("output"), b.Bytes()); err != nil {
+	if _, err := config.Parse(c.String("output"), b.Bytes()); err != nil {
 		return fmt.Errorf("init: the generated configuration does not validate (a bug): %w", err)
 	}
 	out := c.String("output")

@@ -11,6 +11,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"webfim/config"
 	"webfim/policy"
 	"webfim/store"
 )
@@ -48,17 +49,26 @@ func init() {
 	})
 }
 
-// loadPolicy loads the --config file, or the built-in defaults without
+// loadConfig loads the --config file, or the built-in defaults without
 // one. A bad file is a usage error (exit 17).
-func loadPolicy(path string) (*policy.Policy, error) {
+func loadConfig(path string) (*config.Config, error) {
 	if path == "" {
-		return policy.Default(), nil
+		return config.Default(), nil
 	}
-	p, err := policy.Load(path)
+	conf, err := config.Load(path)
 	if err != nil {
 		return nil, usageError{err}
 	}
-	return p, nil
+	return conf, nil
+}
+
+// loadPolicy is loadConfig for commands that only judge changes.
+func loadPolicy(path string) (*policy.Policy, error) {
+	conf, err := loadConfig(path)
+	if err != nil {
+		return nil, err
+	}
+	return &conf.Policy, nil
 }
 
 func policyCheckAction(c *cli.Context) error {
@@ -69,11 +79,11 @@ func policyCheckAction(c *cli.Context) error {
 	if path == "" {
 		path = c.String("config")
 	}
-	p, err := loadPolicy(path)
+	conf, err := loadConfig(path)
 	if err != nil {
 		return err
 	}
-	out, err := p.Marshal()
+	out, err := conf.Marshal()
 	if err != nil {
 		return err
 	}

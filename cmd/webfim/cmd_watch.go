@@ -10,7 +10,6 @@ import (
 	"os/signal"
 	"reflect"
 	"runtime/debug"
-	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -18,8 +17,8 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"webfim/alert"
+	"webfim/config"
 	"webfim/output"
-	"webfim/policy"
 	"webfim/store"
 	"webfim/watch"
 )
@@ -32,8 +31,7 @@ func init() {
 			&cli.StringFlag{Name: "metrics-addr", Usage: "serve Prometheus /metrics and /healthz on `ADDR` (e.g. 127.0.0.1:9737)"},
 			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log format on stderr: text or json"},
 			&cli.DurationFlag{Name: "drain-timeout", Value: 30 * time.Second, Usage: "on SIGINT/SIGTERM, keep delivering the outbox this long"},
-			&cli.StringSliceFlag{Name: "output", Usage: "deliver alerts to `OUT` instead of the config's outputs (repeatable): stdout, file:PATH, " +
-				"syslog:udp://HOST:PORT, syslog:tcp://HOST:PORT, syslog:unix:///PATH, elasticsearch:URL"},
+			&cli.StringSliceFlag{Name: "output", Usage: "deliver alerts to `OUT` instead of the config's outputs (repeatable): " + output.FlagUsage},
 		}, targetFlags...),
 		Action: watchAction,
 	})
@@ -75,12 +73,24 @@ func watchAction(c *cli.Context) error {
 	if err != nil {
 		return usageError{err}
 	}
-	outs, err := buildOutputs(c, conf)
+	// Documents an output rejects for good (an Elasticsearch mapping
+	// error) are kept in the dead-letter file instead of retried forever.
+	dl, err := output.OpenDeadLetter(output.FileConfig{Path: pol.DeadLetterPath(db.Path())})
+	if err != nil {
+		return fmt.Errorf("dead-letter file: %w", err)
+	}
+	defer dl.Close()
+	outs, err := output.Build(conf, c.App.Writer)
 	if err != nil {
 		return usageError{err}
 	}
 	dm := &delivery{outbox: storeOutbox{db}, opt: output.DelivererOptions{
-		OnError: func(name string, err error) { log.Warn("delivery failed; retrying", "output", name, "err", err) },
+		OnError:    func(name string, err error) { log.Warn("delivery failed; retrying", "output", name, "err", err) },
+		DeadLetter: dl,
+		OnDeadLetter: func(name string, r output.RejectedDoc) {
+			log.Error("output rejected a document for good; kept in the dead-letter file, not retried",
+				"output", name, "event.id", r.Doc.ID, "reason", r.Reason, "file", dl.Path())
+		},
 	}}
 	if err := dm.start(outs, conf); err != nil {
 		closeOutputs(outs)
@@ -98,10 +108,11 @@ func watchAction(c *cli.Context) error {
 		},
 	}
 	d, err := watch.New(cfg, watch.Deps{
-		Store: watch.StoreOf(db), Judge: pol, Sink: sink, Logger: log,
+		Store: watch.StoreOf(db), Judge: &pol.Policy, Sink: sink, Logger: log,
 		CreateBaseline: watch.BaselineCreator(db, "watch-initial", version),
 		OutboxStats:    db.OutboxStats,
 		DeliveryErrors: dm.Errors,
+		DeadLetters:    dm.DeadLetters,
 	})
 	if err != nil {
 		dm.stop(0)
@@ -164,11 +175,11 @@ func reloadWatch(ctx context.Context, c *cli.Context, db *store.DB, d *watch.Dae
 	var nouts []output.Output
 	changed := !reflect.DeepEqual(nconf, dm.configured())
 	if changed {
-		if nouts, err = buildOutputs(c, nconf); err != nil {
+		if nouts, err = output.Build(nconf, c.App.Writer); err != nil {
 			return err
 		}
 	}
-	if err := d.Reload(ctx, ncfg, npol); err != nil {
+	if err := d.Reload(ctx, ncfg, &npol.Policy); err != nil {
 		closeOutputs(nouts)
 		return err
 	}
@@ -183,9 +194,9 @@ func reloadWatch(ctx context.Context, c *cli.Context, db *store.DB, d *watch.Dae
 }
 
 // watchConfig builds the daemon's configuration from the flags and the
-// policy, with the same target resolution as baseline create and diff.
-func watchConfig(c *cli.Context, db *store.DB) (watch.Config, *policy.Policy, error) {
-	pol, err := loadPolicy(c.String("config"))
+// config file, with the same target resolution as baseline create and diff.
+func watchConfig(c *cli.Context, db *store.DB) (watch.Config, *config.Config, error) {
+	pol, err := loadConfig(c.String("config"))
 	if err != nil {
 		return watch.Config{}, nil, err
 	}
@@ -196,92 +207,35 @@ func watchConfig(c *cli.Context, db *store.DB) (watch.Config, *policy.Policy, er
 	w := pol.Watch
 	return watch.Config{
 		Target:           t,
-		Debounce:         watch.DebounceOptions{Quiet: time.Duration(w.Debounce)},
+		Debounce:         watch.DebounceOptions{Quiet: w.Debounce},
 		Schedule:         watch.Schedule{Fast: orDisabled(w.RescanInterval), Full: orDisabled(w.FullRescanInterval)},
-		ReminderInterval: time.Duration(w.ReminderInterval),
+		ReminderInterval: w.ReminderInterval,
 		RescanRateLimit:  int64(w.RescanRateLimit),
 	}, pol, nil
 }
 
-// orDisabled maps the policy's "0 disables" to the schedule's negative.
-func orDisabled(d policy.Duration) time.Duration {
+// orDisabled maps the config's "0 disables" to the schedule's negative.
+func orDisabled(d time.Duration) time.Duration {
 	if d == 0 {
 		return -1
 	}
-	return time.Duration(d)
-}
-
-// parseOutputFlag turns one --output value into the policy's form.
-func parseOutputFlag(v string) (policy.Output, error) {
-	kind, arg, _ := strings.Cut(v, ":")
-	switch kind {
-	case "stdout":
-		if arg == "" {
-			return policy.Output{Type: policy.OutputStdout}, nil
-		}
-	case "file":
-		if arg != "" {
-			return policy.Output{Type: policy.OutputFile, FileOutput: policy.FileOutput{Path: arg, MaxSize: 100 * 1000 * 1000, MaxFiles: 5, Fsync: "batch"}}, nil
-		}
-	case "syslog":
-		if network, addr, ok := strings.Cut(arg, "://"); ok && addr != "" && (network == "udp" || network == "tcp" || network == "unix") {
-			return policy.Output{Type: policy.OutputSyslog, SyslogOutput: policy.SyslogOutput{Network: network, Address: addr, Facility: "local0", AppName: "webfim"}}, nil
-		}
-	case "elasticsearch":
-		if strings.HasPrefix(arg, "http://") || strings.HasPrefix(arg, "https://") {
-			return policy.Output{Type: policy.OutputElasticsearch, ElasticOutput: policy.ElasticOutput{URLs: []string{arg}, DataStream: "logs-webfim.alert-default"}}, nil
-		}
-	}
-	return policy.Output{}, fmt.Errorf("--output %q: want stdout, file:PATH, syslog:udp|tcp|unix://ADDRESS or elasticsearch:http(s)://HOST:PORT", v)
+	return d
 }
 
 // effectiveOutputs returns the outputs to deliver to: the --output flags,
 // else the config file's.
-func effectiveOutputs(c *cli.Context, pol *policy.Policy) ([]policy.Output, error) {
+func effectiveOutputs(c *cli.Context, pol *config.Config) ([]output.Config, error) {
 	flags := c.StringSlice("output")
 	if len(flags) == 0 {
 		return pol.Outputs, nil
 	}
-	var configured []policy.Output
+	var configured []output.Config
 	for _, v := range flags {
-		o, err := parseOutputFlag(v)
+		o, err := output.ParseFlag(v)
 		if err != nil {
 			return nil, err
 		}
 		configured = append(configured, o)
 	}
 	return configured, nil
-}
-
-// buildOutputs opens the outputs (stdout when none is configured).
-func buildOutputs(c *cli.Context, configured []policy.Output) ([]output.Output, error) {
-	var outs []output.Output
-	for i, o := range configured {
-		switch o.Type {
-		case policy.OutputStdout:
-			outs = append(outs, output.Stdout(c.App.Writer))
-		case policy.OutputFile:
-			f, err := output.File(output.FileConfig{Path: o.Path, MaxSize: int64(o.MaxSize), MaxFiles: o.MaxFiles, Fsync: o.Fsync})
-			if err != nil {
-				return nil, fmt.Errorf("outputs[%d]: %w", i, err)
-			}
-			outs = append(outs, f)
-		case policy.OutputSyslog:
-			s, err := output.Syslog(output.SyslogConfig{Network: o.Network, Address: o.Address, Facility: o.Facility, AppName: o.AppName})
-			if err != nil {
-				return nil, fmt.Errorf("outputs[%d]: %w", i, err)
-			}
-			outs = append(outs, s)
-		case policy.OutputElasticsearch:
-			e, err := output.Elasticsearch(output.ESConfig{URLs: o.URLs, APIKey: o.APIKey, Username: o.Username, Password: o.Password, CAFile: o.CAFile, DataStream: o.DataStream})
-			if err != nil {
-				return nil, fmt.Errorf("outputs[%d]: %w", i, err)
-			}
-			outs = append(outs, e)
-		}
-	}
-	if len(outs) == 0 {
-		outs = append(outs, output.Stdout(c.App.Writer))
-	}
-	return outs, nil
 }

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"webfim/output"
-	"webfim/policy"
 	"webfim/store"
 )
 
@@ -48,15 +47,16 @@ type delivery struct {
 	mu      sync.Mutex
 	dl      *output.Deliverer
 	outs    []output.Output
-	conf    []policy.Output // what outs were built from
+	conf    []output.Config // what outs were built from
 	cancel  context.CancelFunc
 	done    chan struct{}
 	errBase uint64 // delivery errors of the deliverers replaced so far
+	dlBase  uint64 // dead letters of the deliverers replaced so far
 }
 
 // start builds the deliverer of outs (built from conf) and runs it until
 // stop or replace.
-func (m *delivery) start(outs []output.Output, conf []policy.Output) error {
+func (m *delivery) start(outs []output.Output, conf []output.Config) error {
 	dl, err := output.NewDeliverer(m.outbox, outs, m.opt)
 	if err != nil {
 		return err
@@ -71,7 +71,7 @@ func (m *delivery) start(outs []output.Output, conf []policy.Output) error {
 }
 
 // configured returns the outputs configuration in use.
-func (m *delivery) configured() []policy.Output {
+func (m *delivery) configured() []output.Config {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.conf
@@ -98,6 +98,17 @@ func (m *delivery) Errors() uint64 {
 	return m.errBase + m.dl.Errors()
 }
 
+// DeadLetters counts the documents kept in the dead letter by every
+// deliverer so far.
+func (m *delivery) DeadLetters() uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.dl == nil {
+		return m.dlBase
+	}
+	return m.dlBase + m.dl.DeadLettered()
+}
+
 // halt stops the running deliverer and returns it with its outputs.
 func (m *delivery) halt() (*output.Deliverer, []output.Output) {
 	m.mu.Lock()
@@ -112,11 +123,12 @@ func (m *delivery) halt() (*output.Deliverer, []output.Output) {
 
 // replace stops the running deliverer, closes its outputs and starts
 // delivering to outs.
-func (m *delivery) replace(outs []output.Output, conf []policy.Output) error {
+func (m *delivery) replace(outs []output.Output, conf []output.Config) error {
 	old, oldOuts := m.halt()
 	m.mu.Lock()
 	if old != nil {
 		m.errBase += old.Errors()
+		m.dlBase += old.DeadLettered()
 	}
 	m.dl = nil
 	m.mu.Unlock()

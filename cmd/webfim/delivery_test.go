@@ -4,14 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"webfim/config"
 	"webfim/output"
-	"webfim/policy"
 	"webfim/store"
 )
 
@@ -21,6 +23,7 @@ type memOutput struct {
 	mu      sync.Mutex
 	ids     []string
 	failing bool
+	reject  string // the id of a document refused for good
 	closed  bool
 }
 
@@ -32,8 +35,17 @@ func (o *memOutput) Write(_ context.Context, docs []output.Doc) error {
 	if o.failing {
 		return errors.New("down")
 	}
-	for _, d := range docs {
+	var pe output.PartialError
+	for i, d := range docs {
+		if d.ID == o.reject {
+			pe.Rejected = append(pe.Rejected, output.Rejection{Index: i, Reason: errors.New("400 mapper_parsing_exception")})
+			pe.Err = pe.Rejected[0].Reason
+			continue
+		}
 		o.ids = append(o.ids, d.ID)
+	}
+	if pe.Err != nil {
+		return &pe
 	}
 	return nil
 }
@@ -78,7 +90,7 @@ func TestDeliveryReplace(t *testing.T) {
 	}
 	dm := &delivery{outbox: storeOutbox{db}, opt: output.DelivererOptions{MinBackoff: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond, Poll: 10 * time.Millisecond}}
 	a := &memOutput{name: "a"}
-	confA := []policy.Output{{Type: policy.OutputStdout}}
+	confA := []output.Config{{Type: output.TypeStdout}}
 	if err := dm.start([]output.Output{a}, confA); err != nil {
 		t.Fatal(err)
 	}
@@ -96,14 +108,14 @@ func TestDeliveryReplace(t *testing.T) {
 	before := dm.Errors()
 
 	b := &memOutput{name: "b"}
-	confB := []policy.Output{{Type: policy.OutputFile}}
+	confB := []output.Config{{Type: output.TypeFile}}
 	if err := dm.replace([]output.Output{b}, confB); err != nil {
 		t.Fatal(err)
 	}
 	if !a.closed {
 		t.Error("the replaced output was not closed")
 	}
-	if got := dm.configured(); !slices.EqualFunc(got, confB, func(x, y policy.Output) bool { return x.Type == y.Type }) {
+	if got := dm.configured(); !slices.EqualFunc(got, confB, func(x, y output.Config) bool { return x.Type == y.Type }) {
 		t.Errorf("configured() = %+v after replace", got)
 	}
 	if dm.Errors() < before {
@@ -202,4 +214,58 @@ func TestStoreOutboxSeek(t *testing.T) {
 			t.Errorf("without PendingAfter the healthy output got %d entries, want exactly the window of %d: the seek test proves nothing", got, window)
 		}
 	})
+}
+
+// TestDeliveryDeadLetter: a document an output rejects for good leaves the
+// (real) outbox into the dead-letter file, and the count of dead letters
+// survives a reload.
+func TestDeliveryDeadLetter(t *testing.T) {
+	dir := t.TempDir()
+	db, err := store.Open(filepath.Join(dir, "webfim.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dlPath := config.Default().DeadLetterPath(db.Path())
+	if dlPath != filepath.Join(dir, "webfim.deadletter.ndjson") {
+		t.Errorf("default dead-letter file %s, want beside the database", dlPath)
+	}
+	dl, err := output.OpenDeadLetter(output.FileConfig{Path: dlPath})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dl.Close()
+	var logged []string
+	dm := &delivery{outbox: storeOutbox{db}, opt: output.DelivererOptions{
+		MinBackoff: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond, Poll: 10 * time.Millisecond,
+		DeadLetter:   dl,
+		OnDeadLetter: func(_ string, r output.RejectedDoc) { logged = append(logged, r.Doc.ID) },
+	}}
+	a := &memOutput{name: "a", reject: "bad"}
+	if err := dm.start([]output.Output{a}, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"one", "bad", "two"} {
+		if _, err := db.Enqueue(100, store.OutboxEntry{ID: id, Doc: []byte(`{"id":"` + id + `"}`)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dm.Notify()
+	waitFor(t, "outbox empty", func() bool { depth, _, _ := db.OutboxStats(); return depth == 0 })
+	if !a.has("one") || !a.has("two") || a.has("bad") || dm.DeadLetters() != 1 {
+		t.Errorf("delivered %v, dead letters %d; want one and two delivered, bad kept", a.ids, dm.DeadLetters())
+	}
+	if err := dm.replace([]output.Output{&memOutput{name: "b"}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if dm.DeadLetters() != 1 {
+		t.Errorf("dead letters %d after a reload, want 1", dm.DeadLetters())
+	}
+	if err := dm.stop(time.Second); err != nil {
+		t.Fatal(err)
+	}
+	body, err := os.ReadFile(dlPath)
+	if err != nil || !strings.Contains(string(body), `"event_id":"bad"`) || !strings.Contains(string(body), `"document":{"id":"bad"}`) ||
+		strings.Count(string(body), "\n") != 1 || !slices.Equal(logged, []string{"bad"}) {
+		t.Errorf("dead-letter file %q (%v), logged %v; want one record of bad", body, err, logged)
+	}
 }

@@ -9,7 +9,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"webfim/policy"
+	"webfim/config"
 	"webfim/scan"
 	"webfim/serverconf"
 	"webfim/store"
@@ -53,7 +53,7 @@ func target(c *cli.Context, db *store.DB) (scan.Target, error) {
 		}
 		t.Roots = append(t.Roots, abs)
 	}
-	pol, err := loadPolicy(c.String("config"))
+	pol, err := loadConfig(c.String("config"))
 	if err != nil {
 		return t, err
 	}
@@ -123,9 +123,9 @@ func joinPaths(ps []string) string {
 	return strings.Join(d, ", ")
 }
 
-// applyPolicy takes what the policy file says about walking: excludes,
+// applyPolicy takes what the config file says about walking: excludes,
 // script extensions and the server configs to inventory.
-func applyPolicy(t *scan.Target, pol *policy.Policy) {
+func applyPolicy(t *scan.Target, pol *config.Config) {
 	t.Exclude = pol.Excluded
 	t.ScriptExtensions = pol.ScriptExtensions
 	for _, path := range pol.Configs {

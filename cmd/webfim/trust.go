@@ -33,7 +33,7 @@ var signingFlags = []cli.Flag{
 // keyRing returns the trusted keys of the config file and of --trusted-key,
 // and whether the config requires signed baselines.
 func keyRing(c *cli.Context) (*trust.KeyRing, bool, error) {
-	pol, err := loadPolicy(c.String("config"))
+	pol, err := loadConfig(c.String("config"))
 	if err != nil {
 		return nil, false, err
 	}

@@ -1,8 +1,7 @@
-package policy
+package config
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,9 +10,10 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-)
 
-var update = flag.Bool("update", false, "rewrite generated files (docs/rules.md)")
+	"webfim/output"
+	"webfim/policy"
+)
 
 func TestLoadErrors(t *testing.T) {
 	tests := []struct {
@@ -116,22 +116,25 @@ outputs:
     urls: [https://es.example:9200]
     api_key: secret
 `)
-	if got := p.Watch.Debounce; got != Duration(time.Second) {
+	if got := p.Watch.Debounce; got != time.Second {
 		t.Errorf("debounce = %v", got)
 	}
-	if got := p.Watch.RescanInterval; got != Duration(time.Hour) {
+	if got := p.Watch.RescanInterval; got != time.Hour {
 		t.Errorf("rescan_interval default lost: %v", got)
 	}
-	if r := p.Rules["webfim-002"]; !r.Enabled || r.Severity != Critical {
+	if r := p.Rules["webfim-002"]; !r.Enabled || r.Severity != policy.Critical {
 		t.Errorf("webfim-002 = %+v, want enabled critical (enabled kept from the default)", r)
 	}
-	if r := p.Rules["webfim-014"]; !r.Enabled || r.Severity != Low {
+	if r := p.Rules["webfim-014"]; !r.Enabled || r.Severity != policy.Low {
 		t.Errorf("webfim-014 = %+v, want the default", r)
 	}
-	want := []Output{
-		{Type: "file", FileOutput: FileOutput{Path: "/var/log/webfim/alerts.ndjson", MaxSize: 100e6, MaxFiles: 5, Fsync: "batch"}},
-		{Type: "syslog", SyslogOutput: SyslogOutput{Network: "unix", Address: "/dev/log", Facility: "local0", AppName: "webfim"}},
-		{Type: "elasticsearch", ElasticOutput: ElasticOutput{URLs: []string{"https://es.example:9200"}, APIKey: "secret", DataStream: "logs-webfim.alert-default"}},
+	host, _ := os.Hostname()
+	want := []output.Config{
+		{Type: "file", FileConfig: output.FileConfig{Path: "/var/log/webfim/alerts.ndjson", MaxSize: 100 << 20, MaxFiles: 5, Fsync: "batch"}},
+		{Type: "syslog", SyslogConfig: output.SyslogConfig{Network: "unix", Address: "/dev/log", Facility: "local0", AppName: "webfim",
+			Hostname: host, Timeout: output.DefaultSyslogTimeout}},
+		{Type: "elasticsearch", ESConfig: output.ESConfig{URLs: []string{"https://es.example:9200"}, APIKey: "secret", DataStream: "logs-webfim.alert-default",
+			Timeout: output.DefaultESTimeout, MaxRetries: 3, RetryBackoff: 500 * time.Millisecond}},
 	}
 	if diff := cmp.Diff(want, p.Outputs); diff != "" {
 		t.Errorf("outputs (-want +got):\n%s", diff)
@@ -139,7 +142,7 @@ outputs:
 	if got := p.RootFor("/srv/www").NoScriptZones; !cmp.Equal(got, []string{"cdn/**"}) {
 		t.Errorf("root no_script_zones = %v", got)
 	}
-	if got := p.RootFor("/srv/blog").NoScriptZones; !cmp.Equal(got, DefaultNoScriptZones) {
+	if got := p.RootFor("/srv/blog").NoScriptZones; !cmp.Equal(got, policy.DefaultNoScriptZones) {
 		t.Errorf("inherited no_script_zones = %v", got)
 	}
 	if !p.Ignored("/srv/blog", "wp-content/cache/x.php") || p.Ignored("/srv/www", "wp-content/cache/x.php") {
@@ -203,46 +206,6 @@ func TestExampleConfigLoads(t *testing.T) {
 	}
 }
 
-// docs/rules.md is generated from the catalog so that docs cannot drift.
-func TestRulesDoc(t *testing.T) {
-	path := filepath.Join("..", "docs", "rules.md")
-	want := CatalogMarkdown()
-	if *update {
-		if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	got, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(got) != want {
-		t.Errorf("docs/rules.md is out of date; run go test ./policy -run TestRulesDoc -update\n%s", cmp.Diff(want, string(got)))
-	}
-}
-
-func TestCatalog(t *testing.T) {
-	seen := map[string]bool{}
-	for i, r := range Rules() {
-		if seen[r.ID] {
-			t.Errorf("duplicate rule id %s", r.ID)
-		}
-		seen[r.ID] = true
-		if want := "webfim-0" + string(rune('0'+(i+1)/10)) + string(rune('0'+(i+1)%10)); r.ID != want {
-			t.Errorf("rule %d has id %s, want %s (ids are dense and stable)", i, r.ID, want)
-		}
-		if r.Name == "" || r.Description == "" || r.Triggers == "" || r.Tuning == "" || len(r.References) == 0 || r.Version < 1 {
-			t.Errorf("rule %s is missing documentation: %+v", r.ID, r)
-		}
-		if r.Technique.ID != "T1505" || r.Severity < Low {
-			t.Errorf("rule %s: technique %s severity %v", r.ID, r.Technique.ID, r.Severity)
-		}
-		if s := r.Subtechnique; s != nil && !strings.HasPrefix(s.ID, "T1505.") {
-			t.Errorf("rule %s: sub-technique %s", r.ID, s.ID)
-		}
-	}
-}
-
 func FuzzParse(f *testing.F) {
 	for _, s := range []string{"", "roots:\n  - path: /srv\n", "deploy_windows:\n  - {name: a, start: '22:00', end: '02:00', timezone: Europe/Berlin}\n",
 		"outputs:\n  - type: file\n    path: /x\n", "a: &x [*x]\n", "rules: {webfim-001: {enabled: false}}"} {
@@ -289,7 +252,7 @@ func TestAliasBomb(t *testing.T) {
 // the global lists must still inherit them once printed and loaded.
 func TestMarshalBuiltPolicyKeepsInheritance(t *testing.T) {
 	p := Default()
-	p.Roots = append(p.Roots, Root{Path: "/srv/www"}, Root{Path: "/srv/cdn", NoScriptZones: []string{}})
+	p.Roots = append(p.Roots, policy.Root{Path: "/srv/www"}, policy.Root{Path: "/srv/cdn", NoScriptZones: []string{}})
 	out, err := p.Marshal()
 	if err != nil {
 		t.Fatal(err)
@@ -298,7 +261,7 @@ func TestMarshalBuiltPolicyKeepsInheritance(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	if got := q.RootFor("/srv/www").NoScriptZones; !cmp.Equal(got, DefaultNoScriptZones) {
+	if got := q.RootFor("/srv/www").NoScriptZones; !cmp.Equal(got, policy.DefaultNoScriptZones) {
 		t.Errorf("inherited zones lost: %v\n%s", got, out)
 	}
 	if got := q.RootFor("/srv/cdn").NoScriptZones; got == nil || len(got) != 0 {
@@ -306,5 +269,49 @@ func TestMarshalBuiltPolicyKeepsInheritance(t *testing.T) {
 	}
 	if _, ok := q.NoScriptZone("/srv/www", "uploads/x.php"); !ok {
 		t.Error("no-script zone not in effect after round trip")
+	}
+}
+
+func mustParse(t *testing.T, yml string) *Config {
+	t.Helper()
+	c, err := Parse("webfim.yml", []byte(yml))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	return c
+}
+
+func TestWindowValidation(t *testing.T) {
+	tests := []struct {
+		start, end, extra, want string
+	}{
+		{"25:00", "02:00", "", `webfim.yml:4: deploy_windows[0].start: want "HH:MM" (recurring) or an RFC 3339 time`},
+		{"22:00", "2:0", "", `webfim.yml:5: deploy_windows[0].end: want a time of day "HH:MM"`},
+		{"22:00", "22:00", "", "end equals start"},
+		{"22:00", "23:00", "    timezone: Europe/Berln\n", `webfim.yml:6: deploy_windows[0].timezone: unknown time zone "Europe/Berln"`},
+		{"22:00", "23:00", "    weekdays: [mon, funday]\n", `webfim.yml:6: deploy_windows[0].weekdays[1]: unknown weekday "funday"`},
+		{"2026-12-01T20:00:00Z", "2026-12-01T19:00:00Z", "", "deploy_windows[0].end: end 2026-12-01T19:00:00Z is not after start"},
+		{"2026-12-01T20:00:00Z", "21:00", "", "deploy_windows[0].end: want an RFC 3339 time"},
+		{"2026-12-01T20:00:00Z", "2026-12-01T21:00:00Z", "    timezone: UTC\n", "deploy_windows[0].timezone: a one-off window takes no timezone"},
+	}
+	for _, tt := range tests {
+		yml := fmt.Sprintf("\ndeploy_windows:\n  - name: w\n    start: %q\n    end: %q\n%s", tt.start, tt.end, tt.extra)
+		_, err := Parse("webfim.yml", []byte(yml))
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s-%s %q: err = %v, want %q", tt.start, tt.end, tt.extra, err, tt.want)
+		}
+	}
+}
+
+// configs: may name the live registry (Windows), written by webfim init.
+func TestConfigsLiveRegistry(t *testing.T) {
+	p, err := Parse("webfim.yml", []byte("configs:\n  - 'HKLM\\SYSTEM'\n  - 'HKEY_LOCAL_MACHINE\\software'\n  - /mnt/evidence/Windows/System32/config/SYSTEM\n"))
+	if err != nil || len(p.Configs) != 3 {
+		t.Fatalf("%v %+v", err, p)
+	}
+	for _, bad := range []string{"HKLM\\SAM", "SYSTEM", "HKCU\\SOFTWARE"} {
+		if _, err := Parse("webfim.yml", []byte("configs:\n  - '"+bad+"'\n")); err == nil || !strings.Contains(err.Error(), "is not absolute") {
+			t.Errorf("%s: %v", bad, err)
+		}
 	}
 }

@@ -1,0 +1,53 @@
+package policy
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+var update = flag.Bool("update", false, "rewrite generated files (docs/rules.md)")
+
+// docs/rules.md is generated from the catalog so that docs cannot drift.
+func TestRulesDoc(t *testing.T) {
+	path := filepath.Join("..", "docs", "rules.md")
+	want := CatalogMarkdown()
+	if *update {
+		if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != want {
+		t.Errorf("docs/rules.md is out of date; run go test ./policy -run TestRulesDoc -update\n%s", cmp.Diff(want, string(got)))
+	}
+}
+
+func TestCatalog(t *testing.T) {
+	seen := map[string]bool{}
+	for i, r := range Rules() {
+		if seen[r.ID] {
+			t.Errorf("duplicate rule id %s", r.ID)
+		}
+		seen[r.ID] = true
+		if want := "webfim-0" + string(rune('0'+(i+1)/10)) + string(rune('0'+(i+1)%10)); r.ID != want {
+			t.Errorf("rule %d has id %s, want %s (ids are dense and stable)", i, r.ID, want)
+		}
+		if r.Name == "" || r.Description == "" || r.Triggers == "" || r.Tuning == "" || len(r.References) == 0 || r.Version < 1 {
+			t.Errorf("rule %s is missing documentation: %+v", r.ID, r)
+		}
+		if r.Technique.ID != "T1505" || r.Severity < Low {
+			t.Errorf("rule %s: technique %s severity %v", r.ID, r.Technique.ID, r.Severity)
+		}
+		if s := r.Subtechnique; s != nil && !strings.HasPrefix(s.ID, "T1505.") {
+			t.Errorf("rule %s: sub-technique %s", r.ID, s.ID)
+		}
+	}
+}
