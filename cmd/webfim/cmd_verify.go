@@ -112,7 +112,7 @@ func baselineVerify(c *cli.Context) error {
 			return err
 		}
 		rep := &verifyReport{w: c.App.Writer}
-		fmt.Fprintf(rep.w, "baseline %d%s, created %s on %s\n", m.ID, labelSuffix(m), m.Created.UTC().Format("2006-01-02 15:04:05 UTC"), m.Host)
+		fmt.Fprintf(rep.w, "baseline %d%s, created %s on %s\n", m.ID, labelSuffix(m), m.Created.UTC().Format("2006-01-02 15:04:05 UTC"), displayText(m.Host))
 		d, err := db.Digest(m.ID)
 		if err != nil {
 			return err
