@@ -94,16 +94,6 @@ func pathOfStoreKey(k []byte) string {
 	return baseline.PathOfKey(k)
 }
 
-func checkLabel(label string) error {
-	if label == "active" {
-		return fmt.Errorf("label %q is reserved (it names the active baseline)", label)
-	}
-	if label != "" && strings.Trim(label, "0123456789") == "" {
-		return fmt.Errorf("label %q is a number and would be taken for a baseline id", label)
-	}
-	return nil
-}
-
 // BaselineWriter writes a new baseline. It is pending until [BaselineWriter.Commit].
 // A writer is used by one goroutine.
 type BaselineWriter struct {
@@ -131,7 +121,7 @@ type BaselineWriter struct {
 // Created and Host default to now and this host). It also removes pending
 // baselines of writers that are dead (see docs/store.md).
 func (db *DB) Begin(meta Meta) (*BaselineWriter, error) {
-	if err := checkLabel(meta.Label); err != nil {
+	if err := CheckLabel(meta.Label); err != nil {
 		return nil, err
 	}
 	now := time.Now()
@@ -417,7 +407,7 @@ func (w *BaselineWriter) Commit(meta Meta, activate bool) (Meta, error) {
 	if w.failed != nil {
 		return Meta{}, w.failed
 	}
-	if err := checkLabel(meta.Label); err != nil {
+	if err := CheckLabel(meta.Label); err != nil {
 		return Meta{}, err
 	}
 	meta.ID = w.id

@@ -30,13 +30,17 @@ func (w Window) OpenAt(t time.Time) bool {
 const maxWindows = 1000
 
 // StartWindow records a new window and returns it with its ID. It fails
-// with [ErrWindowOpen] if another window is open at w.Start.
+// with [ErrWindowOpen] if another window is open at w.Start, with
+// [ErrBadLabel] if its label or by breaks the rule of [CheckLabel].
 func (db *DB) StartWindow(w Window) (Window, error) {
 	if w.Start.IsZero() {
 		return Window{}, errors.New("deploy window has no start time")
 	}
 	if !w.End.After(w.Start) {
 		return Window{}, errors.New("deploy window ends before it starts")
+	}
+	if err := CheckWindow(w); err != nil {
+		return Window{}, err
 	}
 	w.Finished = time.Time{}
 	err := db.update(func(tx *safebolt.Tx) error {

@@ -38,6 +38,9 @@ var (
 	ErrWindowOpen = errors.New("a deploy window is already open")
 	// ErrNoWindow: no deploy window is open.
 	ErrNoWindow = errors.New("no deploy window is open")
+	// ErrBadLabel: a label (or a deploy window's by) breaks the rule of
+	// [CheckLabel].
+	ErrBadLabel = errors.New("bad label")
 	// ErrCorrupt: the file is not a webfim database or is damaged.
 	ErrCorrupt = safebolt.ErrCorrupt
 )

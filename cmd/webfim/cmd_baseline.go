@@ -20,9 +20,9 @@ import (
 	"webfim/store"
 )
 
-func init() {
-	deployRebaseline = func(c *cli.Context, label string) error { return createBaseline(c, label, true) }
-	register(&cli.Command{
+// baselineCommand is the "webfim baseline" command, registered in main.go.
+func baselineCommand() *cli.Command {
+	return &cli.Command{
 		Name:  "baseline",
 		Usage: "take, list and manage baselines",
 		Subcommands: []*cli.Command{
@@ -122,7 +122,7 @@ func init() {
 				},
 			},
 		},
-	})
+	}
 }
 
 // withBaseline resolves the command's single ID argument and runs fn.
@@ -149,6 +149,9 @@ func withBaseline(c *cli.Context, fn func(*store.DB, store.Meta) error) error {
 func baselineCreate(c *cli.Context) error {
 	if c.NArg() > 0 {
 		return usageError{fmt.Errorf("unexpected argument %q (roots are given with --root DIR)", c.Args().First())}
+	}
+	if err := store.CheckLabel(c.String("label")); err != nil {
+		return usageError{fmt.Errorf("--label: %w", err)} // before hashing, not after
 	}
 	return createBaseline(c, c.String("label"), !c.Bool("no-activate"))
 }
@@ -203,7 +206,7 @@ func labelSuffix(m store.Meta) string {
 	if m.Label == "" {
 		return ""
 	}
-	return fmt.Sprintf(" %q", m.Label)
+	return ` "` + displayText(m.Label) + `"`
 }
 
 func baselineList(c *cli.Context) error {
@@ -230,7 +233,7 @@ func baselineList(c *cli.Context) error {
 			mark = "*"
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\t%d\t%s\n", m.ID, mark, m.Created.Local().Format("2006-01-02 15:04:05"),
-			m.Label, m.Files, humanBytes(m.Bytes), m.Errors, joinPaths(m.Roots))
+			displayText(m.Label), m.Files, humanBytes(m.Bytes), m.Errors, joinPaths(m.Roots))
 	}
 	return tw.Flush()
 }
@@ -257,7 +260,7 @@ func baselineShow(c *cli.Context) error {
 		if m.Active {
 			fmt.Fprint(w, " (active)")
 		}
-		fmt.Fprintf(w, "\n  created   %s on %s by webfim %s\n", m.Created.Local().Format(time.RFC3339), m.Host, m.Version)
+		fmt.Fprintf(w, "\n  created   %s on %s by webfim %s\n", m.Created.Local().Format(time.RFC3339), displayText(m.Host), displayText(m.Version))
 		for _, r := range m.Roots {
 			fmt.Fprintf(w, "  root      %s\n", displayPath(r))
 		}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os/user"
 	"time"
@@ -12,16 +11,9 @@ import (
 	"webfim/store"
 )
 
-// deployRebaseline takes a new baseline labelled label and makes it
-// active; "webfim deploy finish" calls it after closing the window unless
-// --no-rebaseline is given.
-//
-// It is set by cmd_baseline.go (the "baseline create" path, activated);
-// while it is nil, finish closes the window and then fails, saying so.
-var deployRebaseline func(c *cli.Context, label string) error
-
-func init() {
-	register(&cli.Command{
+// deployCommand is the "webfim deploy" command, registered in main.go.
+func deployCommand() *cli.Command {
+	return &cli.Command{
 		Name:  "deploy",
 		Usage: "open and close ad-hoc deploy windows (for CI/CD pipelines)",
 		Description: "Inside a deploy window, changes are expected events instead of alerts (except scripts in\n" +
@@ -53,18 +45,18 @@ func init() {
 				Action: deployFinishAction,
 			},
 		},
-	})
+	}
 }
 
 func describeWindow(w store.Window) string {
 	s := "deploy window"
 	if w.Label != "" {
-		s += fmt.Sprintf(" '%s'", w.Label)
+		s += " '" + displayText(w.Label) + "'"
 	} else {
 		s += fmt.Sprintf(" #%d", w.ID)
 	}
 	if w.By != "" {
-		s += " opened by " + w.By
+		s += " opened by " + displayText(w.By)
 	}
 	return s
 }
@@ -83,12 +75,17 @@ func deployStartAction(c *cli.Context) error {
 			by = u.Username
 		}
 	}
+	now := time.Now()
+	w := store.Window{Label: c.String("label"), By: by, Start: now, End: now.Add(d)}
+	if err := store.CheckWindow(w); err != nil {
+		// deploy finish labels its baseline like the window: say it now.
+		return usageError{err}
+	}
 	db, err := openDB(c)
 	if err != nil {
 		return err
 	}
-	now := time.Now()
-	w, err := db.StartWindow(store.Window{Label: c.String("label"), By: by, Start: now, End: now.Add(d)})
+	w, err = db.StartWindow(w)
 	if err != nil {
 		return err
 	}
@@ -141,14 +138,16 @@ func deployFinishAction(c *cli.Context) error {
 	if c.Bool("no-rebaseline") {
 		return nil
 	}
-	if deployRebaseline == nil {
-		return errors.New("deploy finish: taking the new baseline is not available in this build; run \"webfim baseline create --label LABEL\"")
-	}
 	label := w.Label
+	if err := store.CheckLabel(label); err != nil {
+		// a window recorded before labels were checked
+		infof(c, "webfim: the window's label cannot label a baseline (%v); using deploy-%d\n", err, w.ID)
+		label = ""
+	}
 	if label == "" {
 		label = fmt.Sprintf("deploy-%d", w.ID)
 	}
-	if err := deployRebaseline(c, label); err != nil {
+	if err := createBaseline(c, label, true); err != nil {
 		return fmt.Errorf("deploy finish: window closed, but the new baseline failed: %w", err)
 	}
 	return nil

@@ -18,8 +18,9 @@ import (
 	"webfim/store"
 )
 
-func init() {
-	register(&cli.Command{
+// diffCommand is the "webfim diff" command, registered in main.go.
+func diffCommand() *cli.Command {
+	return &cli.Command{
 		Name:  "diff",
 		Usage: "compare a baseline with the live roots or with another baseline",
 		Description: `Exit status: 0 no differences; otherwise the bit sum of 1 (added),
@@ -34,7 +35,7 @@ inventory); 16 error, 17 usage error, 18 database locked.`,
 			formatFlag("text", "json", "ndjson", "ecs"),
 		},
 		Action: diff,
-	})
+	}
 }
 
 func formatFlag(formats ...string) cli.Flag {

@@ -10,8 +10,9 @@ import (
 	"webfim/serverconf"
 )
 
-func init() {
-	register(&cli.Command{
+// discoverCommand is the "webfim discover" command, registered in main.go.
+func discoverCommand() *cli.Command {
+	return &cli.Command{
 		Name:  "discover",
 		Usage: "find server configurations and the web roots they declare",
 		Description: "Looks for IIS, Exchange, Apache, nginx, PHP and Tomcat configurations at their standard\n" +
@@ -24,7 +25,7 @@ func init() {
 			&cli.StringFlag{Name: "format", Value: "text", Usage: "output format: text or json"},
 		},
 		Action: discoverAction,
-	})
+	}
 }
 
 func discoverAction(c *cli.Context) error {

@@ -16,8 +16,9 @@ import (
 	"webfim/trust"
 )
 
-func init() {
-	registerSub("baseline", &cli.Command{
+// baselineExportCommand is "webfim baseline export", registered in main.go.
+func baselineExportCommand() *cli.Command {
+	return &cli.Command{
 		Name:      "export",
 		Usage:     "write a baseline, its digest and signatures to a file to keep off the server",
 		ArgsUsage: "[flags] ID",
@@ -26,8 +27,12 @@ func init() {
 			&cli.BoolFlag{Name: "force", Usage: "overwrite an existing file"},
 		},
 		Action: baselineExport,
-	})
-	registerSub("baseline", &cli.Command{
+	}
+}
+
+// baselineImportCommand is "webfim baseline import", registered in main.go.
+func baselineImportCommand() *cli.Command {
+	return &cli.Command{
 		Name:      "import",
 		Usage:     "verify an export file and store its baseline",
 		ArgsUsage: "[flags] FILE",
@@ -40,7 +45,7 @@ signatures; it gets a new id and is not made active unless --activate.`,
 			trustedKeyFlag,
 		},
 		Action: baselineImport,
-	})
+	}
 }
 
 func baselineExport(c *cli.Context) error {

@@ -16,8 +16,9 @@ import (
 	"webfim/serverconf"
 )
 
-func init() {
-	register(&cli.Command{
+// initCommand is the "webfim init" command, registered in main.go.
+func initCommand() *cli.Command {
+	return &cli.Command{
 		Name:  "init",
 		Usage: "write a starter webfim.yml from the server configurations that discover finds",
 		Flags: []cli.Flag{
@@ -26,7 +27,7 @@ func init() {
 			&cli.BoolFlag{Name: "force", Usage: "overwrite an existing file"},
 		},
 		Action: initAction,
-	})
+	}
 }
 
 func initAction(c *cli.Context) error {

@@ -10,8 +10,9 @@ import (
 	"webfim/trust"
 )
 
-func init() {
-	register(&cli.Command{
+// keyCommand is the "webfim key" command, registered in main.go.
+func keyCommand() *cli.Command {
+	return &cli.Command{
 		Name:  "key",
 		Usage: "manage the keys that sign baselines",
 		Subcommands: []*cli.Command{{
@@ -28,7 +29,7 @@ work as well.`,
 			},
 			Action: keyGenerate,
 		}},
-	})
+	}
 }
 
 func keyGenerate(c *cli.Context) error {

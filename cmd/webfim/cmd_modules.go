@@ -13,8 +13,9 @@ import (
 	"webfim/serverconf"
 )
 
-func init() {
-	register(&cli.Command{
+// modulesCommand is the "webfim modules" command, registered in main.go.
+func modulesCommand() *cli.Command {
+	return &cli.Command{
 		Name:      "modules",
 		Usage:     "print the server module inventory of configuration files or registry hives",
 		ArgsUsage: "FILE...",
@@ -31,7 +32,7 @@ func init() {
 			&cli.StringFlag{Name: "sysroot", Usage: "resolve includes and module binaries inside `DIR` (a mounted server image)"},
 		},
 		Action: modulesAction,
-	})
+	}
 }
 
 func modulesAction(c *cli.Context) error {

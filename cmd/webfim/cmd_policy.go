@@ -16,8 +16,9 @@ import (
 	"webfim/store"
 )
 
-func init() {
-	register(&cli.Command{
+// policyCommand is the "webfim policy" command, registered in main.go.
+func policyCommand() *cli.Command {
+	return &cli.Command{
 		Name:  "policy",
 		Usage: "validate the policy file and explain verdicts",
 		Subcommands: []*cli.Command{
@@ -46,7 +47,7 @@ func init() {
 				Action: policyExplainAction,
 			},
 		},
-	})
+	}
 }
 
 // loadConfig loads the --config file, or the built-in defaults without
@@ -157,9 +158,9 @@ func policyExplainAction(c *cli.Context) error {
 		fmt.Fprintf(w, "rule:    %s %s\n", v.RuleID, v.RuleName)
 	}
 	fmt.Fprintf(w, "verdict: %s\n", verdict)
-	fmt.Fprintf(w, "reason:  %s\n", v.Reason)
+	fmt.Fprintf(w, "reason:  %s\n", displayText(v.Reason))
 	if v.Window != nil {
-		fmt.Fprintf(w, "window:  %s, %s to %s\n", v.Window, v.Window.Start.Format(time.RFC3339), v.Window.End.Format(time.RFC3339))
+		fmt.Fprintf(w, "window:  %s, %s to %s\n", displayText(v.Window.String()), v.Window.Start.Format(time.RFC3339), v.Window.End.Format(time.RFC3339))
 	}
 	return nil
 }

@@ -18,8 +18,9 @@ import (
 	"webfim/indicators/yara"
 )
 
-func init() {
-	register(&cli.Command{
+// scanCommand is the "webfim scan" command, registered in main.go.
+func scanCommand() *cli.Command {
+	return &cli.Command{
 		Name:      "scan",
 		Usage:     "look for web-shell indicators in files, outside any baseline (triage)",
 		ArgsUsage: "FILE|DIR...",
@@ -40,7 +41,7 @@ func init() {
 			&cli.BoolFlag{Name: "list", Usage: "print the indicator catalog and exit"},
 		},
 		Action: scanAction,
-	})
+	}
 }
 
 // scanReport is one file in the output.

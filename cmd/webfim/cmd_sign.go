@@ -13,8 +13,9 @@ import (
 	"webfim/trust"
 )
 
-func init() {
-	registerSub("baseline", &cli.Command{
+// baselineSignCommand is "webfim baseline sign", registered in main.go.
+func baselineSignCommand() *cli.Command {
+	return &cli.Command{
 		Name:      "sign",
 		Usage:     "sign a baseline's digest, or print the statement to sign elsewhere",
 		ArgsUsage: "[flags] ID",
@@ -29,15 +30,24 @@ webfim-baseline', then 'webfim baseline attach-signature').`,
 			trustedKeyFlag,
 		}, signingFlags...),
 		Action: baselineSign,
-	})
-	registerSub("baseline", &cli.Command{
+	}
+}
+
+// baselineAttachSignatureCommand is "webfim baseline attach-signature",
+// registered in main.go.
+func baselineAttachSignatureCommand() *cli.Command {
+	return &cli.Command{
 		Name:      "attach-signature",
 		Usage:     "store a signature made elsewhere (webfim sign-digest, ssh-keygen -Y sign) with a baseline",
 		ArgsUsage: "[flags] ID SIGNATURE_FILE",
 		Flags:     []cli.Flag{trustedKeyFlag},
 		Action:    baselineAttach,
-	})
-	register(&cli.Command{
+	}
+}
+
+// signDigestCommand is the "webfim sign-digest" command, registered in main.go.
+func signDigestCommand() *cli.Command {
+	return &cli.Command{
 		Name:      "sign-digest",
 		Usage:     "sign a baseline statement printed by 'baseline sign --print-digest' (on the signing host)",
 		ArgsUsage: "[flags] [STATEMENT_FILE|-]",
@@ -48,7 +58,7 @@ standard output or --output.`,
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the signature to `FILE`"},
 		}, signingFlags...),
 		Action: signDigest,
-	})
+	}
 }
 
 // checkedStatement returns the baseline's recorded statement after

@@ -22,8 +22,9 @@ const (
 	verifyStale    = 4 // older than the newest signed baseline seen from its host
 )
 
-func init() {
-	registerSub("baseline", &cli.Command{
+// baselineVerifyCommand is "webfim baseline verify", registered in main.go.
+func baselineVerifyCommand() *cli.Command {
+	return &cli.Command{
 		Name:      "verify",
 		Usage:     "check a baseline (or an export file) against its signed digest",
 		ArgsUsage: "[flags] ID|FILE",
@@ -44,7 +45,7 @@ signed baseline seen); 16 error, 17 usage error, 18 database locked.`,
 			&cli.StringFlag{Name: "against", Usage: "compare with the export `FILE` (kept off the server) record by record"},
 		},
 		Action: baselineVerify,
-	})
+	}
 }
 
 // verifyReport collects what verify finds and prints it.
@@ -111,7 +112,7 @@ func baselineVerify(c *cli.Context) error {
 			return err
 		}
 		rep := &verifyReport{w: c.App.Writer}
-		fmt.Fprintf(rep.w, "baseline %d%s, created %s on %s\n", m.ID, labelSuffix(m), m.Created.UTC().Format("2006-01-02 15:04:05 UTC"), m.Host)
+		fmt.Fprintf(rep.w, "baseline %d%s, created %s on %s\n", m.ID, labelSuffix(m), m.Created.UTC().Format("2006-01-02 15:04:05 UTC"), displayText(m.Host))
 		d, err := db.Digest(m.ID)
 		if err != nil {
 			return err

@@ -23,8 +23,9 @@ import (
 	"webfim/watch"
 )
 
-func init() {
-	register(&cli.Command{
+// watchCommand is the "webfim watch" command, registered in main.go.
+func watchCommand() *cli.Command {
+	return &cli.Command{
 		Name:  "watch",
 		Usage: "watch the roots and server configs continuously and deliver ECS alerts",
 		Flags: append([]cli.Flag{
@@ -34,7 +35,7 @@ func init() {
 			&cli.StringSliceFlag{Name: "output", Usage: "deliver alerts to `OUT` instead of the config's outputs (repeatable): " + output.FlagUsage},
 		}, targetFlags...),
 		Action: watchAction,
-	})
+	}
 }
 
 func watchAction(c *cli.Context) error {
@@ -54,6 +55,9 @@ func watchAction(c *cli.Context) error {
 		return usageError{fmt.Errorf("--log-format %q: want text or json", c.String("log-format"))}
 	}
 	log := slog.New(h)
+	if d := c.Duration("drain-timeout"); d < 0 {
+		return usageError{fmt.Errorf("--drain-timeout must not be negative, got %s", d)}
+	}
 
 	db, err := openDB(c)
 	if err != nil {

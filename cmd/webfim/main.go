@@ -10,8 +10,8 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
-	"sort"
-	"sync"
+	"slices"
+	"strings"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
@@ -34,36 +34,46 @@ const (
 	exitLocked  = 18 // the database is held by another process for too long
 )
 
-// commands is filled by the init functions of the cmd_*.go files, one
-// command per file, so that commands can be added without touching main.
-var commands []*cli.Command
-
-func register(c *cli.Command) { commands = append(commands, c) }
-
-// subcommands holds subcommands registered by files other than their
-// parent's (registerSub), attached by newApp.
-var (
-	subcommands   = map[string][]*cli.Command{}
-	attachSubOnce sync.Once
-)
-
-func registerSub(parent string, c *cli.Command) { subcommands[parent] = append(subcommands[parent], c) }
+// commands returns the commands, one per cmd_<name>.go file, sorted by
+// name as "webfim --help" lists them (TestCommandsSorted checks it). A new
+// command is added here.
+func commands() []*cli.Command {
+	baseline := baselineCommand()
+	// The trust subcommands of baseline live in their own files.
+	baseline.Subcommands = append(baseline.Subcommands,
+		baselineExportCommand(),
+		baselineImportCommand(),
+		baselineSignCommand(),
+		baselineAttachSignatureCommand(),
+		baselineVerifyCommand(),
+	)
+	return []*cli.Command{
+		baseline,
+		deployCommand(),
+		diffCommand(),
+		discoverCommand(),
+		initCommand(),
+		keyCommand(),
+		modulesCommand(),
+		policyCommand(),
+		scanCommand(),
+		signDigestCommand(),
+		watchCommand(),
+	}
+}
 
 func newApp() *cli.App {
-	attachSubOnce.Do(func() {
-		for _, c := range commands {
-			c.Subcommands = append(c.Subcommands, subcommands[c.Name]...)
-		}
-	})
-	sort.Slice(commands, func(i, j int) bool { return commands[i].Name < commands[j].Name })
-	markUsageErrors(commands)
+	cmds := commands()
+	applyConventions(cmds)
 	return &cli.App{
 		Name:                 "webfim",
+		HelpName:             "webfim",
 		Usage:                "web-root integrity monitor: baselines, diffs and watches web roots and server configs",
 		Version:              version,
 		EnableBashCompletion: true,
-		Flags:                globalFlags,
-		Commands:             commands,
+		Flags:                globalFlags(true),
+		Commands:             cmds,
+		Action:               needCommand,
 		ExitErrHandler:       func(*cli.Context, error) {}, // main prints errors and picks the code
 		OnUsageError: func(c *cli.Context, err error, _ bool) error {
 			return usageError{err}
@@ -106,6 +116,12 @@ func exitCode(err error) int {
 		return exitOK
 	}
 	var ce cli.ExitCoder
+	if errors.As(err, &ce) && ce.ExitCode() == 3 && strings.HasPrefix(err.Error(), "No help topic for") {
+		// urfave/cli's "help NAME" for an unknown NAME: a usage error,
+		// not the "added and removed" of diff's status scheme.
+		fmt.Fprintf(os.Stderr, "webfim: %s ('webfim --help' lists the commands)\n", err)
+		return exitUsage
+	}
 	if errors.As(err, &ce) {
 		if msg := err.Error(); msg != "" {
 			fmt.Fprintln(os.Stderr, "webfim:", msg)
@@ -126,15 +142,101 @@ func exitCode(err error) int {
 	return exitError
 }
 
-// markUsageErrors makes flag errors of every command and subcommand usage
-// errors (exit 17); urfave/cli only applies the app's handler at the top.
-func markUsageErrors(cmds []*cli.Command) {
+// applyConventions gives every command and subcommand the conventions of
+// the CLI, so that each cmd_<name>.go file need not: the global flags are
+// accepted after the command words too (see globalFlags), flag errors are
+// usage errors (exit 17; urfave/cli only applies the app's handler at the
+// top), a command with subcommands needs one, a command without ArgsUsage
+// takes no arguments, and a flag given after an argument is refused with a
+// message saying where it goes.
+func applyConventions(cmds []*cli.Command) {
 	for _, c := range cmds {
 		if c.OnUsageError == nil {
 			c.OnUsageError = func(_ *cli.Context, err error, _ bool) error { return usageError{err} }
 		}
-		markUsageErrors(c.Subcommands)
+		addGlobalFlags(c)
+		before := c.Before
+		leaf := len(c.Subcommands) == 0 // urfave/cli adds "help" to each when it runs
+		c.Before = func(ctx *cli.Context) error {
+			if err := inheritGlobalFlags(ctx); err != nil {
+				return err
+			}
+			if leaf {
+				if ctx.Command.ArgsUsage == "" && ctx.NArg() > 0 {
+					return usageError{fmt.Errorf("%s takes no arguments, got %q", ctx.Command.HelpName, ctx.Args().First())}
+				}
+				if err := flagsAfterArguments(ctx); err != nil {
+					return err
+				}
+			}
+			if before != nil {
+				return before(ctx)
+			}
+			return nil
+		}
+		if len(c.Subcommands) > 0 {
+			if c.Action == nil {
+				c.Action = needCommand
+			}
+			applyConventions(c.Subcommands)
+		}
 	}
+}
+
+// needCommand is the action of the app and of every command that has
+// subcommands, run when none of them was named: without arguments, a
+// usage error with the help on stderr (like go and git, and unlike
+// "--help", which exits 0 with the help on stdout); with an unknown word,
+// a usage error naming it.
+func needCommand(c *cli.Context) error {
+	isApp := len(c.Lineage()) <= 2 // the app's context and an empty parent
+	name := c.App.HelpName
+	if !isApp {
+		name = c.Command.HelpName
+	}
+	if c.NArg() == 0 {
+		w := c.App.Writer
+		c.App.Writer = c.App.ErrWriter
+		if isApp {
+			_ = cli.ShowAppHelp(c)
+		} else {
+			_ = cli.ShowSubcommandHelp(c)
+		}
+		c.App.Writer = w
+		return usageError{fmt.Errorf("%s needs a command (see above)", name)}
+	}
+	return usageError{fmt.Errorf("unknown command %q for %s ('%s --help' lists the commands)", c.Args().First(), name, name)}
+}
+
+// flagsAfterArguments refuses a flag of the command given after an
+// argument ("baseline show 3 --entries"): urfave/cli stops parsing flags at
+// the first argument, and taking the flag for a file or an ID would be
+// worse than saying where it goes.
+func flagsAfterArguments(c *cli.Context) error {
+	usage := argsUsage(c.Command)
+	args := c.Args().Slice()
+	if usage == "" {
+		return nil // no arguments: the command says so itself
+	}
+	for _, a := range args[min(1, len(args)):] {
+		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !strings.HasPrefix(a, "-") || name == "" {
+			continue
+		}
+		for _, f := range c.Command.Flags {
+			if slices.Contains(f.Names(), name) {
+				return usageError{fmt.Errorf("flags go before the arguments: %s [flags] %s (got %q after %q; a file named like a flag can be given as ./%s)",
+					c.Command.HelpName, usage, a, args[0], a)}
+			}
+		}
+	}
+	return nil
+}
+
+// argsUsage is what a command's help says its arguments are, without the
+// "[flags]" some put first.
+func argsUsage(c *cli.Command) string {
+	return strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(c.ArgsUsage), "[flags]"))
 }
 
 // usageError marks an error in how webfim was called.

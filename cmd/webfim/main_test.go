@@ -58,6 +58,7 @@ func TestScripts(t *testing.T) {
 			"dbedit":      dbedit,
 			"mkhive":      mkhive,
 			"ecsgolden":   ecsgolden,
+			"setenvq":     setenvq,
 		},
 	})
 }
@@ -83,6 +84,24 @@ func webfimExit(ts *testscript.TestScript, neg bool, args []string) {
 	if got != want {
 		ts.Fatalf("webfim %v: exit status %d, want %d", args[1:], got, want)
 	}
+}
+
+// setenvq sets an environment variable to a Go string literal's value
+// (without its quotes), repeated N times: setenvq NAME GOSTRING [N]. It
+// makes labels with newlines, escape sequences, invalid UTF-8 or just
+// many bytes, which a script line cannot spell.
+func setenvq(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 || len(args) > 3 {
+		ts.Fatalf("usage: setenvq NAME GOSTRING [N]")
+	}
+	s, err := strconv.Unquote(`"` + args[1] + `"`)
+	ts.Check(err)
+	n := 1
+	if len(args) == 3 {
+		n, err = strconv.Atoi(args[2])
+		ts.Check(err)
+	}
+	ts.Setenv(args[0], strings.Repeat(s, n))
 }
 
 // cptree copies a directory tree, symlinks as symlinks: cptree SRC DST.

@@ -7,32 +7,64 @@ import (
 	"io/fs"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"webfim/baseline"
 	"webfim/store"
 )
 
-// displayPath makes a raw path printable on one line: invalid UTF-8 bytes,
-// control characters (newlines in file names) and backslashes are escaped
-// Go-style, so a crafted name cannot forge report lines.
-func displayPath(p string) string {
+// displayText makes text that a user or an attacker chose (a label, a
+// deploy window's "by", a name read from a config file) safe to print on
+// one line of a terminal: invalid UTF-8 bytes, control characters
+// (newline, ESC and the C1 controls, which start terminal escape
+// sequences), invisible formatting characters (bidirectional overrides
+// that reorder what is shown) and backslashes are escaped Go-style (\xff,
+// \x0a, \u202e, \\). Other text, spaces of any script included, is left
+// as is.
+func displayText(s string) string { return escapeText(s, true) }
+
+// displayPath is displayText for a raw path, whose backslashes are left
+// alone when it is a Windows path ("C:\inetpub"), so that a crafted file
+// name cannot forge report lines nor hide what it is.
+func displayPath(p string) string { return escapeText(p, !strings.Contains(p, ":\\")) }
+
+func escapeText(s string, backslash bool) string {
+	if printable(s, backslash) {
+		return s
+	}
 	var b strings.Builder
-	for i := 0; i < len(p); {
-		r, size := utf8.DecodeRuneInString(p[i:])
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
 		switch {
 		case r == utf8.RuneError && size == 1:
-			fmt.Fprintf(&b, `\x%02x`, p[i])
-		case r == '\\' && !strings.Contains(p, ":\\"):
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case r == '\\' && backslash:
 			b.WriteString(`\\`)
-		case r < 0x20 || r == 0x7f:
+		case r < 0x80 && !unicode.IsGraphic(r):
 			fmt.Fprintf(&b, `\x%02x`, r)
+		case r >= 0x80 && !unicode.IsGraphic(r) && r <= 0xffff:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		case r >= 0x80 && !unicode.IsGraphic(r):
+			fmt.Fprintf(&b, `\U%08x`, r)
 		default:
-			b.WriteString(p[i : i+size])
+			b.WriteString(s[i : i+size])
 		}
 		i += size
 	}
 	return b.String()
+}
+
+// printable reports whether escapeText leaves s as it is.
+func printable(s string, backslash bool) bool {
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if (r == utf8.RuneError && size == 1) || (r == '\\' && backslash) || !unicode.IsGraphic(r) {
+			return false
+		}
+		i += size
+	}
+	return true
 }
 
 // pathJSON holds a raw path in the JSON schemas: Path is always valid

@@ -83,17 +83,22 @@ func target(c *cli.Context, db *store.DB) (scan.Target, error) {
 		if err != nil {
 			return t, fmt.Errorf("discovering server configs: %w", err)
 		}
+		var found serverconf.Discovery
 		if len(t.Configs) == 0 {
-			t.Configs = d.Configs
+			t.Configs, found.Configs = d.Configs, d.Configs
 		}
 		if len(t.Roots) == 0 {
 			for _, wr := range d.WebRoots {
 				t.Roots = append(t.Roots, wr.Path)
 			}
-			if !c.Bool("quiet") {
-				for _, u := range d.Unavailable {
-					fmt.Fprintf(c.App.ErrWriter, "webfim: warning: web root %s (%s) is not watched: %s\n", displayPath(u.Path), rootOrigin(u), u.Reason)
-				}
+			found.WebRoots, found.Unavailable = d.WebRoots, d.Unavailable
+		}
+		if !c.Bool("quiet") {
+			if note := discoveryNote(t.Sysroot, found); note != "" {
+				fmt.Fprintln(c.App.ErrWriter, note)
+			}
+			for _, u := range found.Unavailable {
+				fmt.Fprintf(c.App.ErrWriter, "webfim: warning: web root %s (%s) is not watched: %s\n", displayPath(u.Path), rootOrigin(u), u.Reason)
 			}
 		}
 	}
@@ -102,6 +107,53 @@ func target(c *cli.Context, db *store.DB) (scan.Target, error) {
 	}
 	t.Roots = dedupe(t.Roots)
 	return t, nil
+}
+
+// discoveryNote is the line that says what discovery added to a snapshot
+// ("" if nothing): run as root, the quick start's "baseline create --root
+// DIR" also inventories the machine's own Apache or PHP configuration,
+// and the user should know.
+func discoveryNote(sysroot string, found serverconf.Discovery) string {
+	var parts []string
+	if n := len(found.Configs); n > 0 {
+		names := make([]string, n)
+		for i, cf := range found.Configs {
+			names[i] = cf.Server + " " + displayPath(cf.Path)
+		}
+		parts = append(parts, fmt.Sprintf("%d server %s (%s)", n, plural(n, "config", "configs"), listSome(names)))
+	}
+	if n := len(found.WebRoots); n > 0 {
+		names := make([]string, n)
+		for i, r := range found.WebRoots {
+			names[i] = displayPath(r.Path)
+		}
+		parts = append(parts, fmt.Sprintf("%d web %s (%s)", n, plural(n, "root", "roots"), listSome(names)))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	where := "on this system"
+	if sysroot != "" {
+		where = "in sysroot " + displayPath(sysroot)
+	}
+	return fmt.Sprintf("webfim: discovered %s and covered too: %s; --no-discover turns discovery off, 'webfim discover' lists what it finds",
+		where, strings.Join(parts, ", "))
+}
+
+// listSome joins the first few names, saying how many more there are.
+func listSome(names []string) string {
+	const max = 5
+	if len(names) <= max {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:max], ", "), len(names)-max)
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 func dedupe(paths []string) []string {
