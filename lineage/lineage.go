@@ -366,6 +366,20 @@ func (r *Rules) Check(p *proc.Process, ancestors []*proc.Process) (Finding, bool
 	return f, true
 }
 
+// Hook returns a [proc.Options.OnExec] hook that checks every exec
+// against the rules, with the ancestors the table knows, and passes the
+// findings to emit (which must not block: hand them to a channel).
+func (r *Rules) Hook(emit func(Finding)) func(*proc.Table, *proc.Process) {
+	return func(t *proc.Table, p *proc.Process) {
+		if _, ok := ToolOf(p); !ok {
+			return
+		}
+		if f, ok := r.Check(p, t.Ancestors(p, r.MaxDepth)); ok {
+			emit(f)
+		}
+	}
+}
+
 func (r *Rules) allowed(f Finding) bool {
 	for _, a := range r.allow {
 		if a.Server != "" && !matches(a.Server, f.Server) {

@@ -75,9 +75,10 @@ type Options struct {
 	RingBufferBytes int
 	// OnExec is called for each process exec'd after Start (and, with
 	// SourcePoll or after lost events, for each process first seen in
-	// /proc), after the table holds it. It runs on the source's goroutine:
-	// it must not block, nor call [Monitor.Sync].
-	OnExec func(*Process)
+	// /proc), with the table that now holds it (for its ancestors). It
+	// runs on the source's goroutine: it must not block, nor call
+	// [Monitor.Sync].
+	OnExec func(*Table, *Process)
 }
 
 // Attempt is a source that was tried.
@@ -193,7 +194,7 @@ func (m *Monitor) applyExec(p *Process) {
 	p = m.table.Exec(p)
 	m.execs.Add(1)
 	if m.opt.OnExec != nil {
-		m.opt.OnExec(p)
+		m.opt.OnExec(m.table, p)
 	}
 }
 

@@ -105,7 +105,7 @@ func (m *Monitor) rebuild(notify bool) error {
 	added := m.table.Merge(list)
 	if notify && m.opt.OnExec != nil {
 		for _, p := range added {
-			m.opt.OnExec(p)
+			m.opt.OnExec(m.table, p)
 		}
 	}
 	return nil

@@ -46,7 +46,7 @@ func runMarked(t *testing.T, cmd string, args ...string) int32 {
 func TestEBPFSeesShortLivedExec(t *testing.T) {
 	itest.RequireRoot(t, "loading eBPF programs")
 	var execs atomic.Int32
-	m := startMonitor(t, SourceEBPF, Options{OnExec: func(p *Process) {
+	m := startMonitor(t, SourceEBPF, Options{OnExec: func(_ *Table, p *Process) {
 		if strings.Contains(p.CommandLine(), "webfim-marker-1") {
 			execs.Add(1)
 		}
@@ -194,6 +194,12 @@ func TestResolveSeesSetuidWithoutExec(t *testing.T) {
 				t.Fatalf("helper: %q %v", buf[:n], err)
 			}
 			m.Sync()
+			// The helper forked after its setuid: the fork alone tells
+			// (eBPF reads the forking process's uids; the connector has
+			// uid events).
+			if p := m.Table().Lookup(int32(c.Process.Pid)); p == nil || p.UID != 33 {
+				t.Errorf("table before Resolve: %+v, want uid 33", p)
+			}
 			p := m.Resolve(int32(c.Process.Pid))
 			if p == nil || p.UID != 33 || p.EUID != 33 || p.User != "www-data" {
 				t.Fatalf("resolved %+v, want uid 33 (www-data)", p)
@@ -207,6 +213,9 @@ func TestHelperSetuid(t *testing.T) {
 		t.Skip("helper process for TestResolveSeesSetuidWithoutExec")
 	}
 	if err := syscall.Setresuid(33, 33, 33); err != nil {
+		t.Fatal(err)
+	}
+	if err := exec.Command("true").Run(); err != nil {
 		t.Fatal(err)
 	}
 	os.Stdout.WriteString("ready\n")

@@ -16,7 +16,7 @@ const (
 	recOffKind     = 0  // u32
 	recOffTGID     = 4  // u32: the process
 	recOffPPID     = 8  // u32: parent's tgid (exec: real_parent; fork: the forking process)
-	recOffUID      = 12 // u32
+	recOffUID      = 12 // u32: exec: the process's; fork: the forking process's (the child's)
 	recOffEUID     = 16 // u32
 	recOffFileLen  = 20 // s32: bpf_probe_read_kernel_str's result (with the NUL) or an error
 	recOffArgsLen  = 24 // u32: arg_end - arg_start, before the cut at recArgsMax
@@ -62,6 +62,7 @@ func decodeRecord(b []byte) (bpfRecord, error) {
 	r.PPID = int32(le.Uint32(b[recOffPPID:]))
 	r.Errs = le.Uint32(b[recOffErrs:])
 	r.StartNs = le.Uint64(b[recOffStart:])
+	r.UID, r.EUID = le.Uint32(b[recOffUID:]), le.Uint32(b[recOffEUID:])
 	switch r.Kind {
 	case recFork, recExit:
 		return r, nil
@@ -72,7 +73,6 @@ func decodeRecord(b []byte) (bpfRecord, error) {
 	if len(b) < recExecSize {
 		return r, fmt.Errorf("exec record of %d bytes, want %d: %w", len(b), recExecSize, errMalformed)
 	}
-	r.UID, r.EUID = le.Uint32(b[recOffUID:]), le.Uint32(b[recOffEUID:])
 	comm := b[recOffComm : recOffComm+16]
 	if i := bytes.IndexByte(comm, 0); i >= 0 {
 		comm = comm[:i]

@@ -155,7 +155,7 @@ func (s *connectorSource) apply(e cnEvent) {
 		}
 		start := ticks(uint64(int64(e.TsNs) + s.bootOff))
 		t.mu.Lock()
-		t.fork(e.ParentTGID, e.TGID, start, true, s.m.fs.read)
+		t.fork(e.ParentTGID, e.TGID, start, true, s.m.fs.read, nil)
 		t.mu.Unlock()
 	case cnEventExec:
 		s.m.applyExec(s.readExec(e))

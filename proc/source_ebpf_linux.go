@@ -222,8 +222,12 @@ func (s *ebpfSource) apply(b []byte) {
 	t := s.m.table
 	switch r.Kind {
 	case recFork:
+		var creds *[2]uint32
+		if r.Errs&recErrEUID == 0 {
+			creds = &[2]uint32{r.UID, r.EUID}
+		}
 		t.mu.Lock()
-		t.fork(r.PPID, r.TGID, ticks(r.StartNs), false, s.m.fs.read)
+		t.fork(r.PPID, r.TGID, ticks(r.StartNs), false, s.m.fs.read, creds)
 		t.mu.Unlock()
 	case recExit:
 		t.Exit(Key{PID: r.TGID, Start: ticks(r.StartNs)})
@@ -495,6 +499,15 @@ func forkProgram(o kernelOffsets, ringFD, lostFD int) asm.Instructions {
 		asm.StoreMem(asm.R7, recOffPPID, asm.R0, asm.Word),
 	)
 	ins = append(ins, readKernel(asm.R7, recOffStart, 8, asm.R8, o.taskStartBoottime, recErrStart)...)
+	// The forking process's uids now: a web server worker forked by a root
+	// parent calls setuid without exec, and only its children show it.
+	ins = append(ins,
+		asm.FnGetCurrentUidGid.Call(),
+		asm.StoreMem(asm.R7, recOffUID, asm.R0, asm.Word),
+		asm.LoadMem(asm.R8, asm.R6, 0, asm.DWord),
+	)
+	ins = append(ins, readPointer(asm.R8, o.taskCred, recErrEUID)...)
+	ins = append(ins, readKernel(asm.R7, recOffEUID, 4, asm.R4, o.credEUID, recErrEUID)...)
 	return append(ins, submit(lostFD)...)
 }
 

@@ -295,12 +295,14 @@ func (t *Table) Expire() {
 func (t *Table) Fork(parentPID, childPID int32, start uint64, estimated bool) *Process {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.fork(parentPID, childPID, start, estimated, nil)
+	return t.fork(parentPID, childPID, start, estimated, nil, nil)
 }
 
 // fork records a child; readParent, if not nil, is asked for a parent the
-// table does not know (with t.mu held: it must not use the table).
-func (t *Table) fork(parentPID, childPID int32, start uint64, estimated bool, readParent func(int32) *Process) *Process {
+// table does not know (with t.mu held: it must not use the table); creds,
+// if not nil, are the forking process's uid and euid at the fork (the
+// parent may have called setuid since its snapshot).
+func (t *Table) fork(parentPID, childPID int32, start uint64, estimated bool, readParent func(int32) *Process, creds *[2]uint32) *Process {
 	par := t.byPID[parentPID]
 	var parent *Process
 	if par != nil {
@@ -308,6 +310,11 @@ func (t *Table) fork(parentPID, childPID int32, start uint64, estimated bool, re
 	} else if readParent != nil {
 		if parent = readParent(parentPID); parent != nil {
 			t.putMarked(parent)
+		}
+	}
+	if parent != nil && creds != nil && (parent.UID != creds[0] || parent.EUID != creds[1] || parent.Missing&FieldUser != 0) {
+		if q := t.setUser(parent.Key(), creds[0], creds[1]); q != nil {
+			parent = q
 		}
 	}
 	c := &Process{PID: childPID, Start: start, Started: t.started(start), PPID: parentPID, Origin: OriginFork}
