@@ -72,7 +72,8 @@ func (m *Monitor) housekeeping(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
-			m.Close()
+			// Close waits for this goroutine: not from here.
+			go m.Close()
 			return
 		case <-m.stop:
 			return
@@ -111,35 +112,42 @@ func (m *Monitor) rebuild(notify bool) error {
 	return nil
 }
 
-// Resolve returns the process with this pid: the table's snapshot (for a
-// live process, with its uids re-read from /proc, since a process may
-// setuid without exec, as web server workers do), or a snapshot read from
-// /proc now for a process the table does not know. Nil when the process is
-// unknown and gone.
+// credsFresh is how long the uids of an exec'd process are trusted
+// without re-reading /proc (a setuid without exec after that long is
+// caught at the next lookup).
+const credsFresh = time.Second
+
+// Resolve returns the process with this pid: the table's snapshot, or a
+// snapshot read from /proc now for a process the table does not know. Nil
+// when the process is unknown and gone. A process may setuid without exec
+// (web server workers forked by a root parent do): unless the source
+// reports uid changes (the connector), the uids of a live process are
+// re-read from /proc/PID/status when its snapshot comes from a fork or
+// from /proc, or is older than a second.
 func (m *Monitor) Resolve(pid int32) *Process {
 	if pid <= 0 {
 		return nil
 	}
-	p := m.table.Lookup(pid)
+	p, exited, checked := m.table.state(pid)
 	if p != nil {
-		if _, exited := m.table.Exited(p.Key()); exited {
+		if exited || m.status.Source == SourceConnector {
 			return p
 		}
-		st, err := m.fs.stat(pid)
+		if (p.Origin == OriginExec || p.Origin == OriginConnectorExec) && time.Since(checked) < credsFresh {
+			return p
+		}
+		b, err := readBounded(m.fs.dir(pid)+"/status", 8192)
 		if err != nil {
 			return p // exited meanwhile: the snapshot is what we have
 		}
-		if closeStart(st.Start, p.Start) {
-			if b, err := readBounded(m.fs.dir(pid)+"/status", 8192); err == nil {
-				if s, err := parseStatus(b); err == nil && s.HasUID {
-					if q := m.table.SetUser(p.Key(), s.UID, s.EUID); q != nil {
-						return q
-					}
-				}
+		// The same process unless an exit was lost and the pid reused:
+		// then its name or parent differ, and it is read afresh.
+		if s, err := parseStatus(b); err == nil && s.HasUID && s.Name == p.Comm && s.PPID == p.PPID {
+			if q := m.table.SetUser(p.Key(), s.UID, s.EUID); q != nil {
+				return q
 			}
 			return p
 		}
-		// The pid was reused by a process the table has not seen.
 	}
 	q := m.fs.read(pid)
 	if q == nil {

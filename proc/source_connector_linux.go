@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -119,14 +120,17 @@ func (s *connectorSource) read() {
 			if err != nil && !errors.Is(err, errMalformed) {
 				return
 			}
+			// Batch the next events (sync drains on its own).
+			time.Sleep(batchPause)
 		}
 	}
 }
 
-// drain reads the socket until it is empty, passing events to emit.
+// drain reads the socket until it is empty (or 4,096 datagrams, so that
+// an exec storm cannot hold sync forever), passing events to emit.
 // ENOBUFS (the kernel dropped events) requests a rebuild from /proc.
 func (s *connectorSource) drain(emit func(cnEvent)) error {
-	for {
+	for range 4096 {
 		n, _, err := unix.Recvfrom(s.fd, s.buf, 0)
 		switch {
 		case err == unix.EAGAIN:
@@ -144,6 +148,7 @@ func (s *connectorSource) drain(emit func(cnEvent)) error {
 			s.lostN.Add(1)
 		}
 	}
+	return nil
 }
 
 func (s *connectorSource) apply(e cnEvent) {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
@@ -125,6 +126,7 @@ type ebpfSource struct {
 	links    []link.Link
 	rd       *ringbuf.Reader
 	syncMu   sync.Mutex
+	syncReq  chan struct{} // ends the reader's pause early
 	flushed  chan struct{}
 	done     chan struct{}
 	decodeKO atomic.Uint64
@@ -138,7 +140,7 @@ func startEBPF(m *Monitor) (src source, err error) {
 	}
 	// Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK.
 	_ = rlimit.RemoveMemlock()
-	s := &ebpfSource{m: m, flushed: make(chan struct{}, 1), done: make(chan struct{})}
+	s := &ebpfSource{m: m, syncReq: make(chan struct{}, 1), flushed: make(chan struct{}, 1), done: make(chan struct{})}
 	defer func() {
 		if err != nil {
 			s.release()
@@ -190,24 +192,41 @@ func bpfError(what string, err error) error {
 	return fmt.Errorf("%s: %w", what, err)
 }
 
-// read applies the records until the reader is closed.
+// batchPause is how long the readers wait, once their queue is empty,
+// before waiting for the next event: events then come in batches, with
+// one wakeup each instead of one per event. Sync does not wait for it.
+const batchPause = 10 * time.Millisecond
+
+// read applies the records until the reader is closed: it blocks for a
+// record, takes every record queued after it without blocking, then
+// pauses (ended early by sync) so that the next records come as a batch.
+// Deadlines, not AvailableBytes, tell the queue is empty: the reader's
+// lock makes them safe against Close.
 func (s *ebpfSource) read() {
 	defer close(s.done)
 	var rec ringbuf.Record
+	pause := time.NewTimer(batchPause)
 	for {
 		err := s.rd.ReadInto(&rec)
 		switch {
 		case err == nil:
 			s.apply(rec.RawSample)
+			s.rd.SetDeadline(time.Now())
 		case errors.Is(err, ringbuf.ErrFlushed):
 			select {
 			case s.flushed <- struct{}{}:
 			default:
 			}
-		case errors.Is(err, os.ErrClosed), errors.Is(err, ringbuf.ErrClosed):
-			return
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			pause.Reset(batchPause)
+			select {
+			case <-pause.C:
+			case <-s.syncReq:
+			}
+			s.rd.SetDeadline(time.Time{})
 		default:
-			// Reading a mapped ring cannot fail otherwise; don't spin.
+			// Closed (os.ErrClosed, ringbuf.ErrClosed); reading a mapped
+			// ring cannot fail otherwise.
 			return
 		}
 	}
@@ -262,6 +281,10 @@ func (s *ebpfSource) sync() {
 	defer s.syncMu.Unlock()
 	if err := s.rd.Flush(); err != nil {
 		return
+	}
+	select {
+	case s.syncReq <- struct{}{}:
+	default:
 	}
 	select {
 	case <-s.flushed:

@@ -47,9 +47,10 @@ type TableStats struct {
 }
 
 type entry struct {
-	p      *Process
-	exited time.Time // zero while alive
-	elem   *list.Element
+	p       *Process
+	exited  time.Time // zero while alive
+	checked time.Time // when the snapshot's uids were last known current
+	elem    *list.Element
 }
 
 // Table is a bounded map of process snapshots, safe for concurrent use.
@@ -113,6 +114,17 @@ func (t *Table) Exited(k Key) (time.Time, bool) {
 		return e.exited, true
 	}
 	return time.Time{}, false
+}
+
+// state returns the latest process with this pid, whether it exited, and
+// when its uids were last known current.
+func (t *Table) state(pid int32) (p *Process, exited bool, checked time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if e := t.byPID[pid]; e != nil {
+		return e.p, !e.exited.IsZero(), e.checked
+	}
+	return nil, false, time.Time{}
 }
 
 // Parent returns p's parent as the table knows it, or nil.
@@ -204,7 +216,7 @@ func (t *Table) put(p *Process) {
 			delete(t.byKey, e.p.Key())
 			t.byKey[k] = e
 		}
-		e.p = p
+		e.p, e.checked = p, now
 		t.byPID[p.PID] = e
 		return
 	}
@@ -212,7 +224,7 @@ func (t *Table) put(p *Process) {
 		// The pid was reused: the old process exited without our seeing it.
 		t.markExited(old, now)
 	}
-	e := &entry{p: p}
+	e := &entry{p: p, checked: now}
 	e.elem = t.live.PushBack(e)
 	t.byKey[k] = e
 	t.byPID[p.PID] = e
@@ -377,6 +389,7 @@ func (t *Table) setUser(k Key, uid, euid uint32) *Process {
 	if e == nil {
 		return nil
 	}
+	e.checked = t.opt.Now()
 	if e.p.UID == uid && e.p.EUID == euid && e.p.Missing&FieldUser == 0 {
 		return e.p
 	}

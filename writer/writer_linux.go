@@ -17,6 +17,9 @@ import (
 
 const overlayfsMagic = 0x794c7630
 
+// batchPause is how long the reader lets events gather after a wakeup.
+const batchPause = 10 * time.Millisecond
+
 // fanotify is the Linux machinery of a Tracker.
 type fanotify struct {
 	fd, wakeFD int
@@ -162,6 +165,13 @@ func (t *Tracker) loop() {
 			return
 		}
 		if pfd[0].Revents&unix.POLLIN != 0 {
+			// Let events gather: one batch per wakeup, not one per event
+			// (Lookup drains on its own, so nothing waits for this).
+			select {
+			case <-t.stop:
+				return
+			case <-time.After(batchPause):
+			}
 			t.mu.Lock()
 			t.drainLocked()
 			t.mu.Unlock()
@@ -175,7 +185,9 @@ func (t *Tracker) drainLocked() {
 	f := t.sys
 	now := time.Now()
 	var raws []rawEvent
-	for {
+	// Bounded, so that a storm of events on the filesystem cannot hold
+	// Lookup forever: 256 reads are 16 MiB of events.
+	for range 256 {
 		n, err := unix.Read(f.fd, f.buf)
 		if err == unix.EINTR {
 			continue
