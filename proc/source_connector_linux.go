@@ -6,7 +6,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -120,8 +119,8 @@ func (s *connectorSource) read() {
 			if err != nil && !errors.Is(err, errMalformed) {
 				return
 			}
-			// Batch the next events (sync drains on its own).
-			time.Sleep(batchPause)
+			// No pause here, unlike eBPF: /proc must be read as soon as
+			// an exec arrives, before the process exits.
 		}
 	}
 }

@@ -195,7 +195,7 @@ func bpfError(what string, err error) error {
 // batchPause is how long the readers wait, once their queue is empty,
 // before waiting for the next event: events then come in batches, with
 // one wakeup each instead of one per event. Sync does not wait for it.
-const batchPause = 10 * time.Millisecond
+const batchPause = 50 * time.Millisecond
 
 // read applies the records until the reader is closed: it blocks for a
 // record, takes every record queued after it without blocking, then

@@ -10,14 +10,15 @@ import (
 // fanotify's event masks and records (linux/fanotify.h); defined here so
 // that the decoder is portable and fuzzed everywhere.
 const (
-	maskModify    = 0x00000002
-	maskMovedFrom = 0x00000040
-	maskMovedTo   = 0x00000080
-	maskCreate    = 0x00000100
-	maskDelete    = 0x00000200
-	maskOverflow  = 0x00004000
-	maskRename    = 0x10000000
-	maskOnDir     = 0x40000000
+	maskModify     = 0x00000002
+	maskCloseWrite = 0x00000008
+	maskMovedFrom  = 0x00000040
+	maskMovedTo    = 0x00000080
+	maskCreate     = 0x00000100
+	maskDelete     = 0x00000200
+	maskOverflow   = 0x00004000
+	maskRename     = 0x10000000
+	maskOnDir      = 0x40000000
 
 	metadataLen = 24 // struct fanotify_event_metadata
 
@@ -30,23 +31,25 @@ const (
 
 var errMalformed = errors.New("malformed fanotify event")
 
-// handleName is a directory's file handle and a name in it.
+// handleName is a directory's file handle and a name in it. handle and
+// name point into the buffer the event was read into: valid only while
+// the event is handled.
 type handleName struct {
 	fsid       [8]byte
 	handleType int32
-	handle     []byte // copied out of the read buffer
-	name       string
+	handle     []byte
+	name       []byte
 }
 
-// key identifies the directory (for the path cache).
-func (h handleName) key() string {
-	var b []byte
+// appendKey appends what identifies the directory (for the path cache).
+func (h *handleName) appendKey(b []byte) []byte {
 	b = append(b, h.fsid[:]...)
 	b = binary.LittleEndian.AppendUint32(b, uint32(h.handleType))
-	return string(append(b, h.handle...))
+	return append(b, h.handle...)
 }
 
-// rawEvent is one event as read, before its paths are resolved.
+// rawEvent is one event as read, before its paths are resolved; its
+// handles point into the read buffer.
 type rawEvent struct {
 	mask     uint64
 	pid      int32
@@ -115,12 +118,12 @@ func parseHandleName(b []byte) (*handleName, error) {
 	if size > len(b)-16 || size > 128 { // MAX_HANDLE_SZ
 		return nil, fmt.Errorf("file handle of %d bytes: %w", size, errMalformed)
 	}
-	h.handle = bytes.Clone(b[16 : 16+size])
+	h.handle = b[16 : 16+size]
 	rest := b[16+size:]
 	i := bytes.IndexByte(rest, 0)
 	if i < 0 {
 		return nil, fmt.Errorf("name without NUL: %w", errMalformed)
 	}
-	h.name = string(rest[:i])
+	h.name = rest[:i]
 	return h, nil
 }

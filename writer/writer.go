@@ -264,7 +264,7 @@ func (t *Tracker) apply(ev event, acc func(Op) *Access) {
 	case ev.mask&maskCreate != 0:
 		rec := t.recs.touch(ev.path, true)
 		rec.Created = acc(OpCreate)
-	case ev.mask&maskModify != 0:
+	case ev.mask&(maskCloseWrite|maskModify) != 0:
 		rec := t.recs.touch(ev.path, false)
 		rec.Written, rec.Removed = acc(OpWrite), nil
 	case ev.mask&maskDelete != 0:

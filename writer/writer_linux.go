@@ -18,14 +18,15 @@ import (
 const overlayfsMagic = 0x794c7630
 
 // batchPause is how long the reader lets events gather after a wakeup.
-const batchPause = 10 * time.Millisecond
+const batchPause = 50 * time.Millisecond
 
 // fanotify is the Linux machinery of a Tracker.
 type fanotify struct {
 	fd, wakeFD int
 	mounts     map[[8]byte]int // fsid -> a descriptor on it, for open_by_handle_at
 	roots      []watched
-	dirs       map[string]string // directory handle -> path
+	dirs       map[string]string // directory handle -> path ("": gone)
+	key        []byte            // scratch for cache keys
 	buf        []byte
 	self       int32
 }
@@ -34,6 +35,7 @@ type fanotify struct {
 // carry (the upper layer of an overlay), path the root's real path.
 type watched struct {
 	prefix, path string
+	under        string // prefix + "/"
 }
 
 // New starts attributing the changes under roots. mon resolves pids to
@@ -120,7 +122,9 @@ func (f *fanotify) add(root string) (string, error) {
 			return "", fmt.Errorf("%w: statfs %s: %v", ErrOverlay, markPath, err)
 		}
 	}
-	mask := uint64(unix.FAN_CREATE | unix.FAN_MODIFY | unix.FAN_DELETE | unix.FAN_RENAME | unix.FAN_ONDIR)
+	// FAN_CLOSE_WRITE rather than FAN_MODIFY: one event per file written
+	// and closed instead of one per write(2), on the whole filesystem.
+	mask := uint64(unix.FAN_CREATE | unix.FAN_CLOSE_WRITE | unix.FAN_DELETE | unix.FAN_RENAME | unix.FAN_ONDIR)
 	err = unix.FanotifyMark(f.fd, unix.FAN_MARK_ADD|unix.FAN_MARK_FILESYSTEM, mask, unix.AT_FDCWD, markPath)
 	if errors.Is(err, unix.EINVAL) {
 		// FAN_RENAME is Linux 5.17+: pair-less moves instead.
@@ -146,7 +150,7 @@ func (f *fanotify) add(root string) (string, error) {
 		}
 		f.mounts[fsid] = mfd
 	}
-	f.roots = append(f.roots, watched{prefix: prefix, path: real})
+	f.roots = append(f.roots, watched{prefix: prefix, path: real, under: prefix + "/"})
 	return real, nil
 }
 
@@ -180,11 +184,46 @@ func (t *Tracker) loop() {
 }
 
 // drainLocked reads every queued event, drains the exec source, and
-// applies the events with their processes.
+// applies the events with their processes. Events are resolved to paths
+// while their read buffer is valid; those outside the roots (most of a
+// busy filesystem's) cost no allocation.
 func (t *Tracker) drainLocked() {
 	f := t.sys
 	now := time.Now()
-	var raws []rawEvent
+	var events []event
+	handle := func(r rawEvent) {
+		t.stats.Events++
+		if r.fd >= 0 {
+			unix.Close(int(r.fd))
+		}
+		if r.mask&maskOverflow != 0 {
+			t.stats.Overflows++
+			return
+		}
+		if r.mask&maskOnDir != 0 {
+			// Directories are not recorded; a moved one (by anyone, this
+			// process included) makes the cached paths below it stale. A
+			// deleted one does not: nothing below it can change any more.
+			if r.mask&(maskRename|maskMovedFrom|maskMovedTo) != 0 {
+				clear(f.dirs)
+			}
+			return
+		}
+		if r.pid == f.self {
+			return
+		}
+		ev := event{mask: r.mask, pid: r.pid}
+		if r.mask&maskRename != 0 {
+			ev.oldPath, ev.oldIn = t.under(r.old)
+			ev.path, ev.newIn = t.under(r.new)
+		} else {
+			ev.path, ev.newIn = t.under(r.dir)
+		}
+		if ev.newIn || ev.oldIn {
+			t.stats.InRoots++
+			events = append(events, ev)
+		}
+	}
 	// Bounded, so that a storm of events on the filesystem cannot hold
 	// Lookup forever: 256 reads are 16 MiB of events.
 	for range 256 {
@@ -195,46 +234,9 @@ func (t *Tracker) drainLocked() {
 		if err != nil || n <= 0 {
 			break
 		}
-		if err := parseEvents(f.buf[:n], func(e rawEvent) { raws = append(raws, e) }); err != nil {
+		if err := parseEvents(f.buf[:n], handle); err != nil {
 			t.stats.PathLost++
 		}
-	}
-	if len(raws) == 0 {
-		return
-	}
-	events := make([]event, 0, len(raws))
-	for _, r := range raws {
-		t.stats.Events++
-		if r.fd >= 0 {
-			unix.Close(int(r.fd))
-		}
-		if r.mask&maskOverflow != 0 {
-			t.stats.Overflows++
-			continue
-		}
-		if r.mask&maskOnDir != 0 {
-			// Directories are not recorded; a moved or deleted one (by
-			// anyone, this process included) makes cached paths stale.
-			if r.mask&(maskDelete|maskRename|maskMovedFrom|maskMovedTo) != 0 {
-				clear(f.dirs)
-			}
-			continue
-		}
-		if r.pid == f.self {
-			continue
-		}
-		ev := event{mask: r.mask, pid: r.pid}
-		if r.mask&maskRename != 0 {
-			ev.oldPath, ev.oldIn = t.under(r.old)
-			ev.path, ev.newIn = t.under(r.new)
-		} else {
-			ev.path, ev.newIn = t.under(r.dir)
-		}
-		if !ev.newIn && !ev.oldIn {
-			continue
-		}
-		t.stats.InRoots++
-		events = append(events, ev)
 	}
 	if len(events) == 0 {
 		return
@@ -263,7 +265,7 @@ func (t *Tracker) drainLocked() {
 // under resolves a directory handle and name to a path and reports
 // whether it is under a root (mapped from an overlay's upper layer).
 func (t *Tracker) under(h *handleName) (string, bool) {
-	if h == nil || h.name == "" || h.name == "." {
+	if h == nil || len(h.name) == 0 || string(h.name) == "." {
 		return "", false
 	}
 	dir, ok := t.sys.dirPath(h)
@@ -271,39 +273,44 @@ func (t *Tracker) under(h *handleName) (string, bool) {
 		t.stats.PathLost++
 		return "", false
 	}
-	p := dir + "/" + h.name
 	for _, w := range t.sys.roots {
-		if p == w.prefix || strings.HasPrefix(p, w.prefix+"/") {
-			return w.path + p[len(w.prefix):], true
+		if dir == w.prefix || strings.HasPrefix(dir, w.under) {
+			return w.path + dir[len(w.prefix):] + "/" + string(h.name), true
 		}
 	}
 	return "", false
 }
 
-// dirPath turns a directory handle into its current path, cached.
+// dirPath turns a directory handle into its current path, cached (a
+// directory that is gone is cached as such: its handle stays stale).
 func (f *fanotify) dirPath(h *handleName) (string, bool) {
-	k := h.key()
-	if p, ok := f.dirs[k]; ok {
-		return p, true
+	f.key = h.appendKey(f.key[:0])
+	if p, ok := f.dirs[string(f.key)]; ok {
+		return p, p != ""
 	}
 	mfd, ok := f.mounts[h.fsid]
 	if !ok {
 		return "", false
 	}
+	p := ""
 	fd, err := unix.OpenByHandleAt(mfd, unix.NewFileHandle(h.handleType, h.handle), unix.O_PATH|unix.O_CLOEXEC)
-	if err != nil {
-		return "", false
-	}
-	p, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(fd))
-	unix.Close(fd)
-	if err != nil || strings.HasSuffix(p, " (deleted)") {
-		return "", false
+	switch {
+	case err == nil:
+		p, err = os.Readlink("/proc/self/fd/" + strconv.Itoa(fd))
+		unix.Close(fd)
+		if err != nil || strings.HasSuffix(p, " (deleted)") {
+			p = ""
+		}
+	case errors.Is(err, unix.ESTALE), errors.Is(err, unix.ENOENT):
+		// Gone for good: cached as such below.
+	default:
+		return "", false // perhaps transient (EMFILE): not cached
 	}
 	if len(f.dirs) >= 4096 {
 		clear(f.dirs)
 	}
-	f.dirs[k] = p
-	return p, true
+	f.dirs[string(f.key)] = p
+	return p, p != ""
 }
 
 func (f *fanotify) wake() {

@@ -34,11 +34,11 @@ func TestApplyRecords(t *testing.T) {
 	tr := &Tracker{recs: newRecords(100)}
 	applyAll(tr,
 		event{mask: maskCreate, pid: 10, path: "/w/a.php", newIn: true},
-		event{mask: maskModify, pid: 10, path: "/w/a.php", newIn: true},
-		event{mask: maskModify, pid: 11, path: "/w/a.php", newIn: true}, // an append by another process
+		event{mask: maskCloseWrite, pid: 10, path: "/w/a.php", newIn: true},
+		event{mask: maskCloseWrite, pid: 11, path: "/w/a.php", newIn: true}, // an append by another process
 		// rsync: a temporary name, then renamed over the target.
 		event{mask: maskCreate, pid: 20, path: "/w/.b.php.XyZ", newIn: true},
-		event{mask: maskModify, pid: 20, path: "/w/.b.php.XyZ", newIn: true},
+		event{mask: maskCloseWrite, pid: 20, path: "/w/.b.php.XyZ", newIn: true},
 		event{mask: maskRename, pid: 20, oldPath: "/w/.b.php.XyZ", oldIn: true, path: "/w/b.php", newIn: true},
 		// moved in from outside the roots.
 		event{mask: maskRename, pid: 30, path: "/w/c.php", newIn: true},
@@ -133,10 +133,10 @@ func TestParseEvents(t *testing.T) {
 	if len(got) != 2 {
 		t.Fatalf("%d events, want 2", len(got))
 	}
-	if e := got[0]; e.pid != 42 || e.mask != maskCreate || e.dir == nil || e.dir.name != "shell.php" || string(e.dir.handle) != "dirhandle" || string(e.dir.fsid[:]) != "fsid1234" || e.fd != -1 {
+	if e := got[0]; e.pid != 42 || e.mask != maskCreate || e.dir == nil || string(e.dir.name) != "shell.php" || string(e.dir.handle) != "dirhandle" || string(e.dir.fsid[:]) != "fsid1234" || e.fd != -1 {
 		t.Errorf("create: %+v %+v", e, e.dir)
 	}
-	if e := got[1]; e.old == nil || e.new == nil || e.old.name != "a" || e.new.name != "b" {
+	if e := got[1]; e.old == nil || e.new == nil || string(e.old.name) != "a" || string(e.new.name) != "b" {
 		t.Errorf("rename: %+v", e)
 	}
 	for _, bad := range [][]byte{
@@ -157,7 +157,7 @@ func FuzzParseEvents(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		_ = parseEvents(b, func(e rawEvent) {
 			for _, h := range []*handleName{e.dir, e.old, e.new} {
-				if h != nil && (len(h.handle) > 128 || strings.IndexByte(h.name, 0) >= 0) {
+				if h != nil && (len(h.handle) > 128 || strings.IndexByte(string(h.name), 0) >= 0) {
 					t.Errorf("handle %d bytes, name %q", len(h.handle), h.name)
 				}
 			}
