@@ -69,8 +69,9 @@ func (fs procfs) readDetails(pid int32, st statInfo, origin Origin) *Process {
 }
 
 // list returns every process in /proc: complete snapshots for those that
-// known does not report complete, PID and Start only for the others.
-func (fs procfs) list(known func(Key) bool) ([]*Process, error) {
+// known does not report complete under their current comm (a changed comm
+// means the process exec'd since), PID and Start only for the others.
+func (fs procfs) list(known func(Key, string) bool) ([]*Process, error) {
 	f, err := os.Open(fs.root)
 	if err != nil {
 		return nil, err
@@ -91,7 +92,7 @@ func (fs procfs) list(known func(Key) bool) ([]*Process, error) {
 		if err != nil {
 			continue // exited meanwhile
 		}
-		if known != nil && known(Key{PID: pid, Start: st.Start}) {
+		if known != nil && known(Key{PID: pid, Start: st.Start}, st.Comm) {
 			out = append(out, &Process{PID: pid, Start: st.Start, PPID: st.PPID})
 			continue
 		}

@@ -456,10 +456,18 @@ func (t *Table) Merge(listing []*Process) []*Process {
 	var added []*Process
 	for _, p := range listing {
 		if e := t.get(p.Key()); e != nil && e.exited.IsZero() {
-			if e.p.Missing&^FieldStart == 0 || p.Missing&^FieldStart == e.p.Missing&^FieldStart {
+			switch {
+			case p.Origin == 0:
+				continue // a stub for a process Known reported complete
+			case p.Comm != e.p.Comm:
+				// The process exec'd since it was read (an exec keeps the
+				// pid and start time): a new program, reported as one.
+				added = append(added, p)
+			case e.p.Missing&^FieldStart == 0 || p.Missing&^FieldStart == e.p.Missing&^FieldStart:
 				continue // already complete, or /proc knows no more
+			default:
+				p.Server, p.ServerDepth = e.p.Server, e.p.ServerDepth
 			}
-			p.Server, p.ServerDepth = e.p.Server, e.p.ServerDepth
 		} else {
 			added = append(added, p)
 		}
@@ -471,11 +479,11 @@ func (t *Table) Merge(listing []*Process) []*Process {
 
 // Known reports whether the table holds a live, complete snapshot of
 // this process (so a rebuild need not read its details).
-func (t *Table) Known(k Key) bool {
+func (t *Table) Known(k Key, comm string) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	e := t.get(k)
-	return e != nil && e.exited.IsZero() && e.p.Missing&^FieldStart == 0
+	return e != nil && e.exited.IsZero() && e.p.Missing&^FieldStart == 0 && e.p.Comm == comm
 }
 
 func (t *Table) started(start uint64) time.Time {

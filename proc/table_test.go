@@ -228,6 +228,34 @@ func TestTableMerge(t *testing.T) {
 	}
 }
 
+// Polling sees a process that exec'd since it was read under the same
+// pid and start time: its changed comm makes the new program a new
+// snapshot, reported as added (a forked child caught before its exec must
+// not keep its parent's image).
+func TestTableMergeSeesExecByComm(t *testing.T) {
+	clock := &fakeClock{t: time.Unix(2_000_000, 0)}
+	tab := newTestTable(clock, 100)
+	tab.Exec(execP(1, 0, 1, "/sbin/init", 0))
+	server := tab.Exec(execP(60, 1, 60, "/usr/sbin/apache2", 33))
+	forked := execP(61, 60, 70, "/usr/sbin/apache2", 33)
+	forked.Origin = OriginProcfs
+	if added := tab.Merge([]*Process{{PID: 1, Start: 1}, {PID: 60, Start: 60}, forked}); len(added) != 1 {
+		t.Fatalf("first listing added %d processes, want the forked worker", len(added))
+	}
+	if !tab.Known(forked.Key(), "apache2") || tab.Known(forked.Key(), "sh") {
+		t.Error("Known does not tell a changed comm from the snapshot's")
+	}
+	execd := execP(61, 60, 70, "/usr/bin/dash", 33, "-c", "id")
+	execd.Comm, execd.Origin = "sh", OriginProcfs
+	added := tab.Merge([]*Process{{PID: 1, Start: 1}, {PID: 60, Start: 60}, execd})
+	if len(added) != 1 || added[0].Executable != "/usr/bin/dash" {
+		t.Fatalf("exec since the last listing: added %+v, want the sh snapshot", added)
+	}
+	if p := tab.Lookup(61); p == nil || p.Executable != "/usr/bin/dash" || p.Server == nil || p.Server.PID != server.PID {
+		t.Errorf("after the exec the table holds %+v", p)
+	}
+}
+
 func TestBoundArgs(t *testing.T) {
 	long := strings.Repeat("x", 2000)
 	args, cut := boundArgs([]string{"sh", "-c", long})
