@@ -23,11 +23,15 @@ type analysis struct {
 
 	// scratch, reused
 	calls  []phpCall
-	reqs   []int
-	events []event
-	lex    phpLex
-	common []event
-	order  []int
+	reqs   []int // request input found by phpScan
+	reqFns []int // calls of functions returning request input
+	cands  []int // possible request variables
+	// superglobals reached by name, counted (phpDollar meets some twice)
+	indirect []int
+	events   []event
+	lex      phpLex
+	common   []event
+	order    []int
 }
 
 // hit is what is kept of an indicator found: its count and first
@@ -233,7 +237,9 @@ func (a *analysis) blobs() {
 	pos := 0
 	for pos+L-1 < len(b) {
 		probe := pos + L - 1
-		if classes[b[probe]]&clsB64 == 0 {
+		if classes[b[probe]]&clsB64 == 0 || !b64Around(b, probe) {
+			// No run of L through the probe; the next one starts
+			// after it.
 			pos = probe + 1
 			continue
 		}
@@ -250,6 +256,31 @@ func (a *analysis) blobs() {
 		}
 		pos = e + 1
 	}
+}
+
+// b64Around is a quick necessary condition for a run of blobMinRun
+// base64 characters through b[p]: such a run holds all of
+// b[p-L/2 : p] or all of b[p : p+L/2+1]. One byte in eight of each side
+// is tested; in code a non-base64 byte (a space, a bracket) comes within
+// a few samples.
+func b64Around(b []byte, p int) bool {
+	const half = blobMinRun / 2
+	left := p >= half
+	for i := p - 8; left && i >= p-half; i -= 8 {
+		left = classes[b[i]]&clsB64 != 0
+	}
+	if left {
+		return true
+	}
+	if p+half >= len(b) {
+		return false
+	}
+	for i := p + 8; i <= p+half; i += 8 {
+		if classes[b[i]]&clsB64 == 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // classifyRun judges a long run b[s:e] of base64 characters.

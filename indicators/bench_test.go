@@ -59,7 +59,7 @@ func BenchmarkReferenceTree(b *testing.B) {
 		}
 		t1 := threadCPU()
 		for _, f := range files {
-			s.Reset(f.fam)
+			s.ResetSize(f.fam, int64(len(f.data)))
 			for off := 0; off < len(f.data); off += chunk {
 				s.Write(f.data[off:min(len(f.data), off+chunk)])
 			}

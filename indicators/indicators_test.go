@@ -293,3 +293,83 @@ func TestCatalog(t *testing.T) {
 		seen[c.ID] = true
 	}
 }
+
+// identStart, which tests eight bytes at a time, agrees with a byte loop.
+func TestIdentStart(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	alphabet := []byte("aZ_09$-> ([\x7f\x80\xdf\xc1^`@{")
+	b := make([]byte, 64)
+	for n := 0; n < 200000; n++ {
+		for i := range b {
+			if rng.IntN(4) == 0 {
+				b[i] = byte(rng.IntN(256))
+			} else {
+				b[i] = alphabet[rng.IntN(len(alphabet))]
+			}
+		}
+		k := rng.IntN(len(b))
+		lo := rng.IntN(k + 2)
+		want := k + 1
+		for want > lo && isIdent(b[want-1]) {
+			want--
+		}
+		if got := identStart(b, k, lo); got != want {
+			t.Fatalf("identStart(%q, %d, %d) = %d, want %d", b, k, lo, got, want)
+		}
+	}
+}
+
+// findTokens, which skips ahead, finds what a test of every position
+// finds, in the same order.
+func TestFindTokens(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	sets := []*tokenSet{aspSet, jspSet, cgiSet, cfmSet, ssiSet, commonSet}
+	for n := 0; n < 3000; n++ {
+		ts := sets[n%len(sets)]
+		// Text made of pieces of the literals, case changed, and noise.
+		var src []byte
+		for len(src) < 300 {
+			switch rng.IntN(3) {
+			case 0:
+				lit := ts.toks[rng.IntN(len(ts.toks))].lit
+				src = append(src, lit[:1+rng.IntN(len(lit))]...)
+			case 1:
+				src = append(src, strings.ToUpper(ts.toks[rng.IntN(len(ts.toks))].lit)...)
+			default:
+				src = append(src, " ._$(\"'a1>:"[rng.IntN(11)])
+			}
+		}
+		a := &analysis{}
+		a.b = src
+		got := a.findTokens(nil, ts)
+		low := bytes.ToLower(src)
+		var want []event
+		for p := range low {
+			for i := range ts.toks {
+				tk := &ts.toks[i]
+				e := p + len(tk.lit)
+				if e > len(low) || string(low[p:e]) != tk.lit {
+					continue
+				}
+				if tk.wordStart && p > 0 && (isIdent(low[p-1]) || tk.noDot && (low[p-1] == '.' || low[p-1] == '>' || low[p-1] == ':')) {
+					continue
+				}
+				if tk.wordEnd && e < len(low) && isIdent(low[e]) {
+					continue
+				}
+				if tk.arg != nil && !tk.arg(low[e:min(len(low), e+64)]) {
+					continue
+				}
+				want = append(want, event{pos: p, end: e, kind: tk.kind, tok: tk})
+			}
+		}
+		if len(got) != len(want) {
+			t.Fatalf("%q: %d tokens, want %d", src, len(got), len(want))
+		}
+		for i := range got {
+			if got[i] != want[i] {
+				t.Fatalf("%q: token %d is %+v, want %+v", src, i, got[i], want[i])
+			}
+		}
+	}
+}

@@ -2,8 +2,6 @@ package indicators
 
 import (
 	"bytes"
-	"encoding/binary"
-	"math/bits"
 	"slices"
 )
 
@@ -118,58 +116,96 @@ func (a *analysis) scanPHP() {
 	}
 }
 
-// phpScan collects, in one pass over the '(' and '$' bytes, the calls of
-// interest and the positions of request input, both in position order.
+// phpScan collects the calls of interest, in position order, and the
+// request input that is indexed ($_GET[...], $GLOBALS['_POST'],
+// ${'_GET'}[...]) or an argument, which the rules that look at the whole
+// file need (includes, command-named parameters, superglobals reached by
+// name). One vectorised byte search per candidate: in PHP a '(' comes
+// every hundred bytes or so, a '[' every three hundred. Request input
+// elsewhere is looked for only where a rule asks ([analysis.hasReqIn]):
+// a '$' comes every sixty or seventy bytes, and visiting them all would
+// cost more than the rest of the scan.
 func (a *analysis) phpScan() {
 	b := a.b
 	a.calls = a.calls[:0]
 	a.reqs = a.reqs[:0]
-	// Eight bytes at a time: flag every '(' and every '$' followed by
-	// '_', '{', 'G' or 'H' ($_GET, ${'_POST'}, $GLOBALS['_GET'], PHP 4's
-	// $HTTP_GET_VARS), then visit the flagged bytes (a flag above a true
-	// match may be false: each is checked).
-	const ones = 0x0101010101010101
-	const highs = 0x8080808080808080
-	zero := func(v uint64) uint64 { return (v - ones) &^ v }
-	i := 0
-	for ; i+9 <= len(b); i += 8 {
-		w := binary.LittleEndian.Uint64(b[i:])
-		w1 := binary.LittleEndian.Uint64(b[i+1:])
-		next := zero(w1^(ones*'_')) | zero(w1^(ones*'{')) | zero(w1^(ones*'G')) | zero(w1^(ones*'H'))
-		t := (zero(w^(ones*'(')) | zero(w^(ones*'$'))&next) & highs
-		for t != 0 {
-			p := i + bits.TrailingZeros64(t)/8
-			t &= t - 1
-			switch b[p] {
-			case '(':
-				a.phpParen(p)
-			case '$':
-				a.phpDollar(p)
-			}
-		}
-	}
-	for ; i < len(b); i++ {
-		switch b[i] {
-		case '(':
-			a.phpParen(i)
-		case '$':
-			a.phpDollar(i)
-		}
-	}
+	a.indirect = a.indirect[:0]
+	cands := a.cands[:0] // '$' of possible request variables
 	for i := 0; ; {
-		j := bytes.Index(b[i:], []byte("://input"))
+		j := bytes.IndexByte(b[i:], '(')
 		if j < 0 {
 			break
 		}
-		a.reqs = append(a.reqs, i+j)
-		i += j + 8
+		i += j
+		a.phpParen(i)
+		// An argument: foo($_POST), foreach (${'_GET'} as ...).
+		q := i + 1
+		for q < len(b) && q < i+8 && (b[q] == ' ' || b[q] == '\t') {
+			q++
+		}
+		if q+1 < len(b) && b[q] == '$' && maybeRequestVar(b[q+1]) {
+			cands = append(cands, q)
+		}
+		i++
 	}
+	for i := 0; ; {
+		j := bytes.IndexByte(b[i:], '[')
+		if j < 0 {
+			break
+		}
+		i += j
+		if d := a.indexedVar(i); d >= 0 {
+			cands = append(cands, d)
+		}
+		i++
+	}
+	slices.Sort(cands)
+	cands = slices.Compact(cands)
+	for _, p := range cands {
+		a.phpDollar(p, true)
+	}
+	a.cands = cands
+	a.reqFns = a.reqFns[:0]
 	for _, c := range a.calls {
 		if c.cat == catRequestFn {
 			a.reqs = append(a.reqs, c.start)
+			a.reqFns = append(a.reqFns, c.start)
 		}
 	}
 	slices.Sort(a.reqs)
+}
+
+// maybeRequestVar reports whether a '$' followed by c may start request
+// input: $_GET, ${'_POST'}, $GLOBALS['_GET'], $HTTP_GET_VARS.
+func maybeRequestVar(c byte) bool {
+	return c == '_' || c == '{' || c == 'G' || c == 'H'
+}
+
+// indexedVar returns the position of the '$' of the variable indexed by
+// the '[' at p, if it may be request input ($_..., $GLOBALS, $HTTP_...,
+// ${...}), or -1.
+func (a *analysis) indexedVar(p int) int {
+	b := a.b
+	k := p - 1
+	for k >= 0 && k > p-8 && (b[k] == ' ' || b[k] == '\t') {
+		k--
+	}
+	if k < 1 {
+		return -1
+	}
+	if b[k] == '}' {
+		// ${'_GET'}[...]
+		lo := max(0, k-24)
+		if d := bytes.LastIndex(b[lo:k], []byte("${")); d >= 0 {
+			return lo + d
+		}
+		return -1
+	}
+	s := identStart(b, k, max(0, k-23))
+	if s == k+1 || s == 0 || b[s-1] != '$' || !maybeRequestVar(b[s]) {
+		return -1
+	}
+	return s - 1
 }
 
 // phpParen looks at the callee before the '(' at p.
@@ -218,11 +254,8 @@ func (a *analysis) phpParen(p int) {
 // phpNamedCall handles an identifier ending at k followed by '(' at p.
 func (a *analysis) phpNamedCall(p, k int) {
 	b := a.b
-	s := k
-	for s > 0 && s > k-40 && isIdent(b[s-1]) {
-		s--
-	}
-	if s > 0 && isIdent(b[s-1]) {
+	s := identStart(b, k, max(0, k-41))
+	if s < k-40 {
 		return // longer than any name we want
 	}
 	n := k + 1 - s
@@ -257,30 +290,41 @@ func (a *analysis) phpNamedCall(p, k int) {
 			}
 		}
 	}
-	if w := wordBefore(b, s); w == "function" || w == "new" || w == "fn" {
+	if isWord(wordBefore(b, s), "function", "new", "fn") {
 		return
 	}
 	a.calls = append(a.calls, phpCall{kind: ckNamed, cat: cat, start: s, open: p, end: a.argsEnd(p)})
 }
 
-// wordBefore returns the lower-case word before b[s] (across spaces),
-// up to 8 bytes, or "".
-func wordBefore(b []byte, s int) string {
+// wordBefore returns the word before b[s] (across spaces), up to 8
+// bytes, as it is written, or nil. Compare it with [isWord].
+func wordBefore(b []byte, s int) []byte {
 	k := s - 1
 	for k >= 0 && k > s-16 && isSpace(b[k]) {
 		k--
 	}
 	if k == s-1 { // no space: not a separate word
-		return ""
+		return nil
 	}
 	e := k + 1
 	for k >= 0 && e-k <= 8 && isIdent(b[k]) {
 		k--
 	}
 	if k >= 0 && isIdent(b[k]) {
-		return ""
+		return nil
 	}
-	return string(bytes.ToLower(b[k+1 : e]))
+	return b[k+1 : e]
+}
+
+// isWord reports whether w is one of the lower-case words, in any case
+// (PHP keywords are case-insensitive).
+func isWord(w []byte, words ...string) bool {
+	for _, x := range words {
+		if len(w) == len(x) && hasPrefixFold(w, x) {
+			return true
+		}
+	}
+	return false
 }
 
 // argsEnd returns the position of the ')' matching the '(' at p, skipping
@@ -325,59 +369,69 @@ func skipString(b []byte, i int) int {
 	return -1
 }
 
-// phpDollar looks at the variable at p: $_GET and friends, PHP 4's
-// $HTTP_*_VARS and superglobals reached by name (${'_GET'},
-// $GLOBALS['_POST']) are request input.
-func (a *analysis) phpDollar(p int) {
+// phpDollar reports whether the variable at p is request input: $_GET
+// and friends, PHP 4's $HTTP_*_VARS and superglobals reached by name
+// (${'_GET'}, $GLOBALS['_POST']). With record, it is added to a.reqs.
+// A superglobal reached by name counts as an indicator, once per
+// position.
+func (a *analysis) phpDollar(p int, record bool) bool {
 	rest := a.b[p+1:]
 	if len(rest) < 3 {
-		return
+		return false
 	}
+	req, byName := false, 0
 	switch rest[0] {
 	case '_':
 		rest = rest[1:]
 		switch {
 		case hasWord(rest, "GET"), hasWord(rest, "POST"), hasWord(rest, "REQUEST"),
 			hasWord(rest, "COOKIE"), hasWord(rest, "FILES"):
-			a.reqs = append(a.reqs, p)
+			req = true
 		case hasWord(rest, "SERVER"):
 			// Only the parts a client controls.
 			w := rest[6:min(len(rest), 40)]
-			if bytes.Contains(w, []byte("HTTP_")) || bytes.Contains(w, []byte("QUERY_STRING")) ||
-				bytes.Contains(w, []byte("REQUEST_URI")) || bytes.Contains(w, []byte("PATH_INFO")) {
-				a.reqs = append(a.reqs, p)
-			}
+			req = bytes.Contains(w, []byte("HTTP_")) || bytes.Contains(w, []byte("QUERY_STRING")) ||
+				bytes.Contains(w, []byte("REQUEST_URI")) || bytes.Contains(w, []byte("PATH_INFO"))
 		}
 	case 'H':
 		if bytes.HasPrefix(rest, []byte("HTTP_")) {
 			rest = rest[5:]
-			if hasWord(rest, "GET_VARS") || hasWord(rest, "POST_VARS") || hasWord(rest, "COOKIE_VARS") || hasWord(rest, "RAW_POST_DATA") {
-				a.reqs = append(a.reqs, p)
-			}
+			req = hasWord(rest, "GET_VARS") || hasWord(rest, "POST_VARS") || hasWord(rest, "COOKIE_VARS") || hasWord(rest, "RAW_POST_DATA")
 		}
 	case '{':
-		a.indirectSuperglobal(p, rest[1:])
+		byName = indirectSuperglobal(rest[1:])
 	case 'G':
 		if bytes.HasPrefix(rest, []byte("GLOBALS[")) {
-			a.indirectSuperglobal(p, rest[8:])
+			byName = indirectSuperglobal(rest[8:])
 		}
 	}
+	if byName > 0 {
+		req = true
+		if !slices.Contains(a.indirect, p) {
+			a.indirect = append(a.indirect, p)
+			a.found(phpSuperglobalIndirect, p, p+byName+14)
+		}
+	}
+	if req && record {
+		a.reqs = append(a.reqs, p)
+	}
+	return req
 }
 
-// indirectSuperglobal looks at what follows "${" or "$GLOBALS[" at p: a
-// quoted superglobal name.
-func (a *analysis) indirectSuperglobal(p int, rest []byte) {
+// indirectSuperglobal looks at what follows "${" or "$GLOBALS[": a
+// quoted superglobal name. It returns the length of the name, or 0.
+func indirectSuperglobal(rest []byte) int {
 	rest = bytes.TrimLeft(rest[:min(len(rest), 16)], " \t")
 	if len(rest) < 2 || (rest[0] != '\'' && rest[0] != '"') || rest[1] != '_' {
-		return
+		return 0
 	}
 	q, name := rest[0], rest[2:]
 	for _, w := range []string{"GET", "POST", "REQUEST", "COOKIE", "FILES"} {
 		if len(name) > len(w) && string(name[:len(w)]) == w && name[len(w)] == q {
-			a.found(phpSuperglobalIndirect, p, p+len(w)+14)
-			a.reqs = append(a.reqs, p)
+			return len(w)
 		}
 	}
+	return 0
 }
 
 // hasWord reports whether b starts with w followed by a non-identifier.
@@ -385,17 +439,53 @@ func hasWord(b []byte, w string) bool {
 	return len(b) >= len(w) && string(b[:len(w)]) == w && (len(b) == len(w) || !isIdent(b[len(w)]))
 }
 
-// reqIn returns the first request position in [s, e), or -1.
+// hasReqIn reports whether there is request input in [s, e) (a variable or
+// "://input" starting there, or a call of a function returning input).
 // Request input in a comment or in inline HTML does not count (the lexer
 // runs only when there is a candidate).
-func (a *analysis) reqIn(s, e int) int {
-	i, _ := slices.BinarySearch(a.reqs, s)
-	for ; i < len(a.reqs) && a.reqs[i] < e; i++ {
-		if k := a.lex.kindAt(a.reqs[i]); k != spanComment && k != spanHTML {
-			return a.reqs[i]
+func (a *analysis) hasReqIn(s, e int) bool {
+	b := a.b
+	e = min(e, len(b))
+	for i := s; i < e; {
+		j := bytes.IndexByte(b[i:e], '$')
+		if j < 0 {
+			break
+		}
+		p := i + j
+		i = p + 1
+		if p+1 < len(b) {
+			switch b[p+1] {
+			case '_', '{', 'G', 'H':
+				if a.phpDollar(p, false) && a.code(p) {
+					return true
+				}
+			}
 		}
 	}
-	return -1
+	for i := s; i < e; {
+		j := bytes.Index(b[i:min(len(b), e+7)], []byte("://input"))
+		if j < 0 {
+			break
+		}
+		if a.code(i + j) {
+			return true
+		}
+		i += j + 8
+	}
+	i, _ := slices.BinarySearch(a.reqFns, s)
+	for ; i < len(a.reqFns) && a.reqFns[i] < e; i++ {
+		if a.code(a.reqFns[i]) {
+			return true
+		}
+	}
+	return false
+}
+
+// code reports whether position p is code, or a string (request input
+// in a string is interpolated or used), not a comment or inline HTML.
+func (a *analysis) code(p int) bool {
+	k := a.lex.kindAt(p)
+	return k != spanComment && k != spanHTML
 }
 
 // phpCorrelate judges each call of interest by its arguments.
@@ -408,7 +498,7 @@ func (a *analysis) phpCorrelate() {
 		inner := a.calls[ci+1:]
 		switch c.kind {
 		case ckVar:
-			if a.reqIn(c.open, c.end) >= 0 || a.argFlow(c) {
+			if a.hasReqIn(c.open, c.end) || a.argFlow(c) {
 				a.found(phpRequestVarCall, c.start, c.end+1)
 			}
 			switch {
@@ -437,16 +527,16 @@ func (a *analysis) phpCorrelate() {
 			}
 			continue
 		case ckIndex:
-			if a.reqIn(c.start, c.open) >= 0 {
+			if a.hasReqIn(c.start, c.open) {
 				a.found(phpRequestCallable, c.start, c.end+1)
-			} else if a.reqIn(c.open, c.end) >= 0 {
+			} else if a.hasReqIn(c.open, c.end) {
 				a.found(phpRequestVarCall, c.start, c.end+1)
 			}
 			continue
 		case ckExpr:
-			if a.reqIn(c.start, c.open) >= 0 {
+			if a.hasReqIn(c.start, c.open) {
 				a.found(phpRequestCallable, c.start, c.end+1)
-			} else if a.reqIn(c.open, c.end) >= 0 && (b[c.start] == '\'' || b[c.start] == '"' || a.decoderIn(inner, c.start-argWindow, c.open)) {
+			} else if a.hasReqIn(c.open, c.end) && (b[c.start] == '\'' || b[c.start] == '"' || a.decoderIn(inner, c.start-argWindow, c.open)) {
 				a.found(phpRequestVarCall, c.start, c.end+1)
 			}
 			continue
@@ -454,7 +544,7 @@ func (a *analysis) phpCorrelate() {
 		switch c.cat {
 		case catExec:
 			a.found(phpExec, c.start, c.end+1)
-			if a.reqIn(c.open, c.end) >= 0 {
+			if a.hasReqIn(c.open, c.end) {
 				a.found(phpRequestExec, c.start, c.end+1)
 			} else if a.argFlow(c) || a.extracted(c.start) && bytes.IndexByte(b[c.open:c.end], '$') >= 0 {
 				a.found(phpRequestFlow, c.start, c.end+1)
@@ -468,7 +558,7 @@ func (a *analysis) phpCorrelate() {
 			}
 			dyn := a.evalDynamic(c)
 			switch {
-			case a.reqIn(c.open, c.end) >= 0:
+			case a.hasReqIn(c.open, c.end):
 				a.found(phpRequestEval, c.start, c.end+1)
 			case a.decoderIn(inner, c.open, c.end):
 				a.found(phpEvalDecoder, c.start, c.end+1)
@@ -481,7 +571,7 @@ func (a *analysis) phpCorrelate() {
 		case catPreg:
 			if a.pregE(c) {
 				a.found(phpPregE, c.start, c.end+1)
-				if a.reqIn(c.open, c.end) >= 0 {
+				if a.hasReqIn(c.open, c.end) {
 					a.found(phpRequestEval, c.start, c.end+1)
 				} else if a.decoderIn(inner, c.open, c.end) {
 					a.found(phpEvalDecoder, c.start, c.end+1)
@@ -497,7 +587,7 @@ func (a *analysis) phpCorrelate() {
 				break
 			}
 			switch {
-			case a.reqIn(s, e) >= 0:
+			case a.hasReqIn(s, e):
 				a.found(phpRequestCallable, c.start, c.end+1)
 			case a.startsWithDecoder(inner, s, e, false):
 				a.found(phpEvalDecoder, c.start, c.end+1)
@@ -506,12 +596,12 @@ func (a *analysis) phpCorrelate() {
 					// call_user_func('system', ...), array_map('assert', ...)
 					if cat == catExec {
 						a.found(phpExec, c.start, c.end+1)
-						if a.reqIn(c.open, c.end) >= 0 {
+						if a.hasReqIn(c.open, c.end) {
 							a.found(phpRequestExec, c.start, c.end+1)
 						}
 					} else {
 						a.found(phpEvalDynamic, c.start, c.end+1)
-						if a.reqIn(c.open, c.end) >= 0 {
+						if a.hasReqIn(c.open, c.end) {
 							a.found(phpRequestEval, c.start, c.end+1)
 						}
 					}
@@ -533,7 +623,7 @@ func (a *analysis) phpCorrelate() {
 			if c.cat == catWrite2 {
 				n = 1
 			}
-			if s, e, ok := a.nthArg(c, n); ok && a.reqIn(s, e) >= 0 {
+			if s, e, ok := a.nthArg(c, n); ok && a.hasReqIn(s, e) {
 				if c.cat == catWrite1 && lower(b[c.start+1]) == 'o' && !a.fopenWrites(c) { // fopen
 					break
 				}
@@ -568,7 +658,7 @@ func (a *analysis) extracted(pos int) bool {
 		if c.start >= pos {
 			return false
 		}
-		if c.kind == ckNamed && c.cat == catExtract && a.reqIn(c.open, c.end) >= 0 {
+		if c.kind == ckNamed && c.cat == catExtract && a.hasReqIn(c.open, c.end) {
 			return true
 		}
 	}
@@ -678,7 +768,7 @@ func (a *analysis) evalDynamic(c *phpCall) bool {
 		return false
 	}
 	if c.cat == catAssert {
-		return isBareVar(arg) || a.reqIn(s, e) >= 0 || a.decoderIn(a.calls, s, e)
+		return isBareVar(arg) || a.hasReqIn(s, e) || a.decoderIn(a.calls, s, e)
 	}
 	if (arg[0] == '\'' || arg[0] == '"') && skipString(arg, 0) == len(arg)-1 {
 		return false // a constant string
@@ -817,14 +907,16 @@ func (a *analysis) assignedFrom(pos int, name []byte) source {
 	}
 	needle[0] = '$'
 	n := 1 + copy(needle[1:], name)
-	end := pos
-	for end > lo {
-		k := bytes.LastIndex(b[lo:end], needle[:n])
+	// The latest "$name =" before pos: the occurrences are found forwards
+	// (a vectorised search; the window is short).
+	rs := -1
+	for i := lo; i < pos; {
+		k := bytes.Index(b[i:pos], needle[:n])
 		if k < 0 {
-			return srcUnknown
+			break
 		}
-		k += lo
-		end = k
+		k += i
+		i = k + n
 		v := k + n
 		if v < len(b) && isIdent(b[v]) {
 			continue
@@ -838,37 +930,39 @@ func (a *analysis) assignedFrom(pos int, name []byte) source {
 		if v+1 >= len(b) || b[v] != '=' || b[v+1] == '=' || b[v+1] == '>' {
 			continue
 		}
-		rs := v + 1
-		re := bytes.IndexByte(b[rs:min(len(b), rs+argWindow)], ';')
-		if re < 0 {
-			re = min(len(b), rs+argWindow)
-		} else {
-			re += rs
-		}
-		if a.reqIn(rs, re) >= 0 {
-			return srcRequest
-		}
-		for i := range a.calls {
-			c := &a.calls[i]
-			if c.start >= re {
-				break
-			}
-			if c.start >= rs && c.kind == ckNamed && (c.cat == catDecoder || c.cat == catDecoderWeak || c.cat == catChr || c.cat == catStrReplace) {
-				return srcBuilt
-			}
-		}
-		rhs := bytes.TrimSpace(b[rs:re])
-		if bytes.Contains(rhs, []byte("'.'")) || bytes.Contains(rhs, []byte(`"."`)) ||
-			bytes.Contains(rhs, []byte("' . '")) || bytes.Contains(rhs, []byte(`" . "`)) {
-			return srcBuilt
-		}
-		if _, ok := literalFunc(rhs); ok {
-			return srcBuilt
-		}
-		if len(rhs) > 2 && rhs[0] == '"' && bytes.Count(rhs, []byte(`\x`)) >= 3 {
-			return srcBuilt // "\x73\x79\x73...": a name spelled in escapes
-		}
+		rs = v + 1
+	}
+	if rs < 0 {
 		return srcUnknown
+	}
+	re := bytes.IndexByte(b[rs:min(len(b), rs+argWindow)], ';')
+	if re < 0 {
+		re = min(len(b), rs+argWindow)
+	} else {
+		re += rs
+	}
+	if a.hasReqIn(rs, re) {
+		return srcRequest
+	}
+	for i := range a.calls {
+		c := &a.calls[i]
+		if c.start >= re {
+			break
+		}
+		if c.start >= rs && c.kind == ckNamed && (c.cat == catDecoder || c.cat == catDecoderWeak || c.cat == catChr || c.cat == catStrReplace) {
+			return srcBuilt
+		}
+	}
+	rhs := bytes.TrimSpace(b[rs:re])
+	if bytes.Contains(rhs, []byte("'.'")) || bytes.Contains(rhs, []byte(`"."`)) ||
+		bytes.Contains(rhs, []byte("' . '")) || bytes.Contains(rhs, []byte(`" . "`)) {
+		return srcBuilt
+	}
+	if _, ok := literalFunc(rhs); ok {
+		return srcBuilt
+	}
+	if len(rhs) > 2 && rhs[0] == '"' && bytes.Count(rhs, []byte(`\x`)) >= 3 {
+		return srcBuilt // "\x73\x79\x73...": a name spelled in escapes
 	}
 	return srcUnknown
 }
@@ -925,10 +1019,7 @@ func (a *analysis) phpBackticks() {
 		}
 		ok := p >= 0 && bytes.IndexByte([]byte("=(.,[?"), b[p]) >= 0
 		if !ok {
-			switch wordBefore(b, open) {
-			case "echo", "print", "return":
-				ok = true
-			}
+			ok = isWord(wordBefore(b, open), "echo", "print", "return")
 		}
 		if !ok {
 			continue
@@ -937,7 +1028,7 @@ func (a *analysis) phpBackticks() {
 			continue
 		}
 		a.found(phpExec, open, closing+1)
-		if a.reqIn(open, closing) >= 0 {
+		if a.hasReqIn(open, closing) {
 			a.found(phpRequestExec, open, closing+1)
 		}
 	}

@@ -329,24 +329,46 @@ var commonTokens = []tok{
 	{lit: `name="exec"`, kind: kCmdForm},
 }
 
-// tokenSet indexes a token list by the first two bytes of each literal,
-// so that one pass over the region finds them all: a position is looked
-// at further only when its two bytes start some token.
+// tokenSet indexes a token list for one pass over the region that finds
+// them all, skipping ahead as Wu and Manber's multi-pattern search does:
+// the two bytes ending a window of the shortest literal's length tell
+// how far the next possible match is (most pairs of bytes occur in no
+// literal, and the window moves by that length minus one).
 type tokenSet struct {
-	toks  []tok
-	pairs [1 << 16 / 64]uint64 // bit set of the leading byte pairs
-	heads map[uint16][]int     // pair -> indexes into toks
+	toks []tok
+	m    int // the shortest literal's length
+	// shift[h] is how far the window may move when the pair of bytes
+	// ending it hashes to h (0: a literal may start at the window).
+	shift [1 << 12]uint8
+	// byFirst[c] lists the indexes into toks of the literals starting
+	// with byte c, with their second byte.
+	byFirst [256][]tokHead
 }
 
+type tokHead struct {
+	second byte
+	i      uint16
+}
+
+func pairHash(x, y byte) uint16 { return (uint16(x)*37 ^ uint16(y)) & (1<<12 - 1) }
+
 func newTokenSet(toks []tok) *tokenSet {
-	ts := &tokenSet{toks: toks, heads: map[uint16][]int{}}
+	ts := &tokenSet{toks: toks, m: 255}
 	for i, t := range toks {
 		if len(t.lit) < 2 {
 			panic("indicators: token shorter than two bytes: " + t.lit)
 		}
-		k := uint16(t.lit[0])<<8 | uint16(t.lit[1])
-		ts.pairs[k>>6] |= 1 << (k & 63)
-		ts.heads[k] = append(ts.heads[k], i)
+		ts.m = min(ts.m, len(t.lit))
+		ts.byFirst[t.lit[0]] = append(ts.byFirst[t.lit[0]], tokHead{t.lit[1], uint16(i)})
+	}
+	for h := range ts.shift {
+		ts.shift[h] = uint8(ts.m - 1)
+	}
+	for _, t := range toks {
+		for q := 2; q <= ts.m; q++ {
+			h := pairHash(t.lit[q-2], t.lit[q-1])
+			ts.shift[h] = min(ts.shift[h], uint8(ts.m-q))
+		}
 	}
 	return ts
 }
@@ -365,13 +387,18 @@ var (
 func (a *analysis) findTokens(dst []event, ts *tokenSet) []event {
 	low := a.lowered()
 	dst = dst[:0]
-	for p := 0; p+1 < len(low); p++ {
-		k := uint16(low[p])<<8 | uint16(low[p+1])
-		if ts.pairs[k>>6]&(1<<(k&63)) == 0 {
+	for i := ts.m; i <= len(low); {
+		if sh := ts.shift[pairHash(low[i-2], low[i-1])]; sh > 0 {
+			i += int(sh)
 			continue
 		}
-		for _, ti := range ts.heads[k] {
-			t := &ts.toks[ti]
+		p := i - ts.m
+		i++
+		for _, h := range ts.byFirst[low[p]] {
+			if h.second != low[p+1] {
+				continue
+			}
+			t := &ts.toks[h.i]
 			e := p + len(t.lit)
 			if e > len(low) || string(low[p:e]) != t.lit {
 				continue
