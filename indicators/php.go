@@ -137,7 +137,11 @@ func (a *analysis) phpScan() {
 			break
 		}
 		i += j
-		a.phpParen(i)
+		if i > 0 && isIdent(b[i-1]) {
+			a.phpNamedCall(i, i-1) // the common case: name(
+		} else {
+			a.phpParen(i)
+		}
 		// An argument: foo($_POST), foreach (${'_GET'} as ...).
 		q := i + 1
 		for q < len(b) && q < i+8 && (b[q] == ' ' || b[q] == '\t') {
@@ -191,6 +195,10 @@ func (a *analysis) indexedVar(p int) int {
 		k--
 	}
 	if k < 1 {
+		return -1
+	}
+	// The names all end in a capital: $_GET, $GLOBALS, $HTTP_GET_VARS.
+	if c := b[k]; (c < 'A' || c > 'Z') && c != '}' {
 		return -1
 	}
 	if b[k] == '}' {
@@ -1021,7 +1029,7 @@ func (a *analysis) phpBackticks() {
 		if !ok {
 			ok = isWord(wordBefore(b, open), "echo", "print", "return")
 		}
-		if !ok {
+		if !ok || commentLine(b, open) {
 			continue
 		}
 		if a.lex.kindAt(open) != spanBacktick {
@@ -1032,6 +1040,31 @@ func (a *analysis) phpBackticks() {
 			a.found(phpRequestExec, open, closing+1)
 		}
 	}
+}
+
+// commentLine reports whether the line holding b[p] starts like a
+// comment line ("*" in a docblock, "//", "#"): docblocks quote variables
+// in backticks ("the hook name, `$action`, ..."), and asking the lexer
+// would mean lexing the file up to there.
+func commentLine(b []byte, p int) bool {
+	lo := max(0, p-256)
+	ls := bytes.LastIndexByte(b[lo:p], '\n')
+	if ls < 0 && lo > 0 {
+		return false // a long line: let the lexer tell
+	}
+	ls += lo + 1
+	for ls < p && (b[ls] == ' ' || b[ls] == '\t') {
+		ls++
+	}
+	switch {
+	case b[ls] == '*':
+		return true
+	case b[ls] == '#':
+		return ls+1 < len(b) && b[ls+1] != '['
+	case b[ls] == '/':
+		return ls+1 < len(b) && b[ls+1] == '/'
+	}
+	return false
 }
 
 // phpIncludes finds include/require of a path built from request input.

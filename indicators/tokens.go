@@ -2,6 +2,7 @@ package indicators
 
 import (
 	"bytes"
+	"math/bits"
 	"slices"
 )
 
@@ -330,16 +331,20 @@ var commonTokens = []tok{
 }
 
 // tokenSet indexes a token list for one pass over the region that finds
-// them all, skipping ahead as Wu and Manber's multi-pattern search does:
-// the two bytes ending a window of the shortest literal's length tell
-// how far the next possible match is (most pairs of bytes occur in no
-// literal, and the window moves by that length minus one).
+// them all. The region is cut into blocks of m-2 bytes (m: the shortest
+// literal's length); a literal starting in a block covers the three
+// bytes that end the block's window of m, at an offset that tells where
+// it starts. A block whose three bytes occur in no literal's first m
+// bytes (nearly all of them) is skipped after one table lookup; the
+// lookups do not depend on each other, unlike a Boyer-Moore or
+// Wu-Manber skip, and the branch is almost never taken, so the processor
+// runs ahead.
 type tokenSet struct {
 	toks []tok
-	m    int // the shortest literal's length
-	// shift[h] is how far the window may move when the pair of bytes
-	// ending it hashes to h (0: a literal may start at the window).
-	shift [1 << 12]uint8
+	m    int // the shortest literal's length, at most 15
+	// grams[h] has bit q set when some literal has, at q-3 to q-1,
+	// three bytes hashing to h.
+	grams [1 << 13]uint16
 	// byFirst[c] lists the indexes into toks of the literals starting
 	// with byte c, with their second byte.
 	byFirst [256][]tokHead
@@ -350,24 +355,22 @@ type tokHead struct {
 	i      uint16
 }
 
-func pairHash(x, y byte) uint16 { return (uint16(x)*37 ^ uint16(y)) & (1<<12 - 1) }
+func gramHash(x, y, z byte) uint16 {
+	return uint16((uint32(x)<<16 | uint32(y)<<8 | uint32(z)) * 2654435761 >> 19)
+}
 
 func newTokenSet(toks []tok) *tokenSet {
-	ts := &tokenSet{toks: toks, m: 255}
+	ts := &tokenSet{toks: toks, m: 15}
 	for i, t := range toks {
-		if len(t.lit) < 2 {
-			panic("indicators: token shorter than two bytes: " + t.lit)
+		if len(t.lit) < 3 {
+			panic("indicators: token shorter than three bytes: " + t.lit)
 		}
 		ts.m = min(ts.m, len(t.lit))
 		ts.byFirst[t.lit[0]] = append(ts.byFirst[t.lit[0]], tokHead{t.lit[1], uint16(i)})
 	}
-	for h := range ts.shift {
-		ts.shift[h] = uint8(ts.m - 1)
-	}
 	for _, t := range toks {
-		for q := 2; q <= ts.m; q++ {
-			h := pairHash(t.lit[q-2], t.lit[q-1])
-			ts.shift[h] = min(ts.shift[h], uint8(ts.m-q))
+		for q := 3; q <= ts.m; q++ {
+			ts.grams[gramHash(t.lit[q-3], t.lit[q-2], t.lit[q-1])] |= 1 << q
 		}
 	}
 	return ts
@@ -387,33 +390,47 @@ var (
 func (a *analysis) findTokens(dst []event, ts *tokenSet) []event {
 	low := a.lowered()
 	dst = dst[:0]
-	for i := ts.m; i <= len(low); {
-		if sh := ts.shift[pairHash(low[i-2], low[i-1])]; sh > 0 {
-			i += int(sh)
+	m := ts.m
+	step := max(1, m-2)
+	for base := 0; base+m <= len(low); base += step {
+		// A literal starting at p in low[base : base+step] has the
+		// three bytes ending the window of m at q = base+m-p.
+		qs := ts.grams[gramHash(low[base+m-3], low[base+m-2], low[base+m-1])]
+		for qs != 0 {
+			q := 15 - bits.LeadingZeros16(qs) // largest q first: p in order
+			qs &^= 1 << q
+			if p := base + m - q; p < base+step {
+				dst = ts.matchAt(dst, low, p)
+			}
+		}
+	}
+	return dst
+}
+
+// matchAt appends the set's tokens found at low[p].
+func (ts *tokenSet) matchAt(dst []event, low []byte, p int) []event {
+	if p+1 >= len(low) {
+		return dst
+	}
+	for _, h := range ts.byFirst[low[p]] {
+		if h.second != low[p+1] {
 			continue
 		}
-		p := i - ts.m
-		i++
-		for _, h := range ts.byFirst[low[p]] {
-			if h.second != low[p+1] {
-				continue
-			}
-			t := &ts.toks[h.i]
-			e := p + len(t.lit)
-			if e > len(low) || string(low[p:e]) != t.lit {
-				continue
-			}
-			if t.wordStart && p > 0 && (isIdent(low[p-1]) || t.noDot && (low[p-1] == '.' || low[p-1] == '>' || low[p-1] == ':')) {
-				continue
-			}
-			if t.wordEnd && e < len(low) && isIdent(low[e]) {
-				continue
-			}
-			if t.arg != nil && !t.arg(low[e:min(len(low), e+64)]) {
-				continue
-			}
-			dst = append(dst, event{pos: p, end: e, kind: t.kind, tok: t})
+		t := &ts.toks[h.i]
+		e := p + len(t.lit)
+		if e > len(low) || string(low[p:e]) != t.lit {
+			continue
 		}
+		if t.wordStart && p > 0 && (isIdent(low[p-1]) || t.noDot && (low[p-1] == '.' || low[p-1] == '>' || low[p-1] == ':')) {
+			continue
+		}
+		if t.wordEnd && e < len(low) && isIdent(low[e]) {
+			continue
+		}
+		if t.arg != nil && !t.arg(low[e:min(len(low), e+64)]) {
+			continue
+		}
+		dst = append(dst, event{pos: p, end: e, kind: t.kind, tok: t})
 	}
 	return dst
 }
@@ -688,6 +705,7 @@ func manyNumbers(args []byte) bool {
 }
 
 // scanCommon runs the tokens every family shares.
+
 func (a *analysis) scanCommon() {
 	a.common = a.findTokens(a.common, commonSet)
 	for _, x := range a.common {
