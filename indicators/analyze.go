@@ -32,6 +32,7 @@ type analysis struct {
 	lex      phpLex
 	common   []event
 	order    []int
+	scratch  []byte
 }
 
 // hit is what is kept of an indicator found: its count and first

@@ -2,6 +2,8 @@ package indicators
 
 import (
 	"bytes"
+	"encoding/binary"
+	"math/bits"
 	"slices"
 )
 
@@ -137,17 +139,34 @@ func (a *analysis) phpScan() {
 			break
 		}
 		i += j
-		if i > 0 && isIdent(b[i-1]) {
-			a.phpNamedCall(i, i-1) // the common case: name(
+		if i < 16 || i+4 > len(b) {
+			a.phpParen(i)
+			if d := requestArg(b, i); d >= 0 {
+				cands = append(cands, d)
+			}
+			i++
+			continue
+		}
+		// The common case, name(: the name's length from the 16 bytes
+		// before the '(', without a branch on it (names of every
+		// length are common, a branch on it would be mispredicted).
+		hi := nonIdentBytes(binary.LittleEndian.Uint64(b[i-8 : i]))
+		if hi>>63 == 0 {
+			lo := nonIdentBytes(binary.LittleEndian.Uint64(b[i-16 : i-8]))
+			zh := bits.LeadingZeros64(hi)
+			n := (zh >> 3) + (zh>>6)*(bits.LeadingZeros64(lo)>>3) // 16: 16 or more
+			if n == 16 {
+				n = i - identStart(b, i-1, max(0, i-42))
+			}
+			a.phpCallee(i, i-n)
 		} else {
 			a.phpParen(i)
 		}
-		// An argument: foo($_POST), foreach (${'_GET'} as ...).
-		q := i + 1
-		for q < len(b) && q < i+8 && (b[q] == ' ' || b[q] == '\t') {
-			q++
-		}
-		if q+1 < len(b) && b[q] == '$' && maybeRequestVar(b[q+1]) {
+		// An argument: foo($_POST), foreach (${'_GET'} as ...). One
+		// space is looked past (WordPress writes "foo( $x )").
+		q := i + 1 + int(spaceOrTab[b[i+1]])
+		switch uint16(b[q]) | uint16(b[q+1])<<8 {
+		case '$' | '_'<<8, '$' | '{'<<8, '$' | 'G'<<8, '$' | 'H'<<8:
 			cands = append(cands, q)
 		}
 		i++
@@ -178,6 +197,21 @@ func (a *analysis) phpScan() {
 	}
 	slices.Sort(a.reqs)
 }
+
+// requestArg returns the position of the '$' of a possible request
+// variable that is the first argument of the '(' at p, or -1.
+func requestArg(b []byte, p int) int {
+	q := p + 1
+	if q < len(b) && spaceOrTab[b[q]] != 0 {
+		q++
+	}
+	if q+1 < len(b) && b[q] == '$' && maybeRequestVar(b[q+1]) {
+		return q
+	}
+	return -1
+}
+
+var spaceOrTab = [256]uint8{' ': 1, '\t': 1}
 
 // maybeRequestVar reports whether a '$' followed by c may start request
 // input: $_GET, ${'_POST'}, $GLOBALS['_GET'], $HTTP_GET_VARS.
@@ -255,14 +289,20 @@ func (a *analysis) phpParen(p int) {
 		// (expr)(...) and 'name'(...): dynamic calls. "foo()(" is
 		// common in modern code; keep them, they only count with
 		// request input or a sink name.
-		a.calls = append(a.calls, phpCall{kind: ckExpr, start: k, open: p, end: a.argsEnd(p)})
+		a.calls = append(a.calls, phpCall{kind: ckExpr, start: k, open: p, end: -1}) // end: when needed
 	}
 }
 
 // phpNamedCall handles an identifier ending at k followed by '(' at p.
 func (a *analysis) phpNamedCall(p, k int) {
+	a.phpCallee(p, identStart(a.b, k, max(0, k-41)))
+}
+
+// phpCallee handles the identifier b[s:p] followed by '(' at p (when it
+// is longer than 41 bytes, s may be later than its start).
+func (a *analysis) phpCallee(p, s int) {
 	b := a.b
-	s := identStart(b, k, max(0, k-41))
+	k := p - 1
 	if s < k-40 {
 		return // longer than any name we want
 	}
@@ -542,10 +582,15 @@ func (a *analysis) phpCorrelate() {
 			}
 			continue
 		case ckExpr:
+			// foo()(...) is common in modern code: the arguments are
+			// delimited only when the callee may matter.
 			if a.hasReqIn(c.start, c.open) {
+				c.end = a.argsEnd(c.open)
 				a.found(phpRequestCallable, c.start, c.end+1)
-			} else if a.hasReqIn(c.open, c.end) && (b[c.start] == '\'' || b[c.start] == '"' || a.decoderIn(inner, c.start-argWindow, c.open)) {
-				a.found(phpRequestVarCall, c.start, c.end+1)
+			} else if b[c.start] == '\'' || b[c.start] == '"' || a.decoderIn(inner, c.start-argWindow, c.open) {
+				if c.end = a.argsEnd(c.open); a.hasReqIn(c.open, c.end) {
+					a.found(phpRequestVarCall, c.start, c.end+1)
+				}
 			}
 			continue
 		}
@@ -755,8 +800,15 @@ func literalFunc(arg []byte) (phpCat, bool) {
 	if len(arg) < 3 || (arg[0] != '\'' && arg[0] != '"') || arg[len(arg)-1] != arg[0] {
 		return catNone, false
 	}
-	name := string(bytes.ToLower(arg[1 : len(arg)-1]))
-	switch cat := phpFuncs[name]; cat {
+	name := arg[1 : len(arg)-1]
+	var buf [32]byte
+	if len(name) > len(buf) {
+		return catNone, false
+	}
+	for i, c := range name {
+		buf[i] = lower(c)
+	}
+	switch cat := phpFuncs[string(buf[:len(name)])]; cat {
 	case catExec, catEval, catAssert, catCreateFunc:
 		return cat, true
 	}
@@ -880,8 +932,13 @@ func onlyJoiners(b []byte) bool {
 	return true
 }
 
-// lowSlice returns the lower case of b[s:e] (a short argument).
-func (a *analysis) lowSlice(s, e int) []byte { return bytes.ToLower(a.b[s:e]) }
+// lowSlice returns the lower case of b[s:e] (a short argument), in a
+// scratch buffer valid until the next call.
+func (a *analysis) lowSlice(s, e int) []byte {
+	a.scratch = slices.Grow(a.scratch[:0], e-s)[:e-s]
+	toLowerASCII(a.scratch, a.b[s:e])
+	return a.scratch
+}
 
 // probesExec reports whether an ini_get/function_exists argument asks
 // about command functions or their restrictions.
@@ -987,7 +1044,7 @@ func (a *analysis) argFlow(c *phpCall) bool {
 		for j < c.end && isIdent(b[j]) {
 			j++
 		}
-		if j-i-1 > 40 {
+		if j-i-1 > 40 || string(b[i+1:j]) == "this" { // $this is never assigned
 			i = j
 			continue
 		}
@@ -1078,7 +1135,7 @@ func (a *analysis) phpIncludes() {
 		if k := bytes.LastIndexByte(b[ls:r], ';'); k >= 0 {
 			ls += k + 1
 		}
-		seg := bytes.ToLower(b[ls:r])
+		seg := a.lowSlice(ls, r)
 		for _, kw := range []string{"include", "require"} {
 			k := bytes.Index(seg, []byte(kw))
 			if k < 0 || (k > 0 && isIdent(seg[k-1])) {
