@@ -92,6 +92,20 @@ func TestSampleIndicators(t *testing.T) {
 		{"a.cgi", "#!/usr/bin/perl\nsystem(param('c'));", "cgi.request-exec"},
 		{"a.cfm", `<cfexecute name="cmd.exe" arguments="/c #url.c#">`, "cfm.request-exec"},
 		{"a.shtml", `<!--#exec cmd="id" -->`, "ssi.exec"},
+		{"a.php", "<?php include('php://input');", "php.request-include"},
+		{"a.php", "<?php require_once ('data:text/plain;base64,PD9waHAgcGhwaW5mbygpOw==');", "php.include-wrapper"},
+		{"a.php", "<?php include 'data:;base64,' . $_GET['p'];", "php.request-include"},
+		{"a.php", "<?php putenv('LD_PRELOAD=/tmp/x.so'); mail('a', 'b', 'c');", "php.ld-preload"},
+		{"a.php", "<?php mail($to, $s, $m, $h, $_POST['o']);", "php.request-exec"},
+		{"a.php", "<?php system(getenv('HTTP_X'));", "php.request-exec"},
+		{"a.php", "<?php array_map('sys' . 'tem', $_GET);", "php.var-call-built"},
+		{"a.php", "<?php $f = $_GET['f']; usort($a, $f);", "php.request-callable"},
+		{"a.php", "<?php $r = $_REQUEST; $r['a']($r['b']);", "php.request-callable"},
+		{"a.php", "<?php $g = ${'_G' . 'ET'}; system($g['c']);", "php.superglobal-indirect"},
+		{"a.php", "<?php $f/* x */($_GET['c']);", "php.request-var-call"},
+		{"a.php", "<?php file_put_contents('x.php', $_POST['c']);", "php.request-write"},
+		{"a.aspx", `<% System.Reflection.Assembly.Load(Request.BinaryRead(Request.ContentLength)).CreateInstance("U"); %>`, "asp.request-assembly-load"},
+		{"a.jsp", `<% StandardContext ctx = (StandardContext) f.get(ac); ctx.addFilterDef(def); %>`, "jsp.server-internals"},
 	} {
 		r := e.Scan(tc.name, []byte(tc.src))
 		if !r.Has(tc.want) {
@@ -121,6 +135,8 @@ func TestPHPNotCode(t *testing.T) {
 		"<html>eval($_POST['x'])</html>",
 		"<?php\n/**\n * The hook name, `$action`, refers to the action.\n */\n",
 		"<?php $doc = <<<EOT\nsystem($_GET['c']);\nEOT;\n",
+		"<?php $cb = function ($m) { return base64_decode($m[1]); }; $cb($x);",
+		"<?php $cb = static fn ($m) => rawurldecode($m[0]); return preg_replace_callback($re, $cb, $s);",
 	} {
 		if r := e.Scan("a.php", []byte(src)); r.Score != 0 {
 			t.Errorf("%q: score %d (%s), want 0", src, r.Score, matchIDs(r))

@@ -36,7 +36,12 @@ const (
 	catProbe
 	catRequestFn // returns request input
 	catStrReplace
-	catExtract // extract(), parse_str(): turns input into variables
+	catExtract      // extract(), parse_str(): turns input into variables
+	catCallbackLast // the callable is the last argument (array_udiff, ...)
+	catInclude      // include, require (language constructs, often written as calls)
+	catGetenv       // getenv('HTTP_...') returns a request header
+	catPutenv
+	catMail // mail(): its fifth argument goes to the sendmail command line
 )
 
 var phpFuncs = map[string]phpCat{
@@ -54,6 +59,9 @@ var phpFuncs = map[string]phpCat{
 	"array_filter": catCallback2, "array_walk": catCallback2, "array_walk_recursive": catCallback2,
 	"array_reduce": catCallback2, "usort": catCallback2, "uasort": catCallback2, "uksort": catCallback2,
 	"preg_replace_callback": catCallback2, "iterator_apply": catCallback2,
+	"array_udiff": catCallbackLast, "array_uintersect": catCallbackLast, "array_diff_ukey": catCallbackLast,
+	"array_intersect_ukey": catCallbackLast, "array_udiff_assoc": catCallbackLast, "array_uintersect_assoc": catCallbackLast,
+	"array_diff_uassoc": catCallbackLast, "array_intersect_uassoc": catCallbackLast,
 
 	"base64_decode": catDecoder, "gzinflate": catDecoder, "gzuncompress": catDecoder, "gzdecode": catDecoder,
 	"str_rot13": catDecoder, "strrev": catDecoder, "hex2bin": catDecoder, "convert_uudecode": catDecoder,
@@ -61,6 +69,10 @@ var phpFuncs = map[string]phpCat{
 	"rawurldecode": catDecoderWeak, "urldecode": catDecoderWeak, "openssl_decrypt": catDecoderWeak, "mcrypt_decrypt": catDecoderWeak,
 
 	"file_put_contents": catWrite1, "fopen": catWrite1, "move_uploaded_file": catWrite2, "copy": catWrite2,
+	"fwrite": catWrite2, "fputs": catWrite2,
+
+	"include": catInclude, "include_once": catInclude, "require": catInclude, "require_once": catInclude,
+	"getenv": catGetenv, "putenv": catPutenv, "mail": catMail, "mb_send_mail": catMail,
 
 	"chr":             catChr,
 	"ini_get":         catProbe,
@@ -158,7 +170,7 @@ func (a *analysis) phpScan() {
 			if n == 16 {
 				n = i - identStart(b, i-1, max(0, i-42))
 			}
-			a.phpCallee(i, i-n)
+			a.phpCallee(i, i-n, i-1)
 		} else {
 			a.phpParen(i)
 		}
@@ -190,7 +202,7 @@ func (a *analysis) phpScan() {
 	a.cands = cands
 	a.reqFns = a.reqFns[:0]
 	for _, c := range a.calls {
-		if c.cat == catRequestFn {
+		if c.cat == catRequestFn || c.cat == catGetenv && bytes.Contains(b[c.open:c.end], []byte("HTTP_")) {
 			a.reqs = append(a.reqs, c.start)
 			a.reqFns = append(a.reqFns, c.start)
 		}
@@ -257,6 +269,16 @@ func (a *analysis) phpParen(p int) {
 	for k >= 0 && k > p-16 && (b[k] == ' ' || b[k] == '\t') {
 		k--
 	}
+	if k > 0 && b[k] == '/' && b[k-1] == '*' {
+		// $f/**/(...): a comment hides the call.
+		lo := max(0, k-256)
+		if c := bytes.LastIndex(b[lo:k-1], []byte("/*")); c >= 0 {
+			k = lo + c - 1
+			for k >= 0 && k > p-300 && (b[k] == ' ' || b[k] == '\t') {
+				k--
+			}
+		}
+	}
 	if k < 0 {
 		return
 	}
@@ -295,14 +317,13 @@ func (a *analysis) phpParen(p int) {
 
 // phpNamedCall handles an identifier ending at k followed by '(' at p.
 func (a *analysis) phpNamedCall(p, k int) {
-	a.phpCallee(p, identStart(a.b, k, max(0, k-41)))
+	a.phpCallee(p, identStart(a.b, k, max(0, k-41)), k)
 }
 
-// phpCallee handles the identifier b[s:p] followed by '(' at p (when it
-// is longer than 41 bytes, s may be later than its start).
-func (a *analysis) phpCallee(p, s int) {
+// phpCallee handles the identifier b[s:k+1] followed by the '(' at p
+// (when it is longer than 41 bytes, s may be later than its start).
+func (a *analysis) phpCallee(p, s, k int) {
 	b := a.b
-	k := p - 1
 	if s < k-40 {
 		return // longer than any name we want
 	}
@@ -467,19 +488,38 @@ func (a *analysis) phpDollar(p int, record bool) bool {
 }
 
 // indirectSuperglobal looks at what follows "${" or "$GLOBALS[": a
-// quoted superglobal name. It returns the length of the name, or 0.
+// quoted superglobal name, possibly in pieces ('_PO'.'ST'). It returns
+// the length of the name, or 0.
 func indirectSuperglobal(rest []byte) int {
-	rest = bytes.TrimLeft(rest[:min(len(rest), 16)], " \t")
-	if len(rest) < 2 || (rest[0] != '\'' && rest[0] != '"') || rest[1] != '_' {
+	rest = bytes.TrimLeft(rest[:min(len(rest), 64)], " \t")
+	if len(rest) < 2 || (rest[0] != '\'' && rest[0] != '"') {
 		return 0
 	}
-	q, name := rest[0], rest[2:]
-	for _, w := range []string{"GET", "POST", "REQUEST", "COOKIE", "FILES"} {
-		if len(name) > len(w) && string(name[:len(w)]) == w && name[len(w)] == q {
-			return len(w)
+	// Concatenate the literal pieces (at most 16 bytes of name).
+	var buf [16]byte
+	n := 0
+	for len(rest) > 0 && (rest[0] == '\'' || rest[0] == '"') {
+		j := bytes.IndexByte(rest[1:], rest[0])
+		if j < 0 || n+j > len(buf) {
+			return 0
 		}
+		n += copy(buf[n:], rest[1:1+j])
+		rest = bytes.TrimLeft(rest[j+2:], " \t")
+		if len(rest) == 0 || rest[0] != '.' {
+			break
+		}
+		rest = bytes.TrimLeft(rest[1:], " \t")
+	}
+	switch string(buf[:n]) {
+	case "_GET", "_POST", "_REQUEST", "_COOKIE", "_FILES":
+		return n - 1
 	}
 	return 0
+}
+
+// hasWordFold is hasWord in any case (PHP keywords).
+func hasWordFold(b []byte, w string) bool {
+	return hasPrefixFold(b, w) && (len(b) == len(w) || !isIdent(b[len(w)]))
 }
 
 // hasWord reports whether b starts with w followed by a non-identifier.
@@ -575,9 +615,13 @@ func (a *analysis) phpCorrelate() {
 			}
 			continue
 		case ckIndex:
-			if a.hasReqIn(c.start, c.open) {
+			switch {
+			case a.hasReqIn(c.start, c.open):
 				a.found(phpRequestCallable, c.start, c.end+1)
-			} else if a.hasReqIn(c.open, c.end) {
+			case a.assignedFrom(c.start, b[c.vs:c.ve]) == srcRequest:
+				// $a = $_POST; $a['f']($a['x'])
+				a.found(phpRequestCallable, c.start, c.end+1)
+			case a.hasReqIn(c.open, c.end):
 				a.found(phpRequestVarCall, c.start, c.end+1)
 			}
 			continue
@@ -630,20 +674,33 @@ func (a *analysis) phpCorrelate() {
 					a.found(phpEvalDecoder, c.start, c.end+1)
 				}
 			}
-		case catCallback1, catCallback2:
+		case catCallback1, catCallback2, catCallbackLast:
 			n := 0
-			if c.cat == catCallback2 {
+			switch c.cat {
+			case catCallback2:
 				n = 1
+			case catCallbackLast:
+				n = -1
 			}
 			s, e, ok := a.nthArg(c, n)
 			if !ok {
 				break
 			}
+			arg := bytes.TrimSpace(b[s:e])
 			switch {
 			case a.hasReqIn(s, e):
 				a.found(phpRequestCallable, c.start, c.end+1)
 			case a.startsWithDecoder(inner, s, e, false):
 				a.found(phpEvalDecoder, c.start, c.end+1)
+			case isBareVar(arg) && a.assignedFrom(c.start, arg[1:]) == srcRequest:
+				a.found(phpRequestCallable, c.start, c.end+1)
+			case isBareVar(arg) && a.assignedFrom(c.start, arg[1:]) == srcBuilt || isLiteralConcat(arg):
+				// array_map('ass'.'ert', ...): a callable assembled
+				// from pieces.
+				a.found(phpVarCallBuilt, c.start, c.end+1)
+				if a.hasReqIn(c.open, c.end) {
+					a.found(phpRequestVarCall, c.start, c.end+1)
+				}
 			default:
 				if cat, ok := literalFunc(b[s:e]); ok {
 					// call_user_func('system', ...), array_map('assert', ...)
@@ -676,7 +733,11 @@ func (a *analysis) phpCorrelate() {
 			if c.cat == catWrite2 {
 				n = 1
 			}
-			if s, e, ok := a.nthArg(c, n); ok && a.hasReqIn(s, e) {
+			s, e, ok := a.nthArg(c, n)
+			if c.cat == catWrite1 && lower(b[c.start]) == 'f' && lower(b[c.start+1]) == 'i' {
+				s, e, ok = c.open, c.end, true // file_put_contents: the path or the content
+			}
+			if ok && a.hasReqIn(s, e) {
 				if c.cat == catWrite1 && lower(b[c.start+1]) == 'o' && !a.fopenWrites(c) { // fopen
 					break
 				}
@@ -693,6 +754,18 @@ func (a *analysis) phpCorrelate() {
 			chainEnd = c.end + 1
 			if chain == charChainMin {
 				a.found(anyCharChain, c.start, c.end+1)
+			}
+		case catInclude:
+			a.phpIncludeCall(c)
+		case catPutenv:
+			if s, e, ok := a.nthArg(c, 0); ok && bytes.Contains(b[s:e], []byte("LD_PRELOAD")) {
+				a.found(phpLDPreload, c.start, c.end+1)
+			}
+		case catMail:
+			// The fifth argument is added to the sendmail command
+			// line (-X logs the message to a file of one's choosing).
+			if s, e, ok := a.nthArg(c, 4); ok && a.hasReqIn(s, e) {
+				a.found(phpRequestExec, c.start, c.end+1)
 			}
 		case catProbe:
 			if s, e, ok := a.nthArg(c, 0); ok && probesExec(a.lowSlice(s, e)) {
@@ -761,7 +834,8 @@ func (a *analysis) startsWithDecoder(calls []phpCall, s, e int, strong bool) boo
 	return false
 }
 
-// nthArg returns the bounds of the n-th (0-based) top-level argument of c.
+// nthArg returns the bounds of the n-th (0-based) top-level argument of
+// c; n = -1: the last one.
 func (a *analysis) nthArg(c *phpCall, n int) (int, int, bool) {
 	b := a.b
 	depth, k, s := 0, 0, c.open+1
@@ -787,7 +861,7 @@ func (a *analysis) nthArg(c *phpCall, n int) (int, int, bool) {
 			}
 		}
 	}
-	if k == n {
+	if k == n || n < 0 {
 		return s, c.end, true
 	}
 	return 0, 0, false
@@ -813,6 +887,59 @@ func literalFunc(arg []byte) (phpCat, bool) {
 		return cat, true
 	}
 	return catNone, false
+}
+
+// isLiteralConcat reports whether arg is string literals joined by '.'
+// (at least two): 'ass'.'ert'.
+func isLiteralConcat(arg []byte) bool {
+	n := 0
+	for len(arg) > 0 {
+		if arg[0] != '\'' && arg[0] != '"' {
+			return false
+		}
+		j := skipString(arg, 0)
+		if j < 0 {
+			return false
+		}
+		n++
+		arg = bytes.TrimLeft(arg[j+1:], " \t\r\n")
+		if len(arg) == 0 {
+			break
+		}
+		if arg[0] != '.' {
+			return false
+		}
+		arg = bytes.TrimLeft(arg[1:], " \t\r\n")
+	}
+	return n >= 2
+}
+
+// phpIncludeCall judges include/require written as a call: of the
+// request body (php://input), or of a data: or decoding php://filter
+// stream (code that is in no file). Request variables in the path are
+// found by phpIncludes, for both forms.
+func (a *analysis) phpIncludeCall(c *phpCall) {
+	b := a.b
+	s, e, ok := a.nthArg(c, 0)
+	if !ok {
+		return
+	}
+	if i := bytes.Index(b[s:e], []byte("://input")); i >= 0 && a.code(s+i) {
+		a.found(phpRequestInclude, c.start, c.end+1)
+		return
+	}
+	q := s // the opening quote of a literal path
+	for q < e && (isSpace(b[q]) || b[q] == '(') {
+		q++
+	}
+	if e-q < 6 || (b[q] != '\'' && b[q] != '"') {
+		return
+	}
+	lit := a.lowSlice(q+1, min(e, q+80))
+	if bytes.HasPrefix(lit, []byte("data:")) ||
+		bytes.HasPrefix(lit, []byte("php://filter")) && (bytes.Contains(lit, []byte("decode")) || bytes.Contains(lit, []byte("rot13")) || bytes.Contains(lit, []byte("inflate"))) {
+		a.found(phpIncludeWrapper, c.start, c.end+1)
+	}
 }
 
 // evalDynamic reports whether the code argument of eval/assert is built
@@ -1006,6 +1133,9 @@ func (a *analysis) assignedFrom(pos int, name []byte) source {
 	} else {
 		re += rs
 	}
+	if w := bytes.TrimLeft(b[rs:re], " \t\r\n&@"); hasWordFold(w, "function") || hasWordFold(w, "fn") || hasWordFold(w, "static") {
+		return srcUnknown // a closure: its body is code, not the value
+	}
 	if a.hasReqIn(rs, re) {
 		return srcRequest
 	}
@@ -1132,9 +1262,7 @@ func (a *analysis) phpIncludes() {
 		if k := bytes.LastIndexByte(b[ls:r], '\n'); k >= 0 {
 			ls += k + 1
 		}
-		if k := bytes.LastIndexByte(b[ls:r], ';'); k >= 0 {
-			ls += k + 1
-		}
+		ls = statementStart(b, ls, r)
 		seg := a.lowSlice(ls, r)
 		for _, kw := range []string{"include", "require"} {
 			k := bytes.Index(seg, []byte(kw))
@@ -1149,6 +1277,40 @@ func (a *analysis) phpIncludes() {
 			a.found(phpRequestInclude, ls+k, r+12)
 		}
 	}
+}
+
+// statementStart returns the position after the last ';' in b[lo:r]
+// that is not inside a quoted string ("data:text/plain;base64,"), or lo.
+// Quotes are counted from lo: a heuristic for one line of code.
+func statementStart(b []byte, lo, r int) int {
+	for e := r; ; {
+		k := bytes.LastIndexByte(b[lo:e], ';')
+		if k < 0 {
+			return lo
+		}
+		k += lo
+		if quotesBalanced(b[lo:k]) {
+			return k + 1
+		}
+		e = k
+	}
+}
+
+// quotesBalanced reports whether b leaves no single- or double-quoted
+// string open (escapes counted).
+func quotesBalanced(b []byte) bool {
+	var q byte
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; {
+		case q != 0 && c == '\\':
+			i++
+		case q != 0 && c == q:
+			q = 0
+		case q == 0 && (c == '\'' || c == '"'):
+			q = c
+		}
+	}
+	return q == 0
 }
 
 // phpCmdParams finds request parameters named like a command.

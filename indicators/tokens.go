@@ -31,6 +31,7 @@ const (
 	kMarker
 	kCmdForm
 	kSSIExec
+	kInternals // servlet container internals (memory shells)
 )
 
 // tok is one token.
@@ -156,6 +157,8 @@ var jspTokens = []tok{
 	{lit: "request.getquerystring", kind: kRequest},
 	{lit: "request.getpart", kind: kRequest},
 	{lit: "getparametervalues", kind: kRequest},
+	{lit: "getparametermap", kind: kRequest},
+	{lit: "request.getcookies", kind: kRequest},
 	{lit: "runtime.getruntime", kind: kExec},
 	{lit: "java.lang.runtime", kind: kExec},
 	{lit: "java.lang.processbuilder", kind: kExec},
@@ -169,6 +172,14 @@ var jspTokens = []tok{
 	{lit: "defineanonymousclass", kind: kLoader},
 	{lit: "$$bcel$$", kind: kLoader},
 	{lit: "apache.bcel", kind: kLoader},
+	{lit: "urlclassloader", kind: kLoader},
+	{lit: "standardcontext", kind: kInternals},
+	{lit: "applicationfilterconfig", kind: kInternals},
+	{lit: "filterdef", kind: kInternals, wordStart: true},
+	{lit: "filtermap", kind: kInternals, wordStart: true, wordEnd: true},
+	{lit: "addservletmappingdecoded", kind: kInternals},
+	{lit: "standardwrapper", kind: kInternals},
+	{lit: "requestmappinghandlermapping", kind: kInternals},
 	{lit: "cipher.getinstance", kind: kDecoder},
 	{lit: "base64decoder", kind: kDecoder},
 	{lit: "getdecoder()", kind: kDecoder},
@@ -532,7 +543,9 @@ func (a *analysis) aspRules(evs []event) {
 		}
 	}
 	loaders := byKind(evs, kLoader)
-	if x, ok := near(loaders, mergeEvents(byKind(evs, kDecoder), req), 600, 600); ok {
+	if x, ok := near(loaders, req, 600, 600); ok {
+		a.found(aspRequestAssemblyLoad, x.pos, x.end+60)
+	} else if x, ok := near(loaders, byKind(evs, kDecoder), 600, 600); ok {
 		a.found(aspAssemblyLoad, x.pos, x.end+60)
 	}
 	if x, ok := near(byKind(evs, kWrite), req, 300, 300); ok {
@@ -576,6 +589,9 @@ func (a *analysis) jspRules(evs []event) {
 	}
 	if x, ok := near(byKind(evs, kWrite), req, 300, 300); ok {
 		a.found(jspRequestWrite, x.pos, x.end+60)
+	}
+	if in := byKind(evs, kInternals); len(in) > 0 {
+		a.found(jspServerInternals, in[0].pos, in[0].end+60)
 	}
 }
 
