@@ -389,3 +389,45 @@ func TestFindTokens(t *testing.T) {
 		}
 	}
 }
+
+// ResetSize: a file that comes whole in one Write is scanned in place
+// with the result of the copying path; one that grows after its stat is
+// reported truncated, with what was scanned; one that shrank is scanned
+// as usual.
+func TestResetSize(t *testing.T) {
+	e := newEngine(t)
+	for _, f := range loadArchive(t, "testdata/samples/php.txtar") {
+		want := scanChunks(e, f.name, f.data, []int{4096})
+		s := e.NewScanner()
+		s.ResetSize(FamilyOf(f.name), int64(len(f.data)))
+		s.Write(f.data)
+		if got := s.Result(); !sameResult(got, want) || got.Size != int64(len(f.data)) {
+			t.Errorf("%s in place: %+v, copying: %+v", f.name, got, want)
+		}
+	}
+	src := []byte("<?php system($_GET['c']);\n")
+	s := e.NewScanner()
+	s.ResetSize(FamilyPHP, int64(len(src)))
+	s.Write(src)
+	s.Write([]byte("eval($_POST['x']);\n")) // appended after the stat
+	r := s.Result()
+	if !r.Truncated || r.Size != int64(len(src))+19 || !r.Has("php.request-exec") || r.Has("php.request-eval") {
+		t.Errorf("grown file: %+v", r)
+	}
+	s.ResetSize(FamilyPHP, 1000) // shrank: comes in a short Write
+	s.Write(src)
+	if r := s.Result(); r.Truncated || !r.Has("php.request-exec") {
+		t.Errorf("shrunk file: %+v", r)
+	}
+	s.ResetSize(FamilyNone, SniffLen+1) // sniffed in place
+	s.Write(bytes.Repeat([]byte{0xff}, SniffLen+1))
+	if !s.NotScript() {
+		t.Error("binary content scanned in place: NotScript false")
+	}
+	img := []byte("GIF89a\n<?php passthru($_REQUEST['c']); ?>")
+	s.ResetSize(FamilyNone, int64(len(img)))
+	s.Write(img)
+	if r := s.Result(); r.Family != FamilyPHP || !r.Sniffed || !r.Has("php.request-exec") {
+		t.Errorf("sniffed in place: %+v", r)
+	}
+}
