@@ -5,9 +5,11 @@ import "bytes"
 // Scanner scans one file at a time as its bytes stream past: it is an
 // [io.Writer] to feed with the chunks a hashing loop reads, so a file is
 // read once for both. Its memory is bounded by the engine's MaxBytes plus
-// TailBytes whatever the file's size, and the matching done in
-// [Scanner.Result] is linear in what was kept. A Scanner is reused across
-// files ([Scanner.Reset]) and must not be shared between goroutines.
+// TailBytes whatever the file's size, and the matching (in
+// [Scanner.Result], or in the Write that brings a whole file, see
+// [Scanner.ResetSize]) is linear in what was kept. A Scanner is reused
+// across files ([Scanner.Reset]) and must not be shared between
+// goroutines.
 //
 //	s := engine.NewScanner()
 //	for each file {
@@ -151,8 +153,9 @@ func (s *Scanner) decide() {
 	}
 }
 
-// Result scans what was kept of the file and returns the verdict. Call it
-// once per file, after the last Write.
+// Result scans what was kept of the file (unless it was scanned in
+// place) and returns the verdict. Call it once per file, after the last
+// Write.
 func (s *Scanner) Result() Result {
 	if s.fam == FamilyNone && !s.off {
 		s.decide()
