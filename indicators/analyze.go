@@ -26,13 +26,17 @@ type analysis struct {
 	reqs   []int // request input found by phpScan
 	reqFns []int // calls of functions returning request input
 	cands  []int // possible request variables
+	// start of the first extract()/parse_str() of request input
+	// (extractUnknown until asked)
+	extractAt int
 	// superglobals reached by name, counted (phpDollar meets some twice)
-	indirect []int
-	events   []event
-	lex      phpLex
-	common   []event
-	order    []int
-	scratch  []byte
+	indirect   map[int]struct{}
+	flowBudget int // bytes assignedFrom may still look back over
+	events     []event
+	lex        phpLex
+	common     []event
+	order      []int
+	scratch    []byte
 }
 
 // hit is what is kept of an indicator found: its count and first

@@ -114,6 +114,9 @@ type phpCall struct {
 const (
 	argWindow  = 512  // bytes of arguments looked at after a '('
 	flowWindow = 1536 // bytes looked back for an assignment feeding a sink
+	// bytes of look-back allowed per byte of the region (plus 64
+	// windows): far above what code uses (a few per cent of it)
+	flowBudgetPerByte = 8
 )
 
 func (a *analysis) scanPHP() {
@@ -142,8 +145,10 @@ func (a *analysis) scanPHP() {
 func (a *analysis) phpScan() {
 	b := a.b
 	a.calls = a.calls[:0]
+	a.extractAt = extractUnknown
 	a.reqs = a.reqs[:0]
-	a.indirect = a.indirect[:0]
+	clear(a.indirect)
+	a.flowBudget = flowBudgetPerByte*len(b) + flowWindow*64
 	cands := a.cands[:0] // '$' of possible request variables
 	for i := 0; ; {
 		j := bytes.IndexByte(b[i:], '(')
@@ -200,6 +205,12 @@ func (a *analysis) phpScan() {
 		a.phpDollar(p, true)
 	}
 	a.cands = cands
+	// The rules walk the calls in the order of their callees; only
+	// $x[f()](...) puts a callee before the one of a call found earlier.
+	byStart := func(x, y phpCall) int { return x.start - y.start }
+	if !slices.IsSortedFunc(a.calls, byStart) {
+		slices.SortStableFunc(a.calls, byStart)
+	}
 	a.reqFns = a.reqFns[:0]
 	for _, c := range a.calls {
 		if c.cat == catRequestFn || c.cat == catGetenv && bytes.Contains(b[c.open:c.end], []byte("HTTP_")) {
@@ -476,8 +487,11 @@ func (a *analysis) phpDollar(p int, record bool) bool {
 	}
 	if byName > 0 {
 		req = true
-		if !slices.Contains(a.indirect, p) {
-			a.indirect = append(a.indirect, p)
+		if _, seen := a.indirect[p]; !seen {
+			if a.indirect == nil {
+				a.indirect = map[int]struct{}{}
+			}
+			a.indirect[p] = struct{}{}
 			a.found(phpSuperglobalIndirect, p, p+byName+14)
 		}
 	}
@@ -779,16 +793,29 @@ func (a *analysis) phpCorrelate() {
 // extracted reports whether extract() or parse_str() of request input
 // came before pos.
 func (a *analysis) extracted(pos int) bool {
-	for i := range a.calls {
-		c := &a.calls[i]
-		if c.start >= pos {
-			return false
-		}
-		if c.kind == ckNamed && c.cat == catExtract && a.hasReqIn(c.open, c.end) {
-			return true
+	if a.extractAt == extractUnknown {
+		a.extractAt = extractNone
+		for i := range a.calls {
+			c := &a.calls[i]
+			if c.kind == ckNamed && c.cat == catExtract && a.hasReqIn(c.open, c.end) {
+				a.extractAt = c.start
+				break
+			}
 		}
 	}
-	return false
+	return a.extractAt >= 0 && a.extractAt < pos
+}
+
+// a.extractAt before it is computed, and when there is no such call.
+const (
+	extractUnknown = -2
+	extractNone    = -1
+)
+
+// callsFrom returns the index of the first call starting at or after pos.
+func (a *analysis) callsFrom(pos int) int {
+	i, _ := slices.BinarySearchFunc(a.calls, pos, func(c phpCall, pos int) int { return c.start - pos })
+	return i
 }
 
 func allUnderscores(b []byte) bool {
@@ -1093,6 +1120,11 @@ const (
 func (a *analysis) assignedFrom(pos int, name []byte) source {
 	b := a.b
 	lo := max(0, pos-flowWindow)
+	// A file made of dynamic calls would make every call look back
+	// over its window: the looking back is bounded per region.
+	if a.flowBudget -= pos - lo; a.flowBudget < 0 {
+		return srcUnknown
+	}
 	var needle [48]byte
 	if len(name)+1 > len(needle) {
 		return srcUnknown
@@ -1139,12 +1171,12 @@ func (a *analysis) assignedFrom(pos int, name []byte) source {
 	if a.hasReqIn(rs, re) {
 		return srcRequest
 	}
-	for i := range a.calls {
+	for i := a.callsFrom(rs); i < len(a.calls); i++ {
 		c := &a.calls[i]
 		if c.start >= re {
 			break
 		}
-		if c.start >= rs && c.kind == ckNamed && (c.cat == catDecoder || c.cat == catDecoderWeak || c.cat == catChr || c.cat == catStrReplace) {
+		if c.kind == ckNamed && (c.cat == catDecoder || c.cat == catDecoderWeak || c.cat == catChr || c.cat == catStrReplace) {
 			return srcBuilt
 		}
 	}
