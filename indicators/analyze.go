@@ -23,11 +23,20 @@ type analysis struct {
 
 	// scratch, reused
 	calls  []phpCall
-	reqs   []int
-	events []event
-	lex    phpLex
-	common []event
-	order  []int
+	reqs   []int // request input found by phpScan
+	reqFns []int // calls of functions returning request input
+	cands  []int // possible request variables
+	// start of the first extract()/parse_str() of request input
+	// (extractUnknown until asked)
+	extractAt int
+	// superglobals reached by name, counted (phpDollar meets some twice)
+	indirect   map[int]struct{}
+	flowBudget int // bytes assignedFrom may still look back over
+	events     []event
+	lex        phpLex
+	common     []event
+	order      []int
+	scratch    []byte
 }
 
 // hit is what is kept of an indicator found: its count and first
@@ -233,7 +242,9 @@ func (a *analysis) blobs() {
 	pos := 0
 	for pos+L-1 < len(b) {
 		probe := pos + L - 1
-		if classes[b[probe]]&clsB64 == 0 {
+		if !b64Around(b, probe) {
+			// No run of L through the probe; the next one starts
+			// after it.
 			pos = probe + 1
 			continue
 		}
@@ -250,6 +261,25 @@ func (a *analysis) blobs() {
 		}
 		pos = e + 1
 	}
+}
+
+// b64Around is a quick necessary condition for a run of blobMinRun
+// base64 characters through b[p]: b[p] is one, and such a run holds all of
+// b[p-L/2 : p] or all of b[p : p+L/2+1]. Eight bytes of each side are
+// tested, without branches (on code one of them is almost always a
+// space, a quote or a bracket, and a branch per byte would be
+// mispredicted often).
+func b64Around(b []byte, p int) bool {
+	const half = blobMinRun / 2
+	if p < half || p+half >= len(b) {
+		return classes[b[p]]&clsB64 != 0 // at an edge: the walk decides
+	}
+	w := b[p-half : p+half+1] // w[half] is the probe
+	left := classes[w[0]] & classes[w[16]] & classes[w[32]] & classes[w[48]] &
+		classes[w[64]] & classes[w[80]] & classes[w[96]] & classes[w[112]]
+	right := classes[w[half+16]] & classes[w[half+32]] & classes[w[half+48]] & classes[w[half+64]] &
+		classes[w[half+80]] & classes[w[half+96]] & classes[w[half+112]] & classes[w[2*half]]
+	return classes[w[half]]&(left|right)&clsB64 != 0
 }
 
 // classifyRun judges a long run b[s:e] of base64 characters.

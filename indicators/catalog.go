@@ -40,12 +40,15 @@ const (
 	phpRequestWrite
 	phpFunctionProbe
 	phpCmdParam
+	phpIncludeWrapper
+	phpLDPreload
 
 	aspRequestEval
 	aspEvalUnsafe
 	aspRequestExec
 	aspShellObject
 	aspAssemblyLoad
+	aspRequestAssemblyLoad
 	aspEvalDynamic
 	aspRequestWrite
 
@@ -56,6 +59,7 @@ const (
 	jspRequestEval
 	jspScriptEval
 	jspRequestWrite
+	jspServerInternals
 
 	cgiRequestExec
 	cgiExec
@@ -88,10 +92,10 @@ const (
 // obfuscation alone stays low (legitimate code ships minified or encoded
 // data too): see docs/indicators.md.
 var catalog = [numIndicators]Indicator{
-	phpRequestExec:         {"php.request-exec", FamilyPHP, 85, "request input in the arguments of an OS command function (system, exec, shell_exec, passthru, popen, proc_open, pcntl_exec) or of a backtick command"},
+	phpRequestExec:         {"php.request-exec", FamilyPHP, 85, "request input in the arguments of an OS command function (system, exec, shell_exec, passthru, popen, proc_open, pcntl_exec), of a backtick command or in mail()'s fifth argument (sendmail options)"},
 	phpRequestEval:         {"php.request-eval", FamilyPHP, 90, "request input in code that is evaluated (eval, assert, create_function, preg_replace with /e)"},
 	phpRequestCallable:     {"php.request-callable", FamilyPHP, 90, "request input chooses the function to call ($_GET['f'](...), call_user_func($_POST[...]), array_map($_REQUEST[...], ...))"},
-	phpRequestInclude:      {"php.request-include", FamilyPHP, 70, "include/require of a path taken from request input (remote or local file inclusion)"},
+	phpRequestInclude:      {"php.request-include", FamilyPHP, 70, "include/require of a path taken from request input, or of the request body (php://input): remote or local file inclusion"},
 	phpRequestVarCall:      {"php.request-var-call", FamilyPHP, 50, "a variable function ($f(...)) called with request input as argument"},
 	phpRequestFlow:         {"php.request-flow", FamilyPHP, 60, "a variable assigned from request input a few lines earlier is passed to an execution sink or called as a function"},
 	phpEvalDecoder:         {"php.eval-decoder", FamilyPHP, 75, "decoded data is evaluated or called: eval(base64_decode(...)), assert(gzinflate(...)), call_user_func(str_rot13(...), ...)"},
@@ -107,14 +111,17 @@ var catalog = [numIndicators]Indicator{
 	phpRequestWrite:        {"php.request-write", FamilyPHP, 40, "a file written or moved where the path or content comes from request input (file_put_contents, fwrite, move_uploaded_file, copy)"},
 	phpFunctionProbe:       {"php.function-probe", FamilyPHP, 10, "probes which functions are disabled (ini_get('disable_functions'), function_exists('system'...)) to pick a working command function"},
 	phpCmdParam:            {"php.cmd-param", FamilyPHP, 15, "a request parameter named like a command (cmd, command, exec, execute, shell)"},
+	phpIncludeWrapper:      {"php.include-wrapper", FamilyPHP, 35, "include/require of a data: URI or of a decoding php://filter stream: code that is in no file"},
+	phpLDPreload:           {"php.ld-preload", FamilyPHP, 60, "putenv('LD_PRELOAD=...'): a native library loaded into the next process PHP starts (mail(), error_log()), a way around disable_functions"},
 
-	aspRequestEval:  {"asp.request-eval", FamilyASP, 90, "request input evaluated as code (Eval, Execute, ExecuteGlobal of Request(...))"},
-	aspEvalUnsafe:   {"asp.eval-unsafe", FamilyASP, 80, "JScript.NET eval with the \"unsafe\" option: arbitrary code with full trust (China Chopper style)"},
-	aspRequestExec:  {"asp.request-exec", FamilyASP, 85, "request input near a command execution (WScript.Shell, Process.Start, cmd.exe)"},
-	aspShellObject:  {"asp.shell-object", FamilyASP, 35, "a command shell object or process launch (WScript.Shell, Shell.Application, Process.Start, ProcessStartInfo, cmd.exe)"},
-	aspAssemblyLoad: {"asp.assembly-load", FamilyASP, 60, "an assembly loaded or compiled from bytes or source near decoding or request input (Assembly.Load, CompileAssemblyFromSource)"},
-	aspEvalDynamic:  {"asp.eval-dynamic", FamilyASP, 30, "Eval/Execute/ExecuteGlobal of a non-literal expression"},
-	aspRequestWrite: {"asp.request-write", FamilyASP, 40, "a file written near request input (FileSystemObject, ADODB.Stream SaveToFile, SaveAs)"},
+	aspRequestEval:         {"asp.request-eval", FamilyASP, 90, "request input evaluated as code (Eval, Execute, ExecuteGlobal of Request(...))"},
+	aspEvalUnsafe:          {"asp.eval-unsafe", FamilyASP, 80, "JScript.NET eval with the \"unsafe\" option: arbitrary code with full trust (China Chopper style)"},
+	aspRequestExec:         {"asp.request-exec", FamilyASP, 85, "request input near a command execution (WScript.Shell, Process.Start, cmd.exe)"},
+	aspShellObject:         {"asp.shell-object", FamilyASP, 35, "a command shell object or process launch (WScript.Shell, Shell.Application, Process.Start, ProcessStartInfo, cmd.exe)"},
+	aspAssemblyLoad:        {"asp.assembly-load", FamilyASP, 60, "an assembly loaded or compiled from bytes or source near decoding (Assembly.Load, CompileAssemblyFromSource)"},
+	aspRequestAssemblyLoad: {"asp.request-assembly-load", FamilyASP, 85, "an assembly loaded or compiled near request input (Assembly.Load(Request.BinaryRead(...))): .NET memory shells such as Godzilla, Behinder"},
+	aspEvalDynamic:         {"asp.eval-dynamic", FamilyASP, 30, "Eval/Execute/ExecuteGlobal of a non-literal expression"},
+	aspRequestWrite:        {"asp.request-write", FamilyASP, 40, "a file written near request input (FileSystemObject, ADODB.Stream SaveToFile, SaveAs)"},
 
 	jspRequestExec:      {"jsp.request-exec", FamilyJSP, 90, "request input near a command execution (Runtime.exec, ProcessBuilder)"},
 	jspExec:             {"jsp.exec", FamilyJSP, 40, "a command is executed (Runtime.getRuntime().exec, ProcessBuilder)"},
@@ -123,6 +130,7 @@ var catalog = [numIndicators]Indicator{
 	jspRequestEval:      {"jsp.request-eval", FamilyJSP, 85, "request input evaluated by a script engine (ScriptEngine.eval, ELProcessor, GroovyShell)"},
 	jspScriptEval:       {"jsp.script-eval", FamilyJSP, 30, "a script engine evaluates code at run time (ScriptEngineManager, ELProcessor, GroovyShell)"},
 	jspRequestWrite:     {"jsp.request-write", FamilyJSP, 40, "a file written near request input (FileOutputStream, FileWriter)"},
+	jspServerInternals:  {"jsp.server-internals", FamilyJSP, 50, "the servlet container's internals reached from a page (StandardContext, ApplicationFilterConfig, FilterDef, addServletMappingDecoded): a filter or servlet registered at run time, as memory shells do"},
 
 	cgiRequestExec:  {"cgi.request-exec", FamilyCGI, 85, "request input near a command or code execution (system, exec, qx, backticks, os.system, subprocess, eval)"},
 	cgiExec:         {"cgi.exec", FamilyCGI, 20, "a command is executed (system, exec, qx, backticks, os.system, os.popen, subprocess)"},

@@ -137,7 +137,7 @@ func YARAMatch(m yara.Match, weight int) Match {
 // script extension.
 func (e *Engine) Scan(name string, data []byte) Result {
 	s := e.NewScanner()
-	s.Reset(FamilyOf(name))
+	s.ResetSize(FamilyOf(name), int64(len(data)))
 	s.Write(data)
 	return s.Result()
 }

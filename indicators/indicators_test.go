@@ -92,6 +92,20 @@ func TestSampleIndicators(t *testing.T) {
 		{"a.cgi", "#!/usr/bin/perl\nsystem(param('c'));", "cgi.request-exec"},
 		{"a.cfm", `<cfexecute name="cmd.exe" arguments="/c #url.c#">`, "cfm.request-exec"},
 		{"a.shtml", `<!--#exec cmd="id" -->`, "ssi.exec"},
+		{"a.php", "<?php include('php://input');", "php.request-include"},
+		{"a.php", "<?php require_once ('data:text/plain;base64,PD9waHAgcGhwaW5mbygpOw==');", "php.include-wrapper"},
+		{"a.php", "<?php include 'data:;base64,' . $_GET['p'];", "php.request-include"},
+		{"a.php", "<?php putenv('LD_PRELOAD=/tmp/x.so'); mail('a', 'b', 'c');", "php.ld-preload"},
+		{"a.php", "<?php mail($to, $s, $m, $h, $_POST['o']);", "php.request-exec"},
+		{"a.php", "<?php system(getenv('HTTP_X'));", "php.request-exec"},
+		{"a.php", "<?php array_map('sys' . 'tem', $_GET);", "php.var-call-built"},
+		{"a.php", "<?php $f = $_GET['f']; usort($a, $f);", "php.request-callable"},
+		{"a.php", "<?php $r = $_REQUEST; $r['a']($r['b']);", "php.request-callable"},
+		{"a.php", "<?php $g = ${'_G' . 'ET'}; system($g['c']);", "php.superglobal-indirect"},
+		{"a.php", "<?php $f/* x */($_GET['c']);", "php.request-var-call"},
+		{"a.php", "<?php file_put_contents('x.php', $_POST['c']);", "php.request-write"},
+		{"a.aspx", `<% System.Reflection.Assembly.Load(Request.BinaryRead(Request.ContentLength)).CreateInstance("U"); %>`, "asp.request-assembly-load"},
+		{"a.jsp", `<% StandardContext ctx = (StandardContext) f.get(ac); ctx.addFilterDef(def); %>`, "jsp.server-internals"},
 	} {
 		r := e.Scan(tc.name, []byte(tc.src))
 		if !r.Has(tc.want) {
@@ -121,6 +135,8 @@ func TestPHPNotCode(t *testing.T) {
 		"<html>eval($_POST['x'])</html>",
 		"<?php\n/**\n * The hook name, `$action`, refers to the action.\n */\n",
 		"<?php $doc = <<<EOT\nsystem($_GET['c']);\nEOT;\n",
+		"<?php $cb = function ($m) { return base64_decode($m[1]); }; $cb($x);",
+		"<?php $cb = static fn ($m) => rawurldecode($m[0]); return preg_replace_callback($re, $cb, $s);",
 	} {
 		if r := e.Scan("a.php", []byte(src)); r.Score != 0 {
 			t.Errorf("%q: score %d (%s), want 0", src, r.Score, matchIDs(r))
@@ -291,5 +307,127 @@ func TestCatalog(t *testing.T) {
 			t.Errorf("bad catalog entry %+v", c)
 		}
 		seen[c.ID] = true
+	}
+}
+
+// identStart, which tests eight bytes at a time, agrees with a byte loop.
+func TestIdentStart(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	alphabet := []byte("aZ_09$-> ([\x7f\x80\xdf\xc1^`@{")
+	b := make([]byte, 64)
+	for n := 0; n < 200000; n++ {
+		for i := range b {
+			if rng.IntN(4) == 0 {
+				b[i] = byte(rng.IntN(256))
+			} else {
+				b[i] = alphabet[rng.IntN(len(alphabet))]
+			}
+		}
+		k := rng.IntN(len(b))
+		lo := rng.IntN(k + 2)
+		want := k + 1
+		for want > lo && isIdent(b[want-1]) {
+			want--
+		}
+		if got := identStart(b, k, lo); got != want {
+			t.Fatalf("identStart(%q, %d, %d) = %d, want %d", b, k, lo, got, want)
+		}
+	}
+}
+
+// findTokens, which skips ahead, finds what a test of every position
+// finds, in the same order.
+func TestFindTokens(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	sets := []*tokenSet{aspSet, jspSet, cgiSet, cfmSet, ssiSet, commonSet}
+	for n := 0; n < 3000; n++ {
+		ts := sets[n%len(sets)]
+		// Text made of pieces of the literals, case changed, and noise.
+		var src []byte
+		for len(src) < 300 {
+			switch rng.IntN(3) {
+			case 0:
+				lit := ts.toks[rng.IntN(len(ts.toks))].lit
+				src = append(src, lit[:1+rng.IntN(len(lit))]...)
+			case 1:
+				src = append(src, strings.ToUpper(ts.toks[rng.IntN(len(ts.toks))].lit)...)
+			default:
+				src = append(src, " ._$(\"'a1>:"[rng.IntN(11)])
+			}
+		}
+		a := &analysis{}
+		a.b = src
+		got := a.findTokens(nil, ts)
+		low := bytes.ToLower(src)
+		var want []event
+		for p := range low {
+			for i := range ts.toks {
+				tk := &ts.toks[i]
+				e := p + len(tk.lit)
+				if e > len(low) || string(low[p:e]) != tk.lit {
+					continue
+				}
+				if tk.wordStart && p > 0 && (isIdent(low[p-1]) || tk.noDot && (low[p-1] == '.' || low[p-1] == '>' || low[p-1] == ':')) {
+					continue
+				}
+				if tk.wordEnd && e < len(low) && isIdent(low[e]) {
+					continue
+				}
+				if tk.arg != nil && !tk.arg(low[e:min(len(low), e+64)]) {
+					continue
+				}
+				want = append(want, event{pos: p, end: e, kind: tk.kind, tok: tk})
+			}
+		}
+		if len(got) != len(want) {
+			t.Fatalf("%q: %d tokens, want %d", src, len(got), len(want))
+		}
+		for i := range got {
+			if got[i] != want[i] {
+				t.Fatalf("%q: token %d is %+v, want %+v", src, i, got[i], want[i])
+			}
+		}
+	}
+}
+
+// ResetSize: a file that comes whole in one Write is scanned in place
+// with the result of the copying path; one that grows after its stat is
+// reported truncated, with what was scanned; one that shrank is scanned
+// as usual.
+func TestResetSize(t *testing.T) {
+	e := newEngine(t)
+	for _, f := range loadArchive(t, "testdata/samples/php.txtar") {
+		want := scanChunks(e, f.name, f.data, []int{4096})
+		s := e.NewScanner()
+		s.ResetSize(FamilyOf(f.name), int64(len(f.data)))
+		s.Write(f.data)
+		if got := s.Result(); !sameResult(got, want) || got.Size != int64(len(f.data)) {
+			t.Errorf("%s in place: %+v, copying: %+v", f.name, got, want)
+		}
+	}
+	src := []byte("<?php system($_GET['c']);\n")
+	s := e.NewScanner()
+	s.ResetSize(FamilyPHP, int64(len(src)))
+	s.Write(src)
+	s.Write([]byte("eval($_POST['x']);\n")) // appended after the stat
+	r := s.Result()
+	if !r.Truncated || r.Size != int64(len(src))+19 || !r.Has("php.request-exec") || r.Has("php.request-eval") {
+		t.Errorf("grown file: %+v", r)
+	}
+	s.ResetSize(FamilyPHP, 1000) // shrank: comes in a short Write
+	s.Write(src)
+	if r := s.Result(); r.Truncated || !r.Has("php.request-exec") {
+		t.Errorf("shrunk file: %+v", r)
+	}
+	s.ResetSize(FamilyNone, SniffLen+1) // sniffed in place
+	s.Write(bytes.Repeat([]byte{0xff}, SniffLen+1))
+	if !s.NotScript() {
+		t.Error("binary content scanned in place: NotScript false")
+	}
+	img := []byte("GIF89a\n<?php passthru($_REQUEST['c']); ?>")
+	s.ResetSize(FamilyNone, int64(len(img)))
+	s.Write(img)
+	if r := s.Result(); r.Family != FamilyPHP || !r.Sniffed || !r.Has("php.request-exec") {
+		t.Errorf("sniffed in place: %+v", r)
 	}
 }

@@ -36,7 +36,12 @@ const (
 	catProbe
 	catRequestFn // returns request input
 	catStrReplace
-	catExtract // extract(), parse_str(): turns input into variables
+	catExtract      // extract(), parse_str(): turns input into variables
+	catCallbackLast // the callable is the last argument (array_udiff, ...)
+	catInclude      // include, require (language constructs, often written as calls)
+	catGetenv       // getenv('HTTP_...') returns a request header
+	catPutenv
+	catMail // mail(): its fifth argument goes to the sendmail command line
 )
 
 var phpFuncs = map[string]phpCat{
@@ -54,6 +59,9 @@ var phpFuncs = map[string]phpCat{
 	"array_filter": catCallback2, "array_walk": catCallback2, "array_walk_recursive": catCallback2,
 	"array_reduce": catCallback2, "usort": catCallback2, "uasort": catCallback2, "uksort": catCallback2,
 	"preg_replace_callback": catCallback2, "iterator_apply": catCallback2,
+	"array_udiff": catCallbackLast, "array_uintersect": catCallbackLast, "array_diff_ukey": catCallbackLast,
+	"array_intersect_ukey": catCallbackLast, "array_udiff_assoc": catCallbackLast, "array_uintersect_assoc": catCallbackLast,
+	"array_diff_uassoc": catCallbackLast, "array_intersect_uassoc": catCallbackLast,
 
 	"base64_decode": catDecoder, "gzinflate": catDecoder, "gzuncompress": catDecoder, "gzdecode": catDecoder,
 	"str_rot13": catDecoder, "strrev": catDecoder, "hex2bin": catDecoder, "convert_uudecode": catDecoder,
@@ -61,6 +69,10 @@ var phpFuncs = map[string]phpCat{
 	"rawurldecode": catDecoderWeak, "urldecode": catDecoderWeak, "openssl_decrypt": catDecoderWeak, "mcrypt_decrypt": catDecoderWeak,
 
 	"file_put_contents": catWrite1, "fopen": catWrite1, "move_uploaded_file": catWrite2, "copy": catWrite2,
+	"fwrite": catWrite2, "fputs": catWrite2,
+
+	"include": catInclude, "include_once": catInclude, "require": catInclude, "require_once": catInclude,
+	"getenv": catGetenv, "putenv": catPutenv, "mail": catMail, "mb_send_mail": catMail,
 
 	"chr":             catChr,
 	"ini_get":         catProbe,
@@ -102,6 +114,9 @@ type phpCall struct {
 const (
 	argWindow  = 512  // bytes of arguments looked at after a '('
 	flowWindow = 1536 // bytes looked back for an assignment feeding a sink
+	// bytes of look-back allowed per byte of the region (plus 64
+	// windows): far above what code uses (a few per cent of it)
+	flowBudgetPerByte = 8
 )
 
 func (a *analysis) scanPHP() {
@@ -118,58 +133,144 @@ func (a *analysis) scanPHP() {
 	}
 }
 
-// phpScan collects, in one pass over the '(' and '$' bytes, the calls of
-// interest and the positions of request input, both in position order.
+// phpScan collects the calls of interest, in position order, and the
+// request input that is indexed ($_GET[...], $GLOBALS['_POST'],
+// ${'_GET'}[...]) or an argument, which the rules that look at the whole
+// file need (includes, command-named parameters, superglobals reached by
+// name). One vectorised byte search per candidate: in PHP a '(' comes
+// every hundred bytes or so, a '[' every three hundred. Request input
+// elsewhere is looked for only where a rule asks ([analysis.hasReqIn]):
+// a '$' comes every sixty or seventy bytes, and visiting them all would
+// cost more than the rest of the scan.
 func (a *analysis) phpScan() {
 	b := a.b
 	a.calls = a.calls[:0]
+	a.extractAt = extractUnknown
 	a.reqs = a.reqs[:0]
-	// Eight bytes at a time: flag every '(' and every '$' followed by
-	// '_', '{', 'G' or 'H' ($_GET, ${'_POST'}, $GLOBALS['_GET'], PHP 4's
-	// $HTTP_GET_VARS), then visit the flagged bytes (a flag above a true
-	// match may be false: each is checked).
-	const ones = 0x0101010101010101
-	const highs = 0x8080808080808080
-	zero := func(v uint64) uint64 { return (v - ones) &^ v }
-	i := 0
-	for ; i+9 <= len(b); i += 8 {
-		w := binary.LittleEndian.Uint64(b[i:])
-		w1 := binary.LittleEndian.Uint64(b[i+1:])
-		next := zero(w1^(ones*'_')) | zero(w1^(ones*'{')) | zero(w1^(ones*'G')) | zero(w1^(ones*'H'))
-		t := (zero(w^(ones*'(')) | zero(w^(ones*'$'))&next) & highs
-		for t != 0 {
-			p := i + bits.TrailingZeros64(t)/8
-			t &= t - 1
-			switch b[p] {
-			case '(':
-				a.phpParen(p)
-			case '$':
-				a.phpDollar(p)
-			}
-		}
-	}
-	for ; i < len(b); i++ {
-		switch b[i] {
-		case '(':
-			a.phpParen(i)
-		case '$':
-			a.phpDollar(i)
-		}
-	}
+	clear(a.indirect)
+	a.flowBudget = flowBudgetPerByte*len(b) + flowWindow*64
+	cands := a.cands[:0] // '$' of possible request variables
 	for i := 0; ; {
-		j := bytes.Index(b[i:], []byte("://input"))
+		j := bytes.IndexByte(b[i:], '(')
 		if j < 0 {
 			break
 		}
-		a.reqs = append(a.reqs, i+j)
-		i += j + 8
+		i += j
+		if i < 16 || i+4 > len(b) {
+			a.phpParen(i)
+			if d := requestArg(b, i); d >= 0 {
+				cands = append(cands, d)
+			}
+			i++
+			continue
+		}
+		// The common case, name(: the name's length from the 16 bytes
+		// before the '(', without a branch on it (names of every
+		// length are common, a branch on it would be mispredicted).
+		hi := nonIdentBytes(binary.LittleEndian.Uint64(b[i-8 : i]))
+		if hi>>63 == 0 {
+			lo := nonIdentBytes(binary.LittleEndian.Uint64(b[i-16 : i-8]))
+			zh := bits.LeadingZeros64(hi)
+			n := (zh >> 3) + (zh>>6)*(bits.LeadingZeros64(lo)>>3) // 16: 16 or more
+			if n == 16 {
+				n = i - identStart(b, i-1, max(0, i-42))
+			}
+			a.phpCallee(i, i-n, i-1)
+		} else {
+			a.phpParen(i)
+		}
+		// An argument: foo($_POST), foreach (${'_GET'} as ...). One
+		// space is looked past (WordPress writes "foo( $x )").
+		q := i + 1 + int(spaceOrTab[b[i+1]])
+		switch uint16(b[q]) | uint16(b[q+1])<<8 {
+		case '$' | '_'<<8, '$' | '{'<<8, '$' | 'G'<<8, '$' | 'H'<<8:
+			cands = append(cands, q)
+		}
+		i++
 	}
+	for i := 0; ; {
+		j := bytes.IndexByte(b[i:], '[')
+		if j < 0 {
+			break
+		}
+		i += j
+		if d := a.indexedVar(i); d >= 0 {
+			cands = append(cands, d)
+		}
+		i++
+	}
+	slices.Sort(cands)
+	cands = slices.Compact(cands)
+	for _, p := range cands {
+		a.phpDollar(p, true)
+	}
+	a.cands = cands
+	// The rules walk the calls in the order of their callees; only
+	// $x[f()](...) puts a callee before the one of a call found earlier.
+	byStart := func(x, y phpCall) int { return x.start - y.start }
+	if !slices.IsSortedFunc(a.calls, byStart) {
+		slices.SortStableFunc(a.calls, byStart)
+	}
+	a.reqFns = a.reqFns[:0]
 	for _, c := range a.calls {
-		if c.cat == catRequestFn {
+		if c.cat == catRequestFn || c.cat == catGetenv && bytes.Contains(b[c.open:c.end], []byte("HTTP_")) {
 			a.reqs = append(a.reqs, c.start)
+			a.reqFns = append(a.reqFns, c.start)
 		}
 	}
 	slices.Sort(a.reqs)
+}
+
+// requestArg returns the position of the '$' of a possible request
+// variable that is the first argument of the '(' at p, or -1.
+func requestArg(b []byte, p int) int {
+	q := p + 1
+	if q < len(b) && spaceOrTab[b[q]] != 0 {
+		q++
+	}
+	if q+1 < len(b) && b[q] == '$' && maybeRequestVar(b[q+1]) {
+		return q
+	}
+	return -1
+}
+
+var spaceOrTab = [256]uint8{' ': 1, '\t': 1}
+
+// maybeRequestVar reports whether a '$' followed by c may start request
+// input: $_GET, ${'_POST'}, $GLOBALS['_GET'], $HTTP_GET_VARS.
+func maybeRequestVar(c byte) bool {
+	return c == '_' || c == '{' || c == 'G' || c == 'H'
+}
+
+// indexedVar returns the position of the '$' of the variable indexed by
+// the '[' at p, if it may be request input ($_..., $GLOBALS, $HTTP_...,
+// ${...}), or -1.
+func (a *analysis) indexedVar(p int) int {
+	b := a.b
+	k := p - 1
+	for k >= 0 && k > p-8 && (b[k] == ' ' || b[k] == '\t') {
+		k--
+	}
+	if k < 1 {
+		return -1
+	}
+	// The names all end in a capital: $_GET, $GLOBALS, $HTTP_GET_VARS.
+	if c := b[k]; (c < 'A' || c > 'Z') && c != '}' {
+		return -1
+	}
+	if b[k] == '}' {
+		// ${'_GET'}[...]
+		lo := max(0, k-24)
+		if d := bytes.LastIndex(b[lo:k], []byte("${")); d >= 0 {
+			return lo + d
+		}
+		return -1
+	}
+	s := identStart(b, k, max(0, k-23))
+	if s == k+1 || s == 0 || b[s-1] != '$' || !maybeRequestVar(b[s]) {
+		return -1
+	}
+	return s - 1
 }
 
 // phpParen looks at the callee before the '(' at p.
@@ -178,6 +279,16 @@ func (a *analysis) phpParen(p int) {
 	k := p - 1
 	for k >= 0 && k > p-16 && (b[k] == ' ' || b[k] == '\t') {
 		k--
+	}
+	if k > 0 && b[k] == '/' && b[k-1] == '*' {
+		// $f/**/(...): a comment hides the call.
+		lo := max(0, k-256)
+		if c := bytes.LastIndex(b[lo:k-1], []byte("/*")); c >= 0 {
+			k = lo + c - 1
+			for k >= 0 && k > p-300 && (b[k] == ' ' || b[k] == '\t') {
+				k--
+			}
+		}
 	}
 	if k < 0 {
 		return
@@ -211,18 +322,20 @@ func (a *analysis) phpParen(p int) {
 		// (expr)(...) and 'name'(...): dynamic calls. "foo()(" is
 		// common in modern code; keep them, they only count with
 		// request input or a sink name.
-		a.calls = append(a.calls, phpCall{kind: ckExpr, start: k, open: p, end: a.argsEnd(p)})
+		a.calls = append(a.calls, phpCall{kind: ckExpr, start: k, open: p, end: -1}) // end: when needed
 	}
 }
 
 // phpNamedCall handles an identifier ending at k followed by '(' at p.
 func (a *analysis) phpNamedCall(p, k int) {
+	a.phpCallee(p, identStart(a.b, k, max(0, k-41)), k)
+}
+
+// phpCallee handles the identifier b[s:k+1] followed by the '(' at p
+// (when it is longer than 41 bytes, s may be later than its start).
+func (a *analysis) phpCallee(p, s, k int) {
 	b := a.b
-	s := k
-	for s > 0 && s > k-40 && isIdent(b[s-1]) {
-		s--
-	}
-	if s > 0 && isIdent(b[s-1]) {
+	if s < k-40 {
 		return // longer than any name we want
 	}
 	n := k + 1 - s
@@ -257,30 +370,41 @@ func (a *analysis) phpNamedCall(p, k int) {
 			}
 		}
 	}
-	if w := wordBefore(b, s); w == "function" || w == "new" || w == "fn" {
+	if isWord(wordBefore(b, s), "function", "new", "fn") {
 		return
 	}
 	a.calls = append(a.calls, phpCall{kind: ckNamed, cat: cat, start: s, open: p, end: a.argsEnd(p)})
 }
 
-// wordBefore returns the lower-case word before b[s] (across spaces),
-// up to 8 bytes, or "".
-func wordBefore(b []byte, s int) string {
+// wordBefore returns the word before b[s] (across spaces), up to 8
+// bytes, as it is written, or nil. Compare it with [isWord].
+func wordBefore(b []byte, s int) []byte {
 	k := s - 1
 	for k >= 0 && k > s-16 && isSpace(b[k]) {
 		k--
 	}
 	if k == s-1 { // no space: not a separate word
-		return ""
+		return nil
 	}
 	e := k + 1
 	for k >= 0 && e-k <= 8 && isIdent(b[k]) {
 		k--
 	}
 	if k >= 0 && isIdent(b[k]) {
-		return ""
+		return nil
 	}
-	return string(bytes.ToLower(b[k+1 : e]))
+	return b[k+1 : e]
+}
+
+// isWord reports whether w is one of the lower-case words, in any case
+// (PHP keywords are case-insensitive).
+func isWord(w []byte, words ...string) bool {
+	for _, x := range words {
+		if len(w) == len(x) && hasPrefixFold(w, x) {
+			return true
+		}
+	}
+	return false
 }
 
 // argsEnd returns the position of the ')' matching the '(' at p, skipping
@@ -325,59 +449,91 @@ func skipString(b []byte, i int) int {
 	return -1
 }
 
-// phpDollar looks at the variable at p: $_GET and friends, PHP 4's
-// $HTTP_*_VARS and superglobals reached by name (${'_GET'},
-// $GLOBALS['_POST']) are request input.
-func (a *analysis) phpDollar(p int) {
+// phpDollar reports whether the variable at p is request input: $_GET
+// and friends, PHP 4's $HTTP_*_VARS and superglobals reached by name
+// (${'_GET'}, $GLOBALS['_POST']). With record, it is added to a.reqs.
+// A superglobal reached by name counts as an indicator, once per
+// position.
+func (a *analysis) phpDollar(p int, record bool) bool {
 	rest := a.b[p+1:]
 	if len(rest) < 3 {
-		return
+		return false
 	}
+	req, byName := false, 0
 	switch rest[0] {
 	case '_':
 		rest = rest[1:]
 		switch {
 		case hasWord(rest, "GET"), hasWord(rest, "POST"), hasWord(rest, "REQUEST"),
 			hasWord(rest, "COOKIE"), hasWord(rest, "FILES"):
-			a.reqs = append(a.reqs, p)
+			req = true
 		case hasWord(rest, "SERVER"):
 			// Only the parts a client controls.
 			w := rest[6:min(len(rest), 40)]
-			if bytes.Contains(w, []byte("HTTP_")) || bytes.Contains(w, []byte("QUERY_STRING")) ||
-				bytes.Contains(w, []byte("REQUEST_URI")) || bytes.Contains(w, []byte("PATH_INFO")) {
-				a.reqs = append(a.reqs, p)
-			}
+			req = bytes.Contains(w, []byte("HTTP_")) || bytes.Contains(w, []byte("QUERY_STRING")) ||
+				bytes.Contains(w, []byte("REQUEST_URI")) || bytes.Contains(w, []byte("PATH_INFO"))
 		}
 	case 'H':
 		if bytes.HasPrefix(rest, []byte("HTTP_")) {
 			rest = rest[5:]
-			if hasWord(rest, "GET_VARS") || hasWord(rest, "POST_VARS") || hasWord(rest, "COOKIE_VARS") || hasWord(rest, "RAW_POST_DATA") {
-				a.reqs = append(a.reqs, p)
-			}
+			req = hasWord(rest, "GET_VARS") || hasWord(rest, "POST_VARS") || hasWord(rest, "COOKIE_VARS") || hasWord(rest, "RAW_POST_DATA")
 		}
 	case '{':
-		a.indirectSuperglobal(p, rest[1:])
+		byName = indirectSuperglobal(rest[1:])
 	case 'G':
 		if bytes.HasPrefix(rest, []byte("GLOBALS[")) {
-			a.indirectSuperglobal(p, rest[8:])
+			byName = indirectSuperglobal(rest[8:])
 		}
 	}
+	if byName > 0 {
+		req = true
+		if _, seen := a.indirect[p]; !seen {
+			if a.indirect == nil {
+				a.indirect = map[int]struct{}{}
+			}
+			a.indirect[p] = struct{}{}
+			a.found(phpSuperglobalIndirect, p, p+byName+14)
+		}
+	}
+	if req && record {
+		a.reqs = append(a.reqs, p)
+	}
+	return req
 }
 
-// indirectSuperglobal looks at what follows "${" or "$GLOBALS[" at p: a
-// quoted superglobal name.
-func (a *analysis) indirectSuperglobal(p int, rest []byte) {
-	rest = bytes.TrimLeft(rest[:min(len(rest), 16)], " \t")
-	if len(rest) < 2 || (rest[0] != '\'' && rest[0] != '"') || rest[1] != '_' {
-		return
+// indirectSuperglobal looks at what follows "${" or "$GLOBALS[": a
+// quoted superglobal name, possibly in pieces ('_PO'.'ST'). It returns
+// the length of the name, or 0.
+func indirectSuperglobal(rest []byte) int {
+	rest = bytes.TrimLeft(rest[:min(len(rest), 64)], " \t")
+	if len(rest) < 2 || (rest[0] != '\'' && rest[0] != '"') {
+		return 0
 	}
-	q, name := rest[0], rest[2:]
-	for _, w := range []string{"GET", "POST", "REQUEST", "COOKIE", "FILES"} {
-		if len(name) > len(w) && string(name[:len(w)]) == w && name[len(w)] == q {
-			a.found(phpSuperglobalIndirect, p, p+len(w)+14)
-			a.reqs = append(a.reqs, p)
+	// Concatenate the literal pieces (at most 16 bytes of name).
+	var buf [16]byte
+	n := 0
+	for len(rest) > 0 && (rest[0] == '\'' || rest[0] == '"') {
+		j := bytes.IndexByte(rest[1:], rest[0])
+		if j < 0 || n+j > len(buf) {
+			return 0
 		}
+		n += copy(buf[n:], rest[1:1+j])
+		rest = bytes.TrimLeft(rest[j+2:], " \t")
+		if len(rest) == 0 || rest[0] != '.' {
+			break
+		}
+		rest = bytes.TrimLeft(rest[1:], " \t")
 	}
+	switch string(buf[:n]) {
+	case "_GET", "_POST", "_REQUEST", "_COOKIE", "_FILES":
+		return n - 1
+	}
+	return 0
+}
+
+// hasWordFold is hasWord in any case (PHP keywords).
+func hasWordFold(b []byte, w string) bool {
+	return hasPrefixFold(b, w) && (len(b) == len(w) || !isIdent(b[len(w)]))
 }
 
 // hasWord reports whether b starts with w followed by a non-identifier.
@@ -385,17 +541,53 @@ func hasWord(b []byte, w string) bool {
 	return len(b) >= len(w) && string(b[:len(w)]) == w && (len(b) == len(w) || !isIdent(b[len(w)]))
 }
 
-// reqIn returns the first request position in [s, e), or -1.
+// hasReqIn reports whether there is request input in [s, e) (a variable or
+// "://input" starting there, or a call of a function returning input).
 // Request input in a comment or in inline HTML does not count (the lexer
 // runs only when there is a candidate).
-func (a *analysis) reqIn(s, e int) int {
-	i, _ := slices.BinarySearch(a.reqs, s)
-	for ; i < len(a.reqs) && a.reqs[i] < e; i++ {
-		if k := a.lex.kindAt(a.reqs[i]); k != spanComment && k != spanHTML {
-			return a.reqs[i]
+func (a *analysis) hasReqIn(s, e int) bool {
+	b := a.b
+	e = min(e, len(b))
+	for i := s; i < e; {
+		j := bytes.IndexByte(b[i:e], '$')
+		if j < 0 {
+			break
+		}
+		p := i + j
+		i = p + 1
+		if p+1 < len(b) {
+			switch b[p+1] {
+			case '_', '{', 'G', 'H':
+				if a.phpDollar(p, false) && a.code(p) {
+					return true
+				}
+			}
 		}
 	}
-	return -1
+	for i := s; i < e; {
+		j := bytes.Index(b[i:min(len(b), e+7)], []byte("://input"))
+		if j < 0 {
+			break
+		}
+		if a.code(i + j) {
+			return true
+		}
+		i += j + 8
+	}
+	i, _ := slices.BinarySearch(a.reqFns, s)
+	for ; i < len(a.reqFns) && a.reqFns[i] < e; i++ {
+		if a.code(a.reqFns[i]) {
+			return true
+		}
+	}
+	return false
+}
+
+// code reports whether position p is code, or a string (request input
+// in a string is interpolated or used), not a comment or inline HTML.
+func (a *analysis) code(p int) bool {
+	k := a.lex.kindAt(p)
+	return k != spanComment && k != spanHTML
 }
 
 // phpCorrelate judges each call of interest by its arguments.
@@ -408,7 +600,7 @@ func (a *analysis) phpCorrelate() {
 		inner := a.calls[ci+1:]
 		switch c.kind {
 		case ckVar:
-			if a.reqIn(c.open, c.end) >= 0 || a.argFlow(c) {
+			if a.hasReqIn(c.open, c.end) || a.argFlow(c) {
 				a.found(phpRequestVarCall, c.start, c.end+1)
 			}
 			switch {
@@ -437,24 +629,33 @@ func (a *analysis) phpCorrelate() {
 			}
 			continue
 		case ckIndex:
-			if a.reqIn(c.start, c.open) >= 0 {
+			switch {
+			case a.hasReqIn(c.start, c.open):
 				a.found(phpRequestCallable, c.start, c.end+1)
-			} else if a.reqIn(c.open, c.end) >= 0 {
+			case a.assignedFrom(c.start, b[c.vs:c.ve]) == srcRequest:
+				// $a = $_POST; $a['f']($a['x'])
+				a.found(phpRequestCallable, c.start, c.end+1)
+			case a.hasReqIn(c.open, c.end):
 				a.found(phpRequestVarCall, c.start, c.end+1)
 			}
 			continue
 		case ckExpr:
-			if a.reqIn(c.start, c.open) >= 0 {
+			// foo()(...) is common in modern code: the arguments are
+			// delimited only when the callee may matter.
+			if a.hasReqIn(c.start, c.open) {
+				c.end = a.argsEnd(c.open)
 				a.found(phpRequestCallable, c.start, c.end+1)
-			} else if a.reqIn(c.open, c.end) >= 0 && (b[c.start] == '\'' || b[c.start] == '"' || a.decoderIn(inner, c.start-argWindow, c.open)) {
-				a.found(phpRequestVarCall, c.start, c.end+1)
+			} else if b[c.start] == '\'' || b[c.start] == '"' || a.decoderIn(inner, c.start-argWindow, c.open) {
+				if c.end = a.argsEnd(c.open); a.hasReqIn(c.open, c.end) {
+					a.found(phpRequestVarCall, c.start, c.end+1)
+				}
 			}
 			continue
 		}
 		switch c.cat {
 		case catExec:
 			a.found(phpExec, c.start, c.end+1)
-			if a.reqIn(c.open, c.end) >= 0 {
+			if a.hasReqIn(c.open, c.end) {
 				a.found(phpRequestExec, c.start, c.end+1)
 			} else if a.argFlow(c) || a.extracted(c.start) && bytes.IndexByte(b[c.open:c.end], '$') >= 0 {
 				a.found(phpRequestFlow, c.start, c.end+1)
@@ -468,7 +669,7 @@ func (a *analysis) phpCorrelate() {
 			}
 			dyn := a.evalDynamic(c)
 			switch {
-			case a.reqIn(c.open, c.end) >= 0:
+			case a.hasReqIn(c.open, c.end):
 				a.found(phpRequestEval, c.start, c.end+1)
 			case a.decoderIn(inner, c.open, c.end):
 				a.found(phpEvalDecoder, c.start, c.end+1)
@@ -481,37 +682,50 @@ func (a *analysis) phpCorrelate() {
 		case catPreg:
 			if a.pregE(c) {
 				a.found(phpPregE, c.start, c.end+1)
-				if a.reqIn(c.open, c.end) >= 0 {
+				if a.hasReqIn(c.open, c.end) {
 					a.found(phpRequestEval, c.start, c.end+1)
 				} else if a.decoderIn(inner, c.open, c.end) {
 					a.found(phpEvalDecoder, c.start, c.end+1)
 				}
 			}
-		case catCallback1, catCallback2:
+		case catCallback1, catCallback2, catCallbackLast:
 			n := 0
-			if c.cat == catCallback2 {
+			switch c.cat {
+			case catCallback2:
 				n = 1
+			case catCallbackLast:
+				n = -1
 			}
 			s, e, ok := a.nthArg(c, n)
 			if !ok {
 				break
 			}
+			arg := bytes.TrimSpace(b[s:e])
 			switch {
-			case a.reqIn(s, e) >= 0:
+			case a.hasReqIn(s, e):
 				a.found(phpRequestCallable, c.start, c.end+1)
 			case a.startsWithDecoder(inner, s, e, false):
 				a.found(phpEvalDecoder, c.start, c.end+1)
+			case isBareVar(arg) && a.assignedFrom(c.start, arg[1:]) == srcRequest:
+				a.found(phpRequestCallable, c.start, c.end+1)
+			case isBareVar(arg) && a.assignedFrom(c.start, arg[1:]) == srcBuilt || isLiteralConcat(arg):
+				// array_map('ass'.'ert', ...): a callable assembled
+				// from pieces.
+				a.found(phpVarCallBuilt, c.start, c.end+1)
+				if a.hasReqIn(c.open, c.end) {
+					a.found(phpRequestVarCall, c.start, c.end+1)
+				}
 			default:
 				if cat, ok := literalFunc(b[s:e]); ok {
 					// call_user_func('system', ...), array_map('assert', ...)
 					if cat == catExec {
 						a.found(phpExec, c.start, c.end+1)
-						if a.reqIn(c.open, c.end) >= 0 {
+						if a.hasReqIn(c.open, c.end) {
 							a.found(phpRequestExec, c.start, c.end+1)
 						}
 					} else {
 						a.found(phpEvalDynamic, c.start, c.end+1)
-						if a.reqIn(c.open, c.end) >= 0 {
+						if a.hasReqIn(c.open, c.end) {
 							a.found(phpRequestEval, c.start, c.end+1)
 						}
 					}
@@ -533,7 +747,11 @@ func (a *analysis) phpCorrelate() {
 			if c.cat == catWrite2 {
 				n = 1
 			}
-			if s, e, ok := a.nthArg(c, n); ok && a.reqIn(s, e) >= 0 {
+			s, e, ok := a.nthArg(c, n)
+			if c.cat == catWrite1 && lower(b[c.start]) == 'f' && lower(b[c.start+1]) == 'i' {
+				s, e, ok = c.open, c.end, true // file_put_contents: the path or the content
+			}
+			if ok && a.hasReqIn(s, e) {
 				if c.cat == catWrite1 && lower(b[c.start+1]) == 'o' && !a.fopenWrites(c) { // fopen
 					break
 				}
@@ -551,6 +769,18 @@ func (a *analysis) phpCorrelate() {
 			if chain == charChainMin {
 				a.found(anyCharChain, c.start, c.end+1)
 			}
+		case catInclude:
+			a.phpIncludeCall(c)
+		case catPutenv:
+			if s, e, ok := a.nthArg(c, 0); ok && bytes.Contains(b[s:e], []byte("LD_PRELOAD")) {
+				a.found(phpLDPreload, c.start, c.end+1)
+			}
+		case catMail:
+			// The fifth argument is added to the sendmail command
+			// line (-X logs the message to a file of one's choosing).
+			if s, e, ok := a.nthArg(c, 4); ok && a.hasReqIn(s, e) {
+				a.found(phpRequestExec, c.start, c.end+1)
+			}
 		case catProbe:
 			if s, e, ok := a.nthArg(c, 0); ok && probesExec(a.lowSlice(s, e)) {
 				a.found(phpFunctionProbe, c.start, c.end+1)
@@ -563,16 +793,29 @@ func (a *analysis) phpCorrelate() {
 // extracted reports whether extract() or parse_str() of request input
 // came before pos.
 func (a *analysis) extracted(pos int) bool {
-	for i := range a.calls {
-		c := &a.calls[i]
-		if c.start >= pos {
-			return false
-		}
-		if c.kind == ckNamed && c.cat == catExtract && a.reqIn(c.open, c.end) >= 0 {
-			return true
+	if a.extractAt == extractUnknown {
+		a.extractAt = extractNone
+		for i := range a.calls {
+			c := &a.calls[i]
+			if c.kind == ckNamed && c.cat == catExtract && a.hasReqIn(c.open, c.end) {
+				a.extractAt = c.start
+				break
+			}
 		}
 	}
-	return false
+	return a.extractAt >= 0 && a.extractAt < pos
+}
+
+// a.extractAt before it is computed, and when there is no such call.
+const (
+	extractUnknown = -2
+	extractNone    = -1
+)
+
+// callsFrom returns the index of the first call starting at or after pos.
+func (a *analysis) callsFrom(pos int) int {
+	i, _ := slices.BinarySearchFunc(a.calls, pos, func(c phpCall, pos int) int { return c.start - pos })
+	return i
 }
 
 func allUnderscores(b []byte) bool {
@@ -618,7 +861,8 @@ func (a *analysis) startsWithDecoder(calls []phpCall, s, e int, strong bool) boo
 	return false
 }
 
-// nthArg returns the bounds of the n-th (0-based) top-level argument of c.
+// nthArg returns the bounds of the n-th (0-based) top-level argument of
+// c; n = -1: the last one.
 func (a *analysis) nthArg(c *phpCall, n int) (int, int, bool) {
 	b := a.b
 	depth, k, s := 0, 0, c.open+1
@@ -644,7 +888,7 @@ func (a *analysis) nthArg(c *phpCall, n int) (int, int, bool) {
 			}
 		}
 	}
-	if k == n {
+	if k == n || n < 0 {
 		return s, c.end, true
 	}
 	return 0, 0, false
@@ -657,12 +901,72 @@ func literalFunc(arg []byte) (phpCat, bool) {
 	if len(arg) < 3 || (arg[0] != '\'' && arg[0] != '"') || arg[len(arg)-1] != arg[0] {
 		return catNone, false
 	}
-	name := string(bytes.ToLower(arg[1 : len(arg)-1]))
-	switch cat := phpFuncs[name]; cat {
+	name := arg[1 : len(arg)-1]
+	var buf [32]byte
+	if len(name) > len(buf) {
+		return catNone, false
+	}
+	for i, c := range name {
+		buf[i] = lower(c)
+	}
+	switch cat := phpFuncs[string(buf[:len(name)])]; cat {
 	case catExec, catEval, catAssert, catCreateFunc:
 		return cat, true
 	}
 	return catNone, false
+}
+
+// isLiteralConcat reports whether arg is string literals joined by '.'
+// (at least two): 'ass'.'ert'.
+func isLiteralConcat(arg []byte) bool {
+	n := 0
+	for len(arg) > 0 {
+		if arg[0] != '\'' && arg[0] != '"' {
+			return false
+		}
+		j := skipString(arg, 0)
+		if j < 0 {
+			return false
+		}
+		n++
+		arg = bytes.TrimLeft(arg[j+1:], " \t\r\n")
+		if len(arg) == 0 {
+			break
+		}
+		if arg[0] != '.' {
+			return false
+		}
+		arg = bytes.TrimLeft(arg[1:], " \t\r\n")
+	}
+	return n >= 2
+}
+
+// phpIncludeCall judges include/require written as a call: of the
+// request body (php://input), or of a data: or decoding php://filter
+// stream (code that is in no file). Request variables in the path are
+// found by phpIncludes, for both forms.
+func (a *analysis) phpIncludeCall(c *phpCall) {
+	b := a.b
+	s, e, ok := a.nthArg(c, 0)
+	if !ok {
+		return
+	}
+	if i := bytes.Index(b[s:e], []byte("://input")); i >= 0 && a.code(s+i) {
+		a.found(phpRequestInclude, c.start, c.end+1)
+		return
+	}
+	q := s // the opening quote of a literal path
+	for q < e && (isSpace(b[q]) || b[q] == '(') {
+		q++
+	}
+	if e-q < 6 || (b[q] != '\'' && b[q] != '"') {
+		return
+	}
+	lit := a.lowSlice(q+1, min(e, q+80))
+	if bytes.HasPrefix(lit, []byte("data:")) ||
+		bytes.HasPrefix(lit, []byte("php://filter")) && (bytes.Contains(lit, []byte("decode")) || bytes.Contains(lit, []byte("rot13")) || bytes.Contains(lit, []byte("inflate"))) {
+		a.found(phpIncludeWrapper, c.start, c.end+1)
+	}
 }
 
 // evalDynamic reports whether the code argument of eval/assert is built
@@ -678,7 +982,7 @@ func (a *analysis) evalDynamic(c *phpCall) bool {
 		return false
 	}
 	if c.cat == catAssert {
-		return isBareVar(arg) || a.reqIn(s, e) >= 0 || a.decoderIn(a.calls, s, e)
+		return isBareVar(arg) || a.hasReqIn(s, e) || a.decoderIn(a.calls, s, e)
 	}
 	if (arg[0] == '\'' || arg[0] == '"') && skipString(arg, 0) == len(arg)-1 {
 		return false // a constant string
@@ -782,8 +1086,13 @@ func onlyJoiners(b []byte) bool {
 	return true
 }
 
-// lowSlice returns the lower case of b[s:e] (a short argument).
-func (a *analysis) lowSlice(s, e int) []byte { return bytes.ToLower(a.b[s:e]) }
+// lowSlice returns the lower case of b[s:e] (a short argument), in a
+// scratch buffer valid until the next call.
+func (a *analysis) lowSlice(s, e int) []byte {
+	a.scratch = slices.Grow(a.scratch[:0], e-s)[:e-s]
+	toLowerASCII(a.scratch, a.b[s:e])
+	return a.scratch
+}
 
 // probesExec reports whether an ini_get/function_exists argument asks
 // about command functions or their restrictions.
@@ -811,20 +1120,27 @@ const (
 func (a *analysis) assignedFrom(pos int, name []byte) source {
 	b := a.b
 	lo := max(0, pos-flowWindow)
+	// A file made of dynamic calls would make every call look back
+	// over its window: the looking back is bounded per region.
+	if a.flowBudget -= pos - lo; a.flowBudget < 0 {
+		return srcUnknown
+	}
 	var needle [48]byte
 	if len(name)+1 > len(needle) {
 		return srcUnknown
 	}
 	needle[0] = '$'
 	n := 1 + copy(needle[1:], name)
-	end := pos
-	for end > lo {
-		k := bytes.LastIndex(b[lo:end], needle[:n])
+	// The latest "$name =" before pos: the occurrences are found forwards
+	// (a vectorised search; the window is short).
+	rs := -1
+	for i := lo; i < pos; {
+		k := bytes.Index(b[i:pos], needle[:n])
 		if k < 0 {
-			return srcUnknown
+			break
 		}
-		k += lo
-		end = k
+		k += i
+		i = k + n
 		v := k + n
 		if v < len(b) && isIdent(b[v]) {
 			continue
@@ -838,37 +1154,42 @@ func (a *analysis) assignedFrom(pos int, name []byte) source {
 		if v+1 >= len(b) || b[v] != '=' || b[v+1] == '=' || b[v+1] == '>' {
 			continue
 		}
-		rs := v + 1
-		re := bytes.IndexByte(b[rs:min(len(b), rs+argWindow)], ';')
-		if re < 0 {
-			re = min(len(b), rs+argWindow)
-		} else {
-			re += rs
-		}
-		if a.reqIn(rs, re) >= 0 {
-			return srcRequest
-		}
-		for i := range a.calls {
-			c := &a.calls[i]
-			if c.start >= re {
-				break
-			}
-			if c.start >= rs && c.kind == ckNamed && (c.cat == catDecoder || c.cat == catDecoderWeak || c.cat == catChr || c.cat == catStrReplace) {
-				return srcBuilt
-			}
-		}
-		rhs := bytes.TrimSpace(b[rs:re])
-		if bytes.Contains(rhs, []byte("'.'")) || bytes.Contains(rhs, []byte(`"."`)) ||
-			bytes.Contains(rhs, []byte("' . '")) || bytes.Contains(rhs, []byte(`" . "`)) {
-			return srcBuilt
-		}
-		if _, ok := literalFunc(rhs); ok {
-			return srcBuilt
-		}
-		if len(rhs) > 2 && rhs[0] == '"' && bytes.Count(rhs, []byte(`\x`)) >= 3 {
-			return srcBuilt // "\x73\x79\x73...": a name spelled in escapes
-		}
+		rs = v + 1
+	}
+	if rs < 0 {
 		return srcUnknown
+	}
+	re := bytes.IndexByte(b[rs:min(len(b), rs+argWindow)], ';')
+	if re < 0 {
+		re = min(len(b), rs+argWindow)
+	} else {
+		re += rs
+	}
+	if w := bytes.TrimLeft(b[rs:re], " \t\r\n&@"); hasWordFold(w, "function") || hasWordFold(w, "fn") || hasWordFold(w, "static") {
+		return srcUnknown // a closure: its body is code, not the value
+	}
+	if a.hasReqIn(rs, re) {
+		return srcRequest
+	}
+	for i := a.callsFrom(rs); i < len(a.calls); i++ {
+		c := &a.calls[i]
+		if c.start >= re {
+			break
+		}
+		if c.kind == ckNamed && (c.cat == catDecoder || c.cat == catDecoderWeak || c.cat == catChr || c.cat == catStrReplace) {
+			return srcBuilt
+		}
+	}
+	rhs := bytes.TrimSpace(b[rs:re])
+	if bytes.Contains(rhs, []byte("'.'")) || bytes.Contains(rhs, []byte(`"."`)) ||
+		bytes.Contains(rhs, []byte("' . '")) || bytes.Contains(rhs, []byte(`" . "`)) {
+		return srcBuilt
+	}
+	if _, ok := literalFunc(rhs); ok {
+		return srcBuilt
+	}
+	if len(rhs) > 2 && rhs[0] == '"' && bytes.Count(rhs, []byte(`\x`)) >= 3 {
+		return srcBuilt // "\x73\x79\x73...": a name spelled in escapes
 	}
 	return srcUnknown
 }
@@ -885,7 +1206,7 @@ func (a *analysis) argFlow(c *phpCall) bool {
 		for j < c.end && isIdent(b[j]) {
 			j++
 		}
-		if j-i-1 > 40 {
+		if j-i-1 > 40 || string(b[i+1:j]) == "this" { // $this is never assigned
 			i = j
 			continue
 		}
@@ -925,22 +1246,44 @@ func (a *analysis) phpBackticks() {
 		}
 		ok := p >= 0 && bytes.IndexByte([]byte("=(.,[?"), b[p]) >= 0
 		if !ok {
-			switch wordBefore(b, open) {
-			case "echo", "print", "return":
-				ok = true
-			}
+			ok = isWord(wordBefore(b, open), "echo", "print", "return")
 		}
-		if !ok {
+		if !ok || commentLine(b, open) {
 			continue
 		}
 		if a.lex.kindAt(open) != spanBacktick {
 			continue
 		}
 		a.found(phpExec, open, closing+1)
-		if a.reqIn(open, closing) >= 0 {
+		if a.hasReqIn(open, closing) {
 			a.found(phpRequestExec, open, closing+1)
 		}
 	}
+}
+
+// commentLine reports whether the line holding b[p] starts like a
+// comment line ("*" in a docblock, "//", "#"): docblocks quote variables
+// in backticks ("the hook name, `$action`, ..."), and asking the lexer
+// would mean lexing the file up to there.
+func commentLine(b []byte, p int) bool {
+	lo := max(0, p-256)
+	ls := bytes.LastIndexByte(b[lo:p], '\n')
+	if ls < 0 && lo > 0 {
+		return false // a long line: let the lexer tell
+	}
+	ls += lo + 1
+	for ls < p && (b[ls] == ' ' || b[ls] == '\t') {
+		ls++
+	}
+	switch {
+	case b[ls] == '*':
+		return true
+	case b[ls] == '#':
+		return ls+1 < len(b) && b[ls+1] != '['
+	case b[ls] == '/':
+		return ls+1 < len(b) && b[ls+1] == '/'
+	}
+	return false
 }
 
 // phpIncludes finds include/require of a path built from request input.
@@ -951,10 +1294,8 @@ func (a *analysis) phpIncludes() {
 		if k := bytes.LastIndexByte(b[ls:r], '\n'); k >= 0 {
 			ls += k + 1
 		}
-		if k := bytes.LastIndexByte(b[ls:r], ';'); k >= 0 {
-			ls += k + 1
-		}
-		seg := bytes.ToLower(b[ls:r])
+		ls = statementStart(b, ls, r)
+		seg := a.lowSlice(ls, r)
 		for _, kw := range []string{"include", "require"} {
 			k := bytes.Index(seg, []byte(kw))
 			if k < 0 || (k > 0 && isIdent(seg[k-1])) {
@@ -968,6 +1309,40 @@ func (a *analysis) phpIncludes() {
 			a.found(phpRequestInclude, ls+k, r+12)
 		}
 	}
+}
+
+// statementStart returns the position after the last ';' in b[lo:r]
+// that is not inside a quoted string ("data:text/plain;base64,"), or lo.
+// Quotes are counted from lo: a heuristic for one line of code.
+func statementStart(b []byte, lo, r int) int {
+	for e := r; ; {
+		k := bytes.LastIndexByte(b[lo:e], ';')
+		if k < 0 {
+			return lo
+		}
+		k += lo
+		if quotesBalanced(b[lo:k]) {
+			return k + 1
+		}
+		e = k
+	}
+}
+
+// quotesBalanced reports whether b leaves no single- or double-quoted
+// string open (escapes counted).
+func quotesBalanced(b []byte) bool {
+	var q byte
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; {
+		case q != 0 && c == '\\':
+			i++
+		case q != 0 && c == q:
+			q = 0
+		case q == 0 && (c == '\'' || c == '"'):
+			q = c
+		}
+	}
+	return q == 0
 }
 
 // phpCmdParams finds request parameters named like a command.

@@ -5,9 +5,11 @@ import "bytes"
 // Scanner scans one file at a time as its bytes stream past: it is an
 // [io.Writer] to feed with the chunks a hashing loop reads, so a file is
 // read once for both. Its memory is bounded by the engine's MaxBytes plus
-// TailBytes whatever the file's size, and the matching done in
-// [Scanner.Result] is linear in what was kept. A Scanner is reused across
-// files ([Scanner.Reset]) and must not be shared between goroutines.
+// TailBytes whatever the file's size, and the matching (in
+// [Scanner.Result], or in the Write that brings a whole file, see
+// [Scanner.ResetSize]) is linear in what was kept. A Scanner is reused
+// across files ([Scanner.Reset]) and must not be shared between
+// goroutines.
 //
 //	s := engine.NewScanner()
 //	for each file {
@@ -15,6 +17,10 @@ import "bytes"
 //		... for each chunk: hash.Write(chunk); s.Write(chunk) ...
 //		res := s.Result()
 //	}
+//
+// A caller that knows the file's size (from fstat) says so with
+// [Scanner.ResetSize]: a file that then comes in one Write, the common
+// case for scripts, is scanned right there without being copied.
 type Scanner struct {
 	e   *Engine
 	fam Family
@@ -29,7 +35,12 @@ type Scanner struct {
 	total   int64
 	// newlines seen after head (the tail's line numbers need them)
 	linesAfterHead int64
-	a              analysis
+	// size announced by ResetSize (-1: unknown); inPlace: the file came
+	// whole in the first Write and was scanned there (a.hits hold the
+	// result).
+	size    int64
+	inPlace bool
+	a       analysis
 }
 
 // NewScanner returns a Scanner using e's settings.
@@ -40,7 +51,18 @@ func (e *Engine) NewScanner() *Scanner {
 // Reset starts a new file of family fam. With [FamilyNone] the scanner
 // sniffs the first [SniffLen] bytes ([Sniff]) and scans the file only if
 // they look like a script.
-func (s *Scanner) Reset(fam Family) {
+func (s *Scanner) Reset(fam Family) { s.ResetSize(fam, -1) }
+
+// ResetSize is [Scanner.Reset] for a file of size bytes. When the first
+// Write brings exactly size bytes (and size is within the engine's
+// MaxBytes), they are scanned in place instead of copied. If more bytes
+// follow (the file grew after the caller's stat), they are counted, not
+// scanned, and the result says Truncated: a caller that re-reads a file
+// that changed under it, as the hashing pass does, calls ResetSize again
+// for the new read.
+func (s *Scanner) ResetSize(fam Family, size int64) {
+	s.size = size
+	s.inPlace = false
 	s.fam = fam
 	s.off = false
 	s.sniffed = fam == FamilyNone
@@ -59,8 +81,13 @@ func (s *Scanner) NotScript() bool { return s.off }
 // reference to p.
 func (s *Scanner) Write(p []byte) (int, error) {
 	n := len(p)
+	if s.total == 0 && n > 0 && int64(n) == s.size && n <= s.e.maxBytes && !s.off {
+		s.total = int64(n)
+		s.scanInPlace(p)
+		return n, nil
+	}
 	s.total += int64(n)
-	if s.off {
+	if s.off || s.inPlace {
 		return n, nil
 	}
 	if room := s.e.maxBytes - len(s.head); room > 0 {
@@ -104,6 +131,19 @@ func (s *Scanner) Write(p []byte) (int, error) {
 
 var newline = []byte{'\n'}
 
+// scanInPlace scans p, the whole file, without copying it.
+func (s *Scanner) scanInPlace(p []byte) {
+	if s.fam == FamilyNone {
+		if s.fam = Sniff(p); s.fam == FamilyNone {
+			s.off = true
+			return
+		}
+	}
+	s.inPlace = true
+	s.a.reset(s.e, s.fam)
+	s.a.scanRegion(p, 1)
+}
+
 // decide sniffs the family of a file given as FamilyNone.
 func (s *Scanner) decide() {
 	s.fam = Sniff(s.head)
@@ -113,8 +153,9 @@ func (s *Scanner) decide() {
 	}
 }
 
-// Result scans what was kept of the file and returns the verdict. Call it
-// once per file, after the last Write.
+// Result scans what was kept of the file (unless it was scanned in
+// place) and returns the verdict. Call it once per file, after the last
+// Write.
 func (s *Scanner) Result() Result {
 	if s.fam == FamilyNone && !s.off {
 		s.decide()
@@ -125,6 +166,10 @@ func (s *Scanner) Result() Result {
 		return r
 	}
 	a := &s.a
+	if s.inPlace {
+		r.Truncated = s.total > s.size
+		return s.finish(r)
+	}
 	a.reset(s.e, s.fam)
 	a.scanRegion(s.head, 1)
 	if s.total > int64(len(s.head)) {
@@ -145,7 +190,12 @@ func (s *Scanner) Result() Result {
 			a.scanRegion(tail, int(firstLine))
 		}
 	}
-	r.Matches = a.matches()
+	return s.finish(r)
+}
+
+// finish fills r from the hits.
+func (s *Scanner) finish(r Result) Result {
+	r.Matches = s.a.matches()
 	for _, m := range r.Matches {
 		r.Score += m.Weight
 	}

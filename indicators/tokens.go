@@ -2,6 +2,7 @@ package indicators
 
 import (
 	"bytes"
+	"math/bits"
 	"slices"
 )
 
@@ -30,6 +31,7 @@ const (
 	kMarker
 	kCmdForm
 	kSSIExec
+	kInternals // servlet container internals (memory shells)
 )
 
 // tok is one token.
@@ -155,6 +157,8 @@ var jspTokens = []tok{
 	{lit: "request.getquerystring", kind: kRequest},
 	{lit: "request.getpart", kind: kRequest},
 	{lit: "getparametervalues", kind: kRequest},
+	{lit: "getparametermap", kind: kRequest},
+	{lit: "request.getcookies", kind: kRequest},
 	{lit: "runtime.getruntime", kind: kExec},
 	{lit: "java.lang.runtime", kind: kExec},
 	{lit: "java.lang.processbuilder", kind: kExec},
@@ -168,6 +172,14 @@ var jspTokens = []tok{
 	{lit: "defineanonymousclass", kind: kLoader},
 	{lit: "$$bcel$$", kind: kLoader},
 	{lit: "apache.bcel", kind: kLoader},
+	{lit: "urlclassloader", kind: kLoader},
+	{lit: "standardcontext", kind: kInternals},
+	{lit: "applicationfilterconfig", kind: kInternals},
+	{lit: "filterdef", kind: kInternals, wordStart: true},
+	{lit: "filtermap", kind: kInternals, wordStart: true, wordEnd: true},
+	{lit: "addservletmappingdecoded", kind: kInternals},
+	{lit: "standardwrapper", kind: kInternals},
+	{lit: "requestmappinghandlermapping", kind: kInternals},
 	{lit: "cipher.getinstance", kind: kDecoder},
 	{lit: "base64decoder", kind: kDecoder},
 	{lit: "getdecoder()", kind: kDecoder},
@@ -329,24 +341,48 @@ var commonTokens = []tok{
 	{lit: `name="exec"`, kind: kCmdForm},
 }
 
-// tokenSet indexes a token list by the first two bytes of each literal,
-// so that one pass over the region finds them all: a position is looked
-// at further only when its two bytes start some token.
+// tokenSet indexes a token list for one pass over the region that finds
+// them all. The region is cut into blocks of m-2 bytes (m: the shortest
+// literal's length); a literal starting in a block covers the three
+// bytes that end the block's window of m, at an offset that tells where
+// it starts. A block whose three bytes occur in no literal's first m
+// bytes (nearly all of them) is skipped after one table lookup; the
+// lookups do not depend on each other, unlike a Boyer-Moore or
+// Wu-Manber skip, and the branch is almost never taken, so the processor
+// runs ahead.
 type tokenSet struct {
-	toks  []tok
-	pairs [1 << 16 / 64]uint64 // bit set of the leading byte pairs
-	heads map[uint16][]int     // pair -> indexes into toks
+	toks []tok
+	m    int // the shortest literal's length, at most 15
+	// grams[h] has bit q set when some literal has, at q-3 to q-1,
+	// three bytes hashing to h.
+	grams [1 << 13]uint16
+	// byFirst[c] lists the indexes into toks of the literals starting
+	// with byte c, with their second byte.
+	byFirst [256][]tokHead
+}
+
+type tokHead struct {
+	second byte
+	i      uint16
+}
+
+func gramHash(x, y, z byte) uint16 {
+	return uint16((uint32(x)<<16 | uint32(y)<<8 | uint32(z)) * 2654435761 >> 19)
 }
 
 func newTokenSet(toks []tok) *tokenSet {
-	ts := &tokenSet{toks: toks, heads: map[uint16][]int{}}
+	ts := &tokenSet{toks: toks, m: 15}
 	for i, t := range toks {
-		if len(t.lit) < 2 {
-			panic("indicators: token shorter than two bytes: " + t.lit)
+		if len(t.lit) < 3 {
+			panic("indicators: token shorter than three bytes: " + t.lit)
 		}
-		k := uint16(t.lit[0])<<8 | uint16(t.lit[1])
-		ts.pairs[k>>6] |= 1 << (k & 63)
-		ts.heads[k] = append(ts.heads[k], i)
+		ts.m = min(ts.m, len(t.lit))
+		ts.byFirst[t.lit[0]] = append(ts.byFirst[t.lit[0]], tokHead{t.lit[1], uint16(i)})
+	}
+	for _, t := range toks {
+		for q := 3; q <= ts.m; q++ {
+			ts.grams[gramHash(t.lit[q-3], t.lit[q-2], t.lit[q-1])] |= 1 << q
+		}
 	}
 	return ts
 }
@@ -365,28 +401,47 @@ var (
 func (a *analysis) findTokens(dst []event, ts *tokenSet) []event {
 	low := a.lowered()
 	dst = dst[:0]
-	for p := 0; p+1 < len(low); p++ {
-		k := uint16(low[p])<<8 | uint16(low[p+1])
-		if ts.pairs[k>>6]&(1<<(k&63)) == 0 {
+	m := ts.m
+	step := max(1, m-2)
+	for base := 0; base+m <= len(low); base += step {
+		// A literal starting at p in low[base : base+step] has the
+		// three bytes ending the window of m at q = base+m-p.
+		qs := ts.grams[gramHash(low[base+m-3], low[base+m-2], low[base+m-1])]
+		for qs != 0 {
+			q := 15 - bits.LeadingZeros16(qs) // largest q first: p in order
+			qs &^= 1 << q
+			if p := base + m - q; p < base+step {
+				dst = ts.matchAt(dst, low, p)
+			}
+		}
+	}
+	return dst
+}
+
+// matchAt appends the set's tokens found at low[p].
+func (ts *tokenSet) matchAt(dst []event, low []byte, p int) []event {
+	if p+1 >= len(low) {
+		return dst
+	}
+	for _, h := range ts.byFirst[low[p]] {
+		if h.second != low[p+1] {
 			continue
 		}
-		for _, ti := range ts.heads[k] {
-			t := &ts.toks[ti]
-			e := p + len(t.lit)
-			if e > len(low) || string(low[p:e]) != t.lit {
-				continue
-			}
-			if t.wordStart && p > 0 && (isIdent(low[p-1]) || t.noDot && (low[p-1] == '.' || low[p-1] == '>' || low[p-1] == ':')) {
-				continue
-			}
-			if t.wordEnd && e < len(low) && isIdent(low[e]) {
-				continue
-			}
-			if t.arg != nil && !t.arg(low[e:min(len(low), e+64)]) {
-				continue
-			}
-			dst = append(dst, event{pos: p, end: e, kind: t.kind, tok: t})
+		t := &ts.toks[h.i]
+		e := p + len(t.lit)
+		if e > len(low) || string(low[p:e]) != t.lit {
+			continue
 		}
+		if t.wordStart && p > 0 && (isIdent(low[p-1]) || t.noDot && (low[p-1] == '.' || low[p-1] == '>' || low[p-1] == ':')) {
+			continue
+		}
+		if t.wordEnd && e < len(low) && isIdent(low[e]) {
+			continue
+		}
+		if t.arg != nil && !t.arg(low[e:min(len(low), e+64)]) {
+			continue
+		}
+		dst = append(dst, event{pos: p, end: e, kind: t.kind, tok: t})
 	}
 	return dst
 }
@@ -488,7 +543,9 @@ func (a *analysis) aspRules(evs []event) {
 		}
 	}
 	loaders := byKind(evs, kLoader)
-	if x, ok := near(loaders, mergeEvents(byKind(evs, kDecoder), req), 600, 600); ok {
+	if x, ok := near(loaders, req, 600, 600); ok {
+		a.found(aspRequestAssemblyLoad, x.pos, x.end+60)
+	} else if x, ok := near(loaders, byKind(evs, kDecoder), 600, 600); ok {
 		a.found(aspAssemblyLoad, x.pos, x.end+60)
 	}
 	if x, ok := near(byKind(evs, kWrite), req, 300, 300); ok {
@@ -532,6 +589,9 @@ func (a *analysis) jspRules(evs []event) {
 	}
 	if x, ok := near(byKind(evs, kWrite), req, 300, 300); ok {
 		a.found(jspRequestWrite, x.pos, x.end+60)
+	}
+	if in := byKind(evs, kInternals); len(in) > 0 {
+		a.found(jspServerInternals, in[0].pos, in[0].end+60)
 	}
 }
 
@@ -661,6 +721,7 @@ func manyNumbers(args []byte) bool {
 }
 
 // scanCommon runs the tokens every family shares.
+
 func (a *analysis) scanCommon() {
 	a.common = a.findTokens(a.common, commonSet)
 	for _, x := range a.common {
