@@ -105,12 +105,11 @@ func Resolve(s Scope, active Active) (Resolved, error) {
 	return r, nil
 }
 
-// Against returns the target of a comparison with the stored baseline
-// from: its roots, sysroot and server configs (the configuration file's
-// configs instead, when it names some), walked with the scope's excludes
-// and script extensions.
-func (s Scope) Against(from Baseline) Target {
-	t := TargetOf(from)
+// Over returns the target t (that of a stored baseline: [TargetOf]) as a
+// comparison walks it with the scope's configuration file: its excludes
+// and script extensions, and its server configs instead of t's when it
+// names some.
+func (s Scope) Over(t Target) Target {
 	t.Exclude, t.ScriptExtensions = s.Exclude, s.ScriptExtensions
 	if len(s.Configs) > 0 {
 		t.Configs = slices.Clone(s.Configs)

@@ -32,11 +32,11 @@ func (chanSink) Notice(context.Context, Notice) error { return nil }
 
 func benchDaemon(b *testing.B, root string, cfg Config) chanSink {
 	db := openDB(b)
-	if _, err := BaselineCreator(db, "bench", "bench")(context.Background(), cfg); err != nil {
+	if _, err := baselineCreator(db, "bench")(context.Background(), cfg); err != nil {
 		b.Fatal(err)
 	}
 	sink := chanSink{paths: make(chan string, 1<<16)}
-	d, err := New(cfg, Deps{Store: StoreOf(db), Judge: policy.Default(), Sink: sink,
+	d, err := New(cfg, Deps{Store: storeOf(db), Judge: policy.Default(), Sink: sink,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		b.Fatal(err)

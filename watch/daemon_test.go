@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -156,7 +157,7 @@ func startDaemon(t *testing.T, db *store.DB, cfg Config, deps Deps) *testDaemon 
 	t.Helper()
 	sink := &findingSink{}
 	if deps.Store == nil {
-		deps.Store = StoreOf(db)
+		deps.Store = storeOf(db)
 	}
 	if deps.Judge == nil {
 		deps.Judge = policy.Default()
@@ -195,9 +196,9 @@ func startDaemon(t *testing.T, db *store.DB, cfg Config, deps Deps) *testDaemon 
 	}
 }
 
-func makeBaseline(t *testing.T, db *store.DB, cfg Config) BaselineInfo {
+func makeBaseline(t *testing.T, db *store.DB, cfg Config) scan.Baseline {
 	t.Helper()
-	info, err := BaselineCreator(db, "test", "test")(context.Background(), cfg)
+	info, err := baselineCreator(db, "test")(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -314,9 +315,9 @@ func TestDaemonReminder(t *testing.T) {
 	rem := td.sink.waitFor(t, "reminder", func(f Finding) bool {
 		return f.File != nil && f.File.Path == "persist.php" && f.Reminder
 	})
-	if rem.Fingerprint != first.Fingerprint || rem.EventID == first.EventID {
-		t.Errorf("reminder: fingerprint %s/%s, event id %s/%s: want same fingerprint, new event id",
-			rem.Fingerprint, first.Fingerprint, rem.EventID, first.EventID)
+	if rem.ID != first.ID || first.EventID != first.ID || rem.EventID == first.EventID || !strings.HasPrefix(rem.EventID, first.ID+"-") {
+		t.Errorf("reminder: finding id %s/%s, event id %s/%s: want the same finding id, and a new event id starting with it",
+			rem.ID, first.ID, rem.EventID, first.EventID)
 	}
 	if rem.Time.Sub(first.Time) < cfg.ReminderInterval {
 		t.Errorf("reminder after %s, before the interval %s", rem.Time.Sub(first.Time), cfg.ReminderInterval)
@@ -330,7 +331,7 @@ func TestDaemonCreatesBaselineWhenNone(t *testing.T) {
 	cfg := testConfig(root)
 	logs := &syncBuffer{}
 	td := startDaemon(t, db, cfg, Deps{
-		CreateBaseline: BaselineCreator(db, "", "test"),
+		CreateBaseline: baselineCreator(db, ""),
 		Logger:         slog.New(slog.NewTextHandler(logs, nil)),
 	})
 	n := td.sink.waitNotice(t, NoticeBaselineCreated)
@@ -349,7 +350,7 @@ func TestDaemonCreatesBaselineWhenNone(t *testing.T) {
 	}
 
 	// Without a way to create one, Run says what to do.
-	d, err := New(cfg, Deps{Store: StoreOf(openDB(t)), Judge: policy.Default(), Sink: &findingSink{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	d, err := New(cfg, Deps{Store: storeOf(openDB(t)), Judge: policy.Default(), Sink: &findingSink{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -535,20 +536,22 @@ func get(t *testing.T, url string, status int) string {
 	return string(b)
 }
 
+// counterValue sums the samples of a counter on the daemon's /metrics.
 func counterValue(t *testing.T, d *Daemon, name string) float64 {
 	t.Helper()
-	mfs, err := d.Registry().Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
+	rec := httptest.NewRecorder()
+	d.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 	total := 0.0
-	for _, mf := range mfs {
-		if mf.GetName() != name {
+	for _, line := range strings.Split(rec.Body.String(), "\n") {
+		rest, ok := strings.CutPrefix(line, name)
+		if !ok || (rest != "" && rest[0] != ' ' && rest[0] != '{') {
 			continue
 		}
-		for _, m := range mf.GetMetric() {
-			total += m.GetCounter().GetValue()
+		v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
+		if err != nil {
+			t.Fatalf("metrics line %q: %v", line, err)
 		}
+		total += v
 	}
 	return total
 }
@@ -580,30 +583,39 @@ func TestPruneSeen(t *testing.T) {
 	db := openDB(t)
 	cfg := testConfig(root)
 	cfg.ReminderInterval = time.Hour
-	d, err := New(cfg, Deps{Store: StoreOf(db), Judge: policy.Default(), Sink: &findingSink{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	d, err := New(cfg, Deps{Store: storeOf(db), Judge: policy.Default(), Sink: &findingSink{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	if err := db.MarkSeenAll(now.Add(-30*24*time.Hour), "gone"); err != nil {
+	key := func(path string) string { return subjectPrefix(fileSubject(root, path)) + "id" }
+	gone, present, old := key("gone.php"), key("present.php"), key("old.php")
+	if err := db.MarkSeenAll(now.Add(-30*24*time.Hour), gone); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.MarkSeenAll(now.Add(-2*time.Hour), "present"); err != nil {
+	if err := db.MarkSeenAll(now.Add(-2*time.Hour), present); err != nil {
+		t.Fatal(err)
+	}
+	// A key of webfim before FindingID, however recent.
+	if err := db.MarkSeenAll(now, "0123456789abcdef0123456789abcdef"); err != nil {
 		t.Fatal(err)
 	}
 	d.pruneSeen()
-	if _, ok, _ := db.Seen("gone"); ok {
+	if _, ok, _ := db.Seen(gone); ok {
 		t.Error("finding unseen for 30 days not pruned")
 	}
-	if _, ok, _ := db.Seen("present"); !ok {
+	if _, ok, _ := db.Seen(present); !ok {
 		t.Error("recent finding pruned")
 	}
+	if _, ok, _ := db.Seen("0123456789abcdef0123456789abcdef"); ok {
+		t.Error("legacy fingerprint not pruned")
+	}
 
-	// Without reminders, forgetting would re-report: nothing is pruned.
+	// Without reminders, forgetting would re-report: nothing is pruned by age.
 	d.cfg.ReminderInterval = 0
-	db.MarkSeenAll(now.Add(-300*24*time.Hour), "old")
+	db.MarkSeenAll(now.Add(-300*24*time.Hour), old)
 	d.pruneSeen()
-	if _, ok, _ := db.Seen("old"); !ok {
-		t.Error("pruned without a reminder interval")
+	if _, ok, _ := db.Seen(old); !ok {
+		t.Error("pruned by age without a reminder interval")
 	}
 }

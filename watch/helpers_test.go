@@ -3,6 +3,7 @@ package watch
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -10,7 +11,55 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"webfim/policy"
+	"webfim/scan"
+	"webfim/store"
 )
+
+// storeOf is the daemon's view of db, as the command wires it.
+func storeOf(db *store.DB) Store { return testStore{db} }
+
+type testStore struct{ *store.DB }
+
+func (s testStore) Active() (scan.Baseline, bool, error) {
+	m, err := s.Resolve("active")
+	if errors.Is(err, store.ErrNotFound) {
+		return scan.Baseline{}, false, nil
+	}
+	return m, err == nil, err
+}
+
+func (s testStore) AdhocWindows(now time.Time) ([]policy.Window, error) {
+	w, ok, err := s.CurrentWindow(now)
+	if err != nil || !ok {
+		return nil, err
+	}
+	end := w.End
+	if !w.Finished.IsZero() && w.Finished.Before(end) {
+		end = w.Finished
+	}
+	return []policy.Window{{Label: w.Label, By: w.By, Start: w.Start, End: end}}, nil
+}
+
+// testOutbox is the store's outbox as the sink's Enqueuer.
+type testOutbox struct{ db *store.DB }
+
+func (o testOutbox) Enqueue(max int, docs ...OutboxDoc) (int, error) {
+	entries := make([]store.OutboxEntry, len(docs))
+	for i, d := range docs {
+		entries[i] = store.OutboxEntry{ID: d.ID, Doc: d.Doc, Enqueued: d.Enqueued}
+	}
+	return o.db.Enqueue(max, entries...)
+}
+
+// baselineCreator takes and activates a full baseline of the daemon's
+// target, as the command's Deps.CreateBaseline does.
+func baselineCreator(db *store.DB, label string) func(context.Context, Config) (scan.Baseline, error) {
+	return func(ctx context.Context, cfg Config) (scan.Baseline, error) {
+		return scan.Create(ctx, db, cfg.Target, label, "test", scan.Options{Full: true, Workers: cfg.Workers}, true)
+	}
+}
 
 const waitDeadline = 5 * time.Second
 

@@ -94,7 +94,7 @@ func diff(c *cli.Context) error {
 		}
 		applyPolicy(&s, pol)
 	}
-	t := s.Against(from)
+	t := s.Over(scan.TargetOf(from))
 	res, err := scan.Diff(c.Context, db, from, to, t, opt, scan.Emitter{File: rep.file, Item: rep.item})
 	if err != nil {
 		return fmt.Errorf("diff: %w", err)
