@@ -619,3 +619,116 @@ func TestPruneSeen(t *testing.T) {
 		t.Error("pruned by age without a reminder interval")
 	}
 }
+
+// waitSeen waits until the dedupe entry of f is present (or, with
+// present false, gone).
+func waitSeen(t *testing.T, db *store.DB, f Finding, present bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitDeadline)
+	for {
+		_, ok, err := db.Seen(f.seenKey())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok == present {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("dedupe entry of %s: present %v after %s, want %v", f.File.Path, ok, waitDeadline, present)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// A chown or a touch of a file already reported changes its ctime and
+// mtime, not the finding: it is not reported again.
+func TestDaemonChownTouchDoNotRealert(t *testing.T) {
+	root := tempRoot(t)
+	db := openDB(t)
+	cfg := testConfig(root)
+	makeBaseline(t, db, cfg)
+	td := startDaemon(t, db, cfg, Deps{})
+	shell := filepath.Join(root, "shell.php")
+	writeFile(t, shell, "<?php system($_GET['c']);")
+	td.sink.waitFor(t, "shell.php", fileFinding(baseline.Added, "shell.php"))
+	if err := os.Chown(shell, os.Getuid(), os.Getgid()); err != nil {
+		t.Fatal(err)
+	}
+	later := time.Now().Add(time.Hour)
+	if err := os.Chtimes(shell, later, later); err != nil {
+		t.Fatal(err)
+	}
+	// Checked in order: once marker.php is reported, so would be shell.php.
+	writeFile(t, filepath.Join(root, "marker.php"), "<?php")
+	td.sink.waitFor(t, "marker.php", fileFinding(baseline.Added, "marker.php"))
+	if n := td.sink.count(fileFinding(baseline.Added, "shell.php")); n != 1 {
+		t.Errorf("shell.php reported %d times, want once", n)
+	}
+}
+
+// The dedupe table follows what is at a path: a shell removed and dropped
+// again is reported again, with the same event.id; other content is
+// another finding, and the first content coming back is reported again.
+func TestDaemonDedupeFollowsThePath(t *testing.T) {
+	root := tempRoot(t)
+	db := openDB(t)
+	cfg := testConfig(root)
+	makeBaseline(t, db, cfg)
+	td := startDaemon(t, db, cfg, Deps{})
+	shell := filepath.Join(root, "shell.php")
+	added := fileFinding(baseline.Added, "shell.php")
+	nth := func(n int) func(Finding) bool {
+		return func(f Finding) bool { return added(f) && td.sink.count(added) >= n }
+	}
+
+	writeFile(t, shell, "<?php system($_GET['c']);")
+	first := td.sink.waitFor(t, "shell.php", added)
+	waitSeen(t, db, first, true)
+	if err := os.Remove(shell); err != nil {
+		t.Fatal(err)
+	}
+	waitSeen(t, db, first, false) // the check of the removal forgot it
+	writeFile(t, shell, "<?php system($_GET['c']);")
+	td.sink.waitFor(t, "shell.php dropped again", nth(2))
+
+	writeFile(t, shell, "<?php eval($_POST['x']);")
+	td.sink.waitFor(t, "shell.php with other content", nth(3))
+	writeFile(t, shell, "<?php system($_GET['c']);")
+	td.sink.waitFor(t, "shell.php with the first content again", nth(4))
+
+	var ids []string
+	for _, f := range td.sink.all() {
+		if added(f) {
+			ids = append(ids, f.EventID)
+		}
+	}
+	if len(ids) != 4 || ids[0] != first.ID || ids[1] != ids[0] || ids[2] == ids[0] || ids[3] != ids[0] {
+		t.Errorf("event ids %q: want the first one, again, another, the first again", ids)
+	}
+}
+
+// A finding that went away while the daemon was not running is forgotten
+// by the catch-up scan: dropped again, it is reported again.
+func TestDaemonCatchUpForgetsWhatWentAway(t *testing.T) {
+	root := tempRoot(t)
+	db := openDB(t)
+	cfg := testConfig(root)
+	makeBaseline(t, db, cfg)
+	shell := filepath.Join(root, "shell.php")
+	td := startDaemon(t, db, cfg, Deps{})
+	writeFile(t, shell, "<?php system($_GET['c']);")
+	f := td.sink.waitFor(t, "shell.php", fileFinding(baseline.Added, "shell.php"))
+	waitSeen(t, db, f, true)
+	td.stop(t)
+
+	if err := os.Remove(shell); err != nil {
+		t.Fatal(err)
+	}
+	td2 := startDaemon(t, db, cfg, Deps{})
+	waitSeen(t, db, f, false)
+	writeFile(t, shell, "<?php system($_GET['c']);")
+	again := td2.sink.waitFor(t, "shell.php dropped again", fileFinding(baseline.Added, "shell.php"))
+	if again.EventID != f.EventID {
+		t.Errorf("event.id %s, want %s as before", again.EventID, f.EventID)
+	}
+}
