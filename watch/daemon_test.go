@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -65,35 +66,34 @@ func (s *findingSink) count(match func(Finding) bool) int {
 
 func (s *findingSink) waitFor(t *testing.T, what string, match func(Finding) bool) Finding {
 	t.Helper()
-	deadline := time.Now().Add(waitDeadline)
-	for time.Now().Before(deadline) {
-		for _, f := range s.all() {
-			if match(f) {
-				return f
-			}
+	var found Finding
+	if !waitUntil(waitDeadline, func() bool {
+		i := slices.IndexFunc(s.all(), match)
+		if i >= 0 {
+			found = s.all()[i]
 		}
-		time.Sleep(5 * time.Millisecond)
+		return i >= 0
+	}) {
+		t.Fatalf("no finding for %s within %s; got %s", what, waitDeadline, describe(s.all()))
 	}
-	t.Fatalf("no finding for %s within %s; got %s", what, waitDeadline, describe(s.all()))
-	return Finding{}
+	return found
 }
 
 func (s *findingSink) waitNotice(t *testing.T, kind string) Notice {
 	t.Helper()
-	deadline := time.Now().Add(waitDeadline)
-	for time.Now().Before(deadline) {
+	var found Notice
+	if !waitUntil(waitDeadline, func() bool {
 		s.mu.Lock()
-		for _, n := range s.notices {
-			if n.Kind == kind {
-				s.mu.Unlock()
-				return n
-			}
+		defer s.mu.Unlock()
+		i := slices.IndexFunc(s.notices, func(n Notice) bool { return n.Kind == kind })
+		if i >= 0 {
+			found = s.notices[i]
 		}
-		s.mu.Unlock()
-		time.Sleep(5 * time.Millisecond)
+		return i >= 0
+	}) {
+		t.Fatalf("no %s notice within %s", kind, waitDeadline)
 	}
-	t.Fatalf("no %s notice within %s", kind, waitDeadline)
-	return Notice{}
+	return found
 }
 
 func describe(fs []Finding) string {
@@ -180,20 +180,21 @@ func startDaemon(t *testing.T, db *store.DB, cfg Config, deps Deps) *testDaemon 
 		<-td.done
 	})
 	// Ready when the tree is watching.
-	deadline := time.Now().Add(waitDeadline)
-	for {
-		if tr := d.currentTree(); tr != nil {
-			select {
-			case <-tr.Ready():
-				return td
-			default:
-			}
+	if !waitUntil(waitDeadline, func() bool {
+		tr := d.currentTree()
+		if tr == nil {
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("daemon not watching")
+		select {
+		case <-tr.Ready():
+			return true
+		default:
+			return false
 		}
-		time.Sleep(5 * time.Millisecond)
+	}) {
+		t.Fatal("daemon not watching")
 	}
+	return td
 }
 
 func makeBaseline(t *testing.T, db *store.DB, cfg Config) scan.Baseline {
@@ -239,8 +240,11 @@ func TestDaemonLiveChanges(t *testing.T) {
 	}
 	td.sink.waitFor(t, "mkdir -p race x.php", fileFinding(baseline.Added, "a/b/c/x.php"))
 
-	// Each finding once, though files got several events.
-	time.Sleep(settle)
+	// Each finding once, though files got several events: checked once
+	// a file written after them was reported (paths are checked in the
+	// order their events settle).
+	writeFile(t, filepath.Join(root, "marker.txt"), "")
+	td.sink.waitFor(t, "marker.txt", fileFinding(baseline.Added, "marker.txt"))
 	if n := td.sink.count(fileFinding(baseline.Added, "shell.php")); n != 1 {
 		t.Errorf("shell.php reported %d times, want once", n)
 	}
@@ -276,23 +280,19 @@ func TestDaemonCatchUpAndDedupeAcrossRestart(t *testing.T) {
 	// Changed while no daemon runs.
 	writeFile(t, filepath.Join(root, "while-down.php"), "<?php")
 	td := startDaemon(t, db, cfg, Deps{})
-	td.sink.waitFor(t, "catch-up of while-down.php", fileFinding(baseline.Added, "while-down.php"))
+	f := td.sink.waitFor(t, "catch-up of while-down.php", fileFinding(baseline.Added, "while-down.php"))
 	td.sink.waitNotice(t, NoticeCatchUp)
-	time.Sleep(settle)
+	waitSeen(t, db, f, true)
 	td.stop(t)
 
 	// Restarted: the catch-up finds the same change and stays quiet.
 	td2 := startDaemon(t, db, cfg, Deps{})
 	writeFile(t, filepath.Join(root, "marker.txt"), "")
 	td2.sink.waitFor(t, "marker", fileFinding(baseline.Added, "marker.txt"))
-	deadline := time.Now().Add(waitDeadline)
-	for td2.metrics != nil && time.Now().Before(deadline) {
-		if rescans := counterValue(t, td2.Daemon, "webfim_watch_rescans_total"); rescans >= 1 {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
+	// The catch-up rescan is counted once its findings were reported.
+	if !waitUntil(waitDeadline, func() bool { return counterValue(t, td2.Daemon, "webfim_watch_rescans_total") >= 1 }) {
+		t.Fatal("no catch-up rescan")
 	}
-	time.Sleep(settle)
 	if n := td2.sink.count(fileFinding(baseline.Added, "while-down.php")); n != 0 {
 		t.Errorf("while-down.php reported again after restart (%d)", n)
 	}
@@ -381,18 +381,20 @@ func TestDaemonFollowsStoreChanges(t *testing.T) {
 	if second.ID == first.ID {
 		t.Fatal("no new baseline")
 	}
-	start := time.Now()
-	for td.Health().Baseline != second.ID {
-		if time.Since(start) > 2*time.Second {
-			t.Fatalf("daemon still on baseline %d after 2s", td.Health().Baseline)
-		}
-		time.Sleep(10 * time.Millisecond)
+	// Within the bound promised to the CLI user.
+	if !waitUntil(2*time.Second, func() bool { return td.Health().Baseline == second.ID }) {
+		t.Fatalf("daemon still on baseline %d after 2s", td.Health().Baseline)
 	}
 
 	if _, err := cli.StartWindow(store.Window{Label: "release-7", By: "ci", Start: time.Now(), End: time.Now().Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(2 * time.Second) // the bound promised to the CLI user
+	if !waitUntil(2*time.Second, func() bool {
+		_, _, _, adhoc := td.snapshot()
+		return len(adhoc) == 1 && adhoc[0].Label == "release-7"
+	}) {
+		t.Fatal("daemon without the deploy window after 2s")
+	}
 	writeFile(t, filepath.Join(root, "b.txt"), "b")
 	f := td.sink.waitFor(t, "b.txt", fileFinding(baseline.Added, "b.txt"))
 	if f.Verdict.Window == nil || f.Verdict.Window.Label != "release-7" {
@@ -413,10 +415,9 @@ func TestDaemonOverflowRescans(t *testing.T) {
 		fn = newFaultNotifier(t)
 		return fn, nil
 	}})
-	fn.setDrop(true)
-	writeFile(t, filepath.Join(root, "lost", "shell.php"), "<?php")
-	time.Sleep(50 * time.Millisecond)
-	fn.setDrop(false)
+	fn.loseEvents(t, filepath.Join(root, "lost-marker"), func() {
+		writeFile(t, filepath.Join(root, "lost", "shell.php"), "<?php")
+	})
 	fn.errs <- ErrOverflow
 	td.sink.waitNotice(t, NoticeOverflow)
 	td.sink.waitFor(t, "shell.php found by the overflow rescan", fileFinding(baseline.Added, "lost/shell.php"))
@@ -472,12 +473,8 @@ func TestDaemonReload(t *testing.T) {
 	if err := td.Reload(context.Background(), testConfig(rootA, rootB), policy.Default()); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(waitDeadline)
-	for len(td.currentTree().Status()) != 2 {
-		if time.Now().After(deadline) {
-			t.Fatal("reloaded roots not watched")
-		}
-		time.Sleep(5 * time.Millisecond)
+	if !waitUntil(waitDeadline, func() bool { return len(td.currentTree().Status()) == 2 }) {
+		t.Fatal("reloaded roots not watched")
 	}
 	<-td.currentTree().Ready()
 	writeFile(t, filepath.Join(rootB, "b.txt"), "")
@@ -537,7 +534,7 @@ func get(t *testing.T, url string, status int) string {
 }
 
 // counterValue sums the samples of a counter on the daemon's /metrics.
-func counterValue(t *testing.T, d *Daemon, name string) float64 {
+func counterValue(t testing.TB, d *Daemon, name string) float64 {
 	t.Helper()
 	rec := httptest.NewRecorder()
 	d.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
@@ -624,19 +621,14 @@ func TestPruneSeen(t *testing.T) {
 // present false, gone).
 func waitSeen(t *testing.T, db *store.DB, f Finding, present bool) {
 	t.Helper()
-	deadline := time.Now().Add(waitDeadline)
-	for {
+	if !waitUntil(waitDeadline, func() bool {
 		_, ok, err := db.Seen(f.seenKey())
 		if err != nil {
 			t.Fatal(err)
 		}
-		if ok == present {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("dedupe entry of %s: present %v after %s, want %v", f.File.Path, ok, waitDeadline, present)
-		}
-		time.Sleep(5 * time.Millisecond)
+		return ok == present
+	}) {
+		t.Fatalf("dedupe entry of %s: present %v after %s", f.File.Path, !present, waitDeadline)
 	}
 }
 

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -63,9 +65,19 @@ func baselineCreator(db *store.DB, label string) func(context.Context, Config) (
 
 const waitDeadline = 5 * time.Second
 
-// settle is how long tests wait before asserting that something did NOT
-// happen.
-const settle = 300 * time.Millisecond
+// waitUntil polls cond until it holds and reports whether it did within
+// the given time. The tests wait through it for what they do not control:
+// inotify, the daemon's goroutines, a second database handle.
+func waitUntil(within time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return cond()
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return true
+}
 
 // faultNotifier wraps the real fsnotify notifier so that tests can inject
 // what the kernel rarely does on demand: failing Adds (ENOSPC, EMFILE),
@@ -78,6 +90,7 @@ type faultNotifier struct {
 	mu      sync.Mutex
 	failAdd func(path string) error
 	drop    bool
+	dropped []string // paths of the events dropped
 	added   []string
 }
 
@@ -92,6 +105,9 @@ func newFaultNotifier(t *testing.T) *faultNotifier {
 		for ev := range real.Events() {
 			f.mu.Lock()
 			drop := f.drop
+			if drop {
+				f.dropped = append(f.dropped, ev.Path)
+			}
 			f.mu.Unlock()
 			if !drop {
 				f.events <- ev
@@ -131,6 +147,25 @@ func (f *faultNotifier) setDrop(drop bool) {
 	f.mu.Unlock()
 }
 
+// loseEvents drops the events of what change does: it runs change, then
+// writes the file marker and waits until the marker's event was dropped
+// too, so that every event of change has passed (the kernel queues them
+// in order).
+func (f *faultNotifier) loseEvents(t *testing.T, marker string, change func()) {
+	t.Helper()
+	f.setDrop(true)
+	defer f.setDrop(false)
+	change()
+	writeFile(t, marker, "")
+	if !waitUntil(waitDeadline, func() bool {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return slices.Contains(f.dropped, marker)
+	}) {
+		t.Fatalf("no event of %s within %s", marker, waitDeadline)
+	}
+}
+
 // syncBuffer is a log sink safe for concurrent use.
 type syncBuffer struct {
 	mu  sync.Mutex
@@ -151,8 +186,9 @@ func (b *syncBuffer) String() string {
 
 // hintLog collects every hint a tree emits.
 type hintLog struct {
-	mu    sync.Mutex
-	hints []Hint
+	mu      sync.Mutex
+	hints   []Hint
+	markers int
 }
 
 func (l *hintLog) all() []Hint {
@@ -181,20 +217,20 @@ func (l *hintLog) count(match func(Hint) bool) int {
 // deadline with the hints seen so far.
 func (l *hintLog) waitFor(t *testing.T, what string, match func(Hint) bool) {
 	t.Helper()
-	deadline := time.Now().Add(waitDeadline)
-	for time.Now().Before(deadline) {
-		if l.count(match) > 0 {
-			return
-		}
-		time.Sleep(5 * time.Millisecond)
+	if !waitUntil(waitDeadline, func() bool { return l.count(match) > 0 }) {
+		t.Fatalf("no hint for %s within %s; got %v", what, waitDeadline, l.all())
 	}
-	t.Fatalf("no hint for %s within %s; got %v", what, waitDeadline, l.all())
 }
 
-// expectNone lets events settle, then fails if a hint matches.
-func (l *hintLog) expectNone(t *testing.T, what string, match func(Hint) bool) {
+// expectNone fails if a hint matches once the events so far were
+// handled: it writes a marker file in root (watched) and waits for its
+// hint, which the tree emits after those of every earlier event.
+func (l *hintLog) expectNone(t *testing.T, root, what string, match func(Hint) bool) {
 	t.Helper()
-	time.Sleep(settle)
+	l.markers++
+	marker := fmt.Sprintf(".marker%d", l.markers)
+	writeFile(t, filepath.Join(root, marker), "")
+	l.waitFor(t, "marker "+marker, pathHint(root, marker))
 	for _, h := range l.all() {
 		if match(h) {
 			t.Fatalf("unexpected hint for %s: %+v", what, h)
