@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -264,6 +266,65 @@ func TestEventIDDeterministic(t *testing.T) {
 	if FromFileChange(c, v, env).ID() == a {
 		t.Error("different content, same event.id")
 	}
+	// Times, inode, device, owner and mode do not make an added or
+	// changed file a new finding (a chown -R, a touch, a restore of the
+	// same bytes); content and path do.
+	for _, kind := range []baseline.ChangeKind{baseline.Added, baseline.ContentChanged, baseline.Moved, baseline.Removed} {
+		c := fileChange(kind, "wp-content/uploads/x.php", true)
+		if kind == baseline.Moved {
+			c.From = "x.php"
+		}
+		v := policy.Default().EvaluateFile(c, policy.Context{})
+		id := FindingID(Finding{File: &c, Verdict: v})
+		if id != FromFileChange(c, v, env).ID() {
+			t.Errorf("%s: FindingID and event.id differ", kind)
+		}
+		r := c.New
+		if r == nil {
+			r = c.Old
+		}
+		same := *r
+		same.Ctime, same.Mtime, same.Inode, same.Dev, same.UID, same.GID, same.Mode = 1, 2, 3, 4, 5, 6, 0o600
+		c2 := c
+		if c.New != nil {
+			c2.New = &same
+		} else {
+			c2.Old = &same
+		}
+		if got := FindingID(Finding{File: &c2, Verdict: v}); got != id {
+			t.Errorf("%s: ctime/mtime/inode/owner/mode changed the finding id", kind)
+		}
+		other := same
+		other.BLAKE3 = rep(0x77, 32)
+		if c.New != nil {
+			c2.New = &other
+		} else {
+			c2.Old = &other
+		}
+		if FindingID(Finding{File: &c2, Verdict: v}) == id {
+			t.Errorf("%s: other content, same finding id", kind)
+		}
+		c2 = c
+		c2.Path = "wp-content/uploads/y.php"
+		if FindingID(Finding{File: &c2, Verdict: v}) == id {
+			t.Errorf("%s: other path, same finding id", kind)
+		}
+	}
+	// A metadata change is about the metadata: a new mode is a new finding.
+	mc := fileChange(baseline.MetadataChanged, "index.php", true)
+	mv := policy.Default().EvaluateFile(mc, policy.Context{})
+	mid := FindingID(Finding{File: &mc, Verdict: mv})
+	mc.New.Ctime++
+	if FindingID(Finding{File: &mc, Verdict: mv}) != mid {
+		t.Error("metadata change: ctime changed the finding id")
+	}
+	mc.New.Mode |= fs.ModeSetuid
+	if FindingID(Finding{File: &mc, Verdict: mv}) == mid {
+		t.Error("metadata change: setuid added, same finding id")
+	}
+	if FindingID(Finding{}) != "" {
+		t.Error("a finding without a change has an id")
+	}
 	// A line shift in the config file is the same finding.
 	sc := scenarios()[5]
 	d1, _ := build(t, sc, env)
@@ -296,14 +357,70 @@ func TestFileFields(t *testing.T) {
 			t.Errorf("%s = %#v, want %#v", k, d[k], w)
 		}
 	}
-	// Invalid UTF-8 survives in an escaped form.
-	c = fileChange(baseline.Added, "bad\xffname.php", true)
-	d = FromFileChange(c, v, env)
-	if got := d["webfim.file.path_escaped"]; got != `"/var/www/html/bad\xffname.php"` {
-		t.Errorf("path_escaped = %v", got)
+	if _, ok := d["webfim.file.path_escaped"]; ok {
+		t.Error("a valid UTF-8 path got an escaped form")
 	}
-	if _, err := json.Marshal(d); err != nil {
-		t.Error(err)
+}
+
+// A file name that is not valid UTF-8 keeps a readable file.path and an
+// exact, reversible form of every path field, in the bytes that are
+// written.
+func TestInvalidUTF8Paths(t *testing.T) {
+	env := testEnv()
+	env.RootNames = nil
+	root := "/srv/\xe9t\xe9"
+	c := fileChange(baseline.Moved, "bad\xffname.php", true)
+	c.Root, c.From = root, "old\xfe.php"
+	c.New.Type, c.New.Target = baseline.TypeSymlink, "../\x80target"
+	v := policy.Default().EvaluateFile(c, policy.Context{})
+	body, err := FromFileChange(c, v, env).Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		File struct {
+			Path       string `json:"path"`
+			TargetPath string `json:"target_path"`
+		} `json:"file"`
+		Webfim struct {
+			File struct {
+				PathEscaped       string `json:"path_escaped"`
+				TargetPathEscaped string `json:"target_path_escaped"`
+			} `json:"file"`
+			Previous struct {
+				PathEscaped string `json:"path_escaped"`
+			} `json:"previous"`
+			Root struct {
+				PathEscaped string `json:"path_escaped"`
+			} `json:"root"`
+		} `json:"webfim"`
+	}
+	if err := json.Unmarshal(body, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if want := "/srv/\ufffdt\ufffd/bad\ufffdname.php"; doc.File.Path != want {
+		t.Errorf("file.path = %q, want the readable %q", doc.File.Path, want)
+	}
+	for _, f := range []struct{ name, escaped, want string }{
+		{"webfim.file.path_escaped", doc.Webfim.File.PathEscaped, root + "/bad\xffname.php"},
+		{"webfim.file.target_path_escaped", doc.Webfim.File.TargetPathEscaped, "../\x80target"},
+		{"webfim.previous.path_escaped", doc.Webfim.Previous.PathEscaped, root + "/old\xfe.php"},
+		{"webfim.root.path_escaped", doc.Webfim.Root.PathEscaped, root},
+	} {
+		got, err := strconv.Unquote(f.escaped)
+		if err != nil || got != f.want {
+			t.Errorf("%s = %s: unquotes to %q (%v), want %q", f.name, f.escaped, got, err, f.want)
+		}
+	}
+	// Server configuration items: the configuration file's path.
+	it := item("apache", "include", "x", "")
+	it.Source = "/etc/apache2/conf-enabled/\xff.conf"
+	d := FromItemChange(serverconf.Change{Kind: serverconf.ItemAdded, New: it}, v, env)
+	if got, _ := strconv.Unquote(d["webfim.file.path_escaped"].(string)); got != it.Source {
+		t.Errorf("item: webfim.file.path_escaped unquotes to %q", got)
+	}
+	if got, _ := strconv.Unquote(d["webfim.item.source_escaped"].(string)); got != it.Source {
+		t.Errorf("item: webfim.item.source_escaped unquotes to %q", got)
 	}
 }
 
@@ -337,27 +454,9 @@ func TestDefaultEnv(t *testing.T) {
 	}
 }
 
-// appendString must write exactly what encoding/json writes.
-func FuzzAppendString(f *testing.F) {
-	for _, s := range []string{"", "plain", "a\"b\\c", "\n\r\t\b\f\x00\x1f", "bad\xff\xfe", "\u2028\u2029", "<&>", "ü€😀", "\xed\xa0\x80"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		var b bytes.Buffer
-		enc := json.NewEncoder(&b)
-		enc.SetEscapeHTML(false)
-		if err := enc.Encode(s); err != nil {
-			t.Fatal(err)
-		}
-		want := strings.TrimSuffix(b.String(), "\n")
-		if got := string(appendString(nil, s)); got != want {
-			t.Errorf("appendString(%q) = %s, want %s", s, got, want)
-		}
-	})
-}
-
-// Encode writes the same JSON as encoding/json would for the nested form.
-func TestEncodeMatchesEncodingJSON(t *testing.T) {
+// Encode is the one byte form of a document: json.Marshal gives the same
+// bytes but for its HTML escaping, and the JSON holds the nested form.
+func TestEncodeOneByteForm(t *testing.T) {
 	for _, sc := range scenarios() {
 		d, _ := build(t, sc, testEnv())
 		d["webfim.test.odd"] = "tab\there, bad \xff, <html> & \u2028"
@@ -365,26 +464,27 @@ func TestEncodeMatchesEncodingJSON(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		nested := map[string]any{}
-		for k, v := range d {
-			parts := strings.Split(k, ".")
-			m := nested
-			for _, p := range parts[:len(parts)-1] {
-				if m[p] == nil {
-					m[p] = map[string]any{}
-				}
-				m = m[p].(map[string]any)
-			}
-			m[parts[len(parts)-1]] = v
+		if bytes.ContainsRune(got, '\n') {
+			t.Errorf("%s: Encode wrote a newline", sc.name)
 		}
-		var b bytes.Buffer
-		enc := json.NewEncoder(&b)
-		enc.SetEscapeHTML(false)
-		if err := enc.Encode(nested); err != nil {
+		marshalled, err := json.Marshal(d)
+		if err != nil {
 			t.Fatal(err)
 		}
-		if want := strings.TrimSuffix(b.String(), "\n"); string(got) != want {
-			t.Errorf("%s:\n got %s\nwant %s", sc.name, got, want)
+		var escaped bytes.Buffer
+		json.HTMLEscape(&escaped, got)
+		if !bytes.Equal(escaped.Bytes(), marshalled) {
+			t.Errorf("%s: json.Marshal and Encode differ beyond HTML escaping:\n%s\n%s", sc.name, marshalled, got)
+		}
+		var nested map[string]any
+		if err := json.Unmarshal(got, &nested); err != nil {
+			t.Fatal(err)
+		}
+		if got := nested["webfim"].(map[string]any)["test"].(map[string]any)["odd"]; got != "tab\there, bad \ufffd, <html> & \u2028" {
+			t.Errorf("%s: webfim.test.odd = %q", sc.name, got)
+		}
+		if got := nested["event"].(map[string]any)["id"]; got != d.ID() {
+			t.Errorf("%s: event.id %v, want %s", sc.name, got, d.ID())
 		}
 	}
 }

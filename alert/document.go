@@ -61,157 +61,46 @@ func (d Document) Kind() string {
 
 // Encode returns the document as one line of JSON without a newline:
 // dotted names expanded into nested objects, keys in order, "&", "<" and
-// ">" written as themselves. Outputs should use it.
+// ">" written as themselves, invalid UTF-8 replaced by U+FFFD (the exact
+// bytes of such a path are in its *_escaped field, see [FromFileChange]).
+// It is the one byte form of a document: every output writes it.
 func (d Document) Encode() ([]byte, error) {
-	type field struct {
-		key   string
-		parts []string
-	}
-	fields := make([]field, 0, len(d))
-	for k := range d {
-		fields = append(fields, field{k, strings.Split(k, ".")})
-	}
-	// Component-wise order keeps each object's members together and puts
-	// a name right before the names it would prefix, where a conflict
-	// ("a.b" and "a.b.c") is seen.
-	slices.SortFunc(fields, func(a, b field) int { return slices.Compare(a.parts, b.parts) })
-	buf := make([]byte, 0, 2048)
-	buf = append(buf, '{')
-	var open []string // the objects currently open below the root
-	first := true
-	for i, f := range fields {
-		if i > 0 {
-			prev := fields[i-1].parts
-			if len(prev) < len(f.parts) && slices.Equal(prev, f.parts[:len(prev)]) {
-				return nil, fmt.Errorf("alert: field %q is both a value and an object", fields[i-1].key)
+	root := make(map[string]any, 16)
+	for k, v := range d {
+		parts := strings.Split(k, ".")
+		m := root
+		for i, p := range parts[:len(parts)-1] {
+			switch x := m[p].(type) {
+			case nil:
+				child := make(map[string]any, 4)
+				m[p] = child
+				m = child
+			case map[string]any:
+				m = x
+			default:
+				return nil, fmt.Errorf("alert: field %q is both a value and an object", strings.Join(parts[:i+1], "."))
 			}
 		}
-		parents := f.parts[:len(f.parts)-1]
-		common := 0
-		for common < len(open) && common < len(parents) && open[common] == parents[common] {
-			common++
+		leaf := parts[len(parts)-1]
+		if _, ok := m[leaf].(map[string]any); ok {
+			return nil, fmt.Errorf("alert: field %q is both a value and an object", k)
 		}
-		for len(open) > common {
-			buf = append(buf, '}')
-			open = open[:len(open)-1]
-		}
-		for _, p := range parents[common:] {
-			if !first {
-				buf = append(buf, ',')
-			}
-			buf = appendString(buf, p)
-			buf = append(buf, ':', '{')
-			open = append(open, p)
-			first = true
-		}
-		if !first {
-			buf = append(buf, ',')
-		}
-		first = false
-		buf = appendString(buf, f.parts[len(f.parts)-1])
-		buf = append(buf, ':')
-		var err error
-		if buf, err = appendValue(buf, d[f.key]); err != nil {
-			return nil, fmt.Errorf("alert: field %s: %w", f.key, err)
-		}
-	}
-	for range open {
-		buf = append(buf, '}')
-	}
-	return append(buf, '}'), nil
-}
-
-// MarshalJSON is [Document.Encode], so json.Marshal writes documents
-// nested (json.Marshal itself then escapes "&", "<" and ">").
-func (d Document) MarshalJSON() ([]byte, error) { return d.Encode() }
-
-// appendValue writes the common value types directly and falls back to
-// encoding/json (without HTML escaping) for the others.
-func appendValue(buf []byte, v any) ([]byte, error) {
-	switch x := v.(type) {
-	case string:
-		return appendString(buf, x), nil
-	case int:
-		return strconv.AppendInt(buf, int64(x), 10), nil
-	case int64:
-		return strconv.AppendInt(buf, x, 10), nil
-	case uint64:
-		return strconv.AppendUint(buf, x, 10), nil
-	case bool:
-		return strconv.AppendBool(buf, x), nil
-	case []string:
-		buf = append(buf, '[')
-		for i, s := range x {
-			if i > 0 {
-				buf = append(buf, ',')
-			}
-			buf = appendString(buf, s)
-		}
-		return append(buf, ']'), nil
+		m[leaf] = v
 	}
 	var b bytes.Buffer
+	b.Grow(2048)
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
+	if err := enc.Encode(root); err != nil {
+		return nil, fmt.Errorf("alert: %w", err)
 	}
-	return append(buf, bytes.TrimSuffix(b.Bytes(), []byte("\n"))...), nil
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
-// appendString writes s as a JSON string the way encoding/json does with
-// HTML escaping off: invalid UTF-8 becomes U+FFFD, control characters and
-// U+2028/U+2029 are escaped.
-func appendString(buf []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	buf = append(buf, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		if c := s[i]; c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			buf = append(buf, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				buf = append(buf, '\\', c)
-			case '\n':
-				buf = append(buf, '\\', 'n')
-			case '\r':
-				buf = append(buf, '\\', 'r')
-			case '\t':
-				buf = append(buf, '\\', 't')
-			case '\b':
-				buf = append(buf, '\\', 'b')
-			case '\f':
-				buf = append(buf, '\\', 'f')
-			default:
-				buf = append(buf, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			buf = append(buf, s[start:i]...)
-			buf = append(buf, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			buf = append(buf, s[start:i]...)
-			buf = append(buf, '\\', 'u', '2', '0', '2', hex[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	buf = append(buf, s[start:]...)
-	return append(buf, '"')
-}
+// MarshalJSON makes json.Marshal write a document nested, as [Document.Encode]
+// does (json.Marshal then also escapes "&", "<" and ">"); documents that are
+// stored or sent are written by Encode.
+func (d Document) MarshalJSON() ([]byte, error) { return d.Encode() }
 
 // set stores non-empty values only, so documents carry no empty fields.
 func (d Document) set(key string, v any) {
@@ -232,6 +121,28 @@ func (d Document) set(key string, v any) {
 		}
 	}
 	d[key] = v
+}
+
+// derived are the string fields computed from another field: their exact
+// bytes are in that field's escaped form.
+var derived = map[string]bool{"file.name": true, "file.directory": true, "file.extension": true, "message": true, "event.reason": true}
+
+// escapeInvalid keeps the exact bytes of string fields that are not valid
+// UTF-8 (a file name on Linux is any bytes but "/" and NUL). JSON cannot
+// carry them: the field itself stays readable, with U+FFFD for each bad
+// byte, and a sibling under webfim.* holds the value as a Go-quoted string
+// ("\xff" for the byte 0xff), which strconv.Unquote (or any reader of Go
+// escapes) turns back into the exact bytes: file.path gets
+// webfim.file.path_escaped, webfim.previous.path
+// webfim.previous.path_escaped, and so on.
+func escapeInvalid(d Document) {
+	for k, v := range d {
+		s, ok := v.(string)
+		if !ok || derived[k] || utf8.ValidString(s) {
+			continue
+		}
+		d["webfim."+strings.TrimPrefix(k, "webfim.")+"_escaped"] = strconv.Quote(s)
+	}
 }
 
 func timestamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
@@ -360,15 +271,6 @@ func recordMode(r *baseline.Record) string {
 // ("file." or "webfim.previous.").
 func recordFields(d Document, prefix string, r *baseline.Record, abs string, env Env) {
 	d.set(prefix+"path", abs)
-	if !utf8.ValidString(abs) {
-		// JSON cannot carry invalid UTF-8 (it becomes U+FFFD); keep the
-		// exact bytes recoverable as a Go-quoted string.
-		key := prefix + "path_escaped"
-		if prefix == "file." {
-			key = "webfim.file.path_escaped"
-		}
-		d[key] = strconv.Quote(abs)
-	}
 	if prefix == "file." {
 		base := filepath.Base(abs)
 		d.set("file.name", base)
@@ -480,18 +382,8 @@ func FromFileChange(c baseline.Change, v policy.Verdict, env Env) Document {
 	d.set("related.hash", relatedHashes(c.New, c.Old))
 	d["message"] = message(v, abs)
 
-	// The same finding gets the same id: what changed, where, and into what.
-	var state string
-	if c.New != nil {
-		n := c.New
-		state = fmt.Sprintf("%x|%x|%s|%o|%d|%d|%s", n.BLAKE3, n.SHA256, n.Type, uint32(n.Mode), n.UID, n.GID, n.Target)
-		if len(n.BLAKE3) == 0 && len(n.SHA256) == 0 && n.Type == baseline.TypeFile {
-			state += fmt.Sprintf("|%d|%d", n.Size, n.Mtime) // content not read: tell versions apart by metadata
-		}
-	} else if c.Old != nil {
-		state = fmt.Sprintf("removed|%x|%d", c.Old.BLAKE3, c.Old.Inode)
-	}
-	d["event.id"] = digest(v.RuleID, string(c.Kind), c.Root, c.Path, c.From, state)
+	d["event.id"] = FindingID(Finding{File: &c, Verdict: v})
+	escapeInvalid(d)
 	return d
 }
 
@@ -559,15 +451,8 @@ func FromItemChange(c serverconf.Change, v policy.Verdict, env Env) Document {
 	d.set("related.hash", hashes)
 	d["message"] = message(v, "")
 
-	// Identity plus the new attributes; the line number is left out so
-	// that an edit elsewhere in the file does not make a new finding.
-	var state []byte
-	if c.New != nil {
-		n := *c.New
-		n.Line = 0
-		state, _ = json.Marshal(n) // map keys are sorted: canonical
-	}
-	d["event.id"] = digest(v.RuleID, string(c.Kind), it.Source, it.Identity(), string(state))
+	d["event.id"] = FindingID(Finding{Item: &c, Verdict: v})
+	escapeInvalid(d)
 	return d
 }
 

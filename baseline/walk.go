@@ -674,18 +674,6 @@ type dirEntry struct {
 	typ  fs.FileMode // type bits
 }
 
-// dirEntries converts what os.File.ReadDir lists.
-func dirEntries(list []fs.DirEntry, err error) ([]dirEntry, error) {
-	if err != nil {
-		return nil, err
-	}
-	entries := make([]dirEntry, len(list))
-	for i, e := range list {
-		entries[i] = dirEntry{name: e.Name(), typ: e.Type()}
-	}
-	return entries, nil
-}
-
 // typeOfMode maps the type bits of a directory listing to a Type.
 func typeOfMode(m fs.FileMode) Type {
 	switch {

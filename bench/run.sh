@@ -10,9 +10,13 @@
 #   aide_check        aide --check against the aide --init database
 #   webfim_diff       webfim diff (full re-hash, nothing changed)
 #   webfim_diff_fast  webfim diff --fast
-# Usage: bash bench/run.sh [-n RUNS] [-w WORKERS] [NAME...]
+# Usage: bash bench/run.sh [-n RUNS] [-w WORKERS] [-c REF] [NAME...]
 #   RUNS     repetitions per command, median reported (default 5)
 #   WORKERS  bareread workers and AIDE num_workers (default: nproc)
+#   REF      also time the webfim commands of the git commit REF (e.g. main
+#            or HEAD~1), each right after the same command of this tree,
+#            and print the two side by side (base_* in the results): a
+#            regression check in one run, on the same machine weather
 #   NAME     time only these commands and keep the other figures of the
 #            previous run (to redo a disturbed measurement); default: all
 # Commands whose webfim subcommand does not exist yet are reported as
@@ -21,12 +25,14 @@ set -euo pipefail
 
 runs=5
 workers=$(nproc)
-while getopts n:w: opt; do
+base_ref=""
+while getopts n:w:c: opt; do
 	case $opt in
 	n) runs=$OPTARG ;;
 	w) workers=$OPTARG ;;
+	c) base_ref=$OPTARG ;;
 	*)
-		echo "usage: bash bench/run.sh [-n RUNS] [-w WORKERS] [NAME...]" >&2
+		echo "usage: bash bench/run.sh [-n RUNS] [-w WORKERS] [-c REF] [NAME...]" >&2
 		exit 2
 		;;
 	esac
@@ -57,6 +63,19 @@ if ! (cd "$repo" && go build -o "$webfim" ./cmd/webfim); then
 	rm -f "$webfim"
 fi
 
+# With -c REF, the webfim of commit REF, built from a copy of that commit.
+base=""
+if [ -n "$base_ref" ]; then
+	base_commit=$(git -C "$repo" rev-parse --short "$base_ref^{commit}")
+	rm -rf "$work/base-src"
+	mkdir -p "$work/base-src"
+	git -C "$repo" archive "$base_commit" | tar -x -C "$work/base-src"
+	base="$work/webfim-base"
+	(cd "$work/base-src" && go build -o "$base" ./cmd/webfim)
+	rm -rf "$work/base-src"
+	echo "== comparing with $base_ref ($base_commit), built as $base"
+fi
+
 # has_webfim reports whether the built webfim has the given subcommand.
 has_webfim() {
 	[ -x "$webfim" ] && "$webfim" "$@" --help >/dev/null 2>&1
@@ -85,7 +104,6 @@ $ref_re Bench
 EOF
 aide --config-check -c "$aideconf"
 
-dbfull="$work/bench-full.db"
 dbincr="$work/bench-incr.db"
 
 # Machine and load, so noisy runs can be recognised.
@@ -158,12 +176,13 @@ bench() {
 	echo "   median ${median}s"
 }
 
-# selected NAME reports whether NAME is to be timed in this run.
+# selected NAME reports whether NAME is to be timed in this run (a
+# command of the base binary, base_NAME, with NAME).
 selected() {
 	[ ${#only[@]} -eq 0 ] && return 0
 	local n
 	for n in "${only[@]}"; do
-		[ "$n" = "$1" ] && return 0
+		[ "$n" = "$1" ] || [ "base_$n" = "$1" ] && return 0
 	done
 	return 1
 }
@@ -198,26 +217,46 @@ if has_webfim baseline create && [[ $("$webfim" baseline create --help 2>&1) == 
 	scope=(--no-discover)
 fi
 
-if has_webfim baseline create; then
-	bench webfim_full 0 "$(q rm -f "$dbfull")" "$(q "$webfim" --db "$dbfull" --quiet baseline create --root "$ref" --full "${scope[@]}")"
-	if [ ${#scope[@]} -gt 0 ]; then
-		bench webfim_full_disc 0 "$(q rm -f "$dbfull")" "$(q "$webfim" --db "$dbfull" --quiet baseline create --root "$ref" --full)"
-	fi
-	# The incremental runs start from one full baseline; pruning between
-	# runs (untimed, when the command exists) keeps the database the same
-	# size for every repetition.
-	if selected webfim_incr || selected webfim_diff || selected webfim_diff_fast || [ ! -f "$dbincr" ]; then
-		rm -f "$dbincr"
-		"$webfim" --db "$dbincr" --quiet baseline create --root "$ref" --full "${scope[@]}"
-	fi
-	prune=""
-	if has_webfim baseline prune; then
-		prune=$(q "$webfim" --db "$dbincr" --quiet baseline prune --keep 1)
-	fi
-	bench webfim_incr 0 "$prune" "$(q "$webfim" --db "$dbincr" --quiet baseline create --root "$ref" "${scope[@]}")"
+# webfim_benches PREFIX BIN NAME...: times the webfim commands NAME
+# (full, full_disc, incr, diff, diff_fast) of the binary BIN, recorded as
+# PREFIX + webfim_NAME, each with databases of its own.
+webfim_benches() {
+	local prefix=$1 bin=$2 n
+	shift 2
+	local dbf="$work/${prefix}bench-full.db" dbi="$work/${prefix}bench-incr.db"
+	for n in "$@"; do
+		case $n in
+		full) bench "${prefix}webfim_full" 0 "$(q rm -f "$dbf")" "$(q "$bin" --db "$dbf" --quiet baseline create --root "$ref" --full "${scope[@]}")" ;;
+		full_disc)
+			[ ${#scope[@]} -gt 0 ] || continue
+			bench "${prefix}webfim_full_disc" 0 "$(q rm -f "$dbf")" "$(q "$bin" --db "$dbf" --quiet baseline create --root "$ref" --full)"
+			;;
+		incr)
+			# The incremental runs start from one full baseline; pruning
+			# between runs (untimed) keeps the database the same size for
+			# every repetition.
+			if selected "${prefix}webfim_incr" || selected "${prefix}webfim_diff" || selected "${prefix}webfim_diff_fast" || [ ! -f "$dbi" ]; then
+				rm -f "$dbi"
+				"$bin" --db "$dbi" --quiet baseline create --root "$ref" --full "${scope[@]}"
+			fi
+			bench "${prefix}webfim_incr" 0 "$(q "$bin" --db "$dbi" --quiet baseline prune --keep 1)" "$(q "$bin" --db "$dbi" --quiet baseline create --root "$ref" "${scope[@]}")"
+			;;
+		diff) bench "${prefix}webfim_diff" 7 "" "$(q "$bin" --db "$dbi" --quiet diff)" ;;
+		diff_fast) bench "${prefix}webfim_diff_fast" 7 "" "$(q "$bin" --db "$dbi" --quiet diff --fast)" ;;
+		esac
+	done
+}
+
+if has_webfim baseline create && has_webfim baseline prune && has_webfim diff; then
+	# With a base binary, each command of this tree is followed by the
+	# same command of the base, so that both see the same weather.
+	for n in full full_disc incr; do
+		webfim_benches "" "$webfim" "$n"
+		[ -z "$base" ] || webfim_benches base_ "$base" "$n"
+	done
 else
-	missing webfim_full "webfim baseline create does not exist yet"
-	missing webfim_incr "webfim baseline create does not exist yet"
+	missing webfim_full "webfim baseline create, prune or diff does not exist yet"
+	missing webfim_incr "webfim baseline create, prune or diff does not exist yet"
 fi
 
 # aide --init left the database of the unchanged tree in place.
@@ -225,8 +264,10 @@ bench aide_check 7 "" "$(q aide --check -c "$aideconf")"
 
 if has_webfim diff && [ -f "$dbincr" ]; then
 	# diff covers the roots and configs of the baseline: the root only.
-	bench webfim_diff 7 "" "$(q "$webfim" --db "$dbincr" --quiet diff)"
-	bench webfim_diff_fast 7 "" "$(q "$webfim" --db "$dbincr" --quiet diff --fast)"
+	for n in diff diff_fast; do
+		webfim_benches "" "$webfim" "$n"
+		[ -z "$base" ] || webfim_benches base_ "$base" "$n"
+	done
 else
 	missing webfim_diff "webfim diff (or baseline create) does not exist yet"
 	missing webfim_diff_fast "webfim diff (or baseline create) does not exist yet"
@@ -270,6 +311,19 @@ cpu() { cat "$results/$1.cpu" 2>/dev/null || echo "-"; }
 	ratio aide_check/webfim_diff aide_check webfim_diff ">=" 8
 	ratio webfim_incr/webfim_full webfim_incr webfim_full "<=" 0.3
 	ratio diff_fast/diff_full webfim_diff_fast webfim_diff "<=" 0.3
+	if [ -n "$base" ]; then
+		echo
+		echo "this tree against $base_ref ($base_commit), timed alternately in this run:"
+		printf '%-18s %10s %10s %8s %10s %10s %8s\n' command "this (s)" "base (s)" ratio "this cpu" "base cpu" ratio
+		for n in webfim_full webfim_full_disc webfim_incr webfim_diff webfim_diff_fast; do
+			[ -f "$results/$n.median" ] && [ -f "$results/base_$n.median" ] || continue
+			awk -v n="$n" -v a="$(med "$n")" -v b="$(med "base_$n")" -v ca="$(cpu "$n")" -v cb="$(cpu "base_$n")" 'BEGIN {
+				r = (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/ && b > 0) ? sprintf("%.2f", a / b) : "-"
+				c = (ca ~ /^[0-9.]+$/ && cb ~ /^[0-9.]+$/ && cb > 0) ? sprintf("%.2f", ca / cb) : "-"
+				printf "%-18s %10s %10s %8s %10s %10s %8s\n", n, a, b, r, ca, cb, c
+			}'
+		done
+	fi
 	echo
 	echo "for information (no target):"
 	for pair in hashread/bareread webfim_full/hashread webfim_diff/hashread; do

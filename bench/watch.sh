@@ -14,7 +14,7 @@
 # Latency and burst are driven by bench/watchlat, which starts the daemon
 # with its alerts on a pipe. Data lives in bench/work/watch/ (ignored).
 # Usage: bash bench/watch.sh [-r RUNS] [-n CHANGES] [-p RATE] [-s SCALE_RUNS]
-#                            [-f FILES] [-d DIRS] [-o latency,burst,scale]
+#                            [-f FILES] [-d DIRS] [-o latency,burst,scale] [-c REF]
 #   RUNS        repeats of latency and burst (default 3; medians reported)
 #   CHANGES     single-file changes per latency run (default 1000)
 #   RATE        changes per second (default 50; 0 = each write waits for
@@ -22,6 +22,10 @@
 #   SCALE_RUNS  start-ups of the daemon on the large tree (default 3)
 #   FILES/DIRS  size of the large tree (default 1000000/100000)
 #   -o          which parts to run (default all three)
+#   REF         also run each part with the webfim of the git commit REF
+#               (e.g. main), alternating run by run with this tree's, and
+#               print both: a regression check in one run (the targets are
+#               judged for this tree)
 # Exit status 0 when every target passed, 1 otherwise.
 set -euo pipefail
 shopt -s nullglob
@@ -33,7 +37,8 @@ scale_runs=3
 files=1000000
 dirs=100000
 only=latency,burst,scale
-while getopts r:n:p:s:f:d:o: opt; do
+base_ref=""
+while getopts r:n:p:s:f:d:o:c: opt; do
 	case $opt in
 	r) runs=$OPTARG ;;
 	n) changes=$OPTARG ;;
@@ -42,6 +47,7 @@ while getopts r:n:p:s:f:d:o: opt; do
 	f) files=$OPTARG ;;
 	d) dirs=$OPTARG ;;
 	o) only=$OPTARG ;;
+	c) base_ref=$OPTARG ;;
 	*)
 		sed -n 's/^# \{0,1\}//; /^Usage/,/^Exit/p' "$0" >&2
 		exit 2
@@ -63,6 +69,22 @@ mkdir -p "$results"
 echo "== building"
 (cd "$repo" && go build -o "$webfim" ./cmd/webfim && go build -o "$watchlat" ./bench/watchlat &&
 	go build -o "$data/gentree" ./bench/gentree)
+# builds: "this" is this tree's webfim; with -c REF, "base" is REF's.
+builds=(this)
+declare -A bin=([this]="$webfim")
+if [ -n "$base_ref" ]; then
+	base_commit=$(git -C "$repo" rev-parse --short "$base_ref^{commit}")
+	rm -rf "$data/base-src"
+	mkdir -p "$data/base-src"
+	git -C "$repo" archive "$base_commit" | tar -x -C "$data/base-src"
+	(cd "$data/base-src" && go build -o "$work/webfim-base" ./cmd/webfim)
+	rm -rf "$data/base-src"
+	builds+=(base)
+	bin[base]="$work/webfim-base"
+	echo "   base: $base_ref ($base_commit)"
+fi
+# pre LABEL: the prefix of LABEL's result files.
+pre() { [ "$1" = this ] && echo "" || echo "$1-"; }
 
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 echo "machine: $(nproc) cores ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo))," \
@@ -92,29 +114,39 @@ if want latency; then
 	echo "== latency: $runs runs of $changes new files, $rate/s, default config (debounce 300 ms)"
 	ok=1
 	for ((i = 1; i <= runs; i++)); do
-		d="$data/latency"
-		rm -rf "$d"
-		mkdir -p "$d/root"
-		echo '<p>index</p>' >"$d/root/index.html"
-		"$webfim" --db "$d/webfim.db" --quiet baseline create --no-discover --root "$d/root" >/dev/null
-		if ! "$watchlat" latency -n "$changes" -rate "$rate" -dir "$d/root" -log "$results/latency-$i.log" \
-			-- "$webfim" --db "$d/webfim.db" watch --no-discover --root "$d/root" --output stdout \
-			>"$results/latency-$i.txt"; then
-			echo "   run $i failed (see $results/latency-$i.log)"
-			ok=0
-			continue
-		fi
-		sed -n 's/^latency: /   run '"$i"': /p' "$results/latency-$i.txt"
-		[ "$(field lost "$results/latency-$i.txt")" = 0 ] && [ "$(field dups "$results/latency-$i.txt")" = 0 ] || ok=0
+		for b in "${builds[@]}"; do
+			w=${bin[$b]} r="$results/$(pre "$b")latency-$i"
+			d="$data/latency"
+			rm -rf "$d"
+			mkdir -p "$d/root"
+			echo '<p>index</p>' >"$d/root/index.html"
+			"$w" --db "$d/webfim.db" --quiet baseline create --no-discover --root "$d/root" >/dev/null
+			if ! "$watchlat" latency -n "$changes" -rate "$rate" -dir "$d/root" -log "$r.log" \
+				-- "$w" --db "$d/webfim.db" watch --no-discover --root "$d/root" --output stdout \
+				>"$r.txt"; then
+				echo "   $b run $i failed (see $r.log)"
+				[ "$b" != this ] || ok=0
+				continue
+			fi
+			sed -n 's/^latency: /   '"$b"' run '"$i"': /p' "$r.txt"
+			[ "$b" != this ] || { [ "$(field lost "$r.txt")" = 0 ] && [ "$(field dups "$r.txt")" = 0 ]; } || ok=0
+		done
 	done
-	p50=$(for f in "$results"/latency-*.txt; do field p50_ms "$f"; done | median)
-	p99=$(for f in "$results"/latency-*.txt; do field p99_ms "$f"; done | median)
-	mx=$(for f in "$results"/latency-*.txt; do field max_ms "$f"; done | median)
-	worst99=$(for f in "$results"/latency-*.txt; do field p99_ms "$f"; done | sort -g | tail -n 1)
-	[ "$p99" != "?" ] && awk -v p="$p99" 'BEGIN {exit !(p < 1000)}' || ok=0
-	line=$(printf 'latency  write -> alert, medians of %d runs of %d: p50 %s ms, p99 %s ms (worst run %s ms), max %s ms; target p99 < 1000 ms, none lost or duplicated' \
-		"$runs" "$changes" "$p50" "$p99" "${worst99:-?}" "$mx")
-	verdict $ok "$line"
+	for b in "${builds[@]}"; do
+		fs=("$results/$(pre "$b")"latency-*.txt)
+		p50=$(for f in "${fs[@]}"; do field p50_ms "$f"; done | median)
+		p99=$(for f in "${fs[@]}"; do field p99_ms "$f"; done | median)
+		mx=$(for f in "${fs[@]}"; do field max_ms "$f"; done | median)
+		worst99=$(for f in "${fs[@]}"; do field p99_ms "$f"; done | sort -g | tail -n 1)
+		line=$(printf 'latency  write -> alert, medians of %d runs of %d: p50 %s ms, p99 %s ms (worst run %s ms), max %s ms; target p99 < 1000 ms, none lost or duplicated' \
+			"$runs" "$changes" "$p50" "$p99" "${worst99:-?}" "$mx")
+		if [ "$b" = this ]; then
+			[ "$p99" != "?" ] && awk -v p="$p99" 'BEGIN {exit !(p < 1000)}' || ok=0
+			verdict $ok "$line"
+		else
+			summary+=("$line ($base_ref, for comparison)")
+		fi
+	done
 fi
 
 # -- 2. burst -----------------------------------------------------------
@@ -129,49 +161,59 @@ if want burst; then
 		echo "== burst: $runs runs of cp -r of the reference tree ($nref entries) into an empty watched root"
 		ok=1
 		for ((i = 1; i <= runs; i++)); do
-			d="$data/burst"
-			rm -rf "$d"
-			mkdir -p "$d/root"
-			# the same copy, unwatched, for reference
-			sync
-			t0=$(date +%s%N)
-			cp -r "$ref" "$d/unwatched"
-			t1=$(date +%s%N)
-			awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f\n", (b - a) / 1e9}' >"$results/burst-$i.unwatched"
-			rm -rf "$d/unwatched"
-			"$webfim" --db "$d/webfim.db" --quiet baseline create --no-discover --root "$d/root" >/dev/null
-			sync # every copy starts with no dirty pages left by the previous one
-			if ! "$watchlat" burst -copy "$ref" -dir "$d/root/ref" -quiet 10s -log "$results/burst-$i.log" \
-				-save "$results/burst-$i.ndjson" \
-				-- "$webfim" --db "$d/webfim.db" watch --no-discover --root "$d/root" --output stdout \
-				>"$results/burst-$i.txt"; then
-				echo "   run $i failed (see $results/burst-$i.log)"
-				ok=0
-				continue
-			fi
-			rc=0
-			"$webfim" --db "$d/webfim.db" diff --fast --format ndjson >"$results/burst-$i.diff.ndjson" || rc=$?
-			if [ "$rc" -gt 7 ]; then
-				echo "   run $i: webfim diff failed with exit status $rc"
-				ok=0
-				continue
-			fi
-			"$watchlat" compare -alerts "$results/burst-$i.ndjson" -diff "$results/burst-$i.diff.ndjson" \
-				-under "$d/root/ref" >"$results/burst-$i.compare.txt"
-			ncopy=$(find "$d/root/ref" | wc -l)
-			awk -v i="$i" '/^(burst|compare): / {sub(/^[a-z]+: /, "   run " i ": "); print; next}
-				/^   / {print "   " $0}' "$results/burst-$i.txt" "$results/burst-$i.compare.txt"
-			echo "   run $i: find counts $ncopy entries in the copy; the same cp -r into an unwatched directory took $(cat "$results/burst-$i.unwatched")s"
-			[ "$(field pass "$results/burst-$i.compare.txt")" = true ] && [ "$(field expected "$results/burst-$i.compare.txt")" = "$ncopy" ] || ok=0
+			for b in "${builds[@]}"; do
+				w=${bin[$b]} r="$results/$(pre "$b")burst-$i"
+				d="$data/burst"
+				rm -rf "$d"
+				mkdir -p "$d/root"
+				# the same copy, unwatched, for reference
+				sync
+				t0=$(date +%s%N)
+				cp -r "$ref" "$d/unwatched"
+				t1=$(date +%s%N)
+				awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f\n", (b - a) / 1e9}' >"$r.unwatched"
+				rm -rf "$d/unwatched"
+				"$w" --db "$d/webfim.db" --quiet baseline create --no-discover --root "$d/root" >/dev/null
+				sync # every copy starts with no dirty pages left by the previous one
+				if ! "$watchlat" burst -copy "$ref" -dir "$d/root/ref" -quiet 10s -log "$r.log" \
+					-save "$r.ndjson" \
+					-- "$w" --db "$d/webfim.db" watch --no-discover --root "$d/root" --output stdout \
+					>"$r.txt"; then
+					echo "   $b run $i failed (see $r.log)"
+					[ "$b" != this ] || ok=0
+					continue
+				fi
+				rc=0
+				"$w" --db "$d/webfim.db" diff --fast --format ndjson >"$r.diff.ndjson" || rc=$?
+				if [ "$rc" -gt 7 ]; then
+					echo "   $b run $i: webfim diff failed with exit status $rc"
+					[ "$b" != this ] || ok=0
+					continue
+				fi
+				"$watchlat" compare -alerts "$r.ndjson" -diff "$r.diff.ndjson" \
+					-under "$d/root/ref" >"$r.compare.txt"
+				ncopy=$(find "$d/root/ref" | wc -l)
+				awk -v i="$i" -v b="$b" '/^(burst|compare): / {sub(/^[a-z]+: /, "   " b " run " i ": "); print; next}
+					/^   / {print "   " $0}' "$r.txt" "$r.compare.txt"
+				echo "   $b run $i: find counts $ncopy entries in the copy; the same cp -r into an unwatched directory took $(cat "$r.unwatched")s"
+				[ "$b" != this ] || { [ "$(field pass "$r.compare.txt")" = true ] && [ "$(field expected "$r.compare.txt")" = "$ncopy" ]; } || ok=0
+			done
 		done
 		rm -rf "$data/burst"
-		after=$(for f in "$results"/burst-?.txt "$results"/burst-??.txt; do field after_copy_s "$f"; done | median)
-		unw=$(cat "$results"/burst-*.unwatched | median)
-		last=$(for f in "$results"/burst-?.txt "$results"/burst-??.txt; do field last_alert_s "$f"; done | median)
-		cps=$(for f in "$results"/burst-?.txt "$results"/burst-??.txt; do field copy_s "$f"; done | median)
-		line=$(printf 'burst    cp -r of %d entries, medians of %d runs: copy %s s (unwatched %s s), last alert %s s after the copy started (%s s after it ended); every entry alerted exactly once, none lost (vs diff and find)' \
-			"$nref" "$runs" "$cps" "$unw" "$last" "$after")
-		verdict $ok "$line"
+		for b in "${builds[@]}"; do
+			fs=("$results/$(pre "$b")"burst-?.txt "$results/$(pre "$b")"burst-??.txt)
+			after=$(for f in "${fs[@]}"; do field after_copy_s "$f"; done | median)
+			unw=$(cat "$results/$(pre "$b")"burst-*.unwatched | median)
+			last=$(for f in "${fs[@]}"; do field last_alert_s "$f"; done | median)
+			cps=$(for f in "${fs[@]}"; do field copy_s "$f"; done | median)
+			line=$(printf 'burst    cp -r of %d entries, medians of %d runs: copy %s s (unwatched %s s), last alert %s s after the copy started (%s s after it ended); every entry alerted exactly once, none lost (vs diff and find)' \
+				"$nref" "$runs" "$cps" "$unw" "$last" "$after")
+			if [ "$b" = this ]; then
+				verdict $ok "$line"
+			else
+				summary+=("$line ($base_ref, for comparison)")
+			fi
+		done
 	fi
 fi
 
@@ -187,10 +229,11 @@ if want scale; then
 		echo "== scale: generating (or reusing) $tree"
 		"$data/gentree" -files "$files" -dirs "$dirs" "$tree"
 		ndirs=$(find "$tree" -type d | wc -l)
-		db="$data/scale.db"
-		rm -f "$db"
 		echo "   baseline create --no-discover --root $tree"
-		"$webfim" --db "$db" --quiet baseline create --no-discover --root "$tree" >/dev/null
+		for b in "${builds[@]}"; do
+			rm -f "$data/$(pre "$b")scale.db"
+			"${bin[$b]}" --db "$data/$(pre "$b")scale.db" --quiet baseline create --no-discover --root "$tree" >/dev/null
+		done
 
 		# inotify: one watch per directory, on top of the watches in use.
 		limit=$(cat /proc/sys/fs/inotify/max_user_watches)
@@ -212,48 +255,58 @@ if want scale; then
 		echo "== scale: $scale_runs start-ups of webfim watch on $files files in $ndirs directories"
 		ok=1
 		for ((i = 1; i <= scale_runs; i++)); do
-			err="$results/scale-$i.log"
-			t0=$(date +%s%N)
-			/usr/bin/time -v -o "$results/scale-$i.time" \
-				"$webfim" --db "$db" watch --no-discover --root "$tree" --output stdout \
-				>"$results/scale-$i.out" 2>"$err" &
-			timepid=$!
-			# start-up: until "msg=watching"; then until the catch-up scan
-			# of the unchanged tree is done ("rescan done" reason=startup).
-			for ((j = 0; j < 6000; j++)); do
-				grep -q 'msg="rescan done".*reason=startup' "$err" 2>/dev/null && break
-				kill -0 "$timepid" 2>/dev/null || break
-				sleep 0.1
+			for b in "${builds[@]}"; do
+				r="$results/$(pre "$b")scale-$i"
+				err="$r.log"
+				t0=$(date +%s%N)
+				/usr/bin/time -v -o "$r.time" \
+					"${bin[$b]}" --db "$data/$(pre "$b")scale.db" watch --no-discover --root "$tree" --output stdout \
+					>"$r.out" 2>"$err" &
+				timepid=$!
+				# start-up: until "msg=watching"; then until the catch-up scan
+				# of the unchanged tree is done ("rescan done" reason=startup).
+				for ((j = 0; j < 6000; j++)); do
+					grep -q 'msg="rescan done".*reason=startup' "$err" 2>/dev/null && break
+					kill -0 "$timepid" 2>/dev/null || break
+					sleep 0.1
+				done
+				watchpid=$(ps -o pid= --ppid "$timepid" | tr -d ' ' | head -n 1)
+				[ -z "$watchpid" ] || kill -INT "$watchpid" 2>/dev/null || true
+				wait "$timepid" || true
+				wline=$(grep -m1 'msg=watching' "$err" || true)
+				dline=$(grep -m1 'msg="rescan done".*reason=startup' "$err" || true)
+				if [ -z "$wline" ] || [ -z "$dline" ] || ! grep -q 'Maximum resident set size' "$r.time"; then
+					echo "   $b run $i failed (see $err)"
+					[ "$b" != this ] || ok=0
+					continue
+				fi
+				tw=$(date -d "$(sed 's/^time=\([^ ]*\).*/\1/' <<<"$wline")" +%s%N)
+				td=$(date -d "$(sed 's/^time=\([^ ]*\).*/\1/' <<<"$dline")" +%s%N)
+				watched=$(sed -n 's/.* dirs=\([0-9]*\).*/\1/p' <<<"$wline")
+				kib=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$r.time")
+				awk -v a="$t0" -v w="$tw" -v d="$td" -v k="$kib" -v n="$watched" 'BEGIN {
+					printf "%.2f %.2f %.1f %s\n", (w - a) / 1e9, (d - w) / 1e9, k * 1024 / 1e6, n
+				}' >"$r.txt"
+				read -r su cu mb nw <"$r.txt"
+				echo "   $b run $i: watching $nw directories ${su}s after launch, catch-up scan done ${cu}s later; peak RSS $mb MB"
+				[ "$b" != this ] || [ "$nw" -ge "$ndirs" ] || ok=0
 			done
-			watchpid=$(ps -o pid= --ppid "$timepid" | tr -d ' ' | head -n 1)
-			[ -z "$watchpid" ] || kill -INT "$watchpid" 2>/dev/null || true
-			wait "$timepid" || true
-			wline=$(grep -m1 'msg=watching' "$err" || true)
-			dline=$(grep -m1 'msg="rescan done".*reason=startup' "$err" || true)
-			if [ -z "$wline" ] || [ -z "$dline" ] || ! grep -q 'Maximum resident set size' "$results/scale-$i.time"; then
-				echo "   run $i failed (see $err)"
-				ok=0
-				continue
-			fi
-			tw=$(date -d "$(sed 's/^time=\([^ ]*\).*/\1/' <<<"$wline")" +%s%N)
-			td=$(date -d "$(sed 's/^time=\([^ ]*\).*/\1/' <<<"$dline")" +%s%N)
-			watched=$(sed -n 's/.* dirs=\([0-9]*\).*/\1/p' <<<"$wline")
-			kib=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$results/scale-$i.time")
-			awk -v a="$t0" -v w="$tw" -v d="$td" -v k="$kib" -v n="$watched" 'BEGIN {
-				printf "%.2f %.2f %.1f %s\n", (w - a) / 1e9, (d - w) / 1e9, k * 1024 / 1e6, n
-			}' >"$results/scale-$i.txt"
-			read -r su cu mb nw <"$results/scale-$i.txt"
-			echo "   run $i: watching $nw directories ${su}s after launch, catch-up scan done ${cu}s later; peak RSS $mb MB"
-			[ "$nw" -ge "$ndirs" ] || ok=0
 		done
-		su=$(for f in "$results"/scale-*.txt; do cut -d' ' -f1 "$f"; done | median)
-		cu=$(for f in "$results"/scale-*.txt; do cut -d' ' -f2 "$f"; done | median)
-		mbmed=$(for f in "$results"/scale-*.txt; do cut -d' ' -f3 "$f"; done | median)
-		mbmax=$(for f in "$results"/scale-*.txt; do cut -d' ' -f3 "$f"; done | sort -g | tail -n 1)
-		[ -n "$mbmax" ] && awk -v m="$mbmax" 'BEGIN {exit !(m < 200)}' || ok=0
-		line=$(printf 'scale    %d files, %d dirs, medians of %d start-ups: watching after %s s, catch-up scan %s s more; peak RSS %s MB (highest %s MB), target < 200 MB' \
-			"$files" "$ndirs" "$scale_runs" "$su" "$cu" "$mbmed" "${mbmax:-?}")
-		verdict $ok "$line"
+		for b in "${builds[@]}"; do
+			fs=("$results/$(pre "$b")"scale-*.txt)
+			su=$(for f in "${fs[@]}"; do cut -d' ' -f1 "$f"; done | median)
+			cu=$(for f in "${fs[@]}"; do cut -d' ' -f2 "$f"; done | median)
+			mbmed=$(for f in "${fs[@]}"; do cut -d' ' -f3 "$f"; done | median)
+			mbmax=$(for f in "${fs[@]}"; do cut -d' ' -f3 "$f"; done | sort -g | tail -n 1)
+			line=$(printf 'scale    %d files, %d dirs, medians of %d start-ups: watching after %s s, catch-up scan %s s more; peak RSS %s MB (highest %s MB), target < 200 MB' \
+				"$files" "$ndirs" "$scale_runs" "$su" "$cu" "$mbmed" "${mbmax:-?}")
+			if [ "$b" = this ]; then
+				[ -n "$mbmax" ] && awk -v m="$mbmax" 'BEGIN {exit !(m < 200)}' || ok=0
+				verdict $ok "$line"
+			else
+				summary+=("$line ($base_ref, for comparison)")
+			fi
+		done
 	fi
 fi
 

@@ -60,16 +60,6 @@ type DelivererOptions struct {
 	OnDeadLetter func(output string, r RejectedDoc)
 }
 
-// OutputStats are the delivery counters of one output.
-type OutputStats struct {
-	Name         string
-	Delivered    uint64 // documents acknowledged by the output
-	DeadLettered uint64 // documents the output rejected for good, kept in the dead letter
-	Errors       uint64 // failed Write calls
-	Failing      bool   // the last Write failed
-	LastError    string
-}
-
 // ErrDelivererRunning is returned by Run or Drain while another one runs.
 var ErrDelivererRunning = errors.New("deliverer is already running")
 
@@ -92,14 +82,15 @@ type Deliverer struct {
 	// Ack would be filtered just after it and re-sent.
 	obMu sync.Mutex
 
-	mu         sync.Mutex
-	delivered  map[uint64]uint64 // seq -> bit set of outputs that acknowledged it
-	toAck      map[uint64]struct{}
-	cursor     []uint64 // per output: every pending entry with Seq <= cursor was delivered to it
-	stats      []OutputStats
-	acked      uint64
-	lastPrune  time.Time
-	pruneEvery time.Duration // 30s; tests shorten it
+	mu        sync.Mutex
+	delivered map[uint64]uint64 // seq -> bit set of outputs that acknowledged it
+	toAck     map[uint64]struct{}
+	cursor    []uint64 // per output: every pending entry with Seq <= cursor was delivered to it
+	// Summed over the outputs: documents acknowledged, documents kept in
+	// the dead letter, failed Write calls.
+	sent, deadLettered, failures uint64
+	lastPrune                    time.Time
+	pruneEvery                   time.Duration // 30s; tests shorten it
 }
 
 // NewDeliverer returns a Deliverer for 1 to 64 outputs. It does not close
@@ -133,13 +124,11 @@ func NewDeliverer(outbox Outbox, outputs []Output, opt DelivererOptions) (*Deliv
 		delivered:  make(map[uint64]uint64),
 		toAck:      make(map[uint64]struct{}),
 		cursor:     make([]uint64, len(outputs)),
-		stats:      make([]OutputStats, len(outputs)),
 		pruneEvery: 30 * time.Second,
 	}
-	for i, o := range outputs {
+	for i := range outputs {
 		d.allMask |= 1 << i
 		d.wake = append(d.wake, make(chan struct{}, 1))
-		d.stats[i].Name = o.Name()
 	}
 	return d, nil
 }
@@ -194,29 +183,14 @@ func (d *Deliverer) Drain(ctx context.Context, timeout time.Duration) error {
 func (d *Deliverer) totalDelivered() uint64 {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	var n uint64
-	for _, s := range d.stats {
-		n += s.Delivered + s.DeadLettered
-	}
-	return n
-}
-
-// Stats returns the counters of each output, in the order given to NewDeliverer.
-func (d *Deliverer) Stats() []OutputStats {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return append([]OutputStats(nil), d.stats...)
+	return d.sent + d.deadLettered
 }
 
 // Errors returns the number of failed Write calls of all outputs.
 func (d *Deliverer) Errors() uint64 {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	var n uint64
-	for _, s := range d.stats {
-		n += s.Errors
-	}
-	return n
+	return d.failures
 }
 
 // DeadLettered returns the number of documents that outputs rejected for
@@ -224,18 +198,7 @@ func (d *Deliverer) Errors() uint64 {
 func (d *Deliverer) DeadLettered() uint64 {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	var n uint64
-	for _, s := range d.stats {
-		n += s.DeadLettered
-	}
-	return n
-}
-
-// Acked returns how many entries left the outbox.
-func (d *Deliverer) Acked() uint64 {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.acked
+	return d.deadLettered
 }
 
 func (d *Deliverer) run(ctx context.Context, drain bool) error {
@@ -480,13 +443,10 @@ func (d *Deliverer) record(o int, batch []Entry, failed []int, kept int, err err
 		d.cursor[o] = max(d.cursor[o], batch[firstFailed-1].Seq)
 	}
 	n -= kept
-	st := &d.stats[o]
-	st.Delivered += uint64(n)
-	st.DeadLettered += uint64(kept)
-	st.Failing = err != nil
+	d.sent += uint64(n)
+	d.deadLettered += uint64(kept)
 	if err != nil {
-		st.Errors++
-		st.LastError = err.Error()
+		d.failures++
 	}
 	d.mu.Unlock()
 	if n > 0 && d.opt.OnDelivered != nil {
@@ -524,7 +484,6 @@ func (d *Deliverer) flushAcks() {
 	for _, s := range seqs {
 		delete(d.delivered, s)
 	}
-	d.acked += uint64(len(seqs))
 	d.mu.Unlock()
 	// Acks move the Pending window on: outputs idle at its end have work.
 	d.Notify()

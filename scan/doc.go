@@ -4,5 +4,9 @@
 //
 // It is the one place where [baseline], [serverconf] and [store] meet, so
 // that the CLI, deploy windows and the watch daemon take and compare
-// snapshots the same way.
+// snapshots the same way: [Resolve] works out what a snapshot covers,
+// [Create] stores one, [Diff] compares a whole target, and [DiffRoot],
+// [CheckPath], [CheckSubtree] and [DiffConfigs] compare its parts, as the
+// watch daemon needs, reporting for each part what Diff reports. The
+// comparisons read stored baselines through the [Baselines] interface.
 package scan

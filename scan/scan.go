@@ -47,10 +47,34 @@ type Options struct {
 	Limiter  interface {
 		WaitN(ctx context.Context, n int) error
 	}
+	// OnConfigError, if set, is told about a server configuration file
+	// that could not be parsed (its items are then missing from the
+	// inventory, which the "unparsable" item reports).
+	OnConfigError func(path string, err error)
+}
+
+// Baseline describes a stored baseline: its id, label, creation time and
+// what it covers. It is the store's record of a baseline, named here so
+// that the daemon, which reaches the store only through this package's
+// interfaces, uses the one type.
+type Baseline = store.Meta
+
+// Baselines is the read side of the store that comparisons need: the
+// records and server inventory of a stored baseline. *store.DB is one;
+// every call is a short database session.
+type Baselines interface {
+	// Records streams a baseline's records of every root, in order.
+	Records(id uint64, prefix string) baseline.State
+	// RootRecords streams a root's records whose path starts with prefix.
+	RootRecords(id uint64, root, prefix string) baseline.State
+	// Lookup is a point lookup of one record.
+	Lookup(id uint64, root, path string) (baseline.Record, bool, error)
+	// Inventory returns the server configuration items of a baseline.
+	Inventory(id uint64) ([]serverconf.Item, error)
 }
 
 // TargetOf returns the target a stored baseline covered.
-func TargetOf(m store.Meta) Target {
+func TargetOf(m Baseline) Target {
 	t := Target{Roots: m.Roots, Sysroot: m.Sysroot, HashAllSHA256: m.HashAllSHA256}
 	for _, c := range m.Configs {
 		t.Configs = append(t.Configs, parseConfigRef(c))
@@ -134,19 +158,12 @@ func noteConfig(found *[]serverconf.Config, r *baseline.Record) {
 	}
 }
 
-// inventory parses every config of t plus the ones found under the roots;
-// warn is told why an inventory may be stale (a registry hive whose
-// transaction logs are not replayed).
-func inventory(t Target, found []serverconf.Config, warn func(root, rel string, err error)) []serverconf.Item {
+// inventory parses every config of t plus the ones found under the roots
+// (see [parse] for what is said about them).
+func inventory(t Target, opt Options, found []serverconf.Config) []serverconf.Item {
 	var items []serverconf.Item
 	for _, c := range append(append([]serverconf.Config(nil), t.Configs...), found...) {
-		inv := serverconf.ParseFile(t.Sysroot, c.Path, c.Server)
-		items = append(items, inv.Items...)
-		for _, w := range inv.Warnings {
-			if warn != nil {
-				warn("", c.Path, errors.New(w))
-			}
-		}
+		items = append(items, parse(t, opt, c)...)
 	}
 	sort.SliceStable(items, func(i, j int) bool { return items[i].Identity() < items[j].Identity() })
 	return items
@@ -156,7 +173,7 @@ func inventory(t Target, found []serverconf.Config, warn func(root, rel string, 
 // label; it becomes the active baseline when activate is set. Unless
 // opt.Full, digests are reused from the active baseline where the
 // incremental rule allows it.
-func Create(ctx context.Context, db *store.DB, t Target, label, version string, opt Options, activate bool) (store.Meta, error) {
+func Create(ctx context.Context, db *store.DB, t Target, label, version string, opt Options, activate bool) (Baseline, error) {
 	host, _ := os.Hostname()
 	meta := store.Meta{
 		Label: label, Created: time.Now().UTC(), Host: host, Roots: t.Roots,
@@ -198,7 +215,7 @@ func Create(ctx context.Context, db *store.DB, t Target, label, version string, 
 		w.Abort()
 		return store.Meta{}, err
 	}
-	items := inventory(t, found, opt.OnError)
+	items := inventory(t, opt, found)
 	for i := range items {
 		if err := digest.AddItem(&items[i]); err != nil {
 			w.Abort()
@@ -253,7 +270,7 @@ func (r Result) ExitBits() int {
 // from's target when to is nil. Unless opt.Full, a live file whose
 // metadata is unchanged keeps its digest from from. The baseline from is
 // read once: the live walk both reuses its digests and merges it.
-func Diff(ctx context.Context, db *store.DB, from store.Meta, to *store.Meta, t Target, opt Options, emit Emitter) (Result, error) {
+func Diff(ctx context.Context, db Baselines, from Baseline, to *Baseline, t Target, opt Options, emit Emitter) (Result, error) {
 	var res Result
 	old := db.Records(from.ID, "")
 	var pairs iter.Seq2[baseline.Pair, error]
@@ -281,7 +298,7 @@ func Diff(ctx context.Context, db *store.DB, from store.Meta, to *store.Meta, t 
 			return res, err
 		}
 	} else {
-		newItems = inventory(t, found, opt.OnError)
+		newItems = inventory(t, opt, found)
 	}
 	return res, compareItems(&res, oldItems, newItems, emit)
 }
@@ -300,7 +317,7 @@ func DiffLive(ctx context.Context, old baseline.State, oldItems []serverconf.Ite
 	if err := ctx.Err(); err != nil {
 		return res, err
 	}
-	return res, compareItems(&res, oldItems, inventory(t, found, opt.OnError), emit)
+	return res, compareItems(&res, oldItems, inventory(t, opt, found), emit)
 }
 
 // compareItems adds the inventory changes to res and emits them.

@@ -1,10 +1,12 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"webfim/store/internal/safebolt"
@@ -267,6 +269,60 @@ func (db *DB) ForgetSeen(before time.Time) (int, error) {
 			}
 		}
 		n = len(old)
+		return nil
+	})
+	return n, err
+}
+
+// ForgetSeenUnder deletes the dedupe entries whose key starts with one of
+// prefixes ("" matches every key), except those keep (if set) returns
+// true for, and returns how many it deleted. The daemon keys its entries
+// by subject (a path, an item) so that it can forget every finding of a
+// subject, or of a directory, once it has gone. The entries are looked
+// up in a read session first: when none is to go, nothing is written.
+func (db *DB) ForgetSeenUnder(prefixes []string, keep func(key string, last time.Time) bool) (int, error) {
+	match := func(tx *safebolt.Tx) ([][]byte, error) {
+		sb, err := db.bucket(tx, bucketSeen)
+		if err != nil {
+			return nil, err
+		}
+		var keys [][]byte
+		c := sb.Cursor()
+		for _, p := range prefixes {
+			for k, v := c.Seek([]byte(p)); k != nil && bytes.HasPrefix(k, []byte(p)); k, v = c.Next() {
+				ts, _ := getU64(v)
+				if keep == nil || !keep(string(k), time.Unix(0, int64(ts))) {
+					keys = append(keys, bytes.Clone(k))
+				}
+			}
+		}
+		slices.SortFunc(keys, bytes.Compare) // overlapping prefixes match a key twice
+		return slices.CompactFunc(keys, bytes.Equal), nil
+	}
+	var found [][]byte
+	err := db.view(func(tx *safebolt.Tx) (err error) {
+		found, err = match(tx)
+		return err
+	})
+	if err != nil || len(found) == 0 {
+		return 0, err
+	}
+	n := 0
+	err = db.update(func(tx *safebolt.Tx) error {
+		keys, err := match(tx) // again: the table may have changed meanwhile
+		if err != nil {
+			return err
+		}
+		sb, err := db.bucket(tx, bucketSeen)
+		if err != nil {
+			return err
+		}
+		for _, k := range keys {
+			if err := sb.Delete(k); err != nil {
+				return err
+			}
+		}
+		n = len(keys)
 		return nil
 	})
 	return n, err

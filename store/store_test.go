@@ -984,6 +984,57 @@ func TestSeen(t *testing.T) {
 	}
 }
 
+func TestForgetSeenUnder(t *testing.T) {
+	db := openTemp(t)
+	t1 := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
+	keys := []string{"f\x00/www\x00a\x00id1", "f\x00/www\x00a\x00id2", "f\x00/www\x00ab\x00id3",
+		"f\x00/www\x00d/x\x00id4", "f\x00/www2\x00a\x00id5", "legacy0123456789abcdef"}
+	if err := db.MarkSeenAll(t1, keys...); err != nil {
+		t.Fatal(err)
+	}
+	seen := func() []string {
+		var out []string
+		for _, k := range keys {
+			if _, ok, err := db.Seen(k); err != nil {
+				t.Fatal(err)
+			} else if ok {
+				out = append(out, k)
+			}
+		}
+		return out
+	}
+	// A subject's entries but one: "a" and not "ab"; overlapping prefixes
+	// count a key once.
+	n, err := db.ForgetSeenUnder([]string{"f\x00/www\x00a\x00", "f\x00/www\x00a\x00id"}, func(k string, last time.Time) bool {
+		if !last.Equal(t1) {
+			t.Errorf("last = %v, want %v", last, t1)
+		}
+		return k == keys[1]
+	})
+	if err != nil || n != 1 {
+		t.Errorf("ForgetSeenUnder(subject a) = %d, %v; want 1", n, err)
+	}
+	// A directory's entries.
+	if n, err := db.ForgetSeenUnder([]string{"f\x00/www\x00d/"}, nil); err != nil || n != 1 {
+		t.Errorf("ForgetSeenUnder(dir d) = %d, %v; want 1", n, err)
+	}
+	// Nothing to forget: no error, nothing written.
+	if n, err := db.ForgetSeenUnder([]string{"zzz"}, nil); err != nil || n != 0 {
+		t.Errorf("ForgetSeenUnder(nothing) = %d, %v", n, err)
+	}
+	want := []string{keys[1], keys[2], keys[4], keys[5]}
+	if got := seen(); !slices.Equal(got, want) {
+		t.Errorf("left %q, want %q", got, want)
+	}
+	// Every key, but those kept.
+	if n, err := db.ForgetSeenUnder([]string{""}, func(k string, _ time.Time) bool { return strings.Contains(k, "\x00") }); err != nil || n != 1 {
+		t.Errorf("ForgetSeenUnder(legacy) = %d, %v; want 1", n, err)
+	}
+	if got := seen(); !slices.Equal(got, want[:3]) {
+		t.Errorf("left %q, want %q", got, want[:3])
+	}
+}
+
 // putPending writes a pending baseline with the given owner directly.
 func putPending(t testing.TB, db *DB, o owner) uint64 {
 	t.Helper()

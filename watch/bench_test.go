@@ -32,11 +32,11 @@ func (chanSink) Notice(context.Context, Notice) error { return nil }
 
 func benchDaemon(b *testing.B, root string, cfg Config) chanSink {
 	db := openDB(b)
-	if _, err := BaselineCreator(db, "bench", "bench")(context.Background(), cfg); err != nil {
+	if _, err := baselineCreator(db, "bench")(context.Background(), cfg); err != nil {
 		b.Fatal(err)
 	}
 	sink := chanSink{paths: make(chan string, 1<<16)}
-	d, err := New(cfg, Deps{Store: StoreOf(db), Judge: policy.Default(), Sink: sink,
+	d, err := New(cfg, Deps{Store: storeOf(db), Judge: policy.Default(), Sink: sink,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		b.Fatal(err)
@@ -45,11 +45,10 @@ func benchDaemon(b *testing.B, root string, cfg Config) chanSink {
 	done := make(chan struct{})
 	go func() { d.Run(ctx); close(done) }()
 	b.Cleanup(func() { cancel(); <-done })
-	for d.currentTree() == nil {
-		time.Sleep(time.Millisecond)
-	}
+	waitUntil(time.Minute, func() bool { return d.currentTree() != nil })
 	<-d.currentTree().Ready()
-	time.Sleep(200 * time.Millisecond) // let the catch-up rescan finish
+	// The catch-up rescan is counted once it is done.
+	waitUntil(time.Minute, func() bool { return counterValue(b, d, "webfim_watch_rescans_total") >= 1 })
 	return sink
 }
 
@@ -123,9 +122,17 @@ func BenchmarkDaemonBurst(b *testing.B) {
 			}
 		}
 		b.ReportMetric(time.Since(start).Seconds(), "s-all-reported")
-		time.Sleep(500 * time.Millisecond)
-		for len(sink.paths) > 0 {
-			seen[<-sink.paths]++
+		// A duplicate would come before the finding of a file written
+		// after everything.
+		marker := filepath.Join(root, "marker.txt")
+		if err := os.WriteFile(marker, nil, 0o644); err != nil {
+			b.Fatal(err)
+		}
+		for p := ""; p != filepath.Base(marker); {
+			p = <-sink.paths
+			if p != filepath.Base(marker) {
+				seen[p]++
+			}
 		}
 		for p, c := range seen {
 			if c != 1 {

@@ -10,6 +10,8 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -64,35 +66,34 @@ func (s *findingSink) count(match func(Finding) bool) int {
 
 func (s *findingSink) waitFor(t *testing.T, what string, match func(Finding) bool) Finding {
 	t.Helper()
-	deadline := time.Now().Add(waitDeadline)
-	for time.Now().Before(deadline) {
-		for _, f := range s.all() {
-			if match(f) {
-				return f
-			}
+	var found Finding
+	if !waitUntil(waitDeadline, func() bool {
+		i := slices.IndexFunc(s.all(), match)
+		if i >= 0 {
+			found = s.all()[i]
 		}
-		time.Sleep(5 * time.Millisecond)
+		return i >= 0
+	}) {
+		t.Fatalf("no finding for %s within %s; got %s", what, waitDeadline, describe(s.all()))
 	}
-	t.Fatalf("no finding for %s within %s; got %s", what, waitDeadline, describe(s.all()))
-	return Finding{}
+	return found
 }
 
 func (s *findingSink) waitNotice(t *testing.T, kind string) Notice {
 	t.Helper()
-	deadline := time.Now().Add(waitDeadline)
-	for time.Now().Before(deadline) {
+	var found Notice
+	if !waitUntil(waitDeadline, func() bool {
 		s.mu.Lock()
-		for _, n := range s.notices {
-			if n.Kind == kind {
-				s.mu.Unlock()
-				return n
-			}
+		defer s.mu.Unlock()
+		i := slices.IndexFunc(s.notices, func(n Notice) bool { return n.Kind == kind })
+		if i >= 0 {
+			found = s.notices[i]
 		}
-		s.mu.Unlock()
-		time.Sleep(5 * time.Millisecond)
+		return i >= 0
+	}) {
+		t.Fatalf("no %s notice within %s", kind, waitDeadline)
 	}
-	t.Fatalf("no %s notice within %s", kind, waitDeadline)
-	return Notice{}
+	return found
 }
 
 func describe(fs []Finding) string {
@@ -156,7 +157,7 @@ func startDaemon(t *testing.T, db *store.DB, cfg Config, deps Deps) *testDaemon 
 	t.Helper()
 	sink := &findingSink{}
 	if deps.Store == nil {
-		deps.Store = StoreOf(db)
+		deps.Store = storeOf(db)
 	}
 	if deps.Judge == nil {
 		deps.Judge = policy.Default()
@@ -179,25 +180,26 @@ func startDaemon(t *testing.T, db *store.DB, cfg Config, deps Deps) *testDaemon 
 		<-td.done
 	})
 	// Ready when the tree is watching.
-	deadline := time.Now().Add(waitDeadline)
-	for {
-		if tr := d.currentTree(); tr != nil {
-			select {
-			case <-tr.Ready():
-				return td
-			default:
-			}
+	if !waitUntil(waitDeadline, func() bool {
+		tr := d.currentTree()
+		if tr == nil {
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("daemon not watching")
+		select {
+		case <-tr.Ready():
+			return true
+		default:
+			return false
 		}
-		time.Sleep(5 * time.Millisecond)
+	}) {
+		t.Fatal("daemon not watching")
 	}
+	return td
 }
 
-func makeBaseline(t *testing.T, db *store.DB, cfg Config) BaselineInfo {
+func makeBaseline(t *testing.T, db *store.DB, cfg Config) scan.Baseline {
 	t.Helper()
-	info, err := BaselineCreator(db, "test", "test")(context.Background(), cfg)
+	info, err := baselineCreator(db, "test")(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,8 +240,11 @@ func TestDaemonLiveChanges(t *testing.T) {
 	}
 	td.sink.waitFor(t, "mkdir -p race x.php", fileFinding(baseline.Added, "a/b/c/x.php"))
 
-	// Each finding once, though files got several events.
-	time.Sleep(settle)
+	// Each finding once, though files got several events: checked once
+	// a file written after them was reported (paths are checked in the
+	// order their events settle).
+	writeFile(t, filepath.Join(root, "marker.txt"), "")
+	td.sink.waitFor(t, "marker.txt", fileFinding(baseline.Added, "marker.txt"))
 	if n := td.sink.count(fileFinding(baseline.Added, "shell.php")); n != 1 {
 		t.Errorf("shell.php reported %d times, want once", n)
 	}
@@ -275,23 +280,19 @@ func TestDaemonCatchUpAndDedupeAcrossRestart(t *testing.T) {
 	// Changed while no daemon runs.
 	writeFile(t, filepath.Join(root, "while-down.php"), "<?php")
 	td := startDaemon(t, db, cfg, Deps{})
-	td.sink.waitFor(t, "catch-up of while-down.php", fileFinding(baseline.Added, "while-down.php"))
+	f := td.sink.waitFor(t, "catch-up of while-down.php", fileFinding(baseline.Added, "while-down.php"))
 	td.sink.waitNotice(t, NoticeCatchUp)
-	time.Sleep(settle)
+	waitSeen(t, db, f, true)
 	td.stop(t)
 
 	// Restarted: the catch-up finds the same change and stays quiet.
 	td2 := startDaemon(t, db, cfg, Deps{})
 	writeFile(t, filepath.Join(root, "marker.txt"), "")
 	td2.sink.waitFor(t, "marker", fileFinding(baseline.Added, "marker.txt"))
-	deadline := time.Now().Add(waitDeadline)
-	for td2.metrics != nil && time.Now().Before(deadline) {
-		if rescans := counterValue(t, td2.Daemon, "webfim_watch_rescans_total"); rescans >= 1 {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
+	// The catch-up rescan is counted once its findings were reported.
+	if !waitUntil(waitDeadline, func() bool { return counterValue(t, td2.Daemon, "webfim_watch_rescans_total") >= 1 }) {
+		t.Fatal("no catch-up rescan")
 	}
-	time.Sleep(settle)
 	if n := td2.sink.count(fileFinding(baseline.Added, "while-down.php")); n != 0 {
 		t.Errorf("while-down.php reported again after restart (%d)", n)
 	}
@@ -314,9 +315,9 @@ func TestDaemonReminder(t *testing.T) {
 	rem := td.sink.waitFor(t, "reminder", func(f Finding) bool {
 		return f.File != nil && f.File.Path == "persist.php" && f.Reminder
 	})
-	if rem.Fingerprint != first.Fingerprint || rem.EventID == first.EventID {
-		t.Errorf("reminder: fingerprint %s/%s, event id %s/%s: want same fingerprint, new event id",
-			rem.Fingerprint, first.Fingerprint, rem.EventID, first.EventID)
+	if rem.ID != first.ID || first.EventID != first.ID || rem.EventID == first.EventID || !strings.HasPrefix(rem.EventID, first.ID+"-") {
+		t.Errorf("reminder: finding id %s/%s, event id %s/%s: want the same finding id, and a new event id starting with it",
+			rem.ID, first.ID, rem.EventID, first.EventID)
 	}
 	if rem.Time.Sub(first.Time) < cfg.ReminderInterval {
 		t.Errorf("reminder after %s, before the interval %s", rem.Time.Sub(first.Time), cfg.ReminderInterval)
@@ -330,7 +331,7 @@ func TestDaemonCreatesBaselineWhenNone(t *testing.T) {
 	cfg := testConfig(root)
 	logs := &syncBuffer{}
 	td := startDaemon(t, db, cfg, Deps{
-		CreateBaseline: BaselineCreator(db, "", "test"),
+		CreateBaseline: baselineCreator(db, ""),
 		Logger:         slog.New(slog.NewTextHandler(logs, nil)),
 	})
 	n := td.sink.waitNotice(t, NoticeBaselineCreated)
@@ -349,7 +350,7 @@ func TestDaemonCreatesBaselineWhenNone(t *testing.T) {
 	}
 
 	// Without a way to create one, Run says what to do.
-	d, err := New(cfg, Deps{Store: StoreOf(openDB(t)), Judge: policy.Default(), Sink: &findingSink{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	d, err := New(cfg, Deps{Store: storeOf(openDB(t)), Judge: policy.Default(), Sink: &findingSink{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -380,18 +381,20 @@ func TestDaemonFollowsStoreChanges(t *testing.T) {
 	if second.ID == first.ID {
 		t.Fatal("no new baseline")
 	}
-	start := time.Now()
-	for td.Health().Baseline != second.ID {
-		if time.Since(start) > 2*time.Second {
-			t.Fatalf("daemon still on baseline %d after 2s", td.Health().Baseline)
-		}
-		time.Sleep(10 * time.Millisecond)
+	// Within the bound promised to the CLI user.
+	if !waitUntil(2*time.Second, func() bool { return td.Health().Baseline == second.ID }) {
+		t.Fatalf("daemon still on baseline %d after 2s", td.Health().Baseline)
 	}
 
 	if _, err := cli.StartWindow(store.Window{Label: "release-7", By: "ci", Start: time.Now(), End: time.Now().Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(2 * time.Second) // the bound promised to the CLI user
+	if !waitUntil(2*time.Second, func() bool {
+		_, _, _, adhoc := td.snapshot()
+		return len(adhoc) == 1 && adhoc[0].Label == "release-7"
+	}) {
+		t.Fatal("daemon without the deploy window after 2s")
+	}
 	writeFile(t, filepath.Join(root, "b.txt"), "b")
 	f := td.sink.waitFor(t, "b.txt", fileFinding(baseline.Added, "b.txt"))
 	if f.Verdict.Window == nil || f.Verdict.Window.Label != "release-7" {
@@ -412,10 +415,9 @@ func TestDaemonOverflowRescans(t *testing.T) {
 		fn = newFaultNotifier(t)
 		return fn, nil
 	}})
-	fn.setDrop(true)
-	writeFile(t, filepath.Join(root, "lost", "shell.php"), "<?php")
-	time.Sleep(50 * time.Millisecond)
-	fn.setDrop(false)
+	fn.loseEvents(t, filepath.Join(root, "lost-marker"), func() {
+		writeFile(t, filepath.Join(root, "lost", "shell.php"), "<?php")
+	})
 	fn.errs <- ErrOverflow
 	td.sink.waitNotice(t, NoticeOverflow)
 	td.sink.waitFor(t, "shell.php found by the overflow rescan", fileFinding(baseline.Added, "lost/shell.php"))
@@ -471,12 +473,8 @@ func TestDaemonReload(t *testing.T) {
 	if err := td.Reload(context.Background(), testConfig(rootA, rootB), policy.Default()); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(waitDeadline)
-	for len(td.currentTree().Status()) != 2 {
-		if time.Now().After(deadline) {
-			t.Fatal("reloaded roots not watched")
-		}
-		time.Sleep(5 * time.Millisecond)
+	if !waitUntil(waitDeadline, func() bool { return len(td.currentTree().Status()) == 2 }) {
+		t.Fatal("reloaded roots not watched")
 	}
 	<-td.currentTree().Ready()
 	writeFile(t, filepath.Join(rootB, "b.txt"), "")
@@ -535,20 +533,22 @@ func get(t *testing.T, url string, status int) string {
 	return string(b)
 }
 
-func counterValue(t *testing.T, d *Daemon, name string) float64 {
+// counterValue sums the samples of a counter on the daemon's /metrics.
+func counterValue(t testing.TB, d *Daemon, name string) float64 {
 	t.Helper()
-	mfs, err := d.Registry().Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
+	rec := httptest.NewRecorder()
+	d.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 	total := 0.0
-	for _, mf := range mfs {
-		if mf.GetName() != name {
+	for _, line := range strings.Split(rec.Body.String(), "\n") {
+		rest, ok := strings.CutPrefix(line, name)
+		if !ok || (rest != "" && rest[0] != ' ' && rest[0] != '{') {
 			continue
 		}
-		for _, m := range mf.GetMetric() {
-			total += m.GetCounter().GetValue()
+		v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
+		if err != nil {
+			t.Fatalf("metrics line %q: %v", line, err)
 		}
+		total += v
 	}
 	return total
 }
@@ -580,30 +580,147 @@ func TestPruneSeen(t *testing.T) {
 	db := openDB(t)
 	cfg := testConfig(root)
 	cfg.ReminderInterval = time.Hour
-	d, err := New(cfg, Deps{Store: StoreOf(db), Judge: policy.Default(), Sink: &findingSink{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	d, err := New(cfg, Deps{Store: storeOf(db), Judge: policy.Default(), Sink: &findingSink{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	if err := db.MarkSeenAll(now.Add(-30*24*time.Hour), "gone"); err != nil {
+	key := func(path string) string { return subjectPrefix(fileSubject(root, path)) + "id" }
+	gone, present, old := key("gone.php"), key("present.php"), key("old.php")
+	if err := db.MarkSeenAll(now.Add(-30*24*time.Hour), gone); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.MarkSeenAll(now.Add(-2*time.Hour), "present"); err != nil {
+	if err := db.MarkSeenAll(now.Add(-2*time.Hour), present); err != nil {
+		t.Fatal(err)
+	}
+	// A key of webfim before FindingID, however recent.
+	if err := db.MarkSeenAll(now, "0123456789abcdef0123456789abcdef"); err != nil {
 		t.Fatal(err)
 	}
 	d.pruneSeen()
-	if _, ok, _ := db.Seen("gone"); ok {
+	if _, ok, _ := db.Seen(gone); ok {
 		t.Error("finding unseen for 30 days not pruned")
 	}
-	if _, ok, _ := db.Seen("present"); !ok {
+	if _, ok, _ := db.Seen(present); !ok {
 		t.Error("recent finding pruned")
 	}
+	if _, ok, _ := db.Seen("0123456789abcdef0123456789abcdef"); ok {
+		t.Error("legacy fingerprint not pruned")
+	}
 
-	// Without reminders, forgetting would re-report: nothing is pruned.
+	// Without reminders, forgetting would re-report: nothing is pruned by age.
 	d.cfg.ReminderInterval = 0
-	db.MarkSeenAll(now.Add(-300*24*time.Hour), "old")
+	db.MarkSeenAll(now.Add(-300*24*time.Hour), old)
 	d.pruneSeen()
-	if _, ok, _ := db.Seen("old"); !ok {
-		t.Error("pruned without a reminder interval")
+	if _, ok, _ := db.Seen(old); !ok {
+		t.Error("pruned by age without a reminder interval")
+	}
+}
+
+// waitSeen waits until the dedupe entry of f is present (or, with
+// present false, gone).
+func waitSeen(t *testing.T, db *store.DB, f Finding, present bool) {
+	t.Helper()
+	if !waitUntil(waitDeadline, func() bool {
+		_, ok, err := db.Seen(f.seenKey())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok == present
+	}) {
+		t.Fatalf("dedupe entry of %s: present %v after %s", f.File.Path, !present, waitDeadline)
+	}
+}
+
+// A chown or a touch of a file already reported changes its ctime and
+// mtime, not the finding: it is not reported again.
+func TestDaemonChownTouchDoNotRealert(t *testing.T) {
+	root := tempRoot(t)
+	db := openDB(t)
+	cfg := testConfig(root)
+	makeBaseline(t, db, cfg)
+	td := startDaemon(t, db, cfg, Deps{})
+	shell := filepath.Join(root, "shell.php")
+	writeFile(t, shell, "<?php system($_GET['c']);")
+	td.sink.waitFor(t, "shell.php", fileFinding(baseline.Added, "shell.php"))
+	if err := os.Chown(shell, os.Getuid(), os.Getgid()); err != nil {
+		t.Fatal(err)
+	}
+	later := time.Now().Add(time.Hour)
+	if err := os.Chtimes(shell, later, later); err != nil {
+		t.Fatal(err)
+	}
+	// Checked in order: once marker.php is reported, so would be shell.php.
+	writeFile(t, filepath.Join(root, "marker.php"), "<?php")
+	td.sink.waitFor(t, "marker.php", fileFinding(baseline.Added, "marker.php"))
+	if n := td.sink.count(fileFinding(baseline.Added, "shell.php")); n != 1 {
+		t.Errorf("shell.php reported %d times, want once", n)
+	}
+}
+
+// The dedupe table follows what is at a path: a shell removed and dropped
+// again is reported again, with the same event.id; other content is
+// another finding, and the first content coming back is reported again.
+func TestDaemonDedupeFollowsThePath(t *testing.T) {
+	root := tempRoot(t)
+	db := openDB(t)
+	cfg := testConfig(root)
+	makeBaseline(t, db, cfg)
+	td := startDaemon(t, db, cfg, Deps{})
+	shell := filepath.Join(root, "shell.php")
+	added := fileFinding(baseline.Added, "shell.php")
+	nth := func(n int) func(Finding) bool {
+		return func(f Finding) bool { return added(f) && td.sink.count(added) >= n }
+	}
+
+	writeFile(t, shell, "<?php system($_GET['c']);")
+	first := td.sink.waitFor(t, "shell.php", added)
+	waitSeen(t, db, first, true)
+	if err := os.Remove(shell); err != nil {
+		t.Fatal(err)
+	}
+	waitSeen(t, db, first, false) // the check of the removal forgot it
+	writeFile(t, shell, "<?php system($_GET['c']);")
+	td.sink.waitFor(t, "shell.php dropped again", nth(2))
+
+	writeFile(t, shell, "<?php eval($_POST['x']);")
+	td.sink.waitFor(t, "shell.php with other content", nth(3))
+	writeFile(t, shell, "<?php system($_GET['c']);")
+	td.sink.waitFor(t, "shell.php with the first content again", nth(4))
+
+	var ids []string
+	for _, f := range td.sink.all() {
+		if added(f) {
+			ids = append(ids, f.EventID)
+		}
+	}
+	if len(ids) != 4 || ids[0] != first.ID || ids[1] != ids[0] || ids[2] == ids[0] || ids[3] != ids[0] {
+		t.Errorf("event ids %q: want the first one, again, another, the first again", ids)
+	}
+}
+
+// A finding that went away while the daemon was not running is forgotten
+// by the catch-up scan: dropped again, it is reported again.
+func TestDaemonCatchUpForgetsWhatWentAway(t *testing.T) {
+	root := tempRoot(t)
+	db := openDB(t)
+	cfg := testConfig(root)
+	makeBaseline(t, db, cfg)
+	shell := filepath.Join(root, "shell.php")
+	td := startDaemon(t, db, cfg, Deps{})
+	writeFile(t, shell, "<?php system($_GET['c']);")
+	f := td.sink.waitFor(t, "shell.php", fileFinding(baseline.Added, "shell.php"))
+	waitSeen(t, db, f, true)
+	td.stop(t)
+
+	if err := os.Remove(shell); err != nil {
+		t.Fatal(err)
+	}
+	td2 := startDaemon(t, db, cfg, Deps{})
+	waitSeen(t, db, f, false)
+	writeFile(t, shell, "<?php system($_GET['c']);")
+	again := td2.sink.waitFor(t, "shell.php dropped again", fileFinding(baseline.Added, "shell.php"))
+	if again.EventID != f.EventID {
+		t.Errorf("event.id %s, want %s as before", again.EventID, f.EventID)
 	}
 }

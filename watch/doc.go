@@ -12,6 +12,10 @@
 // [TreeOptions.DegradedInterval], and for every root on the periodic
 // [Schedule].
 //
-// [Daemon] ties it together with the baseline store, the policy and the
-// alert outbox.
+// [Daemon] ties it together: it compares what the hints point at with the
+// active baseline through package scan (as "webfim diff" does), judges the
+// changes with the policy, deduplicates the findings by their
+// alert.FindingID and hands them to a [Sink], the alert outbox. It reaches
+// the database only through small interfaces ([Store], [Enqueuer]); the
+// command wires the store behind them.
 package watch

@@ -3,20 +3,81 @@ package watch
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"webfim/policy"
+	"webfim/scan"
+	"webfim/store"
 )
+
+// storeOf is the daemon's view of db, as the command wires it.
+func storeOf(db *store.DB) Store { return testStore{db} }
+
+type testStore struct{ *store.DB }
+
+func (s testStore) Active() (scan.Baseline, bool, error) {
+	m, err := s.Resolve("active")
+	if errors.Is(err, store.ErrNotFound) {
+		return scan.Baseline{}, false, nil
+	}
+	return m, err == nil, err
+}
+
+func (s testStore) AdhocWindows(now time.Time) ([]policy.Window, error) {
+	w, ok, err := s.CurrentWindow(now)
+	if err != nil || !ok {
+		return nil, err
+	}
+	end := w.End
+	if !w.Finished.IsZero() && w.Finished.Before(end) {
+		end = w.Finished
+	}
+	return []policy.Window{{Label: w.Label, By: w.By, Start: w.Start, End: end}}, nil
+}
+
+// testOutbox is the store's outbox as the sink's Enqueuer.
+type testOutbox struct{ db *store.DB }
+
+func (o testOutbox) Enqueue(max int, docs ...OutboxDoc) (int, error) {
+	entries := make([]store.OutboxEntry, len(docs))
+	for i, d := range docs {
+		entries[i] = store.OutboxEntry{ID: d.ID, Doc: d.Doc, Enqueued: d.Enqueued}
+	}
+	return o.db.Enqueue(max, entries...)
+}
+
+// baselineCreator takes and activates a full baseline of the daemon's
+// target, as the command's Deps.CreateBaseline does.
+func baselineCreator(db *store.DB, label string) func(context.Context, Config) (scan.Baseline, error) {
+	return func(ctx context.Context, cfg Config) (scan.Baseline, error) {
+		return scan.Create(ctx, db, cfg.Target, label, "test", scan.Options{Full: true, Workers: cfg.Workers}, true)
+	}
+}
 
 const waitDeadline = 5 * time.Second
 
-// settle is how long tests wait before asserting that something did NOT
-// happen.
-const settle = 300 * time.Millisecond
+// waitUntil polls cond until it holds and reports whether it did within
+// the given time. The tests wait through it for what they do not control:
+// inotify, the daemon's goroutines, a second database handle.
+func waitUntil(within time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return cond()
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return true
+}
 
 // faultNotifier wraps the real fsnotify notifier so that tests can inject
 // what the kernel rarely does on demand: failing Adds (ENOSPC, EMFILE),
@@ -29,6 +90,7 @@ type faultNotifier struct {
 	mu      sync.Mutex
 	failAdd func(path string) error
 	drop    bool
+	dropped []string // paths of the events dropped
 	added   []string
 }
 
@@ -43,6 +105,9 @@ func newFaultNotifier(t *testing.T) *faultNotifier {
 		for ev := range real.Events() {
 			f.mu.Lock()
 			drop := f.drop
+			if drop {
+				f.dropped = append(f.dropped, ev.Path)
+			}
 			f.mu.Unlock()
 			if !drop {
 				f.events <- ev
@@ -82,6 +147,25 @@ func (f *faultNotifier) setDrop(drop bool) {
 	f.mu.Unlock()
 }
 
+// loseEvents drops the events of what change does: it runs change, then
+// writes the file marker and waits until the marker's event was dropped
+// too, so that every event of change has passed (the kernel queues them
+// in order).
+func (f *faultNotifier) loseEvents(t *testing.T, marker string, change func()) {
+	t.Helper()
+	f.setDrop(true)
+	defer f.setDrop(false)
+	change()
+	writeFile(t, marker, "")
+	if !waitUntil(waitDeadline, func() bool {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return slices.Contains(f.dropped, marker)
+	}) {
+		t.Fatalf("no event of %s within %s", marker, waitDeadline)
+	}
+}
+
 // syncBuffer is a log sink safe for concurrent use.
 type syncBuffer struct {
 	mu  sync.Mutex
@@ -102,8 +186,9 @@ func (b *syncBuffer) String() string {
 
 // hintLog collects every hint a tree emits.
 type hintLog struct {
-	mu    sync.Mutex
-	hints []Hint
+	mu      sync.Mutex
+	hints   []Hint
+	markers int
 }
 
 func (l *hintLog) all() []Hint {
@@ -132,20 +217,20 @@ func (l *hintLog) count(match func(Hint) bool) int {
 // deadline with the hints seen so far.
 func (l *hintLog) waitFor(t *testing.T, what string, match func(Hint) bool) {
 	t.Helper()
-	deadline := time.Now().Add(waitDeadline)
-	for time.Now().Before(deadline) {
-		if l.count(match) > 0 {
-			return
-		}
-		time.Sleep(5 * time.Millisecond)
+	if !waitUntil(waitDeadline, func() bool { return l.count(match) > 0 }) {
+		t.Fatalf("no hint for %s within %s; got %v", what, waitDeadline, l.all())
 	}
-	t.Fatalf("no hint for %s within %s; got %v", what, waitDeadline, l.all())
 }
 
-// expectNone lets events settle, then fails if a hint matches.
-func (l *hintLog) expectNone(t *testing.T, what string, match func(Hint) bool) {
+// expectNone fails if a hint matches once the events so far were
+// handled: it writes a marker file in root (watched) and waits for its
+// hint, which the tree emits after those of every earlier event.
+func (l *hintLog) expectNone(t *testing.T, root, what string, match func(Hint) bool) {
 	t.Helper()
-	time.Sleep(settle)
+	l.markers++
+	marker := fmt.Sprintf(".marker%d", l.markers)
+	writeFile(t, filepath.Join(root, marker), "")
+	l.waitFor(t, "marker "+marker, pathHint(root, marker))
 	for _, h := range l.all() {
 		if match(h) {
 			t.Fatalf("unexpected hint for %s: %+v", what, h)

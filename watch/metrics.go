@@ -116,10 +116,6 @@ func (d *Daemon) degradedRoots() []string {
 	return out
 }
 
-// Registry returns the daemon's Prometheus registry, so the caller can add
-// its own collectors (e.g. per-output delivery counters).
-func (d *Daemon) Registry() *prometheus.Registry { return d.metrics.reg }
-
 // Health describes the daemon for /healthz.
 type Health struct {
 	OK            bool     `json:"ok"`

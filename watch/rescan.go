@@ -5,9 +5,7 @@ import (
 	"slices"
 	"time"
 
-	"webfim/baseline"
 	"webfim/scan"
-	"webfim/serverconf"
 )
 
 type rescanRequest struct {
@@ -18,8 +16,8 @@ type rescanRequest struct {
 // requestRescan queues a rescan of roots. Requests for a root that is
 // already queued merge (a full one wins), so a storm of overflows costs one
 // rescan, not one per overflow.
-func (d *Daemon) requestRescan(_ context.Context, roots []string, full bool, reason string) {
-	d.rescanMu.Lock()
+func (d *Daemon) requestRescan(roots []string, full bool, reason string) {
+	d.mu.Lock()
 	for _, r := range roots {
 		prev, ok := d.pendingRescan[r]
 		if ok {
@@ -29,15 +27,15 @@ func (d *Daemon) requestRescan(_ context.Context, roots []string, full bool, rea
 		}
 		d.pendingRescan[r] = rescanRequest{full: full, reason: reason}
 	}
-	d.rescanMu.Unlock()
+	d.mu.Unlock()
 	d.wakeRescan()
 }
 
 // requestConfigCheck queues a re-parse of the server configurations.
-func (d *Daemon) requestConfigCheck(context.Context) {
-	d.rescanMu.Lock()
+func (d *Daemon) requestConfigCheck() {
+	d.mu.Lock()
 	d.pendingConfig = true
-	d.rescanMu.Unlock()
+	d.mu.Unlock()
 	d.wakeRescan()
 }
 
@@ -46,6 +44,15 @@ func (d *Daemon) wakeRescan() {
 	case d.rescanWake <- struct{}{}:
 	default:
 	}
+}
+
+// takeRescans returns the queued rescans and empties the queue.
+func (d *Daemon) takeRescans() (pending map[string]rescanRequest, configs bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	pending, configs = d.pendingRescan, d.pendingConfig
+	d.pendingRescan, d.pendingConfig = make(map[string]rescanRequest), false
+	return pending, configs
 }
 
 // rescanLoop runs the queued rescans one at a time, beside the live
@@ -58,12 +65,7 @@ func (d *Daemon) rescanLoop(ctx context.Context) {
 		case <-d.rescanWake:
 		}
 		for ctx.Err() == nil {
-			d.rescanMu.Lock()
-			pending := d.pendingRescan
-			d.pendingRescan = make(map[string]rescanRequest)
-			configs := d.pendingConfig
-			d.pendingConfig = false
-			d.rescanMu.Unlock()
+			pending, configs := d.takeRescans()
 			if len(pending) == 0 && !configs {
 				break
 			}
@@ -86,7 +88,9 @@ func (d *Daemon) rescanLoop(ctx context.Context) {
 				continue
 			}
 			if configs {
-				d.checkConfigsNow(ctx)
+				c := d.newChecker(ctx)
+				c.checkConfigs()
+				c.flush()
 			}
 			for _, r := range roots {
 				if ctx.Err() != nil {
@@ -98,37 +102,30 @@ func (d *Daemon) rescanLoop(ctx context.Context) {
 	}
 }
 
-func (d *Daemon) scanOptions(c *checker, full bool) (scan.Options, *int) {
-	opt := scan.Options{Full: full, Workers: c.cfg.Workers}
+// scanOptions are the options of a rescan: full or fast, at the
+// configured read rate; unreadable entries are counted.
+func (c *checker) scanOptions(full bool) (scan.Options, *int) {
+	opt := c.options()
+	opt.Full = full
 	if l := NewRateLimiter(c.cfg.RescanRateLimit); l != nil {
 		opt.Limiter = l
 	}
 	errs := 0
 	opt.OnError = func(root, rel string, err error) {
 		errs++
-		d.log.Debug("rescan: entry not fully readable", "root", root, "path", rel, "err", err)
+		c.d.log.Debug("rescan: entry not fully readable", "root", root, "path", rel, "err", err)
 	}
 	return opt, &errs
 }
 
 // rescanAll compares every root and the server inventories with the
-// active baseline.
+// active baseline, as "webfim diff" does.
 func (d *Daemon) rescanAll(ctx context.Context, full bool, reason string) {
 	c := d.newChecker(ctx)
+	c.found = make(map[string]bool)
 	start := time.Now()
-	opt, errs := d.scanOptions(c, full)
-	res, err := d.deps.Store.Diff(ctx, c.active, c.cfg.Target, opt, scan.Emitter{
-		File: func(ch baseline.Change) error {
-			c.addFileChange(ch)
-			c.flushIfFull()
-			return ctx.Err()
-		},
-		Item: func(ch serverconf.Change) error {
-			c.addItemChange(ch)
-			c.flushIfFull()
-			return ctx.Err()
-		},
-	})
+	opt, errs := c.scanOptions(full)
+	res, err := scan.Diff(ctx, d.deps.Store, c.active, nil, c.cfg.Target, opt, c.emitter())
 	c.flush()
 	d.metrics.rescans.WithLabelValues(reason, fullLabel(full)).Add(float64(len(c.cfg.Target.Roots)))
 	if err != nil {
@@ -137,20 +134,14 @@ func (d *Daemon) rescanAll(ctx context.Context, full bool, reason string) {
 		}
 		return
 	}
+	prefixes := []string{itemsPrefix}
+	for _, r := range c.cfg.Target.Roots {
+		prefixes = append(prefixes, subtreePrefix(r, ""))
+	}
+	d.reconcileSeen(prefixes, c.found, start)
 	d.log.Info("rescan done", "roots", len(c.cfg.Target.Roots), "reason", reason, "full", full,
 		"file_changes", res.Files.Total(), "item_changes", res.Items.Added+res.Items.Removed+res.Items.Changed,
 		"unreadable", *errs, "duration", time.Since(start).Round(time.Millisecond))
-}
-
-func (d *Daemon) newChecker(ctx context.Context) *checker {
-	cfg, judge, active, adhoc := d.snapshot()
-	return &checker{d: d, ctx: ctx, cfg: cfg, judge: judge, active: active, adhoc: adhoc}
-}
-
-func (d *Daemon) checkConfigsNow(ctx context.Context) {
-	c := d.newChecker(ctx)
-	c.checkConfigs()
-	c.flush()
 }
 
 // rescanRoot walks root and compares it with the active baseline: fast
@@ -161,20 +152,10 @@ func (d *Daemon) rescanRoot(ctx context.Context, root string, req rescanRequest)
 	if !c.inBaseline(root) {
 		return
 	}
+	c.found = make(map[string]bool)
 	start := time.Now()
-	sopt, errs := d.scanOptions(c, req.full)
-	opt := c.statOptions(req.full)
-	opt.Limiter, opt.OnError = sopt.Limiter, sopt.OnError
-	// One read of the baseline: the walk reuses its digests (unless full)
-	// and merges it for the comparison.
-	old := d.deps.Store.RootRecords(c.active.ID, root, "")
-	pairs := baseline.MergeWalk(ctx, []string{root}, old, opt)
-	sum, err := baseline.ComparePairs(pairs, func(ch baseline.Change) error {
-		c.addFileChange(ch)
-		c.checkRootConfig(ch.Root, ch.Path)
-		c.flushIfFull()
-		return ctx.Err()
-	})
+	opt, errs := c.scanOptions(req.full)
+	res, err := scan.DiffRoot(ctx, d.deps.Store, c.active, c.cfg.Target, root, opt, c.emitter())
 	c.flush()
 	d.metrics.rescans.WithLabelValues(req.reason, fullLabel(req.full)).Inc()
 	if err != nil {
@@ -183,8 +164,19 @@ func (d *Daemon) rescanRoot(ctx context.Context, root string, req rescanRequest)
 		}
 		return
 	}
+	d.reconcileSeen([]string{subtreePrefix(root, "")}, c.found, start)
 	d.log.Info("rescan done", "root", root, "reason", req.reason, "full", req.full,
-		"changes", sum.Total(), "unreadable", *errs, "duration", time.Since(start).Round(time.Millisecond))
+		"changes", res.Files.Total(), "unreadable", *errs, "duration", time.Since(start).Round(time.Millisecond))
+}
+
+// reconcileSeen forgets, after a complete rescan, the dedupe entries
+// under prefixes whose subject the rescan found no finding for: they went
+// away while the daemon was not running or missed their events. Entries
+// marked since the rescan started (by live checks meanwhile) stay.
+func (d *Daemon) reconcileSeen(prefixes []string, found map[string]bool, start time.Time) {
+	d.forgetSeen(prefixes, func(key string, last time.Time) bool {
+		return found[subjectOfKey(key)] || !last.Before(start)
+	})
 }
 
 func fullLabel(full bool) string {
@@ -192,23 +184,4 @@ func fullLabel(full bool) string {
 		return "full"
 	}
 	return "fast"
-}
-
-// inBaseline reports whether the active baseline covers root; a root
-// that is watched but not in the baseline (added to the config later) is
-// not compared, since everything in it would be "added": it needs a new
-// baseline, which is said once per baseline.
-func (c *checker) inBaseline(root string) bool {
-	if slices.Contains(c.active.Roots, root) {
-		return true
-	}
-	d := c.d
-	d.rescanMu.Lock()
-	warned := d.warnedRoots[root] == c.active.ID
-	d.warnedRoots[root] = c.active.ID
-	d.rescanMu.Unlock()
-	if !warned {
-		d.log.Warn("root is not in the active baseline: its changes are not reported until a baseline includes it (webfim baseline create)", "root", root, "baseline", c.active.ID)
-	}
-	return false
 }

@@ -2,19 +2,26 @@ package watch
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
 	"webfim/alert"
-	"webfim/store"
 )
 
-// Enqueuer is the durable outbox; *store.DB is one.
+// OutboxDoc is one encoded document for the outbox.
+type OutboxDoc struct {
+	ID       string // event.id
+	Doc      []byte // [alert.Document.Encode]
+	Enqueued time.Time
+}
+
+// Enqueuer is the durable outbox; the command wires the store's.
 type Enqueuer interface {
-	Enqueue(max int, docs ...store.OutboxEntry) (dropped int, err error)
+	// Enqueue appends docs; when the outbox then holds more than max, the
+	// oldest are dropped and counted.
+	Enqueue(max int, docs ...OutboxDoc) (dropped int, err error)
 }
 
 // OutboxSink is the [Sink] of the daemon: it turns findings into ECS
@@ -36,32 +43,27 @@ type OutboxSink struct {
 
 // Emit implements [Sink].
 func (s *OutboxSink) Emit(_ context.Context, findings []Finding) error {
-	entries := make([]store.OutboxEntry, 0, len(findings))
+	docs := make([]OutboxDoc, 0, len(findings))
 	for _, f := range findings {
 		env := s.env()
 		env.Now, env.BaselineID, env.BaselineLabel = f.Time, f.Baseline.ID, f.Baseline.Label
-		var doc alert.Document
-		switch {
-		case f.File != nil:
-			doc = alert.FromFileChange(*f.File, f.Verdict, env)
-		case f.Item != nil:
-			doc = alert.FromItemChange(*f.Item, f.Verdict, env)
-		default:
+		doc, ok := f.Document(env)
+		if !ok {
 			return errors.New("watch: finding without a change")
 		}
-		// The daemon's id also tells apart a file written again with the
-		// same bytes, and reminders; see Finding.EventID.
-		doc["event.id"] = f.EventID
+		if f.EventID != "" && f.EventID != doc.ID() { // a reminder; see Finding.EventID
+			doc["event.id"] = f.EventID
+		}
 		if f.Reminder {
 			doc["webfim.reminder"] = true
 		}
-		body, err := json.Marshal(doc)
+		body, err := doc.Encode()
 		if err != nil {
-			return fmt.Errorf("watch: encoding alert %s: %w", f.EventID, err)
+			return fmt.Errorf("watch: encoding alert %s: %w", doc.ID(), err)
 		}
-		entries = append(entries, store.OutboxEntry{ID: f.EventID, Doc: body, Enqueued: f.Time})
+		docs = append(docs, OutboxDoc{ID: doc.ID(), Doc: body, Enqueued: f.Time})
 	}
-	return s.enqueue(entries...)
+	return s.enqueue(docs...)
 }
 
 // Notice implements [Sink].
@@ -82,15 +84,15 @@ func (s *OutboxSink) Notice(_ context.Context, n Notice) error {
 		s.log().Info("notice", "kind", n.Kind, "message", n.Message)
 		return nil
 	}
-	body, err := json.Marshal(doc)
+	body, err := doc.Encode()
 	if err != nil {
 		return err
 	}
-	return s.enqueue(store.OutboxEntry{ID: doc.ID(), Doc: body, Enqueued: n.Time})
+	return s.enqueue(OutboxDoc{ID: doc.ID(), Doc: body, Enqueued: n.Time})
 }
 
-func (s *OutboxSink) enqueue(entries ...store.OutboxEntry) error {
-	dropped, err := s.Outbox.Enqueue(s.MaxEntries, entries...)
+func (s *OutboxSink) enqueue(docs ...OutboxDoc) error {
+	dropped, err := s.Outbox.Enqueue(s.MaxEntries, docs...)
 	if err != nil {
 		return err
 	}
@@ -99,9 +101,9 @@ func (s *OutboxSink) enqueue(entries ...store.OutboxEntry) error {
 		env := s.env()
 		env.Now = time.Now()
 		doc := alert.OutboxDropped(dropped, env)
-		if body, err := json.Marshal(doc); err == nil {
+		if body, err := doc.Encode(); err == nil {
 			// This may push out one more old entry; it is counted too.
-			s.Outbox.Enqueue(s.MaxEntries, store.OutboxEntry{ID: doc.ID(), Doc: body, Enqueued: env.Now})
+			s.Outbox.Enqueue(s.MaxEntries, OutboxDoc{ID: doc.ID(), Doc: body, Enqueued: env.Now})
 		}
 	}
 	if s.Notify != nil {

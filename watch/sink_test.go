@@ -13,19 +13,21 @@ import (
 	"webfim/alert"
 	"webfim/baseline"
 	"webfim/policy"
+	"webfim/scan"
 	"webfim/serverconf"
 )
 
 func TestOutboxSink(t *testing.T) {
 	db := openDB(t)
 	notified := 0
-	sink := &OutboxSink{Outbox: db, MaxEntries: 3, Notify: func() { notified++ },
+	sink := &OutboxSink{Outbox: testOutbox{db}, MaxEntries: 3, Notify: func() { notified++ },
 		Env:    func() alert.Env { return alert.Env{AgentVersion: "test"} },
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	rec := &baseline.Record{Root: "/srv/www", Path: "shell.php", Type: baseline.TypeFile, Size: 5, BLAKE3: make([]byte, 32)}
 	ch := baseline.Change{Kind: baseline.Added, Root: "/srv/www", Path: "shell.php", New: rec}
 	v := policy.Default().EvaluateFile(ch, policy.Context{Now: time.Now()})
-	f := Finding{EventID: "fp1-123", Fingerprint: "fp1", Time: time.Now(), Baseline: BaselineInfo{ID: 4, Label: "l"}, File: &ch, Verdict: v, Reminder: true}
+	f := newFinding(alert.Finding{File: &ch, Verdict: v}, time.Now(), scan.Baseline{ID: 4, Label: "l"})
+	f.EventID, f.Reminder = f.ID+"-123", true
 	if err := sink.Emit(context.Background(), []Finding{f}); err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +40,7 @@ func TestOutboxSink(t *testing.T) {
 		t.Fatal(err)
 	}
 	event := doc["event"].(map[string]any)
-	if pending[0].ID != "fp1-123" || event["id"] != "fp1-123" {
+	if pending[0].ID != f.ID+"-123" || event["id"] != f.ID+"-123" {
 		t.Errorf("outbox id %q, event.id %v: want the finding's EventID", pending[0].ID, event["id"])
 	}
 	if doc["webfim"].(map[string]any)["reminder"] != true {
@@ -54,7 +56,9 @@ func TestOutboxSink(t *testing.T) {
 	iv := policy.Default().EvaluateItem(ich, policy.Context{Now: time.Now()})
 	var many []Finding
 	for i := range 4 {
-		many = append(many, Finding{EventID: "item" + string(rune('a'+i)), Fingerprint: "x", Time: time.Now(), Item: &ich, Verdict: iv})
+		f := newFinding(alert.Finding{Item: &ich, Verdict: iv}, time.Now(), scan.Baseline{})
+		f.EventID = "item" + string(rune('a'+i))
+		many = append(many, f)
 	}
 	if err := sink.Emit(context.Background(), many); err != nil {
 		t.Fatal(err)

@@ -95,7 +95,7 @@ func TestTreeDirRenameReportsSubtree(t *testing.T) {
 	hints.reset()
 	writeFile(t, filepath.Join(root, "z", "e", "new.php"), "")
 	hints.waitFor(t, "file in renamed dir", pathHint(root, "z/e/new.php"))
-	hints.expectNone(t, "stale path", func(h Hint) bool { return strings.HasPrefix(h.Rel, "d/") })
+	hints.expectNone(t, root, "stale path", func(h Hint) bool { return strings.HasPrefix(h.Rel, "d/") })
 	if tr.Dirs() != 3 {
 		t.Errorf("watched dirs after rename = %d, want 3", tr.Dirs())
 	}
@@ -109,11 +109,7 @@ func TestTreeDirRemoveReportsSubtree(t *testing.T) {
 		t.Fatal(err)
 	}
 	hints.waitFor(t, "removed subtree d", kindHint(HintSubtree, root, "d"))
-	deadline := time.Now().Add(waitDeadline)
-	for tr.Dirs() != 1 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	if tr.Dirs() != 1 {
+	if !waitUntil(waitDeadline, func() bool { return tr.Dirs() == 1 }) {
 		t.Errorf("watched dirs = %d, want 1", tr.Dirs())
 	}
 }
@@ -137,7 +133,7 @@ func TestTreeConfigAtomicReplace(t *testing.T) {
 	}
 	hints.reset()
 	writeFile(t, filepath.Join(etc, "unrelated.txt"), "")
-	hints.expectNone(t, "unrelated file next to the config", func(h Hint) bool { return h.Kind == HintConfig })
+	hints.expectNone(t, root, "unrelated file next to the config", func(h Hint) bool { return h.Kind == HintConfig })
 }
 
 func TestTreeConfigSymlinkTarget(t *testing.T) {
@@ -161,12 +157,11 @@ func TestTreeOverflowRequestsRescanAndResyncs(t *testing.T) {
 	tr, hints := startTree(t, n, TreeOptions{Roots: []string{rootA, rootB}})
 
 	// Events lost: a directory appears unseen, then the queue overflows.
-	n.setDrop(true)
-	if err := os.MkdirAll(filepath.Join(rootA, "unseen"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(50 * time.Millisecond) // let the (dropped) events pass
-	n.setDrop(false)
+	n.loseEvents(t, filepath.Join(rootB, "lost-marker"), func() {
+		if err := os.MkdirAll(filepath.Join(rootA, "unseen"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	})
 	n.errs <- ErrOverflow
 
 	for _, r := range []string{rootA, rootB} {
@@ -213,10 +208,7 @@ func TestTreeWatchLimitDegradesRoot(t *testing.T) {
 				return h.Kind == HintRescan && h.Root == root && h.Reason == ReasonDegraded && errors.As(h.Err, &le) && errors.Is(h.Err, tc.errno)
 			})
 			// The fallback: periodic rescans, while the message stays single.
-			deadline := time.Now().Add(waitDeadline)
-			for hints.count(kindHint(HintRescan, root, "")) < 4 && time.Now().Before(deadline) {
-				time.Sleep(10 * time.Millisecond)
-			}
+			waitUntil(waitDeadline, func() bool { return hints.count(kindHint(HintRescan, root, "")) >= 4 })
 			if c := hints.count(kindHint(HintRescan, root, "")); c < 4 {
 				t.Fatalf("degraded root rescanned %d times, want periodic rescans", c)
 			}
@@ -264,9 +256,7 @@ func TestTreeExcludeAndSymlinks(t *testing.T) {
 	}
 	writeFile(t, filepath.Join(root, "cache", "d.tmp"), "")
 	writeFile(t, filepath.Join(outside, "through-link.php"), "")
-	writeFile(t, filepath.Join(root, "marker"), "")
-	hints.waitFor(t, "marker", pathHint(root, "marker"))
-	hints.expectNone(t, "excluded or behind a symlink", func(h Hint) bool {
+	hints.expectNone(t, root, "excluded or behind a symlink", func(h Hint) bool {
 		return strings.HasPrefix(h.Rel, "cache") || strings.HasPrefix(h.Rel, "link/")
 	})
 
@@ -275,7 +265,7 @@ func TestTreeExcludeAndSymlinks(t *testing.T) {
 		t.Fatal(err)
 	}
 	hints.waitFor(t, "new symlink", pathHint(root, "link2"))
-	hints.expectNone(t, "symlink target contents", func(h Hint) bool { return strings.HasPrefix(h.Rel, "link2/") })
+	hints.expectNone(t, root, "symlink target contents", func(h Hint) bool { return strings.HasPrefix(h.Rel, "link2/") })
 }
 
 func TestNewTreeRejectsBadRoots(t *testing.T) {
@@ -352,10 +342,7 @@ func TestTreeDegradedRootRecovers(t *testing.T) {
 
 	errorsLogged := func() int { return strings.Count(logs.String(), "fs.inotify.max_user_watches = ") }
 	setLimit("150", false) // raised, but not enough
-	deadline := time.Now().Add(waitDeadline)
-	for errorsLogged() < 2 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitUntil(waitDeadline, func() bool { return errorsLogged() >= 2 })
 	if c := errorsLogged(); c != 2 || !strings.Contains(logs.String(), "fs.inotify.max_user_watches = 150") {
 		t.Fatalf("after a raise that is not enough: %d error messages, want a second one with the new value:\n%s", c, logs)
 	}

@@ -86,18 +86,15 @@ func diff(c *cli.Context) error {
 		return err
 	}
 	opt := scan.Options{Full: !c.Bool("fast"), OnError: warnEntry(c)}
-	t := scan.TargetOf(from)
+	var s scan.Scope // without a config file: the baseline's own scope
 	if c.String("config") != "" {
 		pol, err := loadConfig(c.String("config"))
 		if err != nil {
 			return err
 		}
-		t.Configs = nil
-		applyPolicy(&t, pol)
-		if len(t.Configs) == 0 {
-			t.Configs = scan.TargetOf(from).Configs
-		}
+		applyPolicy(&s, pol)
 	}
+	t := s.Over(scan.TargetOf(from))
 	res, err := scan.Diff(c.Context, db, from, to, t, opt, scan.Emitter{File: rep.file, Item: rep.item})
 	if err != nil {
 		return fmt.Errorf("diff: %w", err)

@@ -89,12 +89,9 @@ func diffFromFile(c *cli.Context, path string) error {
 		if err != nil {
 			return err
 		}
-		configs := t.Configs
-		t.Configs = nil
-		applyPolicy(&t, pol)
-		if len(t.Configs) == 0 {
-			t.Configs = configs
-		}
+		var s scan.Scope
+		applyPolicy(&s, pol)
+		t = s.Over(t)
 	}
 	records := export.Records(func() (io.ReadCloser, error) { return os.Open(path) })
 	old := func(yield func(baseline.Record, error) bool) {

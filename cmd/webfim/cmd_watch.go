@@ -104,7 +104,7 @@ func watchAction(c *cli.Context) error {
 	names := pol.RootNames()
 	rootNames.Store(&names)
 	sink := &watch.OutboxSink{
-		Outbox: db, MaxEntries: pol.Outbox.MaxEntries, Notify: dm.Notify, Logger: log,
+		Outbox: outboxQueue{db}, MaxEntries: pol.Outbox.MaxEntries, Notify: dm.Notify, Logger: log,
 		Env: func() alert.Env {
 			env := alert.DefaultEnv(version)
 			env.RootNames = *rootNames.Load()
@@ -112,8 +112,8 @@ func watchAction(c *cli.Context) error {
 		},
 	}
 	d, err := watch.New(cfg, watch.Deps{
-		Store: watch.StoreOf(db), Judge: &pol.Policy, Sink: sink, Logger: log,
-		CreateBaseline: watch.BaselineCreator(db, "watch-initial", version),
+		Store: daemonStore{db}, Judge: &pol.Policy, Sink: sink, Logger: log,
+		CreateBaseline: baselineCreator(db, "watch-initial"),
 		OutboxStats:    db.OutboxStats,
 		DeliveryErrors: dm.Errors,
 		DeadLetters:    dm.DeadLetters,
@@ -156,10 +156,32 @@ func watchAction(c *cli.Context) error {
 	// On SIGTERM the daemon stops first, then the deliverer, then the
 	// outbox is drained within --drain-timeout.
 	runErr := d.Run(ctx)
-	if err := dm.stop(c.Duration("drain-timeout")); err != nil {
-		log.Warn("outbox not fully drained; it is delivered at the next start", "err", err)
+	drain := c.Duration("drain-timeout")
+	if runErr == nil {
+		log.Info("stopping: delivering the outbox", "timeout", drain)
 	}
+	drainErr := dm.stop(drain)
+	logUndelivered(log, db, drainErr)
 	return runErr
+}
+
+// logUndelivered says, once the drain at shutdown ended, how many
+// documents are still in the outbox: they are delivered at the next
+// start.
+func logUndelivered(log *slog.Logger, db *store.DB, drainErr error) {
+	depth, _, err := db.OutboxStats()
+	switch {
+	case err != nil:
+		log.Warn("stopped; cannot count the undelivered documents", "err", err, "drain_err", drainErr)
+	case depth > 0:
+		attrs := []any{"undelivered", depth}
+		if drainErr != nil {
+			attrs = append(attrs, "err", drainErr)
+		}
+		log.Warn("stopped with documents undelivered; they are delivered at the next start", attrs...)
+	default:
+		log.Info("stopped; every document was delivered", "undelivered", 0)
+	}
 }
 
 // reloadWatch applies the configuration file again (SIGHUP): the daemon's

@@ -59,6 +59,7 @@ func TestScripts(t *testing.T) {
 			"mkhive":      mkhive,
 			"ecsgolden":   ecsgolden,
 			"setenvq":     setenvq,
+			"sameid":      sameid,
 		},
 	})
 }
@@ -210,6 +211,45 @@ func waitmatch(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// sameid checks that the documents of FILE1 and FILE2 (NDJSON) whose line
+// matches REGEXP have one and the same event.id: sameid FILE1 FILE2 REGEXP.
+// The scripts use it to compare what diff --format ecs and watch emit.
+func sameid(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: sameid FILE1 FILE2 REGEXP")
+	}
+	re, err := regexp.Compile(args[2])
+	ts.Check(err)
+	ids := func(file string) []string {
+		var out []string
+		for _, line := range strings.Split(ts.ReadFile(file), "\n") {
+			if !re.MatchString(line) {
+				continue
+			}
+			var doc struct {
+				Event struct {
+					ID string `json:"id"`
+				} `json:"event"`
+			}
+			if err := json.Unmarshal([]byte(line), &doc); err != nil {
+				ts.Fatalf("%s: %v: %s", file, err, line)
+			}
+			out = append(out, doc.Event.ID)
+		}
+		if len(out) == 0 {
+			ts.Fatalf("%s: no document matches %q", file, args[2])
+		}
+		return out
+	}
+	a, b := ids(args[0]), ids(args[1])
+	for _, id := range append(a, b...) {
+		if id == "" || id != a[0] {
+			ts.Fatalf("event.id differ: %s has %q, %s has %q", args[0], a, args[1], b)
+		}
+	}
+	ts.Logf("event.id %s in both", a[0])
 }
 
 // waitoutbox waits until an undelivered document in the outbox of

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -24,89 +23,59 @@ var targetFlags = []cli.Flag{
 	&cli.BoolFlag{Name: "cross-device", Usage: "descend into other file systems mounted under a root"},
 }
 
-// target works out what a snapshot covers:
-//
-//  1. roots given by --root or the config file: those roots, with the
-//     config file's server configs, else the discovered ones (unless
-//     --no-discover);
-//  2. otherwise, with an active baseline: the same scope as that baseline
-//     (roots, configs, sysroot), so re-baselining after a deploy and the
-//     watch daemon cover exactly what was baselined;
-//  3. otherwise: the web roots and configs found by discovery.
-func target(c *cli.Context, db *store.DB) (scan.Target, error) {
-	t := scan.Target{
-		Sysroot:       c.String("sysroot"),
+// scope is what the flags and the config file say a snapshot covers;
+// scan.Resolve works out the rest.
+func scope(c *cli.Context) (scan.Scope, error) {
+	s := scan.Scope{
 		HashAllSHA256: c.Bool("hash-all-sha256"),
 		CrossDevice:   c.Bool("cross-device"),
+		NoDiscover:    c.Bool("no-discover"),
 	}
-	if t.Sysroot != "" {
-		abs, err := filepath.Abs(t.Sysroot)
+	if v := c.String("sysroot"); v != "" {
+		abs, err := filepath.Abs(v)
 		if err != nil {
-			return t, usageError{fmt.Errorf("--sysroot %s: %w", t.Sysroot, err)}
+			return s, usageError{fmt.Errorf("--sysroot %s: %w", v, err)}
 		}
-		t.Sysroot = abs
+		s.Sysroot = abs
 	}
 	for _, r := range c.StringSlice("root") {
 		abs, err := filepath.Abs(r)
 		if err != nil {
-			return t, usageError{fmt.Errorf("--root %s: %w", r, err)}
+			return s, usageError{fmt.Errorf("--root %s: %w", r, err)}
 		}
-		t.Roots = append(t.Roots, abs)
+		s.Roots = append(s.Roots, abs)
 	}
 	pol, err := loadConfig(c.String("config"))
 	if err != nil {
-		return t, err
+		return s, err
 	}
-	applyPolicy(&t, pol)
-	if len(t.Roots) == 0 {
-		for _, r := range pol.Roots {
-			t.Roots = append(t.Roots, r.Path)
-		}
+	applyPolicy(&s, pol)
+	return s, nil
+}
+
+// target works out what a snapshot covers (scan.Resolve) and says what
+// discovery added to it, and which discovered web roots it cannot cover.
+func target(c *cli.Context, db *store.DB) (scan.Target, error) {
+	s, err := scope(c)
+	if err != nil {
+		return scan.Target{}, err
 	}
-	if len(t.Roots) == 0 && !c.IsSet("sysroot") {
-		active, err := db.Resolve("active")
-		switch {
-		case err == nil:
-			prev := scan.TargetOf(active)
-			t.Roots, t.Sysroot = prev.Roots, prev.Sysroot
-			if len(t.Configs) == 0 {
-				t.Configs = prev.Configs
-			}
-			t.HashAllSHA256 = t.HashAllSHA256 || prev.HashAllSHA256
-			return t, nil
-		case !errors.Is(err, store.ErrNotFound):
-			return t, err
-		}
+	r, err := scan.Resolve(s, db)
+	if errors.Is(err, scan.ErrNoRoots) {
+		return r.Target, usageError{fmt.Errorf("%w: give --root DIR (none were discovered and there is no baseline yet)", err)}
 	}
-	if !c.Bool("no-discover") {
-		d, err := serverconf.Discover(t.Sysroot)
-		if err != nil {
-			return t, fmt.Errorf("discovering server configs: %w", err)
+	if err != nil {
+		return r.Target, err
+	}
+	if !c.Bool("quiet") {
+		if note := discoveryNote(r.Sysroot, r.Discovered); note != "" {
+			fmt.Fprintln(c.App.ErrWriter, note)
 		}
-		var found serverconf.Discovery
-		if len(t.Configs) == 0 {
-			t.Configs, found.Configs = d.Configs, d.Configs
-		}
-		if len(t.Roots) == 0 {
-			for _, wr := range d.WebRoots {
-				t.Roots = append(t.Roots, wr.Path)
-			}
-			found.WebRoots, found.Unavailable = d.WebRoots, d.Unavailable
-		}
-		if !c.Bool("quiet") {
-			if note := discoveryNote(t.Sysroot, found); note != "" {
-				fmt.Fprintln(c.App.ErrWriter, note)
-			}
-			for _, u := range found.Unavailable {
-				fmt.Fprintf(c.App.ErrWriter, "webfim: warning: web root %s (%s) is not watched: %s\n", displayPath(u.Path), rootOrigin(u), u.Reason)
-			}
+		for _, u := range r.Discovered.Unavailable {
+			fmt.Fprintf(c.App.ErrWriter, "webfim: warning: web root %s (%s) is not watched: %s\n", displayPath(u.Path), rootOrigin(u), u.Reason)
 		}
 	}
-	if len(t.Roots) == 0 {
-		return t, usageError{errors.New("no web roots: give --root DIR (none were discovered and there is no baseline yet)")}
-	}
-	t.Roots = dedupe(t.Roots)
-	return t, nil
+	return r.Target, nil
 }
 
 // discoveryNote is the line that says what discovery added to a snapshot
@@ -156,17 +125,6 @@ func plural(n int, one, many string) string {
 	return many
 }
 
-func dedupe(paths []string) []string {
-	sort.Strings(paths)
-	out := paths[:0]
-	for i, p := range paths {
-		if i == 0 || p != paths[i-1] {
-			out = append(out, filepath.Clean(p))
-		}
-	}
-	return out
-}
-
 func joinPaths(ps []string) string {
 	d := make([]string, len(ps))
 	for i, p := range ps {
@@ -175,12 +133,15 @@ func joinPaths(ps []string) string {
 	return strings.Join(d, ", ")
 }
 
-// applyPolicy takes what the config file says about walking: excludes,
-// script extensions and the server configs to inventory.
-func applyPolicy(t *scan.Target, pol *config.Config) {
-	t.Exclude = pol.Excluded
-	t.ScriptExtensions = pol.ScriptExtensions
+// applyPolicy takes what the config file says about walking: its roots,
+// excludes, script extensions and the server configs to inventory.
+func applyPolicy(s *scan.Scope, pol *config.Config) {
+	s.Exclude = pol.Excluded
+	s.ScriptExtensions = pol.ScriptExtensions
+	for _, r := range pol.Roots {
+		s.ConfigRoots = append(s.ConfigRoots, r.Path)
+	}
 	for _, path := range pol.Configs {
-		t.Configs = append(t.Configs, serverconf.Config{Path: path})
+		s.Configs = append(s.Configs, serverconf.Config{Path: path})
 	}
 }

@@ -1,0 +1,108 @@
+package alert
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"strconv"
+
+	"webfim/baseline"
+	"webfim/policy"
+	"webfim/serverconf"
+)
+
+// Finding is one change judged by the policy: a file change or a server
+// configuration item change, and its verdict. It becomes one document
+// ([Finding.Document]) whose event.id is its [FindingID].
+type Finding struct {
+	File    *baseline.Change   // a file change, or
+	Item    *serverconf.Change // a server configuration item change
+	Verdict policy.Verdict
+}
+
+// Document builds the finding's ECS document ([FromFileChange] or
+// [FromItemChange]); ok is false for a finding without a change.
+func (f Finding) Document(env Env) (d Document, ok bool) {
+	switch {
+	case f.File != nil:
+		return FromFileChange(*f.File, f.Verdict, env), true
+	case f.Item != nil:
+		return FromItemChange(*f.Item, f.Verdict, env), true
+	}
+	return nil, false
+}
+
+// FindingID identifies a finding: what changed, where, and into what,
+// under which rule. "webfim diff --format ecs", the watch daemon's live
+// checks and its rescans give the same finding the same id, at any time
+// and after any restart, and it is the document's event.id (so
+// Elasticsearch, which uses event.id as _id, stores a finding once) and
+// the key of the daemon's dedupe table.
+//
+// It is the hex SHA-256 of the length-prefixed concatenation of:
+//
+//   - files: "file", rule id, change kind, root, path, old path of a move,
+//     and the entry's type and content: the BLAKE3 digest (the SHA-256 one
+//     when only that is known), the target of a symlink, the size of a
+//     file whose content could not be read; for a metadata change also the
+//     new mode, uid and gid, which are what such a finding is about. A
+//     removal is identified by the old entry. Times, inode and device are
+//     left out: a chown -R, a touch or a restore of the same bytes does not
+//     make a finding new; new content, a new path or a new rule does.
+//   - items: "item", rule id, change kind, configuration file, item
+//     identity (server, kind, scope, name) and the new item's attributes as
+//     canonical JSON without the line number (an edit elsewhere in the file
+//     moves the line but is not a new finding).
+//
+// A finding without a change has the empty id.
+func FindingID(f Finding) string {
+	rule := f.Verdict.RuleID
+	switch {
+	case f.File != nil:
+		c := f.File
+		r, state := c.New, "new"
+		if r == nil {
+			r, state = c.Old, "old"
+		}
+		if r == nil {
+			return ""
+		}
+		parts := []string{"file", rule, string(c.Kind), c.Root, c.Path, c.From, state, r.Type.String(), contentOf(r)}
+		if c.Kind == baseline.MetadataChanged {
+			parts = append(parts, strconv.FormatUint(uint64(r.Mode), 8),
+				strconv.FormatUint(uint64(r.UID), 10), strconv.FormatUint(uint64(r.GID), 10))
+		}
+		return digest(parts...)
+	case f.Item != nil:
+		c := f.Item
+		it := c.New
+		if it == nil {
+			it = c.Old
+		}
+		if it == nil {
+			return ""
+		}
+		var state []byte
+		if c.New != nil {
+			n := *c.New
+			n.Line = 0
+			state, _ = json.Marshal(n) // map keys are sorted: canonical
+		}
+		return digest("item", rule, string(c.Kind), it.Source, it.Identity(), string(state))
+	}
+	return ""
+}
+
+// contentOf is what a record holds, for [FindingID].
+func contentOf(r *baseline.Record) string {
+	switch {
+	case len(r.BLAKE3) > 0:
+		return "blake3:" + hex.EncodeToString(r.BLAKE3)
+	case len(r.SHA256) > 0:
+		return "sha256:" + hex.EncodeToString(r.SHA256)
+	case r.Type == baseline.TypeSymlink:
+		return "target:" + r.Target
+	case r.Type == baseline.TypeFile:
+		return "unread:" + strconv.FormatInt(r.Size, 10)
+	}
+	return ""
+}

@@ -1,0 +1,60 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"webfim/policy"
+	"webfim/scan"
+	"webfim/store"
+	"webfim/watch"
+)
+
+// The watch daemon reaches the database through small interfaces; these
+// adapters put the store behind them. Each call is one short database
+// session, so the CLI keeps working on the same file.
+
+// daemonStore is the daemon's view of the database (watch.Store): the
+// store's baselines and dedupe table as they are, the active baseline and
+// the deploy window open now in the daemon's terms.
+type daemonStore struct{ *store.DB }
+
+func (s daemonStore) Active() (scan.Baseline, bool, error) {
+	m, err := s.Resolve("active")
+	if errors.Is(err, store.ErrNotFound) {
+		return scan.Baseline{}, false, nil
+	}
+	if err != nil {
+		return scan.Baseline{}, false, err
+	}
+	return m, true, nil
+}
+
+func (s daemonStore) AdhocWindows(now time.Time) ([]policy.Window, error) {
+	w, ok, err := s.CurrentWindow(now)
+	if err != nil || !ok {
+		return nil, err
+	}
+	return []policy.Window{policyWindow(w)}, nil
+}
+
+// outboxQueue is the outbox the daemon's sink writes (watch.Enqueuer).
+type outboxQueue struct{ db *store.DB }
+
+func (q outboxQueue) Enqueue(max int, docs ...watch.OutboxDoc) (int, error) {
+	entries := make([]store.OutboxEntry, len(docs))
+	for i, d := range docs {
+		entries[i] = store.OutboxEntry{ID: d.ID, Doc: d.Doc, Enqueued: d.Enqueued}
+	}
+	return q.db.Enqueue(max, entries...)
+}
+
+// baselineCreator returns the daemon's Deps.CreateBaseline: a full
+// snapshot of the daemon's target, as "webfim baseline create --full"
+// takes, activated.
+func baselineCreator(db *store.DB, label string) func(ctx context.Context, cfg watch.Config) (scan.Baseline, error) {
+	return func(ctx context.Context, cfg watch.Config) (scan.Baseline, error) {
+		return scan.Create(ctx, db, cfg.Target, label, version, scan.Options{Full: true, Workers: cfg.Workers}, true)
+	}
+}

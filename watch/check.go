@@ -1,0 +1,265 @@
+package watch
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"time"
+
+	"webfim/alert"
+	"webfim/baseline"
+	"webfim/policy"
+	"webfim/scan"
+	"webfim/serverconf"
+)
+
+// worker checks the settled paths of each batch.
+func (d *Daemon) worker(ctx context.Context, batches <-chan []Hint) {
+	for {
+		var batch []Hint
+		select {
+		case batch = <-batches:
+		case <-ctx.Done():
+			return
+		}
+		d.checkBatch(ctx, batch)
+	}
+}
+
+// reportBatch is how many findings are emitted at once.
+const reportBatch = 256
+
+func (d *Daemon) checkBatch(ctx context.Context, batch []Hint) {
+	c := d.newChecker(ctx)
+	configs := false
+	for _, h := range batch {
+		if ctx.Err() != nil {
+			return
+		}
+		switch h.Kind {
+		case HintPath:
+			c.checkPath(h.Root, h.Rel)
+		case HintSubtree:
+			c.checkSubtree(h.Root, h.Rel)
+		case HintConfig:
+			configs = true
+		case HintRescan:
+			d.rescanHint(ctx, h)
+		}
+		c.flushIfFull()
+	}
+	if configs {
+		c.checkConfigs()
+	}
+	c.flush()
+}
+
+// rescanHint queues the rescan a hint asks for, with the notice the SOC
+// should see.
+func (d *Daemon) rescanHint(ctx context.Context, h Hint) {
+	cfg, _, _, _ := d.snapshot()
+	if h.Reason == ReasonOverflow {
+		d.metrics.overflows.Inc()
+	}
+	switch {
+	case h.Reason == ReasonOverflow && d.noticeDue(NoticeOverflow+h.Root):
+		d.notice(ctx, Notice{Kind: NoticeOverflow, Roots: []string{h.Root},
+			Message: "file system notifications were lost (queue overflow): rescanning " + h.Root})
+	case h.Reason == ReasonDegraded && h.Err != nil:
+		d.notice(ctx, Notice{Kind: NoticeDegraded, Roots: []string{h.Root}, Message: h.Err.Error(),
+			Err: h.Err, Fallback: cfg.DegradedInterval})
+	case h.Reason == ReasonRecovered:
+		d.notice(ctx, Notice{Kind: NoticeRestored, Roots: []string{h.Root},
+			Message: "all directories of " + h.Root + " are watched again"})
+	}
+	d.requestRescan([]string{h.Root}, false, h.Reason)
+}
+
+// noticeDue rate-limits repeated notices (an overflow storm) to one a
+// minute per key.
+func (d *Daemon) noticeDue(key string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if t, ok := d.lastNotice[key]; ok && time.Since(t) < time.Minute {
+		return false
+	}
+	d.lastNotice[key] = time.Now()
+	return true
+}
+
+// checker checks paths against one snapshot of the active baseline and
+// policy (through package scan), collecting findings, and the dedupe
+// entries of what it found gone.
+type checker struct {
+	d      *Daemon
+	ctx    context.Context
+	cfg    Config
+	judge  Judge
+	active scan.Baseline
+	adhoc  []policy.Window
+
+	findings []Finding
+	// forget are dedupe prefixes of subjects found without a finding (a
+	// file removed or restored): their entries go, so that the same
+	// finding coming back is reported again. They are applied before the
+	// pending findings are reported.
+	forget []string
+	// probe is the path checkPath checks, and whether a finding about it
+	// came up.
+	probe struct {
+		root, rel string
+		found     bool
+	}
+	// found collects the subjects of every finding of a rescan (nil
+	// otherwise), to reconcile the dedupe table with it.
+	found map[string]bool
+}
+
+func (d *Daemon) newChecker(ctx context.Context) *checker {
+	cfg, judge, active, adhoc := d.snapshot()
+	return &checker{d: d, ctx: ctx, cfg: cfg, judge: judge, active: active, adhoc: adhoc}
+}
+
+// options are the scan options of live checks.
+func (c *checker) options() scan.Options {
+	return scan.Options{Workers: c.cfg.Workers, OnConfigError: func(path string, err error) {
+		c.d.log.Warn("server configuration cannot be parsed", "file", path, "err", err)
+	}}
+}
+
+// emitter judges the changes scan reports and collects the findings.
+func (c *checker) emitter() scan.Emitter {
+	return scan.Emitter{
+		File: func(ch baseline.Change) error {
+			now := time.Now()
+			if ch.Root == c.probe.root && ch.Path == c.probe.rel {
+				c.probe.found = true
+			}
+			c.add(alert.Finding{File: &ch, Verdict: c.judge.EvaluateFile(ch, c.context(now))}, now)
+			return c.ctx.Err()
+		},
+		Item: func(ch serverconf.Change) error {
+			now := time.Now()
+			c.add(alert.Finding{Item: &ch, Verdict: c.judge.EvaluateItem(ch, c.context(now))}, now)
+			return c.ctx.Err()
+		},
+	}
+}
+
+func (c *checker) context(now time.Time) policy.Context {
+	return policy.Context{Now: now, Window: c.judge.WindowAt(now, c.adhoc)}
+}
+
+func (c *checker) add(af alert.Finding, now time.Time) {
+	if af.Verdict.Drop {
+		return
+	}
+	f := newFinding(af, now, c.active)
+	if c.found != nil {
+		c.found[f.subject] = true
+	}
+	c.findings = append(c.findings, f)
+	c.flushIfFull()
+}
+
+// checkPath compares the live entry root/rel with its baseline record.
+func (c *checker) checkPath(root, rel string) {
+	if !c.inBaseline(root) {
+		return
+	}
+	c.probe.root, c.probe.rel, c.probe.found = root, rel, false
+	defer func() { c.probe.root, c.probe.rel = "", "" }()
+	if _, err := scan.CheckPath(c.d.deps.Store, c.active, c.cfg.Target, root, rel, c.options(), c.emitter()); err != nil {
+		c.d.log.Warn("cannot check path; the next rescan checks it again", "root", root, "path", rel, "err", err)
+		return
+	}
+	if !c.probe.found {
+		c.forgetSeen(subjectPrefix(fileSubject(root, rel)))
+	}
+}
+
+// checkSubtree checks rel and every baseline record below it: the
+// directory was removed or renamed away, its entries are gone unless they
+// came back.
+func (c *checker) checkSubtree(root, rel string) {
+	if !c.inBaseline(root) {
+		return
+	}
+	// Whatever was reported below rel is gone with it, unless the checks
+	// find it again (entries the baseline does not know are found again
+	// by the next rescan, if they came back).
+	c.forgetSeen(subtreePrefix(root, rel))
+	c.probe.root, c.probe.rel, c.probe.found = root, rel, false
+	defer func() { c.probe.root, c.probe.rel = "", "" }()
+	if _, err := scan.CheckSubtree(c.ctx, c.d.deps.Store, c.active, c.cfg.Target, root, rel, c.options(), c.emitter()); err != nil {
+		if c.ctx.Err() == nil {
+			c.d.log.Warn("cannot check subtree; the next rescan checks it again", "root", root, "path", rel, "err", err)
+		}
+		return
+	}
+	if !c.probe.found && rel != "" {
+		c.forgetSeen(subjectPrefix(fileSubject(root, rel)))
+	}
+}
+
+// checkConfigs re-parses the configured server configurations and
+// reports how their inventory differs from the baseline's. Items from
+// configuration files under the roots (web.config, .htaccess, .user.ini)
+// are checked with those files.
+func (c *checker) checkConfigs() {
+	if _, err := scan.DiffConfigs(c.d.deps.Store, c.active, c.cfg.Target, c.options(), c.emitter()); err != nil {
+		c.d.log.Warn("cannot check the server configurations; the next rescan checks them again", "baseline", c.active.ID, "err", err)
+	}
+}
+
+// inBaseline reports whether the active baseline covers root; a root
+// that is watched but not in the baseline (added to the config later) is
+// not compared, since everything in it would be "added": it needs a new
+// baseline, which is said once per baseline.
+func (c *checker) inBaseline(root string) bool {
+	if slices.Contains(c.active.Roots, root) {
+		return true
+	}
+	d := c.d
+	d.mu.Lock()
+	warned := d.warnedRoots[root] == c.active.ID
+	d.warnedRoots[root] = c.active.ID
+	d.mu.Unlock()
+	if !warned {
+		d.log.Warn("root is not in the active baseline: its changes are not reported until a baseline includes it (webfim baseline create)", "root", root, "baseline", c.active.ID)
+	}
+	return false
+}
+
+// forgetSeen queues the dedupe entries under prefix to be forgotten. A
+// pending finding under it is reported first, so that its entry is
+// forgotten too: the order of what was found is kept.
+func (c *checker) forgetSeen(prefix string) {
+	for _, f := range c.findings {
+		if strings.HasPrefix(f.seenKey(), prefix) {
+			c.flush()
+			break
+		}
+	}
+	c.forget = append(c.forget, prefix)
+}
+
+func (c *checker) flushIfFull() {
+	if len(c.findings) >= reportBatch || len(c.forget) >= reportBatch {
+		c.flush()
+	}
+}
+
+func (c *checker) flush() {
+	if len(c.forget) > 0 {
+		c.d.forgetSeen(c.forget, nil)
+		c.forget = c.forget[:0]
+	}
+	if len(c.findings) == 0 {
+		return
+	}
+	if err := c.d.report(c.ctx, c.findings); err != nil && c.ctx.Err() == nil {
+		c.d.log.Error("findings could not be queued; the next rescan reports them again", "findings", len(c.findings), "err", err)
+	}
+	c.findings = c.findings[:0]
+}
