@@ -10,6 +10,9 @@ import (
 	"sync"
 
 	"github.com/zeebo/blake3"
+
+	"webfim/indicators"
+	"webfim/serverconf"
 )
 
 // readBufferSize is the read chunk: large enough to amortise syscalls and
@@ -200,20 +203,29 @@ func newScriptMatcher(opt *Options) *scriptMatcher {
 }
 
 // needSHA reports whether a file named name (the last path element) gets a
-// SHA-256 digest.
+// SHA-256 digest: it is script-type by name, as [IsScript] says.
 func (m *scriptMatcher) needSHA(name string) bool {
 	if m.all {
 		return true
 	}
-	for _, n := range scriptFileNames {
-		if strings.EqualFold(name, n) {
+	if _, ok := serverconf.ForFile(name); ok {
+		return true
+	}
+	found := false
+	indicators.EachExtension(name, func(ext string) bool {
+		var buf [16]byte
+		if len(ext) > len(buf) {
 			return true
 		}
-	}
-	dot := strings.LastIndexByte(name, '.')
-	if dot < 0 || dot == len(name)-1 {
-		return false
-	}
-	_, ok := m.exts[strings.ToLower(name[dot+1:])]
-	return ok
+		for i := 0; i < len(ext); i++ {
+			c := ext[i]
+			if c >= 'A' && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			buf[i] = c
+		}
+		_, found = m.exts[string(buf[:len(ext)])]
+		return !found
+	})
+	return found
 }
