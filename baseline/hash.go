@@ -38,6 +38,7 @@ type hasher struct {
 	limiter interface {
 		WaitN(ctx context.Context, n int) error
 	}
+	sniff sniffing // of the file being hashed
 }
 
 func newHasher(opt *Options) *hasher {
@@ -83,16 +84,18 @@ func (h *hasher) hashFile(ctx context.Context, dir *dirHandle, name, path string
 	if before.Type != TypeFile {
 		return 0, h.fail(r, fmt.Errorf("open %s: %w (now %s)", path, errNotRegular, before.Type))
 	}
-	return h.hashOpen(ctx, f, path, r, withSHA, before)
+	return h.hashOpen(ctx, f, path, name, r, withSHA, before)
 }
 
 // hashOpen hashes the open regular file f, which fstat described as
-// before; see hashFile.
-func (h *hasher) hashOpen(ctx context.Context, f fileHandle, path string, r *Record, withSHA bool, before Record) (int64, error) {
+// before; see hashFile. name (its base name as the server sees it) says
+// whether it is a per-directory configuration for sniffing.
+func (h *hasher) hashOpen(ctx context.Context, f fileHandle, path, name string, r *Record, withSHA bool, before Record) (int64, error) {
 	var total int64
 	for attempt := 0; ; attempt++ {
 		h.b3.Reset()
 		h.sha.Reset()
+		h.sniff = sniffing{name: name, size: before.Size}
 		n, err := h.readAll(ctx, f, path, withSHA, attempt)
 		total += n
 		if err != nil {
@@ -115,6 +118,7 @@ func (h *hasher) hashOpen(ctx context.Context, f fileHandle, path string, r *Rec
 		copyMeta(r, &after)
 		r.Unstable = !stable
 		r.Err = ""
+		r.Sniffed, r.ContentFamily, r.RestrictsOnly = true, h.sniff.family, h.sniff.restricts && n == before.Size
 		digests := make([]byte, 0, 64)
 		digests = h.b3.Sum(digests)
 		r.BLAKE3 = digests[:32:32]
@@ -134,6 +138,9 @@ func (h *hasher) readAll(ctx context.Context, f fileHandle, path string, withSHA
 			return n, err
 		}
 		k, err := f.read(h.buf)
+		if n == 0 && k > 0 {
+			h.sniff.first(h.buf[:k])
+		}
 		if k > 0 {
 			h.b3.Write(h.buf[:k])
 			if withSHA {
@@ -161,8 +168,38 @@ func (h *hasher) readAll(ctx context.Context, f fileHandle, path string, withSHA
 // fail records err on r: no digest is better than a wrong one.
 func (h *hasher) fail(r *Record, err error) error {
 	r.BLAKE3, r.SHA256 = nil, nil
+	r.Sniffed, r.ContentFamily, r.RestrictsOnly = false, indicators.FamilyNone, false
 	r.Err = err.Error()
 	return err
+}
+
+// sniffing is what the first chunk read of a file says about its
+// content: the script family its first bytes look like, and for a
+// per-directory server configuration read whole in that chunk whether it
+// only restricts. It costs no read of its own: it looks at the buffer
+// the hash is computed from.
+type sniffing struct {
+	name      string // base name, for the configuration files
+	size      int64  // size by fstat before the read
+	family    indicators.Family
+	restricts bool
+}
+
+func (s *sniffing) first(chunk []byte) {
+	s.family = indicators.Sniff(chunk) // looks at indicators.SniffLen bytes at most
+	if server, ok := serverconf.ForFile(s.name); ok && int64(len(chunk)) == s.size {
+		s.restricts = serverconf.RestrictsOnly(server, chunk)
+	}
+}
+
+// reuse gives cur the digests and the sniffing of prev, whose digests the
+// incremental rule allows to stand for cur's content.
+func reuse(cur, prev *Record, withSHA bool) {
+	cur.BLAKE3 = prev.BLAKE3
+	if withSHA {
+		cur.SHA256 = prev.SHA256
+	}
+	cur.Sniffed, cur.ContentFamily, cur.RestrictsOnly = prev.Sniffed, prev.ContentFamily, prev.RestrictsOnly
 }
 
 // copyMeta copies the stat fields of src into dst.

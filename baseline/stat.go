@@ -9,7 +9,7 @@ import (
 // [Walk] (rel "" is the root itself). A regular file is hashed unless prev
 // (its previous record, may be nil) satisfies the incremental rule and
 // opt.Full is false. Only opt.Full, HashAllSHA256, ScriptExtensions,
-// OnError and Limiter are used.
+// Roots, Sysroot, OnError and Limiter are used.
 //
 // An entry that cannot be stat'ed yields an error (wrapping
 // fs.ErrNotExist when it is gone); one that cannot be read yields a
@@ -26,18 +26,23 @@ func Stat(root, rel string, opt Options, prev *Record) (Record, error) {
 		rec.Target, err = readLink(p)
 		if err != nil {
 			rec.Err = err.Error()
+			break
 		}
+		roots := opt.Roots
+		if roots == nil {
+			roots = []string{root}
+		}
+		h := newHasher(&opt)
+		_, err = h.hashLinkTarget(context.Background(), &opt, roots, p, &rec, prev, newScriptMatcher(&opt).needSHA(path.Base(rel)))
+		h.release()
 	case TypeFile:
 		withSHA := newScriptMatcher(&opt).needSHA(path.Base(rel))
 		if !opt.Full && canReuse(prev, &rec, withSHA) {
-			rec.BLAKE3 = prev.BLAKE3
-			if withSHA {
-				rec.SHA256 = prev.SHA256
-			}
+			reuse(&rec, prev, withSHA)
 			break
 		}
 		h := newHasher(&opt)
-		_, err = h.hashFile(context.Background(), nil, "", p, &rec, withSHA)
+		_, err = h.hashFile(context.Background(), nil, path.Base(rel), p, &rec, withSHA)
 		h.release()
 	}
 	if err != nil && opt.OnError != nil {

@@ -37,6 +37,14 @@ type Options struct {
 	// CrossDevice descends into directories on other file systems; by
 	// default a mount point is recorded but not entered.
 	CrossDevice bool
+	// Roots are all the roots of the state, for [Stat], which records one
+	// entry: a symlink whose target is outside every root has its target
+	// read (see LinkedFile). [Walk] uses its own roots; nil means the
+	// root of the entry alone.
+	Roots []string
+	// Sysroot is the directory an offline image is mounted or copied at:
+	// absolute symlink targets are read inside it.
+	Sysroot string
 	// Exclude, if set, drops an entry (and, for a directory, everything
 	// below it) from the walk. rel is slash-separated.
 	Exclude func(root, rel string, isDir bool) bool
@@ -340,8 +348,20 @@ func (w *walker) complete(h *hasher, it *item) {
 		target, err := it.dir.readlink(it.name, rec.Root, rec.Path, rec.Size)
 		if err != nil {
 			rec.Err, it.err = err.Error(), err
+			return
 		}
 		rec.Target = target
+		var prev *Record
+		if it.hasPrev {
+			prev = &it.prev
+		}
+		n, err := h.hashLinkTarget(w.ctx, &w.opt, w.roots, fullPath(rec.Root, rec.Path), rec, prev, w.scripts.needSHA(it.name))
+		if n > 0 {
+			it.read, it.hashed = n, true
+		}
+		if err != nil {
+			it.err = err
+		}
 	case TypeFile:
 		sha := w.scripts.needSHA(it.name)
 		var prev *Record
@@ -349,10 +369,7 @@ func (w *walker) complete(h *hasher, it *item) {
 			prev = &it.prev
 		}
 		if !w.opt.Full && canReuse(prev, rec, sha) {
-			rec.BLAKE3 = prev.BLAKE3
-			if sha {
-				rec.SHA256 = prev.SHA256
-			}
+			reuse(rec, prev, sha)
 			return
 		}
 		it.read, it.err = h.hashFile(w.ctx, it.dir, it.name, fullPath(rec.Root, rec.Path), rec, sha)
@@ -379,7 +396,7 @@ func (w *walker) openAndHash(h *hasher, it *item, p string) bool {
 		return false
 	}
 	copyMeta(&it.rec, &before)
-	it.read, it.err = h.hashOpen(w.ctx, f, p, &it.rec, w.scripts.needSHA(it.name), before)
+	it.read, it.err = h.hashOpen(w.ctx, f, p, it.name, &it.rec, w.scripts.needSHA(it.name), before)
 	it.hashed = true
 	return true
 }
