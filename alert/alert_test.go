@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"webfim/baseline"
+	"webfim/indicators"
 	"webfim/policy"
 	"webfim/serverconf"
 )
@@ -62,6 +63,21 @@ func fileChange(kind baseline.ChangeKind, rel string, script bool) baseline.Chan
 		c.Old, c.New = rec(rel, 0x11, script), rec(rel, 0xab, script)
 		c.Fields = []string{"content", "size", "mtime"}
 	}
+	return c
+}
+
+// sniffed sets what the hashing pass found in the first bytes of c's new
+// content.
+func sniffed(c baseline.Change, fam indicators.Family, restricts bool) baseline.Change {
+	c.New.Sniffed, c.New.ContentFamily, c.New.RestrictsOnly = true, fam, restricts
+	return c
+}
+
+// timestomp makes c an in-place edit whose mtime was put back ("touch -r").
+func timestomp(c baseline.Change) baseline.Change {
+	c.New.Mtime, c.New.Size = c.Old.Mtime, c.Old.Size
+	c.New.Ctime = c.Old.Ctime + 86400e9
+	c.Fields = []string{"content"}
 	return c
 }
 
@@ -137,6 +153,9 @@ func scenarios() []scenario {
 		{name: "webfim-018", rule: policy.RuleIISComponent, item: &serverconf.Change{Kind: serverconf.ItemAdded,
 			New: &serverconf.Item{Server: "registry", Kind: "iis_component", Name: "ISAPIFilter", Scope: `HKLM\SOFTWARE\Microsoft\InetStp\Components`,
 				Type: "REG_DWORD", Source: "/mnt/evidence/Windows/System32/config/SOFTWARE", Attrs: map[string]string{"product": "iis", "data": "1"}}}},
+		{name: "webfim-028", rule: policy.RuleScriptContent, file: fc(sniffed(fileChange(baseline.Added, "wp-content/themes/x/pic.png", false), indicators.FamilyPHP, false))},
+		{name: "webfim-029", rule: policy.RuleRestrictOnlyConfig, file: fc(sniffed(fileChange(baseline.Added, "images/.htaccess", true), indicators.FamilyNone, true))},
+		{name: "timestomp", rule: policy.RuleScriptModified, file: fc(timestomp(fileChange(baseline.ContentChanged, "wp-includes/load.php", true)))},
 		{name: "expected-in-window", rule: policy.RuleScriptModified, file: fc(fileChange(baseline.ContentChanged, "wp-admin/about.php", true)), window: jenkins},
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"webfim/baseline"
+	"webfim/indicators"
 	"webfim/policy"
 	"webfim/serverconf"
 )
@@ -380,11 +381,24 @@ func FromFileChange(c baseline.Change, v policy.Verdict, env Env) Document {
 	d.set("webfim.root.path", c.Root)
 	d.set("webfim.root.name", env.RootNames[c.Root])
 	d.set("related.hash", relatedHashes(c.New, c.Old))
+	contentFields(d, c, v)
 	d["message"] = message(v, abs)
 
 	d["event.id"] = FindingID(Finding{File: &c, Verdict: v})
 	escapeInvalid(d)
 	return d
+}
+
+// contentFields says what the policy concluded from the content and the
+// timestamps of a file: the script family sniffed from its first bytes
+// when its name does not make it a script, and a forged mtime.
+func contentFields(d Document, c baseline.Change, v policy.Verdict) {
+	if n := c.New; n != nil && n.Sniffed && n.ContentFamily != indicators.FamilyNone && c.Kind != baseline.Removed {
+		d["webfim.file.content_family"] = n.ContentFamily.String()
+	}
+	if v.Timestomped {
+		d["webfim.file.timestomped"] = true
+	}
 }
 
 func itemFields(d Document, prefix string, it *serverconf.Item) {

@@ -32,14 +32,19 @@ func TestRulesDoc(t *testing.T) {
 
 func TestCatalog(t *testing.T) {
 	seen := map[string]bool{}
+	prev := ""
 	for i, r := range Rules() {
 		if seen[r.ID] {
 			t.Errorf("duplicate rule id %s", r.ID)
 		}
 		seen[r.ID] = true
-		if want := "webfim-0" + string(rune('0'+(i+1)/10)) + string(rune('0'+(i+1)%10)); r.ID != want {
-			t.Errorf("rule %d has id %s, want %s (ids are dense and stable)", i, r.ID, want)
+		// Ids are blocks reserved per line of work (webfim-019..021,
+		// 022..024, ...), so the catalog may have gaps while they land;
+		// it stays in id order.
+		if len(r.ID) != len("webfim-000") || !strings.HasPrefix(r.ID, "webfim-0") || r.ID <= prev {
+			t.Errorf("rule %d has id %s after %s (want webfim-0NN, in increasing order)", i, r.ID, prev)
 		}
+		prev = r.ID
 		if r.Name == "" || r.Description == "" || r.Triggers == "" || r.Tuning == "" || len(r.References) == 0 || r.Version < 1 {
 			t.Errorf("rule %s is missing documentation: %+v", r.ID, r)
 		}
