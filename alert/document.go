@@ -470,6 +470,35 @@ func FromItemChange(c serverconf.Change, v policy.Verdict, env Env) Document {
 	return d
 }
 
+// FindingAccepted is the audit event of a finding that a user accepted
+// into a new baseline (deploy finish --accept): the finding's document,
+// as an event of kind "event" with action "finding-accepted", saying who
+// accepted it, why, and into which baseline (env.BaselineID). Its
+// event.id derives from the finding's and the baseline's, so that a
+// retry enqueues the same document.
+func FindingAccepted(f Finding, by, reason string, env Env) Document {
+	var d Document
+	if f.File != nil {
+		d = FromFileChange(*f.File, f.Verdict, env)
+	} else {
+		d = FromItemChange(*f.Item, f.Verdict, env)
+	}
+	id := d.ID()
+	d["event.kind"] = "event"
+	d["event.category"] = []string{"configuration"}
+	d["event.type"] = []string{"change"}
+	d["event.action"] = "finding-accepted"
+	d["event.outcome"] = "success"
+	d["webfim.review.finding_id"] = id
+	d.set("webfim.review.reason", reason)
+	d.set("user.name", by)
+	d["event.id"] = digest("accepted", id, strconv.FormatUint(env.BaselineID, 10))
+	d["message"] = fmt.Sprintf("Finding %s (%s, %s) accepted into baseline %d by %s: %s; it was: %s",
+		id, f.Verdict.RuleID, f.Verdict.Severity, env.BaselineID, by, reason, d["message"])
+	escapeInvalid(d)
+	return d
+}
+
 // operational builds an event.kind "event" document about the daemon itself.
 func operational(env Env, action, msg string, severity int, roots []string) Document {
 	d := base(env)

@@ -60,6 +60,24 @@ type Verdict struct {
 	Timestomped bool
 }
 
+// DefaultReviewSeverity is the severity from which a finding must be
+// reviewed before a new baseline trusts it (see [Verdict.NeedsReview]).
+const DefaultReviewSeverity = High
+
+// NeedsReview reports whether a new baseline (deploy finish) may absorb
+// the change of this verdict only when a user accepts it: an alert at or
+// above min, a script in a no-script zone, and every finding of a rule
+// that a deploy window cannot excuse (modules, handlers, prepends,
+// executable extensions, unparsable configurations, registry binaries),
+// whatever its severity inside the window.
+func (v Verdict) NeedsReview(min Severity) bool {
+	if !v.Alert || v.Drop {
+		return false
+	}
+	r, _ := RuleByID(v.RuleID)
+	return v.Severity >= min || v.RuleID == RuleScriptInNoScriptZone || r.Window == Lowered
+}
+
 // Kind is the ECS event.kind of the verdict: "alert" or "event".
 func (v Verdict) Kind() string {
 	if v.Alert {

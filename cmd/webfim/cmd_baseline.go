@@ -163,22 +163,42 @@ func createBaseline(c *cli.Context, label string, activate bool) error {
 	if err != nil {
 		return err
 	}
+	m, err := takeBaseline(c, db, label, activate, scan.Review{})
+	if err != nil {
+		return fmt.Errorf("baseline create: %w", err)
+	}
+	reportBaseline(c, m, activate)
+	return nil
+}
+
+// createReviewed takes and activates a baseline of the command's target
+// under review (deploy finish), and reports it.
+func createReviewed(c *cli.Context, db *store.DB, label string, review scan.Review) (store.Meta, error) {
+	m, err := takeBaseline(c, db, label, true, review)
+	if err == nil {
+		reportBaseline(c, m, true)
+	}
+	return m, err
+}
+
+func takeBaseline(c *cli.Context, db *store.DB, label string, activate bool, review scan.Review) (store.Meta, error) {
 	t, err := target(c, db)
 	if err != nil {
-		return err
+		return store.Meta{}, err
 	}
 	opt := scan.Options{Full: c.Bool("full"), OnError: warnEntry(c)}
 	bar := newProgress(c, db)
 	if bar != nil {
 		opt.Progress = bar.update
 	}
-	m, err := scan.Create(c.Context, db, t, label, version, opt, activate)
+	m, err := scan.CreateReviewed(c.Context, db, t, label, version, opt, activate, review)
 	if bar != nil {
 		bar.finish()
 	}
-	if err != nil {
-		return fmt.Errorf("baseline create: %w", err)
-	}
+	return m, err
+}
+
+func reportBaseline(c *cli.Context, m store.Meta, activate bool) {
 	active := ""
 	if activate {
 		active = ", active"
@@ -186,7 +206,6 @@ func createBaseline(c *cli.Context, label string, activate bool) error {
 	infof(c, "baseline %d%s: %d files, %d dirs, %d symlinks, %d other, %s, %d errors, %d unstable, %s%s\n",
 		m.ID, labelSuffix(m), m.Files, m.Dirs, m.Symlinks, m.Others, humanBytes(m.Bytes), m.Errors, m.Unstable,
 		m.Duration.Round(time.Millisecond), active)
-	return nil
 }
 
 // warnEntry reports an entry that could not be read; the walk goes on.
@@ -273,6 +292,14 @@ func baselineShow(c *cli.Context) error {
 		fmt.Fprintf(w, "  entries   %d files, %d dirs, %d symlinks, %d other (%s)\n", m.Files, m.Dirs, m.Symlinks, m.Others, humanBytes(m.Bytes))
 		fmt.Fprintf(w, "  problems  %d unreadable, %d unstable\n", m.Errors, m.Unstable)
 		fmt.Fprintf(w, "  took      %s (full re-hash: %v)\n", m.Duration.Round(time.Millisecond), m.Full)
+		if rv := m.Review; rv != nil {
+			for _, f := range rv.Accepted {
+				fmt.Fprintf(w, "  accepted  %s %s %s %s by %s: %s\n", f.Severity, f.Rule, f.ID, displayPath(f.Subject), displayText(rv.By), displayText(rv.Reason))
+			}
+			for _, f := range rv.Held {
+				fmt.Fprintf(w, "  held out  %s %s %s %s\n", f.Severity, f.Rule, f.ID, displayPath(f.Subject))
+			}
+		}
 		if !c.Bool("entries") {
 			return nil
 		}

@@ -2,12 +2,15 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os/user"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"webfim/policy"
 	"webfim/store"
 )
 
@@ -38,9 +41,24 @@ func deployCommand() *cli.Command {
 			},
 			{
 				Name:  "finish",
-				Usage: "close the open deploy window and take a new baseline labelled like it",
+				Usage: "review what changed, take a new baseline labelled like the window, then close it",
+				Description: "The new baseline is compared with the active one, in the walk that takes it, and each\n" +
+					"difference is judged as the watch daemon judges it inside the window. Findings that need\n" +
+					"review (at or above --review-severity, and always scripts in no-script zones, server modules,\n" +
+					"handlers and prepends) are not trusted silently: finish lists them and exits 8 without\n" +
+					"taking the baseline, and the window stays open. Remove them and run finish again, accept\n" +
+					"them (--accept ID, --accept-all with --reason: stored in the baseline, and an audit event\n" +
+					"in the outbox), or --hold-pending: the baseline is taken without them, so they keep\n" +
+					"alerting (exit 8). The window closes only once the new baseline is committed, so finish\n" +
+					"can be run again after it was interrupted.",
 				Flags: []cli.Flag{
-					&cli.BoolFlag{Name: "no-rebaseline", Usage: "only close the window"},
+					&cli.BoolFlag{Name: "no-rebaseline", Usage: "only close the window (nothing is reviewed nor trusted)"},
+					&cli.BoolFlag{Name: "full", Usage: "re-hash every file instead of trusting unchanged size, mtime, ctime, inode and device"},
+					&cli.StringSliceFlag{Name: "accept", Usage: "trust the pending finding `ID` (its event.id, or a unique prefix of 8 or more characters); repeatable"},
+					&cli.BoolFlag{Name: "accept-all", Usage: "trust every pending finding (needs --reason)"},
+					&cli.StringFlag{Name: "reason", Usage: "why the accepted findings are trusted (`TEXT`, stored in the baseline and the audit events)"},
+					&cli.BoolFlag{Name: "hold-pending", Usage: "take the baseline without the pending findings not accepted (they keep alerting) instead of refusing"},
+					&cli.StringFlag{Name: "review-severity", Value: policy.DefaultReviewSeverity.String(), Usage: "findings at or above `LEVEL` (low, medium, high, critical) need review"},
 				},
 				Action: deployFinishAction,
 			},
@@ -123,20 +141,64 @@ func deployStatusAction(c *cli.Context) error {
 	return nil
 }
 
+// exitPending is the exit status of "deploy finish" when findings that
+// need review were not trusted: the baseline was refused, or taken
+// without them (--hold-pending).
+const exitPending = 8
+
+// pendingError is the error of exitPending; its message is already printed.
+type pendingError struct{ msg string }
+
+func (e pendingError) Error() string { return e.msg }
+func (e pendingError) ExitCode() int { return exitPending }
+
 func deployFinishAction(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return usageError{fmt.Errorf("deploy finish: unexpected argument %q", c.Args().First())}
+	}
+	if c.Bool("no-rebaseline") {
+		for _, f := range []string{"accept", "accept-all", "reason", "hold-pending", "review-severity", "full"} {
+			if c.IsSet(f) {
+				return usageError{fmt.Errorf("deploy finish: --%s does not go with --no-rebaseline (nothing is reviewed)", f)}
+			}
+		}
+	}
+	if c.Bool("accept-all") && strings.TrimSpace(c.String("reason")) == "" {
+		return usageError{errors.New("deploy finish: --accept-all needs --reason TEXT (it is stored with the baseline)")}
+	}
+	min, err := policy.ParseSeverity(c.String("review-severity"))
+	if err != nil {
+		return usageError{fmt.Errorf("--review-severity: %w", err)}
+	}
+	accepts := c.StringSlice("accept")
+	for _, a := range accepts {
+		if len(a) < 8 {
+			return usageError{fmt.Errorf("--accept %q: give a finding id or a prefix of at least 8 characters", a)}
+		}
+	}
 	db, err := openExistingDB(c)
 	if err != nil {
 		return err
 	}
-	w, err := db.FinishWindow(time.Now())
+	// The instant finish starts is the window's end: what changes from
+	// now on is judged outside it, whether or not this snapshot sees it.
+	now := time.Now()
+	if c.Bool("no-rebaseline") {
+		w, err := db.FinishWindow(now)
+		if err != nil {
+			return err
+		}
+		if !c.Bool("quiet") {
+			fmt.Fprintf(c.App.Writer, "%s finished at %s\n", describeWindow(w), w.Finished.Format(time.RFC3339))
+		}
+		return nil
+	}
+	w, ok, err := db.CurrentWindow(now)
 	if err != nil {
 		return err
 	}
-	if !c.Bool("quiet") {
-		fmt.Fprintf(c.App.Writer, "%s finished at %s\n", describeWindow(w), w.Finished.Format(time.RFC3339))
-	}
-	if c.Bool("no-rebaseline") {
-		return nil
+	if !ok {
+		return fmt.Errorf("deploy finish: %w at %s", store.ErrNoWindow, now.Format(time.RFC3339))
 	}
 	label := w.Label
 	if err := store.CheckLabel(label); err != nil {
@@ -147,8 +209,49 @@ func deployFinishAction(c *cli.Context) error {
 	if label == "" {
 		label = fmt.Sprintf("deploy-%d", w.ID)
 	}
-	if err := createBaseline(c, label, true); err != nil {
-		return fmt.Errorf("deploy finish: window closed, but the new baseline failed: %w", err)
+	conf, err := loadConfig(c.String("config"))
+	if err != nil {
+		return err
+	}
+	pw := policyWindow(w)
+	rv := &review{
+		pol: &conf.Policy, ctx: conf.Policy.ContextAt(now, []policy.Window{pw}, ""), min: min,
+		acceptAll: c.Bool("accept-all"), accepts: accepts, hold: c.Bool("hold-pending"),
+		by: w.By, reason: c.String("reason"),
+	}
+	if u, err := user.Current(); err == nil {
+		rv.by = u.Username
+	}
+	m, err := createReviewed(c, db, label, rv.scan())
+	if errors.Is(err, errRefused) {
+		rv.print(c.App.Writer, false)
+		msg := fmt.Sprintf("deploy finish: %d finding(s) need review; no baseline was taken and %s stays open.\n"+
+			"Remove what should not be there and run deploy finish again, or accept: --accept ID..., --accept-all --reason TEXT,\n"+
+			"or take the baseline without them (they keep alerting): --hold-pending", rv.unaccepted(), describeWindow(w))
+		return pendingError{msg}
+	}
+	if err != nil {
+		return fmt.Errorf("deploy finish: the new baseline failed, %s stays open (run deploy finish again): %w", describeWindow(w), err)
+	}
+	for _, a := range rv.unmatched() {
+		fmt.Fprintf(c.App.ErrWriter, "webfim: warning: --accept %s matches no finding that needed review\n", displayText(a))
+	}
+	if err := rv.audit(db, m, conf.Outbox.MaxEntries); err != nil {
+		// The baseline stands (its metadata names what was accepted); the
+		// audit events are what failed.
+		fmt.Fprintf(c.App.ErrWriter, "webfim: warning: cannot queue the audit events of the accepted findings: %v\n", err)
+	}
+	fw, err := db.FinishWindow(now)
+	if err != nil {
+		return fmt.Errorf("deploy finish: baseline %d is active, but closing the window failed: %w", m.ID, err)
+	}
+	if !c.Bool("quiet") {
+		rv.print(c.App.Writer, true)
+		fmt.Fprintf(c.App.Writer, "%s finished at %s\n", describeWindow(fw), fw.Finished.Format(time.RFC3339))
+	}
+	if n := len(rv.held()); n > 0 {
+		msg := fmt.Sprintf("deploy finish: baseline %d was taken without %d finding(s) that need review; they keep alerting", m.ID, n)
+		return pendingError{msg}
 	}
 	return nil
 }

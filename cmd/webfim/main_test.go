@@ -60,6 +60,7 @@ func TestScripts(t *testing.T) {
 			"ecsgolden":   ecsgolden,
 			"setenvq":     setenvq,
 			"sameid":      sameid,
+			"setenvmatch": setenvmatch,
 		},
 	})
 }
@@ -103,6 +104,22 @@ func setenvq(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Check(err)
 	}
 	ts.Setenv(args[0], strings.Repeat(s, n))
+}
+
+// setenvmatch sets an environment variable to the first submatch of
+// REGEXP in FILE: setenvmatch NAME FILE REGEXP (cp stdout FILE first to
+// capture a command's output), e.g. a finding id to pass back.
+func setenvmatch(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: setenvmatch NAME FILE REGEXP")
+	}
+	re, err := regexp.Compile("(?m)" + args[2])
+	ts.Check(err)
+	m := re.FindSubmatch([]byte(ts.ReadFile(args[1])))
+	if len(m) < 2 {
+		ts.Fatalf("%s: no match for %s", args[1], args[2])
+	}
+	ts.Setenv(args[0], string(m[1]))
 }
 
 // cptree copies a directory tree, symlinks as symlinks: cptree SRC DST.

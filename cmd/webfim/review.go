@@ -1,0 +1,183 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"webfim/alert"
+	"webfim/baseline"
+	"webfim/policy"
+	"webfim/scan"
+	"webfim/serverconf"
+	"webfim/store"
+)
+
+// errRefused abandons a reviewed snapshot that would trust findings no
+// one accepted.
+var errRefused = errors.New("findings need review")
+
+// review judges what "deploy finish" would trust (see scan.Review): the
+// findings that need review, which of them the user accepted, and the
+// decision.
+type review struct {
+	pol       *policy.Policy
+	ctx       policy.Context
+	min       policy.Severity
+	acceptAll bool
+	accepts   []string // ids or prefixes
+	hold      bool     // take the baseline without the unaccepted ones
+	by        string
+	reason    string
+
+	pending []pendingFinding
+}
+
+type pendingFinding struct {
+	alert.Finding
+	id       string
+	accepted bool
+}
+
+func (r *review) scan() scan.Review {
+	return scan.Review{
+		File: func(ch baseline.Change) bool {
+			return r.judge(alert.Finding{File: &ch, Verdict: r.pol.EvaluateFile(ch, r.ctx)})
+		},
+		Item: func(ch serverconf.Change) bool {
+			return r.judge(alert.Finding{Item: &ch, Verdict: r.pol.EvaluateItem(ch, r.ctx)})
+		},
+		Commit: r.commit,
+	}
+}
+
+// judge notes a finding that needs review and holds it out unless it is
+// accepted.
+func (r *review) judge(f alert.Finding) bool {
+	if !f.Verdict.NeedsReview(r.min) {
+		return false
+	}
+	p := pendingFinding{Finding: f, id: alert.FindingID(f)}
+	p.accepted = r.acceptAll || r.acceptedID(p.id)
+	r.pending = append(r.pending, p)
+	return !p.accepted
+}
+
+func (r *review) acceptedID(id string) bool {
+	for _, a := range r.accepts {
+		if strings.HasPrefix(id, strings.ToLower(a)) {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *review) commit(m *store.Meta) error {
+	if r.unaccepted() > 0 && !r.hold {
+		return errRefused
+	}
+	if len(r.pending) == 0 {
+		return nil
+	}
+	rv := &store.Review{By: r.by}
+	for _, p := range r.pending {
+		f := store.ReviewedFinding{ID: p.id, Rule: p.Verdict.RuleID, Severity: p.Verdict.Severity.String(), Subject: subject(p.Finding)}
+		if p.accepted {
+			rv.Accepted = append(rv.Accepted, f)
+			rv.Reason = r.reason
+		} else {
+			rv.Held = append(rv.Held, f)
+		}
+	}
+	m.Review = rv
+	return nil
+}
+
+func (r *review) unaccepted() int { return len(r.held()) }
+
+func (r *review) held() []pendingFinding {
+	var out []pendingFinding
+	for _, p := range r.pending {
+		if !p.accepted {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// unmatched are the --accept arguments that matched no pending finding.
+func (r *review) unmatched() []string {
+	var out []string
+	for _, a := range r.accepts {
+		found := false
+		for _, p := range r.pending {
+			found = found || strings.HasPrefix(p.id, strings.ToLower(a))
+		}
+		if !found {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// print lists the findings that needed review: before a refusal, all of
+// them; after a baseline was taken, what was accepted and what was held.
+func (r *review) print(w io.Writer, taken bool) {
+	if len(r.pending) == 0 {
+		return
+	}
+	if !taken {
+		fmt.Fprintf(w, "%d finding(s) would be trusted by the new baseline and need review:\n", len(r.pending))
+	}
+	for _, p := range r.pending {
+		state := "pending"
+		switch {
+		case p.accepted:
+			state = "accepted"
+		case taken:
+			state = "held out"
+		}
+		fmt.Fprintf(w, "  %-8s %-8s %s %s %s: %s\n", state, p.Verdict.Severity, p.Verdict.RuleID, p.id, displayText(subject(p.Finding)), displayText(p.Verdict.Reason))
+	}
+}
+
+// audit queues the ECS audit event of every accepted finding in the
+// outbox, for the outputs of "webfim watch".
+func (r *review) audit(db *store.DB, m store.Meta, max int) error {
+	env := alert.DefaultEnv(version)
+	env.RootNames = r.pol.RootNames()
+	env.BaselineID, env.BaselineLabel, env.Now = m.ID, m.Label, time.Now()
+	var entries []store.OutboxEntry
+	for _, p := range r.pending {
+		if !p.accepted {
+			continue
+		}
+		d := alert.FindingAccepted(p.Finding, r.by, r.reason, env)
+		b, err := d.Encode()
+		if err != nil {
+			return err
+		}
+		entries = append(entries, store.OutboxEntry{ID: d.ID(), Doc: b})
+	}
+	if len(entries) == 0 {
+		return nil
+	}
+	_, err := db.Enqueue(max, entries...)
+	return err
+}
+
+// subject names what a finding is about: the file's path, or the
+// configuration item and its file.
+func subject(f alert.Finding) string {
+	if c := f.File; c != nil {
+		return filepath.Join(c.Root, filepath.FromSlash(c.Path))
+	}
+	it := f.Item.New
+	if it == nil {
+		it = f.Item.Old
+	}
+	return fmt.Sprintf("%s %s %q in %s", it.Server, strings.ReplaceAll(it.Kind, "_", " "), it.Name, it.Source)
+}
