@@ -507,3 +507,30 @@ func TestEncodeOneByteForm(t *testing.T) {
 		}
 	}
 }
+
+// The audit event of a finding accepted at deploy finish: valid ECS, an
+// event (not an alert) naming the finding, who and why, with an id of its
+// own that a retry reproduces.
+func TestFindingAccepted(t *testing.T) {
+	s := loadECS(t)
+	env := testEnv()
+	env.BaselineID = 7
+	c := fileChange(baseline.Added, "wp-content/uploads/helper.php", true)
+	f := Finding{File: &c, Verdict: policy.Default().EvaluateFile(c, policy.Context{})}
+	d := FindingAccepted(f, "ci", "vetted upload helper, ticket 42", env)
+	body, _ := json.Marshal(d)
+	for _, e := range validateECS(s, body) {
+		t.Error(e)
+	}
+	golden(t, "audit-finding-accepted", d)
+	if d.Kind() != "event" || d["event.action"] != "finding-accepted" || d["webfim.review.finding_id"] != FindingID(f) || d["user.name"] != "ci" {
+		t.Errorf("audit document: kind %v action %v finding %v user %v", d.Kind(), d["event.action"], d["webfim.review.finding_id"], d["user.name"])
+	}
+	if d.ID() == FindingID(f) || d.ID() != FindingAccepted(f, "ci", "other words", env).ID() {
+		t.Errorf("event.id %s: want one of its own, the same on a retry", d.ID())
+	}
+	env.BaselineID = 8
+	if d.ID() == FindingAccepted(f, "ci", "vetted upload helper, ticket 42", env).ID() {
+		t.Error("acceptances into two baselines share an event.id")
+	}
+}

@@ -140,3 +140,26 @@ func TestNoScriptZoneCase(t *testing.T) {
 		t.Errorf("case_insensitive: false is not honoured")
 	}
 }
+
+func TestNeedsReview(t *testing.T) {
+	p := mustParse(t, "")
+	for _, tt := range []struct {
+		name string
+		v    Verdict
+		min  Severity
+		want bool
+	}{
+		{"zone shell in a window", p.EvaluateFile(fileChange(baseline.Added, "uploads/s.php"), Context{Window: deploy}), High, true},
+		{"script deployed in a window", p.EvaluateFile(fileChange(baseline.Added, "s.php"), Context{Window: deploy}), High, false},
+		{"script outside a window", p.EvaluateFile(fileChange(baseline.Added, "s.php"), Context{}), High, true},
+		{"script outside a window, min critical", p.EvaluateFile(fileChange(baseline.Added, "s.php"), Context{}), Critical, false},
+		{"low file", p.EvaluateFile(fileChange(baseline.Added, "a.txt"), Context{}), High, false},
+		{"low file, min low", p.EvaluateFile(fileChange(baseline.Added, "a.txt"), Context{}), Low, true},
+		{"module lowered by a window", p.decide(RuleServerModule, "module", Context{Window: deploy}), Critical, true},
+		{"dropped", Verdict{Drop: true, RuleID: RuleScriptInNoScriptZone}, Low, false},
+	} {
+		if got := tt.v.NeedsReview(tt.min); got != tt.want {
+			t.Errorf("%s: NeedsReview(%s) = %v, want %v (%+v)", tt.name, tt.min, got, tt.want, tt.v)
+		}
+	}
+}
