@@ -112,6 +112,34 @@ func (db *DB) openWindow(wb *safebolt.Bucket, t time.Time) (Window, bool, error)
 	return best, found, err
 }
 
+// WindowsBetween returns the windows open at some instant of [from, to],
+// in ID order: what a change made in that span may have been made in.
+func (db *DB) WindowsBetween(from, to time.Time) ([]Window, error) {
+	var list []Window
+	err := db.view(func(tx *safebolt.Tx) error {
+		wb, err := db.bucket(tx, bucketWindows)
+		if err != nil {
+			return err
+		}
+		return wb.ForEach(func(k, v []byte) error {
+			var w Window
+			if err := json.Unmarshal(v, &w); err != nil {
+				id, _ := getU64(k)
+				return errorf(ErrCorrupt, "database %s: deploy window %d is damaged: %w", db.path, id, err)
+			}
+			end := w.End
+			if !w.Finished.IsZero() && w.Finished.Before(end) {
+				end = w.Finished
+			}
+			if !w.Start.After(to) && end.After(from) {
+				list = append(list, w)
+			}
+			return nil
+		})
+	})
+	return list, err
+}
+
 // CurrentWindow returns the window open at now, if any.
 func (db *DB) CurrentWindow(now time.Time) (Window, bool, error) {
 	var (
