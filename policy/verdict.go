@@ -253,7 +253,10 @@ func (p *Policy) EvaluateFile(c baseline.Change, ctx Context) Verdict {
 	if rec != nil && rec.Type != baseline.TypeFile {
 		what = rec.Type.String()
 	}
+	contentChange := c.Kind == baseline.Added || c.Kind == baseline.Moved || c.Kind == baseline.ContentChanged
 	switch {
+	case fc.restricts && contentChange:
+		what = "per-directory configuration that only restricts"
 	case fc.script:
 		what = "script-type " + what
 	case fc.content != indicators.FamilyNone && c.Kind != baseline.MetadataChanged:
@@ -280,12 +283,10 @@ func (p *Policy) EvaluateFile(c baseline.Change, ctx Context) Verdict {
 	default: // metadata_changed and kinds added later
 		id, event = RuleFileChanged, what+" changed ("+strings.Join(c.Fields, ", ")+")"
 	}
-	contentChange := c.Kind == baseline.Added || c.Kind == baseline.Moved || c.Kind == baseline.ContentChanged
 	switch {
 	case c.Kind == baseline.Removed:
 	case fc.restricts && contentChange:
 		id = RuleRestrictOnlyConfig
-		event += ": its directives only restrict access or execution"
 	case fc.script && inZone, fc.content != indicators.FamilyNone && inZone && contentChange:
 		id = RuleScriptInNoScriptZone
 		event += fmt.Sprintf(" in no-script zone %q", zone)
