@@ -61,6 +61,7 @@ func TestScripts(t *testing.T) {
 			"setenvq":     setenvq,
 			"sameid":      sameid,
 			"setenvmatch": setenvmatch,
+			"ecscount":    ecscount,
 		},
 	})
 }
@@ -122,6 +123,51 @@ func setenvmatch(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Setenv(args[0], string(m[1]))
 }
 
+// ecscount counts the alerts of an NDJSON file of ECS documents at or
+// above a severity (event.severity: 1 low .. 4 critical), logs them by
+// rule and fails if there are more than MAX: ecscount FILE MINSEVERITY MAX.
+func ecscount(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: ecscount FILE MINSEVERITY MAX")
+	}
+	min, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	max, err := strconv.Atoi(args[2])
+	ts.Check(err)
+	type doc struct {
+		Event struct {
+			Kind     string `json:"kind"`
+			Severity int    `json:"severity"`
+		} `json:"event"`
+		Rule struct {
+			ID string `json:"id"`
+		} `json:"rule"`
+		File struct {
+			Path string `json:"path"`
+		} `json:"file"`
+	}
+	docs, alerts, byRule := 0, 0, map[string]int{}
+	for _, line := range strings.Split(ts.ReadFile(args[0]), "\n") {
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		var d doc
+		ts.Check(json.Unmarshal([]byte(line), &d))
+		docs++
+		if d.Event.Kind == "alert" && d.Event.Severity >= min {
+			alerts++
+			byRule[d.Rule.ID]++
+			if alerts <= 20 {
+				ts.Logf("alert %s severity %d: %s", d.Rule.ID, d.Event.Severity, d.File.Path)
+			}
+		}
+	}
+	ts.Logf("%d documents, %d alerts at severity %d or above %v", docs, alerts, min, byRule)
+	if alerts > max {
+		ts.Fatalf("%d alerts at severity %d or above, want at most %d", alerts, min, max)
+	}
+}
+
 // cptree copies a directory tree, symlinks as symlinks: cptree SRC DST.
 func cptree(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 2 {
@@ -141,6 +187,9 @@ func cptree(ts *testscript.TestScript, neg bool, args []string) {
 			link, err := os.Readlink(p)
 			if err != nil {
 				return err
+			}
+			if old, err := os.Readlink(target); err == nil && old == link {
+				return nil // copied over an earlier copy
 			}
 			return os.Symlink(link, target)
 		default:
