@@ -197,7 +197,8 @@ type Review struct {
 
 // CreateReviewed is [Create] with a [Review] of what the new baseline
 // would trust; without an active baseline there is nothing to compare
-// with, and only review.Commit is called.
+// with, and only review.Commit is called. Entries of roots the active
+// baseline did not cover are not shown to the review either.
 func CreateReviewed(ctx context.Context, db *store.DB, t Target, label, version string, opt Options, activate bool, review Review) (Baseline, error) {
 	host, _ := os.Hostname()
 	meta := store.Meta{
@@ -232,7 +233,12 @@ func CreateReviewed(ctx context.Context, db *store.DB, t Target, label, version 
 		return w.Put(*r) // the writer counts what it stores
 	}
 	if reviewing {
-		err = putReviewed(ctx, t, opt, db.Records(prev.ID, ""), &found, review.File, put)
+		// Only what the active baseline covered was trusted before: entries
+		// of roots it does not cover have nothing to be compared with.
+		hold := func(ch baseline.Change) bool {
+			return review.File != nil && slices.Contains(prev.Roots, ch.Root) && review.File(ch)
+		}
+		err = putReviewed(ctx, t, opt, db.Records(prev.ID, ""), &found, hold, put)
 	} else {
 		for r, werr := range live(ctx, t, opt, previous, &found) {
 			if err = werr; err == nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"webfim/baseline"
+	"webfim/policy"
 	"webfim/scan"
 	"webfim/store"
 )
@@ -30,11 +31,14 @@ func baselineCommand() *cli.Command {
 				Name:      "create",
 				Usage:     "hash the web roots and server configs into a new baseline and make it active",
 				ArgsUsage: " ",
-				Flags: append([]cli.Flag{
+				Description: "When it replaces an active baseline, the new one is reviewed as \"deploy finish\" reviews it\n" +
+					"(in the deploy window open now, if any): findings that need review are listed and the\n" +
+					"baseline is refused (exit 8) unless they are accepted or held out, or --no-activate is given.",
+				Flags: append(append([]cli.Flag{
 					&cli.StringFlag{Name: "label", Usage: "a name for the baseline, e.g. the release deployed"},
 					&cli.BoolFlag{Name: "full", Usage: "re-hash every file instead of reusing digests of unchanged files"},
-					&cli.BoolFlag{Name: "no-activate", Usage: "store the baseline without making it active"},
-				}, targetFlags...),
+					&cli.BoolFlag{Name: "no-activate", Usage: "store the baseline without making it active (nothing is reviewed)"},
+				}, reviewFlags()...), targetFlags...),
 				Action: baselineCreate,
 			},
 			{
@@ -153,7 +157,59 @@ func baselineCreate(c *cli.Context) error {
 	if err := store.CheckLabel(c.String("label")); err != nil {
 		return usageError{fmt.Errorf("--label: %w", err)} // before hashing, not after
 	}
-	return createBaseline(c, c.String("label"), !c.Bool("no-activate"))
+	if c.Bool("no-activate") {
+		for _, f := range reviewFlagNames {
+			if c.IsSet(f) {
+				return usageError{fmt.Errorf("--%s does not go with --no-activate (a baseline that is not active trusts nothing; nothing is reviewed)", f)}
+			}
+		}
+		return createBaseline(c, c.String("label"), false)
+	}
+	opts, err := reviewOptions(c)
+	if err != nil {
+		return err
+	}
+	conf, err := loadConfig(c.String("config"))
+	if err != nil {
+		return err
+	}
+	db, err := openDB(c)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	windows, err := db.WindowsBetween(now, now)
+	if err != nil {
+		return err
+	}
+	adhoc := make([]policy.Window, len(windows))
+	for i, w := range windows {
+		adhoc[i] = policyWindow(w)
+	}
+	rv := opts.review(&conf.Policy, conf.Policy.ContextAt(now, adhoc, ""))
+	m, err := createReviewed(c, db, c.String("label"), rv.scan())
+	if errors.Is(err, errRefused) {
+		rv.print(c.App.Writer, false)
+		return pendingError{fmt.Sprintf("baseline create: %d finding(s) need review; no baseline was taken.\n"+
+			"Remove what should not be there and run it again, or accept: --accept ID..., --accept-all --reason TEXT,\n"+
+			"or take the baseline without them (they keep alerting): --hold-pending", rv.unaccepted())}
+	}
+	if err != nil {
+		return fmt.Errorf("baseline create: %w", err)
+	}
+	for _, a := range rv.unmatched() {
+		fmt.Fprintf(c.App.ErrWriter, "webfim: warning: --accept %s matches no finding that needed review\n", displayText(a))
+	}
+	if err := rv.audit(db, m, conf.Outbox.MaxEntries); err != nil {
+		fmt.Fprintf(c.App.ErrWriter, "webfim: warning: cannot queue the audit events of the accepted findings: %v\n", err)
+	}
+	if !c.Bool("quiet") {
+		rv.print(c.App.Writer, true)
+	}
+	if n := len(rv.held()); n > 0 {
+		return pendingError{fmt.Sprintf("baseline create: baseline %d was taken without %d finding(s) that need review; they keep alerting", m.ID, n)}
+	}
+	return nil
 }
 
 // createBaseline takes a baseline as "baseline create" does; "deploy

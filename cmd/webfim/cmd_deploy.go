@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os/user"
-	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -51,15 +50,10 @@ func deployCommand() *cli.Command {
 					"in the outbox), or --hold-pending: the baseline is taken without them, so they keep\n" +
 					"alerting (exit 8). The window closes only once the new baseline is committed, so finish\n" +
 					"can be run again after it was interrupted.",
-				Flags: []cli.Flag{
+				Flags: append([]cli.Flag{
 					&cli.BoolFlag{Name: "no-rebaseline", Usage: "only close the window (nothing is reviewed nor trusted)"},
 					&cli.BoolFlag{Name: "full", Usage: "re-hash every file instead of trusting unchanged size, mtime, ctime, inode and device"},
-					&cli.StringSliceFlag{Name: "accept", Usage: "trust the pending finding `ID` (its event.id, or a unique prefix of 8 or more characters); repeatable"},
-					&cli.BoolFlag{Name: "accept-all", Usage: "trust every pending finding (needs --reason)"},
-					&cli.StringFlag{Name: "reason", Usage: "why the accepted findings are trusted (`TEXT`, stored in the baseline and the audit events)"},
-					&cli.BoolFlag{Name: "hold-pending", Usage: "take the baseline without the pending findings not accepted (they keep alerting) instead of refusing"},
-					&cli.StringFlag{Name: "review-severity", Value: policy.DefaultReviewSeverity.String(), Usage: "findings at or above `LEVEL` (low, medium, high, critical) need review"},
-				},
+				}, reviewFlags()...),
 				Action: deployFinishAction,
 			},
 		},
@@ -157,24 +151,15 @@ func deployFinishAction(c *cli.Context) error {
 		return usageError{fmt.Errorf("deploy finish: unexpected argument %q", c.Args().First())}
 	}
 	if c.Bool("no-rebaseline") {
-		for _, f := range []string{"accept", "accept-all", "reason", "hold-pending", "review-severity", "full"} {
+		for _, f := range append(reviewFlagNames, "full") {
 			if c.IsSet(f) {
 				return usageError{fmt.Errorf("deploy finish: --%s does not go with --no-rebaseline (nothing is reviewed)", f)}
 			}
 		}
 	}
-	if c.Bool("accept-all") && strings.TrimSpace(c.String("reason")) == "" {
-		return usageError{errors.New("deploy finish: --accept-all needs --reason TEXT (it is stored with the baseline)")}
-	}
-	min, err := policy.ParseSeverity(c.String("review-severity"))
+	opts, err := reviewOptions(c)
 	if err != nil {
-		return usageError{fmt.Errorf("--review-severity: %w", err)}
-	}
-	accepts := c.StringSlice("accept")
-	for _, a := range accepts {
-		if len(a) < 8 {
-			return usageError{fmt.Errorf("--accept %q: give a finding id or a prefix of at least 8 characters", a)}
-		}
+		return err
 	}
 	db, err := openExistingDB(c)
 	if err != nil {
@@ -213,15 +198,7 @@ func deployFinishAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	pw := policyWindow(w)
-	rv := &review{
-		pol: &conf.Policy, ctx: conf.Policy.ContextAt(now, []policy.Window{pw}, ""), min: min,
-		acceptAll: c.Bool("accept-all"), accepts: accepts, hold: c.Bool("hold-pending"),
-		by: w.By, reason: c.String("reason"),
-	}
-	if u, err := user.Current(); err == nil {
-		rv.by = u.Username
-	}
+	rv := opts.review(&conf.Policy, conf.Policy.ContextAt(now, []policy.Window{policyWindow(w)}, ""))
 	m, err := createReviewed(c, db, label, rv.scan())
 	if errors.Is(err, errRefused) {
 		rv.print(c.App.Writer, false)

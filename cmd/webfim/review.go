@@ -4,9 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os/user"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/urfave/cli/v2"
 
 	"webfim/alert"
 	"webfim/baseline"
@@ -15,6 +18,56 @@ import (
 	"webfim/serverconf"
 	"webfim/store"
 )
+
+// reviewFlagNames are the flags of [reviewFlags].
+var reviewFlagNames = []string{"accept", "accept-all", "reason", "hold-pending", "review-severity"}
+
+// reviewFlags are the flags of the commands that make a new baseline the
+// trusted one after a review: deploy finish, baseline create.
+func reviewFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringSliceFlag{Name: "accept", Usage: "trust the pending finding `ID` (its event.id, or a unique prefix of 8 or more characters); repeatable"},
+		&cli.BoolFlag{Name: "accept-all", Usage: "trust every pending finding (needs --reason)"},
+		&cli.StringFlag{Name: "reason", Usage: "why the accepted findings are trusted (`TEXT`, stored in the baseline and the audit events)"},
+		&cli.BoolFlag{Name: "hold-pending", Usage: "take the baseline without the pending findings not accepted (they keep alerting) instead of refusing"},
+		&cli.StringFlag{Name: "review-severity", Value: policy.DefaultReviewSeverity.String(), Usage: "findings at or above `LEVEL` (low, medium, high, critical) need review"},
+	}
+}
+
+// reviewOpts are the review flags, checked.
+type reviewOpts struct {
+	min       policy.Severity
+	accepts   []string
+	acceptAll bool
+	hold      bool
+	reason    string
+}
+
+func reviewOptions(c *cli.Context) (reviewOpts, error) {
+	o := reviewOpts{accepts: c.StringSlice("accept"), acceptAll: c.Bool("accept-all"), hold: c.Bool("hold-pending"), reason: c.String("reason")}
+	if o.acceptAll && strings.TrimSpace(o.reason) == "" {
+		return o, usageError{errors.New("--accept-all needs --reason TEXT (it is stored with the baseline)")}
+	}
+	for _, a := range o.accepts {
+		if len(a) < 8 {
+			return o, usageError{fmt.Errorf("--accept %q: give a finding id or a prefix of at least 8 characters", a)}
+		}
+	}
+	var err error
+	if o.min, err = policy.ParseSeverity(c.String("review-severity")); err != nil {
+		return o, usageError{fmt.Errorf("--review-severity: %w", err)}
+	}
+	return o, nil
+}
+
+// review returns the review of a new baseline under pol in context ctx.
+func (o reviewOpts) review(pol *policy.Policy, ctx policy.Context) *review {
+	rv := &review{pol: pol, ctx: ctx, min: o.min, acceptAll: o.acceptAll, accepts: o.accepts, hold: o.hold, reason: o.reason}
+	if u, err := user.Current(); err == nil {
+		rv.by = u.Username
+	}
+	return rv
+}
 
 // errRefused abandons a reviewed snapshot that would trust findings no
 // one accepted.
