@@ -60,7 +60,7 @@ ignore: ['**/cache/**']
 		{"PHP as .jpg in a zone", sniffed(fileChange(baseline.Added, "uploads/x.jpg"), indicators.FamilyPHP, false), nil, RuleScriptInNoScriptZone, Critical, true,
 			"file with php content added in no-script zone"},
 		{"PHP as .png in a zone, in a window", sniffed(fileChange(baseline.ContentChanged, "images/pic.png"), indicators.FamilyPHP, false), deploy, RuleScriptInNoScriptZone, Critical, true, ""},
-		{"PHP as .png elsewhere", sniffed(fileChange(baseline.Added, "pic.png"), indicators.FamilyPHP, false), nil, RuleScriptContent, High, true, "php content"},
+		{"PHP as .png elsewhere", sniffed(fileChange(baseline.Added, "pic.png"), indicators.FamilyPHP, false), nil, RuleScriptContent, Medium, true, "php content"},
 		{"PHP as .png elsewhere, in a window", sniffed(fileChange(baseline.Added, "pic.png"), indicators.FamilyPHP, false), deploy, RuleScriptContent, Info, false, "expected"},
 		{"real image in a zone", sniffed(fileChange(baseline.Added, "uploads/pic.png"), indicators.FamilyNone, false), nil, RuleFileChanged, Low, true, ""},
 		{"chmod of a sniffed file", sniffed(fileChange(baseline.MetadataChanged, "pic.png"), indicators.FamilyPHP, false), nil, RuleFileChanged, Low, true, ""},

@@ -251,8 +251,8 @@ var catalog = []Rule{
 	{
 		ID: RuleScriptContent, Name: "Script code in a file that is not script-type",
 		Description: "A file whose name does not make it a script (an image, a text file, a file without extension) starts with script code: the payload half of a chain that a handler mapping (.htaccess AddType/SetHandler, a web.config handler) or an include turns into a web shell, as with PHP saved as pic.png.",
-		Triggers:    "A file that is not script-type by name added, moved or modified outside a deploy window, whose first bytes (at most 8 KiB, read in the hashing pass) are script code: a PHP open tag, `<%@` or `<%`, `<jsp:`, `<cfscript`/`<cf...`, an SSI directive, or `#!` at the start. In a no-script zone such a file is webfim-001.",
-		Severity:    High, Window: Expected, Technique: ServerSoftwareComponent, Subtechnique: &WebShell,
+		Triggers:    "A file that is not script-type by name added, moved or modified outside a deploy window, whose first bytes (at most 8 KiB, read in the hashing pass) are script code: a PHP open tag, `<%@` or `<%`, `<jsp:`, `<cfscript`/`<cf...`, an SSI directive, or `#!` at the start. In a no-script zone such a file is webfim-001. Medium, not high, because documentation and tooling also start with code (in Debian's WordPress 3 of 2,521 files do, in MediaWiki 36 of 23,501: README.md files with PHP samples, extensionless PHP and Node.js command-line scripts, lodash templates).",
+		Severity:    Medium, Window: Expected, Technique: ServerSoftwareComponent, Subtechnique: &WebShell,
 		References: []string{WebShell.Reference, "https://owasp.org/www-community/vulnerabilities/Unrestricted_File_Upload"},
 		Tuning:     "Templates and documentation that begin with code (e.g. a `.tpl` or `.txt` with a PHP example) match; add their extension to `script_extensions` if the server runs them, or `ignore` them outside the no-script zones.",
 		Version:    1,
