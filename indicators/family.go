@@ -88,11 +88,22 @@ func Sniff(prefix []byte) Family {
 			return FamilyNone
 		}
 		i += j + 1
+		if i < len(prefix) && !tagOpener[prefix[i]] {
+			continue // <div, </p, <a ...: most tags of a page, nothing to look at
+		}
 		if f := sniffTag(prefix, i); f != FamilyNone {
 			return f
 		}
 	}
 }
+
+// tagOpener are the bytes after a '<' that [sniffTag] may act on.
+var tagOpener = func() (t [256]bool) {
+	for _, c := range []byte("?%!jJcCsS") {
+		t[c] = true
+	}
+	return t
+}()
 
 // sniffTag looks at the bytes after a '<' at i-1.
 func sniffTag(b []byte, i int) Family {
@@ -222,6 +233,24 @@ func sniffShebang(b []byte) Family {
 	return FamilyCGI
 }
 
-func hasPrefixFold(b []byte, prefix string) bool {
-	return len(b) >= len(prefix) && strings.EqualFold(string(b[:len(prefix)]), prefix)
+// hasPrefixFold reports whether b starts with prefix, ignoring ASCII
+// case. It runs for every '<' of a sniffed prefix, so it converts and
+// allocates nothing.
+func hasPrefixFold[T ~string | ~[]byte](b T, prefix string) bool {
+	if len(b) < len(prefix) {
+		return false
+	}
+	for i := 0; i < len(prefix); i++ {
+		if lowerASCII(b[i]) != lowerASCII(prefix[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func lowerASCII(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
 }
