@@ -187,27 +187,19 @@ func baselineCreate(c *cli.Context) error {
 		adhoc[i] = policyWindow(w)
 	}
 	rv := opts.review(&conf.Policy, conf.Policy.ContextAt(now, adhoc, ""))
-	m, err := createReviewed(c, db, c.String("label"), rv.scan())
-	if errors.Is(err, errRefused) {
-		rv.print(c.App.Writer, false)
-		return pendingError{fmt.Sprintf("baseline create: %d finding(s) need review; no baseline was taken.\n"+
-			"Remove what should not be there and run it again, or accept: --accept ID..., --accept-all --reason TEXT,\n"+
-			"or take the baseline without them (they keep alerting): --hold-pending", rv.unaccepted())}
+	m, held, err := takeReviewed(c, db, "baseline create", c.String("label"), rv, conf.Outbox.MaxEntries, "")
+	var pending pendingError
+	if errors.As(err, &pending) {
+		return err
 	}
 	if err != nil {
 		return fmt.Errorf("baseline create: %w", err)
 	}
-	for _, a := range rv.unmatched() {
-		fmt.Fprintf(c.App.ErrWriter, "webfim: warning: --accept %s matches no finding that needed review\n", displayText(a))
-	}
-	if err := rv.audit(db, m, conf.Outbox.MaxEntries); err != nil {
-		fmt.Fprintf(c.App.ErrWriter, "webfim: warning: cannot queue the audit events of the accepted findings: %v\n", err)
-	}
 	if !c.Bool("quiet") {
 		rv.print(c.App.Writer, true)
 	}
-	if n := len(rv.held()); n > 0 {
-		return pendingError{fmt.Sprintf("baseline create: baseline %d was taken without %d finding(s) that need review; they keep alerting", m.ID, n)}
+	if held > 0 {
+		return heldError("baseline create", m, held)
 	}
 	return nil
 }

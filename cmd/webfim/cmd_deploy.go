@@ -199,24 +199,13 @@ func deployFinishAction(c *cli.Context) error {
 		return err
 	}
 	rv := opts.review(&conf.Policy, conf.Policy.ContextAt(now, []policy.Window{policyWindow(w)}, ""))
-	m, err := createReviewed(c, db, label, rv.scan())
-	if errors.Is(err, errRefused) {
-		rv.print(c.App.Writer, false)
-		msg := fmt.Sprintf("deploy finish: %d finding(s) need review; no baseline was taken and %s stays open.\n"+
-			"Remove what should not be there and run deploy finish again, or accept: --accept ID..., --accept-all --reason TEXT,\n"+
-			"or take the baseline without them (they keep alerting): --hold-pending", rv.unaccepted(), describeWindow(w))
-		return pendingError{msg}
+	m, held, err := takeReviewed(c, db, "deploy finish", label, rv, conf.Outbox.MaxEntries, " and "+describeWindow(w)+" stays open")
+	var pending pendingError
+	if errors.As(err, &pending) {
+		return err
 	}
 	if err != nil {
 		return fmt.Errorf("deploy finish: the new baseline failed, %s stays open (run deploy finish again): %w", describeWindow(w), err)
-	}
-	for _, a := range rv.unmatched() {
-		fmt.Fprintf(c.App.ErrWriter, "webfim: warning: --accept %s matches no finding that needed review\n", displayText(a))
-	}
-	if err := rv.audit(db, m, conf.Outbox.MaxEntries); err != nil {
-		// The baseline stands (its metadata names what was accepted); the
-		// audit events are what failed.
-		fmt.Fprintf(c.App.ErrWriter, "webfim: warning: cannot queue the audit events of the accepted findings: %v\n", err)
 	}
 	fw, err := db.FinishWindow(now)
 	if err != nil {
@@ -226,9 +215,8 @@ func deployFinishAction(c *cli.Context) error {
 		rv.print(c.App.Writer, true)
 		fmt.Fprintf(c.App.Writer, "%s finished at %s\n", describeWindow(fw), fw.Finished.Format(time.RFC3339))
 	}
-	if n := len(rv.held()); n > 0 {
-		msg := fmt.Sprintf("deploy finish: baseline %d was taken without %d finding(s) that need review; they keep alerting", m.ID, n)
-		return pendingError{msg}
+	if held > 0 {
+		return heldError("deploy finish", m, held)
 	}
 	return nil
 }

@@ -69,6 +69,40 @@ func (o reviewOpts) review(pol *policy.Policy, ctx policy.Context) *review {
 	return rv
 }
 
+// takeReviewed takes and activates a baseline labelled label under the
+// review rv, for the command named cmd ("deploy finish", "baseline
+// create"): on a refusal it lists the findings and returns the exit-8
+// error (what follows says how to go on); once taken it warns about
+// --accept arguments that matched nothing, queues the audit events and
+// returns the baseline, and held, the findings it was taken without.
+func takeReviewed(c *cli.Context, db *store.DB, cmd, label string, rv *review, maxOutbox int, refusedNext string) (m store.Meta, held int, err error) {
+	m, err = createReviewed(c, db, label, rv.scan())
+	if errors.Is(err, errRefused) {
+		rv.print(c.App.Writer, false)
+		return m, 0, pendingError{fmt.Sprintf("%s: %d finding(s) need review; no baseline was taken%s.\n"+
+			"Remove what should not be there and run %s again, or accept: --accept ID..., --accept-all --reason TEXT,\n"+
+			"or take the baseline without them (they keep alerting): --hold-pending", cmd, rv.unaccepted(), refusedNext, cmd)}
+	}
+	if err != nil {
+		return m, 0, err
+	}
+	for _, a := range rv.unmatched() {
+		fmt.Fprintf(c.App.ErrWriter, "webfim: warning: --accept %s matches no finding that needed review\n", displayText(a))
+	}
+	if err := rv.audit(db, m, maxOutbox); err != nil {
+		// The baseline stands (its metadata names what was accepted); the
+		// audit events are what failed.
+		fmt.Fprintf(c.App.ErrWriter, "webfim: warning: cannot queue the audit events of the accepted findings: %v\n", err)
+	}
+	return m, len(rv.held()), nil
+}
+
+// heldError is the exit-8 error of a baseline taken without findings that
+// needed review.
+func heldError(cmd string, m store.Meta, held int) error {
+	return pendingError{fmt.Sprintf("%s: baseline %d was taken without %d finding(s) that need review; they keep alerting", cmd, m.ID, held)}
+}
+
 // errRefused abandons a reviewed snapshot that would trust findings no
 // one accepted.
 var errRefused = errors.New("findings need review")
