@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 )
 
 // A symlink under a root whose target lies outside every root (x.php ->
@@ -19,7 +20,8 @@ import (
 // outsideTarget returns the absolute path (on the host) that target, the
 // target of the symlink at linkPath, names when it lies outside every
 // root; "" when it is inside one, or is not a usable path. Absolute
-// targets of a tree under sysroot (an offline image) are read inside it.
+// targets of a tree under sysroot (an offline image) are read inside it,
+// and a target that resolves outside sysroot is not followed.
 func outsideTarget(roots []string, sysroot, linkPath, target string) string {
 	if target == "" {
 		return ""
@@ -32,6 +34,9 @@ func outsideTarget(roots []string, sysroot, linkPath, target string) string {
 		abs = filepath.Clean(target)
 	default:
 		abs = filepath.Join(filepath.Dir(linkPath), target)
+	}
+	if sysroot != "" && sysroot != string(filepath.Separator) && !isUnder(filepath.Clean(sysroot), abs) {
+		return "" // a relative target climbing out of the image: not the server's file
 	}
 	for _, r := range roots {
 		if abs == r || isUnder(r, abs) {
@@ -49,6 +54,9 @@ func outsideTarget(roots []string, sysroot, linkPath, target string) string {
 // (also recorded in rec.Err); a dangling link, or one to a directory or
 // another link, is no error and gets no digest.
 func (h *hasher) hashLinkTarget(ctx context.Context, opt *Options, roots []string, linkPath string, rec, prev *Record, withSHA bool) (int64, error) {
+	if len(opt.Roots) > 0 { // a walk of some roots of a state that has more
+		roots = append(slices.Clip(roots), opt.Roots...)
+	}
 	abs := outsideTarget(roots, opt.Sysroot, linkPath, rec.Target)
 	if abs == "" {
 		return 0, nil

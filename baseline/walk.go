@@ -38,9 +38,9 @@ type Options struct {
 	// default a mount point is recorded but not entered.
 	CrossDevice bool
 	// Roots are all the roots of the state, for [Stat], which records one
-	// entry: a symlink whose target is outside every root has its target
-	// read (see LinkedFile). [Walk] uses its own roots; nil means the
-	// root of the entry alone.
+	// entry, and for a walk of some of them: a symlink whose target is
+	// outside every root has its target read (see LinkedFile). [Walk]
+	// adds its own roots; nil means those (for Stat, the entry's root).
 	Roots []string
 	// Sysroot is the directory an offline image is mounted or copied at:
 	// absolute symlink targets are read inside it.

@@ -207,3 +207,30 @@ func TestWalkLinkTargetOutsideRoots(t *testing.T) {
 		}
 	}
 }
+
+// Links are resolved as the server would see them: under the sysroot of
+// an offline image, never out of it, and a target in another root of the
+// state (Options.Roots) is not outside.
+func TestLinkTargetSysrootAndOtherRoots(t *testing.T) {
+	img := t.TempDir()
+	root, other := filepath.Join(img, "var/www"), filepath.Join(img, "srv/other")
+	write(t, filepath.Join(img, "var/tmp/.s.php"), "<?php in the image")
+	write(t, filepath.Join(other, "lib.php"), "<?php other root")
+	host := t.TempDir()
+	write(t, filepath.Join(host, "secret"), "host file")
+	os.MkdirAll(root, 0o755)
+	os.Symlink("/var/tmp/.s.php", filepath.Join(root, "abs.php"))
+	rel, _ := filepath.Rel(root, filepath.Join(host, "secret"))
+	os.Symlink(rel, filepath.Join(root, "escape.php"))
+	os.Symlink(filepath.Join(other, "lib.php"), filepath.Join(root, "other.php"))
+	recs := byPath(collect(t, Walk(context.Background(), []string{root}, Options{Sysroot: img, Roots: []string{root, other}})))
+	if r := recs["abs.php"]; r.Linked == nil || !slices.Equal(r.BLAKE3, b3("<?php in the image")) {
+		t.Errorf("absolute target not read inside the sysroot: %+v", r)
+	}
+	if r := recs["escape.php"]; r.Linked != nil || r.BLAKE3 != nil {
+		t.Errorf("a target outside the sysroot was read: %+v", r)
+	}
+	if r := recs["other.php"]; r.Linked != nil || r.BLAKE3 != nil {
+		t.Errorf("a target in another root of the state was read as outside: %+v", r)
+	}
+}

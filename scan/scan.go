@@ -110,6 +110,8 @@ func (o Options) walkOptions(t Target, previous baseline.State) baseline.Options
 		ScriptExtensions: t.ScriptExtensions,
 		CrossDevice:      t.CrossDevice,
 		Exclude:          t.Exclude,
+		Roots:            t.Roots,
+		Sysroot:          t.Sysroot,
 		OnError:          o.OnError,
 		Progress:         o.Progress,
 		Limiter:          o.Limiter,
