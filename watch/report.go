@@ -45,6 +45,9 @@ const (
 	NoticeRestored        = "restored"         // a degraded root is fully watched again
 	NoticeBaselineCreated = "baseline_created" // no baseline existed; the daemon created one
 	NoticeCatchUp         = "catch_up"         // a catch-up scan of Roots started after a start
+	// NoticeAttributionDegraded: an attribution mechanism (Mechanism)
+	// does not work fully; Message is the exact reason, Status what runs.
+	NoticeAttributionDegraded = "attribution_degraded"
 )
 
 // Notice is an event about the daemon itself that the SOC should see.
@@ -56,7 +59,9 @@ type Notice struct {
 	// rescan interval replacing the watches.
 	Err      error
 	Fallback time.Duration
-	Time     time.Time
+	// Mechanism and Status describe an attribution degradation.
+	Mechanism, Status string
+	Time              time.Time
 }
 
 // Sink delivers findings and notices. Emit must return only once the
@@ -244,6 +249,9 @@ func (d *Daemon) logFinding(f Finding) {
 			it = f.Item.Old
 		}
 		attrs = append(attrs, "change", string(f.Item.Kind), "server", it.Server, "item", it.Kind+" "+it.Name, "source", it.Source)
+	}
+	if f.Spawn != nil {
+		attrs = append(attrs, spawnAttrs(f.Spawn)...)
 	}
 	d.log.Info("finding", attrs...)
 }
