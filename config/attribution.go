@@ -22,7 +22,7 @@ type AttributionSettings struct {
 	// KernelBTF is a BTF file for kernels whose BTF is not at
 	// /sys/kernel/btf/vmlinux.
 	KernelBTF string `yaml:"kernel_btf,omitempty"`
-	// Lineage configures the server-spawn rule (webfim-019).
+	// Lineage configures the server-spawn rule (webfim-022).
 	Lineage LineageSettings `yaml:"lineage"`
 }
 

@@ -34,7 +34,7 @@ type Config struct {
 	// Watch tunes the watch daemon.
 	Watch WatchSettings `yaml:"watch"`
 	// Attribution configures process attribution (Linux): who wrote a
-	// file, and servers spawning shells (rule webfim-019).
+	// file, and servers spawning shells (rule webfim-022).
 	Attribution AttributionSettings `yaml:"attribution"`
 	// Outputs are where alerts go; default: stdout.
 	Outputs []output.Config `yaml:"outputs"`

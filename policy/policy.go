@@ -132,14 +132,14 @@ var DefaultNoScriptZones = []string{
 // Default returns the built-in policy.
 func Default() *Policy {
 	p := &Policy{
-		Roots:            []Root{},
-		ScriptExtensions: slices.Clone(baseline.DefaultScriptExtensions),
-		NoScriptZones:    slices.Clone(DefaultNoScriptZones),
-		DeployWindows:    []DeployWindow{},
+		Roots:               []Root{},
+		ScriptExtensions:    slices.Clone(baseline.DefaultScriptExtensions),
+		NoScriptZones:       slices.Clone(DefaultNoScriptZones),
+		DeployWindows:       []DeployWindow{},
 		AllowedWriters:      []string{},
 		TrustUnknownWriters: true,
 		Ignore:              []string{},
-		Rules:            RuleSettings{},
+		Rules:               RuleSettings{},
 	}
 	for _, r := range catalog {
 		p.Rules[r.ID] = RuleSetting{Enabled: true, Severity: r.Severity}

@@ -80,7 +80,7 @@ const (
 	RuleTerminalServicesDLL  = "webfim-016"
 	RuleRegistryTransport    = "webfim-017"
 	RuleIISComponent         = "webfim-018"
-	RuleServerSpawn          = "webfim-019"
+	RuleServerSpawn          = "webfim-022"
 )
 
 var catalog = []Rule{

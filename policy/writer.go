@@ -137,7 +137,11 @@ func (p *Policy) judgeWriter(v Verdict, event string, script bool, ctx Context, 
 	}
 	by := "written by " + w.String() + ", a process of server " + strconv.Quote(w.Server)
 	if v.Alert && v.Severity >= High {
-		v.Reason += "; " + by
+		if uncovered != "" { // it already names the writer
+			v.Reason += ", a process of server " + strconv.Quote(w.Server)
+		} else {
+			v.Reason += "; " + by
+		}
 		return v
 	}
 	was := ""

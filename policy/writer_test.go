@@ -45,7 +45,7 @@ func TestWriterAndWindows(t *testing.T) {
 			`file added; inside deploy window 'v2.3.1' opened by jenkins, but written by "cp" (pid 5000, root), which is not in allowed_writers`},
 		{"web server in window, not a script", strict, page, deploy, apache, RuleFileChanged, Low, true, `written by "apache2" (pid 812, www-data), which is not in allowed_writers`},
 		{"web server in window, a script", strict, script, deploy, apache, RuleScriptAdded, High, true,
-			`script-type file added; inside deploy window 'v2.3.1' opened by jenkins, but written by "apache2" (pid 812, www-data), which is not in allowed_writers; written by "apache2" (pid 812, www-data), a process of server "apache2"`},
+			`script-type file added; inside deploy window 'v2.3.1' opened by jenkins, but written by "apache2" (pid 812, www-data), which is not in allowed_writers, a process of server "apache2"`},
 		{"unknown writer in window, trusted", strict, script, deploy, nil, RuleScriptAdded, Info, false, "expected: inside deploy window"},
 		{"unknown writer in window, not trusted", distrust, script, deploy, nil, RuleScriptAdded, High, true,
 			"but the writer is unknown and trust_unknown_writers is off"},
@@ -104,10 +104,10 @@ func TestEvaluateSpawn(t *testing.T) {
 		!strings.Contains(v.Reason, "which does not apply to this rule") {
 		t.Errorf("spawn in a window: %+v", v)
 	}
-	if v := mustParse(t, "rules:\n  webfim-019: {enabled: false}\n").EvaluateSpawn(what, Context{}); !v.Drop {
+	if v := mustParse(t, "rules:\n  webfim-022: {enabled: false}\n").EvaluateSpawn(what, Context{}); !v.Drop {
 		t.Errorf("disabled rule: %+v", v)
 	}
-	if v := mustParse(t, "rules:\n  webfim-019: {severity: critical}\n").EvaluateSpawn(what, Context{}); v.Severity != Critical || v.RiskScore != 99 {
+	if v := mustParse(t, "rules:\n  webfim-022: {severity: critical}\n").EvaluateSpawn(what, Context{}); v.Severity != Critical || v.RiskScore != 99 {
 		t.Errorf("severity override: %+v", v)
 	}
 }

@@ -23,7 +23,9 @@ func (a daemonAttribution) Watch(roots []string) watch.AttributionStatus {
 	return out
 }
 
-func (a daemonAttribution) File(root, rel string) *alert.FileProcesses { return a.Service.File(root, rel) }
+func (a daemonAttribution) File(root, rel string) *alert.FileProcesses {
+	return a.Service.File(root, rel)
+}
 
 // startAttribution starts process attribution as the config says: nil
 // when it is disabled. A mechanism the system refuses is no error: the
