@@ -13,6 +13,7 @@ import (
 	"webfim/baseline"
 	"webfim/policy"
 	"webfim/proc"
+	"webfim/store"
 )
 
 // fakeAttribution stands in for package attribution: the test says who
@@ -203,6 +204,32 @@ func TestDaemonWithoutAttribution(t *testing.T) {
 	td.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 	if body := rec.Body.String(); !strings.Contains(body, "webfim_alerts_total") || strings.Contains(body, "webfim_attribution_") {
 		t.Errorf("attribution metrics exported without attribution:\n%s", body)
+	}
+	td.stop(t)
+}
+
+// A deploy window opened before the daemon starts covers its catch-up
+// scan and first changes, not only what follows the first poll of the
+// database.
+func TestDaemonWindowOpenBeforeStart(t *testing.T) {
+	root := tempRoot(t)
+	db := openDB(t)
+	cfg := testConfig(root)
+	cfg.PollInterval = time.Hour
+	makeBaseline(t, db, cfg)
+	now := time.Now()
+	if _, err := db.StartWindow(store.Window{Label: "v3", By: "ci", Start: now.Add(-time.Minute), End: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(root, "while-down.php"), "<?php")
+	td := startDaemon(t, db, cfg, Deps{})
+	f := td.sink.waitFor(t, "catch-up of while-down.php", fileFinding(baseline.Added, "while-down.php"))
+	if f.Verdict.Alert || f.Verdict.Window == nil || f.Verdict.Window.Label != "v3" {
+		t.Errorf("catch-up inside a window opened before the start: alert=%v window=%v (%s)", f.Verdict.Alert, f.Verdict.Window, f.Verdict.Reason)
+	}
+	writeFile(t, filepath.Join(root, "live.php"), "<?php")
+	if f := td.sink.waitFor(t, "live.php", fileFinding(baseline.Added, "live.php")); f.Verdict.Alert {
+		t.Errorf("live change inside the window: %s", f.Verdict.Reason)
 	}
 	td.stop(t)
 }

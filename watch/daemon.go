@@ -316,8 +316,16 @@ func (d *Daemon) ensureBaseline(ctx context.Context, cfg Config) (created bool, 
 		d.notice(ctx, Notice{Kind: NoticeBaselineCreated, Roots: info.Roots, Message: fmt.Sprintf("no baseline existed: created baseline %d of %d root(s); changes before it are not reported", info.ID, len(info.Roots))})
 		created = true
 	}
+	// The deploy windows open now, before the first check: a window
+	// opened before the daemon started covers its catch-up scan and its
+	// first changes, not only those after the first poll.
+	adhoc, err := d.deps.Store.AdhocWindows(time.Now())
+	if err != nil {
+		d.log.Warn("cannot read the deploy windows; reading them again at the next poll", "err", err)
+	}
 	d.mu.Lock()
 	d.active = info
+	d.adhoc = adhoc
 	d.polled = time.Now()
 	d.mu.Unlock()
 	return created, nil
