@@ -148,21 +148,10 @@ func (d *Daemon) appendSpawn(batch []Finding, s alert.Spawn) []Finding {
 // emitSpawns hands spawn findings to the sink, retrying a failing outbox
 // as report does.
 func (d *Daemon) emitSpawns(ctx context.Context, batch []Finding) {
-	var err error
-	for attempt, wait := 0, time.Second; attempt < 3; attempt, wait = attempt+1, wait*2 {
-		if err = d.deps.Sink.Emit(ctx, batch); err == nil {
-			break
+	if err := d.emit(ctx, batch); err != nil {
+		if ctx.Err() == nil {
+			d.log.Error("server spawn findings could not be queued", "findings", len(batch), "err", err)
 		}
-		d.log.Warn("queueing findings failed; retrying", "err", err, "in", wait)
-		select {
-		case <-time.After(wait):
-		case <-ctx.Done():
-			return
-		}
-	}
-	if err != nil {
-		d.metrics.emitErrors.Inc()
-		d.log.Error("server spawn findings could not be queued", "findings", len(batch), "err", err)
 		return
 	}
 	for _, f := range batch {

@@ -187,20 +187,7 @@ func (d *Daemon) report(ctx context.Context, findings []Finding) error {
 	if len(out) == 0 {
 		return nil
 	}
-	var err error
-	for attempt, wait := 0, time.Second; attempt < 3; attempt, wait = attempt+1, wait*2 {
-		if err = d.deps.Sink.Emit(ctx, out); err == nil {
-			break
-		}
-		d.log.Warn("queueing findings failed; retrying", "err", err, "in", wait)
-		select {
-		case <-time.After(wait):
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	if err != nil {
-		d.metrics.emitErrors.Inc()
+	if err := d.emit(ctx, out); err != nil {
 		return err
 	}
 	keys := make([]string, len(out))
@@ -254,4 +241,23 @@ func (d *Daemon) logFinding(f Finding) {
 		attrs = append(attrs, spawnAttrs(f.Spawn)...)
 	}
 	d.log.Info("finding", attrs...)
+}
+
+// emit hands findings to the sink, retrying a failing outbox twice (after
+// 1 s and 2 s); a final failure is counted.
+func (d *Daemon) emit(ctx context.Context, fs []Finding) error {
+	var err error
+	for attempt, wait := 0, time.Second; attempt < 3; attempt, wait = attempt+1, wait*2 {
+		if err = d.deps.Sink.Emit(ctx, fs); err == nil {
+			return nil
+		}
+		d.log.Warn("queueing findings failed; retrying", "err", err, "in", wait)
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	d.metrics.emitErrors.Inc()
+	return err
 }
