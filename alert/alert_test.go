@@ -78,6 +78,7 @@ type scenario struct {
 	rule   string // the rule the policy must pick
 	file   *baseline.Change
 	item   *serverconf.Change
+	spawn  *Spawn
 	window *policy.Window
 }
 
@@ -137,6 +138,7 @@ func scenarios() []scenario {
 		{name: "webfim-018", rule: policy.RuleIISComponent, item: &serverconf.Change{Kind: serverconf.ItemAdded,
 			New: &serverconf.Item{Server: "registry", Kind: "iis_component", Name: "ISAPIFilter", Scope: `HKLM\SOFTWARE\Microsoft\InetStp\Components`,
 				Type: "REG_DWORD", Source: "/mnt/evidence/Windows/System32/config/SOFTWARE", Attrs: map[string]string{"product": "iis", "data": "1"}}}},
+		{name: "webfim-022", rule: policy.RuleServerSpawn, spawn: webShellSpawn(), window: jenkins},
 		{name: "expected-in-window", rule: policy.RuleScriptModified, file: fc(fileChange(baseline.ContentChanged, "wp-admin/about.php", true)), window: jenkins},
 	}
 }
@@ -148,6 +150,10 @@ func build(t *testing.T, s scenario, env Env) (Document, policy.Verdict) {
 	if s.file != nil {
 		v := p.EvaluateFile(*s.file, ctx)
 		return FromFileChange(*s.file, v, env), v
+	}
+	if s.spawn != nil {
+		v := p.EvaluateSpawn(s.spawn.Summary(), ctx)
+		return FromSpawn(*s.spawn, v, env), v
 	}
 	v := p.EvaluateItem(*s.item, ctx)
 	return FromItemChange(*s.item, v, env), v

@@ -33,6 +33,9 @@ type Config struct {
 	Configs []string `yaml:"configs"`
 	// Watch tunes the watch daemon.
 	Watch WatchSettings `yaml:"watch"`
+	// Attribution configures process attribution (Linux): who wrote a
+	// file, and servers spawning shells (rule webfim-022).
+	Attribution AttributionSettings `yaml:"attribution"`
 	// Outputs are where alerts go; default: stdout.
 	Outputs []output.Config `yaml:"outputs"`
 	// Outbox bounds the durable queue of undelivered alerts.
@@ -87,6 +90,7 @@ func Default() *Config {
 			ReminderInterval:   24 * time.Hour,
 			RescanRateLimit:    50 << 20,
 		},
+		Attribution: defaultAttribution(),
 		Outputs:     []output.Config{{Type: output.TypeStdout}},
 		Outbox:      OutboxSettings{MaxEntries: 100000},
 		TrustedKeys: []string{},
@@ -175,6 +179,9 @@ func (c *Config) validate() error {
 		if d.d < 0 {
 			return fieldErrorf("watch."+d.key, "negative duration %q", d.d)
 		}
+	}
+	if err := c.Attribution.validate(); err != nil {
+		return err
 	}
 	if len(c.Outputs) == 0 {
 		return fieldErrorf("outputs", "no output: give at least one (type: stdout)")

@@ -19,7 +19,7 @@ func TestLoadErrors(t *testing.T) {
 	tests := []struct {
 		name, yml, want string
 	}{
-		{"unknown top-level key", "roots: []\nrootz: []\n", "webfim.yml:2: rootz: unknown key (known keys: allowed_writers, configs, deploy_windows,"},
+		{"unknown top-level key", "roots: []\nrootz: []\n", "webfim.yml:2: rootz: unknown key (known keys: allowed_writers, attribution, configs, deploy_windows,"},
 		{"unknown nested key", "roots:\n  - path: /srv/www\n    exlude: [a]\n", "webfim.yml:3: roots[0].exlude: unknown key"},
 		{"wrong type list", "ignore: cache\n", `webfim.yml:1: ignore: want a list, got "cache"`},
 		{"wrong type mapping", "watch: 5\n", `webfim.yml:1: watch: want a mapping, got "5"`},
@@ -39,6 +39,17 @@ func TestLoadErrors(t *testing.T) {
 		{"bad extension", "script_extensions: [php, 'a/b']\n", `webfim.yml:1: script_extensions[1]: bad extension "a/b"`},
 		{"relative config", "configs: [etc/apache2/apache2.conf]\n", "webfim.yml:1: configs[0]: config path"},
 		{"empty writer", "allowed_writers: ['']\n", "allowed_writers[0]: empty process name"},
+		{"bad writer glob", "allowed_writers: [rsync, 'php-fpm[']\n", `webfim.yml:1: allowed_writers[1]: bad glob "php-fpm["`},
+		{"trust as a string", "trust_unknown_writers: maybe\n", `webfim.yml:1: trust_unknown_writers: want true or false, got "maybe"`},
+		{"unknown source", "attribution:\n  process_sources: [ebpf, audit]\n", `webfim.yml:2: attribution.process_sources[1]: unknown process source "audit" (want ebpf, connector or poll)`},
+		{"source twice", "attribution:\n  process_sources:\n    - ebpf\n    - ebpf\n", `webfim.yml:4: attribution.process_sources[1]: "ebpf" is listed twice`},
+		{"no source", "attribution:\n  process_sources: []\n", "webfim.yml:2: attribution.process_sources: no exec source"},
+		{"relative btf", "attribution:\n  kernel_btf: vmlinux\n", `webfim.yml:2: attribution.kernel_btf: BTF file "vmlinux" is not absolute`},
+		{"depth zero", "attribution:\n  lineage:\n    max_depth: 0\n", "webfim.yml:3: attribution.lineage.max_depth: want 1 to 16 generations, got 0"},
+		{"allow everything", "attribution:\n  lineage:\n    allow:\n      - reason: all of it\n", "webfim.yml:4: attribution.lineage.allow[0]: no server, parent, executable or command_line: it would allow everything"},
+		{"allow bad regexp", "attribution:\n  lineage:\n    allow:\n      - server: php-fpm*\n        command_line: '^convert ('\n", "webfim.yml:5: attribution.lineage.allow[0].command_line: bad regular expression"},
+		{"allow bad glob", "attribution:\n  lineage:\n    allow:\n      - {executable: convert}\n      - {server: 'apache[2'}\n", `webfim.yml:5: attribution.lineage.allow[1].server: bad glob "apache[2"`},
+		{"allow unknown key", "attribution:\n  lineage:\n    allow:\n      - exe: convert\n", "webfim.yml:4: attribution.lineage.allow[0].exe: unknown key (known keys: command_line, executable, parent, reason, server)"},
 		{"output without type", "outputs:\n  - path: /x\n", "webfim.yml:2: outputs[0].type: missing"},
 		{"unknown output", "outputs:\n  - type: kafka\n", `webfim.yml:2: outputs[0].type: unknown output type "kafka"`},
 		{"field of other output", "outputs:\n  - type: syslog\n    path: /x\n", "webfim.yml:3: outputs[0].path: not a setting of a syslog output"},
@@ -175,6 +186,18 @@ deploy_windows:
     end: 2026-12-01T21:00:00Z
 watch:
   rescan_rate_limit: 10MB
+allowed_writers: [rsync, /opt/deploy/bin/*]
+trust_unknown_writers: false
+attribution:
+  process_sources: [connector, poll]
+  lineage:
+    max_depth: 3
+    builtin_allow: false
+    allow:
+      - server: php-fpm*
+        executable: sh
+        command_line: '^sh -c convert [a-z0-9/._-]+ [a-z0-9/._-]+$'
+        reason: thumbnails
 outputs:
   - type: file
     path: /x.ndjson

@@ -31,9 +31,9 @@ type Context struct {
 	// Window is the deploy window in effect at Now (see [Policy.WindowAt]),
 	// or nil.
 	Window *Window
-	// Writer is the name of the process that made the change, when known
-	// (e.g. from fanotify or audit); empty otherwise.
-	Writer string
+	// Writer is the process that made the change, when known (process
+	// attribution); nil otherwise.
+	Writer *Writer
 }
 
 // Verdict is the policy's decision about one change.
@@ -134,12 +134,9 @@ func (p *Policy) NoScriptZone(root, rel string) (string, bool) {
 	return match(zones, root, rel)
 }
 
-// allowedWriter reports whether the change's writer is allowed.
-func (p *Policy) allowedWriter(w string) bool {
-	return w != "" && slices.Contains(p.AllowedWriters, w)
-}
-
-// EvaluateFile judges a change of a file system entry.
+// EvaluateFile judges a change of a file system entry. Its writer, when
+// known, decides whether a deploy window covers it and raises a script
+// written by a server process (see [Policy.judgeWriter]).
 func (p *Policy) EvaluateFile(c baseline.Change, ctx Context) Verdict {
 	if g, ok := p.ignoredBy(c.Root, c.Path); ok {
 		return Verdict{Drop: true, Reason: fmt.Sprintf("path matches ignore glob %q", g)}
@@ -183,7 +180,8 @@ func (p *Policy) EvaluateFile(c baseline.Change, ctx Context) Verdict {
 			event += fmt.Sprintf(" in no-script zone %q", g)
 		}
 	}
-	return p.decide(id, event, ctx)
+	ctx, uncovered := p.writerWindow(ctx)
+	return p.judgeWriter(p.decide(id, event, ctx), event, script && c.Kind != baseline.Removed, ctx, uncovered)
 }
 
 // Inventory item kinds (see serverconf.Item.Kind) by rule.
@@ -342,7 +340,7 @@ func (p *Policy) decide(id, event string, ctx Context) Verdict {
 		why = "inside deploy window " + ctx.Window.String()
 		v.Window = ctx.Window
 	case p.allowedWriter(ctx.Writer):
-		why = fmt.Sprintf("written by allowed writer %q", ctx.Writer)
+		why = "written by allowed writer " + ctx.Writer.String()
 	}
 	switch {
 	case why == "":
@@ -381,8 +379,8 @@ func (p *Policy) Explain(root, rel string, a Action, ctx Context) (Verdict, erro
 
 // ContextAt is the Context of a change seen at now: the deploy window in
 // effect (config windows and the database's ad-hoc windows) and the
-// writer, if known.
-func (p *Policy) ContextAt(now time.Time, adhoc []Window, writer string) Context {
+// writer, if known (nil otherwise).
+func (p *Policy) ContextAt(now time.Time, adhoc []Window, writer *Writer) Context {
 	return Context{Now: now, Window: p.WindowAt(now, adhoc), Writer: writer}
 }
 

@@ -135,7 +135,10 @@ func (c *checker) emitter() scan.Emitter {
 			if ch.Root == c.probe.root && ch.Path == c.probe.rel {
 				c.probe.found = true
 			}
-			c.add(alert.Finding{File: &ch, Verdict: c.judge.EvaluateFile(ch, c.context(now))}, now)
+			procs := c.processesOf(ch)
+			ctx := c.context(now)
+			ctx.Writer = procs.Writer(ch.Kind)
+			c.add(alert.Finding{File: &ch, Verdict: c.judge.EvaluateFile(ch, ctx), Processes: procs}, now)
 			return c.ctx.Err()
 		},
 		Item: func(ch serverconf.Change) error {

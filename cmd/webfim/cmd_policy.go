@@ -12,7 +12,9 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"webfim/config"
+	"webfim/lineage"
 	"webfim/policy"
+	"webfim/proc"
 	"webfim/store"
 )
 
@@ -41,7 +43,7 @@ func policyCommand() *cli.Command {
 					&cli.StringFlag{Name: "time", Usage: "when the change happens, RFC 3339 (`TIME`, default now)"},
 					&cli.StringFlag{Name: "action", Value: "added", Usage: "added, changed or removed"},
 					&cli.StringFlag{Name: "root", Usage: "the web `ROOT` the path belongs to"},
-					&cli.StringFlag{Name: "writer", Usage: "the `PROCESS` name that made the change (for allowed_writers)"},
+					&cli.StringFlag{Name: "writer", Usage: "the `PROCESS` that made the change, by name or executable path (for allowed_writers; a server's name, e.g. apache2, makes it a server process)"},
 					&cli.BoolFlag{Name: "json", Usage: "print the verdict as JSON"},
 				},
 				Action: policyExplainAction,
@@ -127,7 +129,7 @@ func policyExplainAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	v, err := p.Explain(root, rel, action, p.ContextAt(t, adhoc, c.String("writer")))
+	v, err := p.Explain(root, rel, action, p.ContextAt(t, adhoc, explainWriter(c.String("writer"))))
 	if err != nil {
 		return usageError{err}
 	}
@@ -238,4 +240,22 @@ func policyWindow(w store.Window) policy.Window {
 		end = w.Finished
 	}
 	return policy.Window{Label: w.Label, By: w.By, Start: w.Start, End: end}
+}
+
+// explainWriter is the writer of --writer: a process name or an
+// executable path, a server process when lineage says so. Nil (unknown)
+// for "".
+func explainWriter(name string) *policy.Writer {
+	if name == "" {
+		return nil
+	}
+	p := &proc.Process{Comm: name, Args: []string{name}}
+	if strings.Contains(name, "/") {
+		p.Executable, p.Comm = name, filepath.Base(name)
+	}
+	w := &policy.Writer{Name: p.Name(), Names: lineage.Names(p), Executable: p.Executable}
+	if lineage.IsServer(p) {
+		w.Server = p.Name()
+	}
+	return w
 }
