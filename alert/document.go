@@ -380,6 +380,7 @@ func FromFileChange(c baseline.Change, v policy.Verdict, env Env) Document {
 	d.set("webfim.root.path", c.Root)
 	d.set("webfim.root.name", env.RootNames[c.Root])
 	d.set("related.hash", relatedHashes(c.New, c.Old))
+	indicatorFields(d, c)
 	d["message"] = message(v, abs)
 
 	d["event.id"] = FindingID(Finding{File: &c, Verdict: v})
