@@ -172,12 +172,21 @@ func createBaseline(c *cli.Context, label string, activate bool) error {
 	if bar != nil {
 		opt.Progress = bar.update
 	}
+	// The new content (every script of a first baseline) is scanned for
+	// web-shell indicators before it is trusted; what scores at medium or
+	// above is said.
+	flagged := scannedReport{w: c.App.ErrWriter}
+	opt.OnIndicators = flagged.record
 	m, err := scan.Create(c.Context, db, t, label, version, opt, activate)
 	if bar != nil {
 		bar.finish()
 	}
 	if err != nil {
 		return fmt.Errorf("baseline create: %w", err)
+	}
+	if flagged.flagged > 0 {
+		fmt.Fprintf(c.App.ErrWriter, "webfim: warning: %d %s of baseline %d %s web-shell indicators at medium or above: check %s ('webfim scan FILE' shows them)\n",
+			flagged.flagged, plural(flagged.flagged, "file", "files"), m.ID, plural(flagged.flagged, "shows", "show"), plural(flagged.flagged, "it", "them"))
 	}
 	active := ""
 	if activate {
@@ -192,6 +201,10 @@ func createBaseline(c *cli.Context, label string, activate bool) error {
 // warnEntry reports an entry that could not be read; the walk goes on.
 func warnEntry(c *cli.Context) func(root, rel string, err error) {
 	return func(root, rel string, err error) {
+		if root == "" && rel == "" { // not about one entry (a YARA batch)
+			fmt.Fprintf(c.App.ErrWriter, "webfim: warning: %s\n", displayText(err.Error()))
+			return
+		}
 		fmt.Fprintf(c.App.ErrWriter, "webfim: warning: %s: %v\n", displayPath(filepath.Join(root, filepath.FromSlash(rel))), err)
 	}
 }

@@ -84,14 +84,17 @@ func diffFromFile(c *cli.Context, path string) error {
 		t.Sysroot = abs
 		meta.Roots, meta.Sysroot = t.Roots, abs
 	}
+	pol, err := loadConfig(c.String("config"))
+	if err != nil {
+		return err
+	}
 	if c.String("config") != "" {
-		pol, err := loadConfig(c.String("config"))
-		if err != nil {
-			return err
-		}
 		var s scan.Scope
 		applyPolicy(&s, pol)
 		t = s.Over(t)
+	}
+	if t.Indicators, t.YARA, err = contentScan(c.Context, pol); err != nil {
+		return err
 	}
 	records := export.Records(func() (io.ReadCloser, error) { return os.Open(path) })
 	old := func(yield func(baseline.Record, error) bool) {
