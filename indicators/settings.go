@@ -115,7 +115,9 @@ type SettingsError struct {
 	Err error
 }
 
-func (e *SettingsError) Error() string { return ErrSettings.Error() + ": " + e.Key + ": " + e.Err.Error() }
+func (e *SettingsError) Error() string {
+	return ErrSettings.Error() + ": " + e.Key + ": " + e.Err.Error()
+}
 
 func (e *SettingsError) Unwrap() []error { return []error{ErrSettings, e.Err} }
 
