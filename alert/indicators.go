@@ -11,7 +11,7 @@ import (
 // (set by the hashing pass, see baseline.Record.Indicators):
 // webfim.indicators.* always, and threat.indicator.* when something was
 // found. A removal or a metadata change has no new content to show.
-func indicatorFields(d Document, c baseline.Change) {
+func indicatorFields(d Document, c baseline.Change, path string) {
 	if c.Kind == baseline.Removed || c.Kind == baseline.MetadataChanged || c.New == nil || c.New.Indicators == nil {
 		return
 	}
@@ -48,6 +48,7 @@ func indicatorFields(d Document, c baseline.Change) {
 	// The file is the indicator (a STIX "file" observable), found by
 	// webfim's own analysis; confidence follows the level.
 	d["threat.indicator.type"] = "file"
+	d.set("threat.indicator.name", path)
 	d["threat.indicator.provider"] = "webfim"
 	d["threat.indicator.confidence"] = confidence[r.Level]
 	d["threat.indicator.id"] = ids

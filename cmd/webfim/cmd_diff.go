@@ -184,13 +184,18 @@ func newChangeJSON(ch baseline.Change) changeJSON {
 		out.New = &r
 	}
 	if res := newIndicators(ch); res != nil {
-		out.Indicators = &indicatorsJSON{Score: res.Score, Level: res.Level, Family: res.Family, Matches: res.Matches,
-			Truncated: res.Truncated, Sniffed: res.Sniffed, Errors: res.Errors}
-		if out.Indicators.Matches == nil {
-			out.Indicators.Matches = []indicators.Match{}
-		}
+		out.Indicators = newIndicatorsJSON(res)
 	}
 	return out
+}
+
+func newIndicatorsJSON(res *indicators.Result) *indicatorsJSON {
+	j := &indicatorsJSON{Score: res.Score, Level: res.Level, Family: res.Family, Matches: res.Matches,
+		Truncated: res.Truncated, Sniffed: res.Sniffed, Errors: res.Errors}
+	if j.Matches == nil {
+		j.Matches = []indicators.Match{}
+	}
+	return j
 }
 
 // itemJSON is one server module inventory change in the json and ndjson schemas.
@@ -401,9 +406,15 @@ func (r *textReporter) end(res scan.Result) error {
 }
 
 // indicators prints the web-shell indicators of a change's new content
-// under it: the score and level, then one line per indicator with its
-// weight, line and excerpt.
+// under it (see printIndicators).
 func (r *textReporter) indicators(res *indicators.Result) {
+	printIndicators(r.w, "      ", r.paint, res)
+}
+
+// printIndicators prints the web-shell indicators res, indented: the level
+// and score, then one line per indicator with its weight, line and
+// excerpt, and what could not be scanned.
+func printIndicators(w io.Writer, indent string, paint func(colour, s string) string, res *indicators.Result) {
 	colour := ansiYellow
 	if res.Level >= indicators.LevelHigh {
 		colour = ansiRed
@@ -415,16 +426,16 @@ func (r *textReporter) indicators(res *indicators.Result) {
 	if res.Truncated {
 		notes = append(notes, fmt.Sprintf("scanned a prefix and the end of %d bytes", res.Size))
 	}
-	fmt.Fprintf(r.w, "      %s score %d (%s)\n", r.paint(colour, "indicators: "+res.Level.String()+","), res.Score, strings.Join(notes, ", "))
+	fmt.Fprintf(w, "%s%s score %d (%s)\n", indent, paint(colour, "indicators: "+res.Level.String()+","), res.Score, strings.Join(notes, ", "))
 	for _, m := range res.Matches {
 		where := ""
 		if m.Line > 0 {
 			where = fmt.Sprintf("line %d: %s", m.Line, m.Excerpt)
 		}
-		fmt.Fprintf(r.w, "        %-26s %3d  %s\n", m.ID, m.Weight, displayText(where))
+		fmt.Fprintf(w, "%s  %-26s %3d  %s\n", indent, m.ID, m.Weight, displayText(where))
 	}
 	for _, e := range res.Errors {
-		fmt.Fprintf(r.w, "        incomplete: %s\n", displayText(e))
+		fmt.Fprintf(w, "%s  incomplete: %s\n", indent, displayText(e))
 	}
 }
 
