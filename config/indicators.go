@@ -21,8 +21,8 @@ import (
 //	  yara:
 //	    rules: [/etc/webfim/rules/webshells.yar]
 type IndicatorSettings struct {
-	// Enabled scans each added or changed script (and each file sniffed
-	// as one) as it is hashed; false turns the indicators off.
+	// Enabled scans each added, moved or changed script-type file as it
+	// is hashed; false turns the indicators off.
 	Enabled             bool `yaml:"enabled"`
 	indicators.Settings `yaml:",inline"`
 }
