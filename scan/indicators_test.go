@@ -222,6 +222,8 @@ func TestDiffYARA(t *testing.T) {
 	var warnings []string
 	if _, err := Diff(ctx, db, m, nil, TargetOf(m).withContent(target), Options{OnError: func(root, rel string, err error) {
 		warnings = append(warnings, err.Error())
+	}, OnContentError: func(err error) {
+		warnings = append(warnings, err.Error())
 	}}, c.emitter()); err != nil {
 		t.Fatal(err)
 	}
@@ -261,7 +263,7 @@ func TestDiffYARA(t *testing.T) {
 	target.YARA = gone
 	c = collected{}
 	warnings = nil
-	if _, err := CheckPath(db, m, target, root, "index.php", Options{OnError: func(root, rel string, err error) {
+	if _, err := CheckPath(db, m, target, root, "index.php", Options{OnContentError: func(err error) {
 		warnings = append(warnings, err.Error())
 	}}, c.emitter()); err != nil {
 		t.Fatal(err)

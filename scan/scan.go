@@ -61,6 +61,11 @@ type Options struct {
 	// that could not be parsed (its items are then missing from the
 	// inventory, which the "unparsable" item reports).
 	OnConfigError func(path string, err error)
+	// OnContentError, if set, is told of a content scan that could not
+	// complete, not about one entry: a batch of files the YARA rules
+	// could not scan (the yara tool failed or timed out). The changes are
+	// passed on all the same, their indicators saying so in Errors.
+	OnContentError func(err error)
 	// OnIndicators, if set, is told by [Create] of every file whose
 	// content was scanned for indicators (Target.Indicators): the files
 	// new since the previous baseline, or every script without one. It

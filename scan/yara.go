@@ -32,7 +32,7 @@ type yaraBatch[T any] struct {
 	// subject is the file of an item and its indicators (nil: not scanned).
 	subject func(*T) (path string, res *indicators.Result)
 	emit    func(T) error
-	onError func(root, rel string, err error)
+	onError func(err error)
 	held    []T
 	files   int
 }
@@ -43,7 +43,7 @@ func newYARABatch[T any](ctx context.Context, t Target, opt Options, subject fun
 	if t.YARA == nil || t.Indicators == nil {
 		return nil
 	}
-	return &yaraBatch[T]{ctx: ctx, rules: t.YARA, thresholds: t.Indicators.Thresholds(), subject: subject, emit: emit, onError: opt.OnError}
+	return &yaraBatch[T]{ctx: ctx, rules: t.YARA, thresholds: t.Indicators.Thresholds(), subject: subject, emit: emit, onError: opt.OnContentError}
 }
 
 // add passes x on, or holds it until its batch is scanned.
@@ -90,7 +90,7 @@ func (b *yaraBatch[T]) flush() error {
 		batchErr = errors.Join(batchErr, e)
 	}
 	if batchErr != nil && b.onError != nil && b.ctx.Err() == nil {
-		b.onError("", "", batchErr)
+		b.onError(batchErr)
 	}
 	for i := range held {
 		p, res := b.subject(&held[i])

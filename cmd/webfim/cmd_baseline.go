@@ -167,7 +167,7 @@ func createBaseline(c *cli.Context, label string, activate bool) error {
 	if err != nil {
 		return err
 	}
-	opt := scan.Options{Full: c.Bool("full"), OnError: warnEntry(c)}
+	opt := scan.Options{Full: c.Bool("full"), OnError: warnEntry(c), OnContentError: warnContent(c)}
 	bar := newProgress(c, db)
 	if bar != nil {
 		opt.Progress = bar.update
@@ -198,13 +198,17 @@ func createBaseline(c *cli.Context, label string, activate bool) error {
 	return nil
 }
 
+// warnContent reports a content scan that could not complete (a YARA
+// batch); the findings are still reported, on what the engine found.
+func warnContent(c *cli.Context) func(err error) {
+	return func(err error) {
+		fmt.Fprintf(c.App.ErrWriter, "webfim: warning: %s\n", displayText(err.Error()))
+	}
+}
+
 // warnEntry reports an entry that could not be read; the walk goes on.
 func warnEntry(c *cli.Context) func(root, rel string, err error) {
 	return func(root, rel string, err error) {
-		if root == "" && rel == "" { // not about one entry (a YARA batch)
-			fmt.Fprintf(c.App.ErrWriter, "webfim: warning: %s\n", displayText(err.Error()))
-			return
-		}
 		fmt.Fprintf(c.App.ErrWriter, "webfim: warning: %s: %v\n", displayPath(filepath.Join(root, filepath.FromSlash(rel))), err)
 	}
 }

@@ -86,7 +86,7 @@ func diff(c *cli.Context) error {
 	if err := rep.begin(from, to); err != nil {
 		return err
 	}
-	opt := scan.Options{Full: !c.Bool("fast"), OnError: warnEntry(c)}
+	opt := scan.Options{Full: !c.Bool("fast"), OnError: warnEntry(c), OnContentError: warnContent(c)}
 	var s scan.Scope // without a config file: the baseline's own scope
 	pol, err := loadConfig(c.String("config"))
 	if err != nil {

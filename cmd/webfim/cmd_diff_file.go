@@ -114,7 +114,7 @@ func diffFromFile(c *cli.Context, path string) error {
 	if err := rep.begin(meta, nil); err != nil {
 		return err
 	}
-	opt := scan.Options{Full: !c.Bool("fast"), OnError: warnEntry(c)}
+	opt := scan.Options{Full: !c.Bool("fast"), OnError: warnEntry(c), OnContentError: warnContent(c)}
 	res, err := scan.DiffLive(c.Context, old, contents.Items, t, opt, scan.Emitter{File: rep.file, Item: rep.item})
 	if err != nil {
 		return fmt.Errorf("diff: %w", err)
