@@ -278,7 +278,8 @@ func TestExampleConfigLoads(t *testing.T) {
 
 func FuzzParse(f *testing.F) {
 	for _, s := range []string{"", "roots:\n  - path: /srv\n", "deploy_windows:\n  - {name: a, start: '22:00', end: '02:00', timezone: Europe/Berlin}\n",
-		"outputs:\n  - type: file\n    path: /x\n", "a: &x [*x]\n", "rules: {webfim-001: {enabled: false}}"} {
+		"outputs:\n  - type: file\n    path: /x\n", "a: &x [*x]\n", "rules: {webfim-001: {enabled: false}}",
+		"indicators:\n  weights: {php.exec: 0, php.nope: 1}\n", "indicators:\n  yara: {rules: [a.yar], timeout: 1s}\n  thresholds: {high: 5}\n"} {
 		f.Add([]byte(s))
 	}
 	if ex, err := os.ReadFile(filepath.Join("..", "webfim.example.yml")); err == nil {
