@@ -87,12 +87,12 @@ func (h *hasher) hashFile(ctx context.Context, dir *dirHandle, name, path string
 	if before.Type != TypeFile {
 		return 0, h.fail(r, fmt.Errorf("open %s: %w (now %s)", path, errNotRegular, before.Type))
 	}
-	return h.hashOpen(ctx, f, name, path, r, withSHA, before, prev)
+	return h.hashOpen(ctx, f, path, name, r, withSHA, before, prev)
 }
 
 // hashOpen hashes the open regular file f, named name in its directory,
 // which fstat described as before; see hashFile.
-func (h *hasher) hashOpen(ctx context.Context, f fileHandle, name, path string, r *Record, withSHA bool, before Record, prev *Record) (int64, error) {
+func (h *hasher) hashOpen(ctx context.Context, f fileHandle, path, name string, r *Record, withSHA bool, before Record, prev *Record) (int64, error) {
 	var total int64
 	r.Indicators = nil
 	for attempt := 0; ; attempt++ {

@@ -391,7 +391,7 @@ func (w *walker) openAndHash(h *hasher, it *item, p string) bool {
 	if it.hasPrev {
 		prev = &it.prev
 	}
-	it.read, it.err = h.hashOpen(w.ctx, f, it.name, p, &it.rec, w.scripts.needSHA(it.name), before, prev)
+	it.read, it.err = h.hashOpen(w.ctx, f, p, it.name, &it.rec, w.scripts.needSHA(it.name), before, prev)
 	it.hashed = true
 	return true
 }
