@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"webfim/baseline"
+	"webfim/indicators"
 	"webfim/policy"
 	"webfim/serverconf"
 )
@@ -140,7 +141,28 @@ func scenarios() []scenario {
 				Type: "REG_DWORD", Source: "/mnt/evidence/Windows/System32/config/SOFTWARE", Attrs: map[string]string{"product": "iis", "data": "1"}}}},
 		{name: "webfim-022", rule: policy.RuleServerSpawn, spawn: webShellSpawn(), window: jenkins},
 		{name: "expected-in-window", rule: policy.RuleScriptModified, file: fc(fileChange(baseline.ContentChanged, "wp-admin/about.php", true)), window: jenkins},
+		// Web-shell indicators found by the engine in real content.
+		{name: "webfim-025", rule: policy.RuleWebShellIndicators, file: fc(scannedChange(baseline.Added, "wp-includes/class-wp-cache.php", true,
+			"<?php\n/* cache */\nif (isset($_REQUEST['cmd'])) { echo '<pre>' . shell_exec($_REQUEST['cmd']) . '</pre>'; }\n")), window: jenkins},
+		{name: "webfim-001-indicators", rule: policy.RuleScriptInNoScriptZone, file: fc(scannedChange(baseline.Added, "wp-content/uploads/2026/11/x.php", true,
+			"<?php $f = $_GET['f']; $f($_GET['a']); ?>\n")), window: jenkins},
+		{name: "webfim-003-indicators-low", rule: policy.RuleScriptModified, file: fc(scannedChange(baseline.ContentChanged, "wp-admin/includes/update.php", true,
+			"<?php\nfunction wp_unzip() { exec('unzip -o ' . escapeshellarg(WP_UPDATE_FILE), $out); return $out; }\n"))},
 	}
+}
+
+// scannedChange is a change whose new content, data, was scanned by the
+// indicator engine with the default settings, as the hashing pass does.
+func scannedChange(kind baseline.ChangeKind, rel string, script bool, data string) baseline.Change {
+	c := fileChange(kind, rel, script)
+	e, err := indicators.New(indicators.Settings{})
+	if err != nil {
+		panic(err)
+	}
+	res := e.Scan(rel, []byte(data))
+	c.New.Indicators = &res
+	c.New.Size = int64(len(data))
+	return c
 }
 
 func build(t *testing.T, s scenario, env Env) (Document, policy.Verdict) {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"io/fs"
 	"strings"
+
+	"webfim/indicators"
 )
 
 // Type is the kind of a file system entry.
@@ -58,6 +60,13 @@ type Record struct {
 	Err string
 	// Unstable is set when the file changed while it was hashed, twice.
 	Unstable bool
+
+	// Indicators are the web-shell indicators found in the content of a
+	// file read with [Options.Indicators] whose content was new; nil when
+	// it was not scanned (not a script, content unchanged, or no scan).
+	// Like Root, it is not part of the encoded record: it is a property
+	// of the content, judged when the content appears.
+	Indicators *indicators.Result
 }
 
 // Key returns the sort and lookup key of a relative path: its components

@@ -46,9 +46,14 @@ type Config struct {
 	// RequireSigned makes diff and watch refuse a baseline that is not
 	// signed by a trusted key.
 	RequireSigned bool `yaml:"require_signed"`
+	// Indicators are the web-shell content indicators run on new and
+	// changed files.
+	Indicators IndicatorSettings `yaml:"indicators"`
 
 	// File is the path the config was loaded from; empty for [Default].
 	File string `yaml:"-"`
+	// tree is the parsed file, to place errors found later ([Config.ErrorAt]).
+	tree *yaml.Node
 }
 
 // WatchSettings are the timings of the watch daemon.
@@ -94,6 +99,7 @@ func Default() *Config {
 		Outputs:     []output.Config{{Type: output.TypeStdout}},
 		Outbox:      OutboxSettings{MaxEntries: 100000},
 		TrustedKeys: []string{},
+		Indicators:  defaultIndicators(),
 	}
 }
 
@@ -155,6 +161,7 @@ func Parse(name string, data []byte) (c *Config, err error) {
 	if err := c.validate(); err != nil {
 		return nil, placeError(name, root, err)
 	}
+	c.tree = root
 	return c, nil
 }
 
@@ -209,7 +216,7 @@ func (c *Config) validate() error {
 	if c.RequireSigned && len(c.TrustedKeys) == 0 {
 		return fieldErrorf("require_signed", "no trusted_keys to check signatures with")
 	}
-	return nil
+	return c.Indicators.validate()
 }
 
 // Marshal returns the effective configuration as YAML, with secrets

@@ -81,6 +81,7 @@ const (
 	RuleRegistryTransport    = "webfim-017"
 	RuleIISComponent         = "webfim-018"
 	RuleServerSpawn          = "webfim-022"
+	RuleWebShellIndicators   = "webfim-025"
 )
 
 var catalog = []Rule{
@@ -253,6 +254,15 @@ var catalog = []Rule{
 		Severity:    High, Window: Unaffected, Technique: ServerSoftwareComponent, Subtechnique: &WebShell,
 		References: []string{WebShell.Reference, "https://github.com/redcanaryco/atomic-red-team/blob/master/atomics/T1505.003/T1505.003.md"},
 		Tuning:     "Allowlist the spawns an application makes by design (a PHP application calling convert through a shell, a CGI wrapper) in `attribution.lineage.allow`, with an anchored `command_line` so that an appended `; id` still alerts. Deploy windows do not apply.",
+		Version:    1,
+	},
+	{
+		ID: RuleWebShellIndicators, Name: "Web-shell indicators in a new or changed file",
+		Description: "The content of a file that was added, moved or changed shows web-shell indicators (request input reaching an execution sink, decoded data evaluated, the markers of a known shell, a matching YARA rule): a web shell dropped or injected, inside a deploy window or not. The finding carries the indicators found, with their lines and excerpts.",
+		Triggers:    "An added, moved or content-changed file whose new content was scanned for web-shell indicators (script-type files) and whose score reaches the medium threshold (docs/indicators.md), when the rule of its path and window says less: an expected event inside a deploy window, or a lower severity. A score at the high threshold is this rule's severity (high); at medium, medium at most. A rule of the path that says as much or more (webfim-001 in a no-script zone, critical) keeps the finding, its reason naming the indicators.",
+		Severity:    High, Window: Unaffected, Technique: ServerSoftwareComponent, Subtechnique: &WebShell,
+		References: []string{WebShell.Reference, "https://www.cisa.gov/sites/default/files/publications/web-shell-detection-and-mitigation.pdf"},
+		Tuning:     "Tune the indicators, not the rule: lower the weight of an indicator that a legitimate application trips (`indicators.weights`), or raise `indicators.thresholds`; `webfim scan --all --format json DIR` scores a tree before and after. `ignore` globs still drop a path. Disabling this rule leaves findings at the severity of their path's rule.",
 		Version:    1,
 	},
 }

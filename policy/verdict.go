@@ -11,6 +11,7 @@ import (
 	"github.com/bmatcuk/doublestar/v4"
 
 	"webfim/baseline"
+	"webfim/indicators"
 	"webfim/serverconf"
 )
 
@@ -181,7 +182,7 @@ func (p *Policy) EvaluateFile(c baseline.Change, ctx Context) Verdict {
 		}
 	}
 	ctx, uncovered := p.writerWindow(ctx)
-	return p.judgeWriter(p.decide(id, event, ctx), event, script && c.Kind != baseline.Removed, ctx, uncovered)
+	return p.withIndicators(c, p.judgeWriter(p.decide(id, event, ctx), event, script && c.Kind != baseline.Removed, ctx, uncovered))
 }
 
 // Inventory item kinds (see serverconf.Item.Kind) by rule.
@@ -362,8 +363,14 @@ func (p *Policy) decide(id, event string, ctx Context) Verdict {
 // Explain judges a hypothetical change of a regular file root/rel in
 // context ctx (see [Policy.ContextAt]), for "webfim policy explain".
 func (p *Policy) Explain(root, rel string, a Action, ctx Context) (Verdict, error) {
+	return p.ExplainContent(root, rel, a, nil, ctx)
+}
+
+// ExplainContent is [Policy.Explain] of a file whose new content has the
+// indicators res (nil: not scanned).
+func (p *Policy) ExplainContent(root, rel string, a Action, res *indicators.Result, ctx Context) (Verdict, error) {
 	c := baseline.Change{Root: root, Path: rel}
-	rec := &baseline.Record{Root: root, Path: rel, Type: baseline.TypeFile}
+	rec := &baseline.Record{Root: root, Path: rel, Type: baseline.TypeFile, Indicators: res}
 	switch a {
 	case ActionAdded:
 		c.Kind, c.New = baseline.Added, rec

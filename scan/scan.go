@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"webfim/baseline"
+	"webfim/indicators"
+	"webfim/indicators/yara"
 	"webfim/serverconf"
 	"webfim/store"
 	"webfim/trust"
@@ -33,6 +35,14 @@ type Target struct {
 	ScriptExtensions []string
 	HashAllSHA256    bool
 	CrossDevice      bool
+
+	// Indicators, if set, scans the files of new content as they are
+	// hashed for web-shell indicators (see [baseline.Options.Indicators]);
+	// the changes and records carry the results.
+	Indicators *indicators.Engine
+	// YARA, if set with Indicators, runs its rules on the same files, a
+	// batch of files per yara process, before the changes are emitted.
+	YARA *yara.Rules
 }
 
 // Options tune how a snapshot is taken.
@@ -51,6 +61,16 @@ type Options struct {
 	// that could not be parsed (its items are then missing from the
 	// inventory, which the "unparsable" item reports).
 	OnConfigError func(path string, err error)
+	// OnContentError, if set, is told of a content scan that could not
+	// complete, not about one entry: a batch of files the YARA rules
+	// could not scan (the yara tool failed or timed out). The changes are
+	// passed on all the same, their indicators saying so in Errors.
+	OnContentError func(err error)
+	// OnIndicators, if set, is told by [Create] of every file whose
+	// content was scanned for indicators (Target.Indicators): the files
+	// new since the previous baseline, or every script without one. It
+	// is called in walk order, after the YARA rules.
+	OnIndicators func(r baseline.Record)
 }
 
 // Baseline describes a stored baseline: its id, label, creation time and
@@ -112,6 +132,7 @@ func (o Options) walkOptions(t Target, previous baseline.State) baseline.Options
 		OnError:          o.OnError,
 		Progress:         o.Progress,
 		Limiter:          o.Limiter,
+		Indicators:       t.Indicators,
 	}
 }
 
@@ -198,6 +219,7 @@ func Create(ctx context.Context, db *store.DB, t Target, label, version string, 
 	var found []serverconf.Config
 	// The digest is computed as the records are stored (package trust).
 	digest := trust.NewBuilder()
+	scanned := scannedRecords(ctx, t, opt)
 	for r, err := range live(ctx, t, opt, previous, &found) {
 		if err == nil {
 			err = digest.AddRecord(&r)
@@ -210,6 +232,14 @@ func Create(ctx context.Context, db *store.DB, t Target, label, version string, 
 			w.Abort()
 			return store.Meta{}, err
 		}
+		if err := scanned.add(r); err != nil {
+			w.Abort()
+			return store.Meta{}, err
+		}
+	}
+	if err := scanned.flush(); err != nil {
+		w.Abort()
+		return store.Meta{}, err
 	}
 	if err := ctx.Err(); err != nil {
 		w.Abort()
@@ -233,6 +263,38 @@ func Create(ctx context.Context, db *store.DB, t Target, label, version string, 
 	meta.Duration = time.Since(start)
 	return w.Commit(meta, activate)
 }
+
+// scannedRecords tells opt.OnIndicators of the records whose content was
+// scanned, after the YARA rules of t; add and flush do nothing without
+// OnIndicators.
+func scannedRecords(ctx context.Context, t Target, opt Options) *recordBatch {
+	b := &recordBatch{on: opt.OnIndicators}
+	if b.on != nil {
+		b.yara = newYARABatch(ctx, t, opt, recordSubject, func(r baseline.Record) error {
+			b.on(r)
+			return nil
+		})
+	}
+	return b
+}
+
+type recordBatch struct {
+	on   func(baseline.Record)
+	yara *yaraBatch[baseline.Record]
+}
+
+func (b *recordBatch) add(r baseline.Record) error {
+	switch {
+	case b.on == nil || r.Indicators == nil:
+		return nil
+	case b.yara != nil:
+		return b.yara.add(r)
+	}
+	b.on(r)
+	return nil
+}
+
+func (b *recordBatch) flush() error { return b.yara.flush() }
 
 // Emitter receives the differences found by [Diff], in order: file
 // changes as the walk finds them, then inventory changes.
@@ -280,7 +342,11 @@ func Diff(ctx context.Context, db Baselines, from Baseline, to *Baseline, t Targ
 	} else {
 		pairs = liveAgainst(ctx, t, opt, old, &found)
 	}
+	emit, flush := withYARA(ctx, t, opt, emit)
 	sum, err := baseline.ComparePairs(pairs, emit.File)
+	if err == nil {
+		err = flush()
+	}
 	res.Files = sum
 	if err != nil {
 		return res, err
@@ -309,7 +375,11 @@ func Diff(ctx context.Context, db Baselines, from Baseline, to *Baseline, t Targ
 func DiffLive(ctx context.Context, old baseline.State, oldItems []serverconf.Item, t Target, opt Options, emit Emitter) (Result, error) {
 	var res Result
 	var found []serverconf.Config
+	emit, flush := withYARA(ctx, t, opt, emit)
 	sum, err := baseline.ComparePairs(liveAgainst(ctx, t, opt, old, &found), emit.File)
+	if err == nil {
+		err = flush()
+	}
 	res.Files = sum
 	if err != nil {
 		return res, err

@@ -124,6 +124,8 @@ func (d *Daemon) newChecker(ctx context.Context) *checker {
 func (c *checker) options() scan.Options {
 	return scan.Options{Workers: c.cfg.Workers, OnConfigError: func(path string, err error) {
 		c.d.log.Warn("server configuration cannot be parsed", "file", path, "err", err)
+	}, OnContentError: func(err error) {
+		c.d.log.Warn("content scan incomplete; the findings say so in webfim.indicators.errors", "err", err)
 	}}
 }
 

@@ -167,17 +167,26 @@ func createBaseline(c *cli.Context, label string, activate bool) error {
 	if err != nil {
 		return err
 	}
-	opt := scan.Options{Full: c.Bool("full"), OnError: warnEntry(c)}
+	opt := scan.Options{Full: c.Bool("full"), OnError: warnEntry(c), OnContentError: warnContent(c)}
 	bar := newProgress(c, db)
 	if bar != nil {
 		opt.Progress = bar.update
 	}
+	// The new content (every script of a first baseline) is scanned for
+	// web-shell indicators before it is trusted; what scores at medium or
+	// above is said.
+	flagged := scannedReport{w: c.App.ErrWriter}
+	opt.OnIndicators = flagged.record
 	m, err := scan.Create(c.Context, db, t, label, version, opt, activate)
 	if bar != nil {
 		bar.finish()
 	}
 	if err != nil {
 		return fmt.Errorf("baseline create: %w", err)
+	}
+	if flagged.flagged > 0 {
+		fmt.Fprintf(c.App.ErrWriter, "webfim: warning: %d %s of baseline %d %s web-shell indicators at medium or above: check %s ('webfim scan FILE' shows them)\n",
+			flagged.flagged, plural(flagged.flagged, "file", "files"), m.ID, plural(flagged.flagged, "shows", "show"), plural(flagged.flagged, "it", "them"))
 	}
 	active := ""
 	if activate {
@@ -187,6 +196,14 @@ func createBaseline(c *cli.Context, label string, activate bool) error {
 		m.ID, labelSuffix(m), m.Files, m.Dirs, m.Symlinks, m.Others, humanBytes(m.Bytes), m.Errors, m.Unstable,
 		m.Duration.Round(time.Millisecond), active)
 	return nil
+}
+
+// warnContent reports a content scan that could not complete (a YARA
+// batch); the findings are still reported, on what the engine found.
+func warnContent(c *cli.Context) func(err error) {
+	return func(err error) {
+		fmt.Fprintf(c.App.ErrWriter, "webfim: warning: %s\n", displayText(err.Error()))
+	}
 }
 
 // warnEntry reports an entry that could not be read; the walk goes on.

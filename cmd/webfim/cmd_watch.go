@@ -124,7 +124,7 @@ func watchAction(c *cli.Context) error {
 	}
 	deps := watch.Deps{
 		Store: daemonStore{db}, Judge: &pol.Policy, Sink: sink, Logger: log,
-		CreateBaseline: baselineCreator(db, "watch-initial"),
+		CreateBaseline: baselineCreator(db, "watch-initial", log),
 		OutboxStats:    db.OutboxStats,
 		DeliveryErrors: dm.Errors,
 		DeadLetters:    dm.DeadLetters,
