@@ -94,6 +94,7 @@ type scenario struct {
 	rule   string // the rule the policy must pick
 	file   *baseline.Change
 	item   *serverconf.Change
+	spawn  *Spawn
 	window *policy.Window
 }
 
@@ -153,11 +154,33 @@ func scenarios() []scenario {
 		{name: "webfim-018", rule: policy.RuleIISComponent, item: &serverconf.Change{Kind: serverconf.ItemAdded,
 			New: &serverconf.Item{Server: "registry", Kind: "iis_component", Name: "ISAPIFilter", Scope: `HKLM\SOFTWARE\Microsoft\InetStp\Components`,
 				Type: "REG_DWORD", Source: "/mnt/evidence/Windows/System32/config/SOFTWARE", Attrs: map[string]string{"product": "iis", "data": "1"}}}},
+		{name: "webfim-022", rule: policy.RuleServerSpawn, spawn: webShellSpawn(), window: jenkins},
 		{name: "webfim-028", rule: policy.RuleScriptContent, file: fc(sniffed(fileChange(baseline.Added, "wp-content/themes/x/pic.png", false), indicators.FamilyPHP, false))},
 		{name: "webfim-029", rule: policy.RuleRestrictOnlyConfig, file: fc(sniffed(fileChange(baseline.Added, "images/.htaccess", true), indicators.FamilyNone, true))},
 		{name: "timestomp", rule: policy.RuleScriptModified, file: fc(timestomp(fileChange(baseline.ContentChanged, "wp-includes/load.php", true)))},
 		{name: "expected-in-window", rule: policy.RuleScriptModified, file: fc(fileChange(baseline.ContentChanged, "wp-admin/about.php", true)), window: jenkins},
+		// Web-shell indicators found by the engine in real content.
+		{name: "webfim-025", rule: policy.RuleWebShellIndicators, file: fc(scannedChange(baseline.Added, "wp-includes/class-wp-cache.php", true,
+			"<?php\n/* cache */\nif (isset($_REQUEST['cmd'])) { echo '<pre>' . shell_exec($_REQUEST['cmd']) . '</pre>'; }\n")), window: jenkins},
+		{name: "webfim-001-indicators", rule: policy.RuleScriptInNoScriptZone, file: fc(scannedChange(baseline.Added, "wp-content/uploads/2026/11/x.php", true,
+			"<?php $f = $_GET['f']; $f($_GET['a']); ?>\n")), window: jenkins},
+		{name: "webfim-003-indicators-low", rule: policy.RuleScriptModified, file: fc(scannedChange(baseline.ContentChanged, "wp-admin/includes/update.php", true,
+			"<?php\nfunction wp_unzip() { exec('unzip -o ' . escapeshellarg(WP_UPDATE_FILE), $out); return $out; }\n"))},
 	}
+}
+
+// scannedChange is a change whose new content, data, was scanned by the
+// indicator engine with the default settings, as the hashing pass does.
+func scannedChange(kind baseline.ChangeKind, rel string, script bool, data string) baseline.Change {
+	c := fileChange(kind, rel, script)
+	e, err := indicators.New(indicators.Settings{})
+	if err != nil {
+		panic(err)
+	}
+	res := e.Scan(rel, []byte(data))
+	c.New.Indicators = &res
+	c.New.Size = int64(len(data))
+	return c
 }
 
 func build(t *testing.T, s scenario, env Env) (Document, policy.Verdict) {
@@ -167,6 +190,10 @@ func build(t *testing.T, s scenario, env Env) (Document, policy.Verdict) {
 	if s.file != nil {
 		v := p.EvaluateFile(*s.file, ctx)
 		return FromFileChange(*s.file, v, env), v
+	}
+	if s.spawn != nil {
+		v := p.EvaluateSpawn(s.spawn.Summary(), ctx)
+		return FromSpawn(*s.spawn, v, env), v
 	}
 	v := p.EvaluateItem(*s.item, ctx)
 	return FromItemChange(*s.item, v, env), v

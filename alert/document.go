@@ -126,7 +126,7 @@ func (d Document) set(key string, v any) {
 
 // derived are the string fields computed from another field: their exact
 // bytes are in that field's escaped form.
-var derived = map[string]bool{"file.name": true, "file.directory": true, "file.extension": true, "message": true, "event.reason": true}
+var derived = map[string]bool{"file.name": true, "threat.indicator.name": true, "file.directory": true, "file.extension": true, "message": true, "event.reason": true}
 
 // escapeInvalid keeps the exact bytes of string fields that are not valid
 // UTF-8 (a file name on Linux is any bytes but "/" and NUL). JSON cannot
@@ -381,6 +381,7 @@ func FromFileChange(c baseline.Change, v policy.Verdict, env Env) Document {
 	d.set("webfim.root.path", c.Root)
 	d.set("webfim.root.name", env.RootNames[c.Root])
 	d.set("related.hash", relatedHashes(c.New, c.Old))
+	indicatorFields(d, c, abs)
 	contentFields(d, c, v)
 	d["message"] = message(v, abs)
 

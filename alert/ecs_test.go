@@ -126,6 +126,11 @@ func loadECS(t *testing.T) *ecsFields {
 	return &s
 }
 
+// nestedFields are the custom fields that hold an array of objects, as
+// ECS's nested fields do (threat.enrichments): each object's fields belong
+// together. Only these may.
+var nestedFields = map[string]bool{"webfim.indicators.matches": true}
+
 // flatten turns a decoded JSON object into dotted field names; arrays of
 // scalars are values, as in ECS.
 func flatten(prefix string, v any, out map[string]any, errs *[]string) {
@@ -140,7 +145,7 @@ func flatten(prefix string, v any, out map[string]any, errs *[]string) {
 		}
 	case []any:
 		for _, e := range x {
-			if _, obj := e.(map[string]any); obj {
+			if _, obj := e.(map[string]any); obj && !nestedFields[prefix] {
 				*errs = append(*errs, prefix+": array of objects")
 			}
 		}

@@ -11,22 +11,33 @@ import (
 )
 
 // Finding is one change judged by the policy: a file change or a server
-// configuration item change, and its verdict. It becomes one document
-// ([Finding.Document]) whose event.id is its [FindingID].
+// configuration item change, and its verdict; or a server spawning a
+// shell or tool. It becomes one document ([Finding.Document]) whose
+// event.id is its [FindingID].
 type Finding struct {
 	File    *baseline.Change   // a file change, or
-	Item    *serverconf.Change // a server configuration item change
+	Item    *serverconf.Change // a server configuration item change, or
+	Spawn   *Spawn             // a server spawning a shell or tool
 	Verdict policy.Verdict
+	// Processes are the processes behind a file change, when process
+	// attribution knows them; written as process.* fields, not part of
+	// the finding id.
+	Processes *FileProcesses
 }
 
-// Document builds the finding's ECS document ([FromFileChange] or
-// [FromItemChange]); ok is false for a finding without a change.
+// Document builds the finding's ECS document ([FromFileChange] with its
+// processes, [FromItemChange] or [FromSpawn]); ok is false for a finding
+// without a change.
 func (f Finding) Document(env Env) (d Document, ok bool) {
 	switch {
 	case f.File != nil:
-		return FromFileChange(*f.File, f.Verdict, env), true
+		d := FromFileChange(*f.File, f.Verdict, env)
+		fileProcessFields(d, f.File.Kind, f.Processes)
+		return d, true
 	case f.Item != nil:
 		return FromItemChange(*f.Item, f.Verdict, env), true
+	case f.Spawn != nil:
+		return FromSpawn(*f.Spawn, f.Verdict, env), true
 	}
 	return nil, false
 }
@@ -52,8 +63,12 @@ func (f Finding) Document(env Env) (d Document, ok bool) {
 //     identity (server, kind, scope, name) and the new item's attributes as
 //     canonical JSON without the line number (an edit elsewhere in the file
 //     moves the line but is not a new finding).
+//   - spawns: "spawn", rule id, the host's boot id, the process's pid and
+//     start time: each exec is its own finding.
 //
-// A finding without a change has the empty id.
+// The processes behind a file change are not part of it: diff, which
+// does not know them, gives the same id. A finding without a change has
+// the empty id.
 func FindingID(f Finding) string {
 	rule := f.Verdict.RuleID
 	switch {
@@ -88,6 +103,8 @@ func FindingID(f Finding) string {
 			state, _ = json.Marshal(n) // map keys are sorted: canonical
 		}
 		return digest("item", rule, string(c.Kind), it.Source, it.Identity(), string(state))
+	case f.Spawn != nil:
+		return spawnID(rule, f.Spawn)
 	}
 	return ""
 }

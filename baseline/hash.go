@@ -38,11 +38,16 @@ type hasher struct {
 	limiter interface {
 		WaitN(ctx context.Context, n int) error
 	}
+	// scan is the indicator scan of what is read (Options.Indicators).
+	scan contentScan
+	// rest is the part of buf read since it was last handed to the scan.
+	rest  []byte
 	sniff sniffing // of the file being hashed
 }
 
 func newHasher(opt *Options) *hasher {
-	return &hasher{b3: blake3.New(), sha: sha256.New(), buf: *bufferPool.Get().(*[]byte), limiter: opt.Limiter}
+	return &hasher{b3: blake3.New(), sha: sha256.New(), buf: *bufferPool.Get().(*[]byte), limiter: opt.Limiter,
+		scan: newContentScan(opt.Indicators)}
 }
 
 func (h *hasher) release() {
@@ -60,9 +65,11 @@ var errNotRegular = errors.New("no longer a regular file")
 // what lstat saw; its metadata is replaced by what fstat says of the file
 // actually read, so digest and metadata agree. A file whose size, mtime or
 // ctime moved during the read is read once more, and marked Unstable if it
-// moves again. It returns the number of bytes read and the error to record
-// in r.Err (also set there).
-func (h *hasher) hashFile(ctx context.Context, dir *dirHandle, name, path string, r *Record, withSHA bool) (int64, error) {
+// moves again. With an indicator engine, r.Indicators is set when the
+// content is new with respect to prev (the previous record of the path,
+// nil if none; see contentScan). It returns the number of bytes read and
+// the error to record in r.Err (also set there).
+func (h *hasher) hashFile(ctx context.Context, dir *dirHandle, name, path string, r *Record, withSHA bool, prev *Record) (int64, error) {
 	if testHookBeforeOpen != nil {
 		testHookBeforeOpen(path)
 	}
@@ -84,17 +91,18 @@ func (h *hasher) hashFile(ctx context.Context, dir *dirHandle, name, path string
 	if before.Type != TypeFile {
 		return 0, h.fail(r, fmt.Errorf("open %s: %w (now %s)", path, errNotRegular, before.Type))
 	}
-	return h.hashOpen(ctx, f, path, name, r, withSHA, before)
+	return h.hashOpen(ctx, f, path, name, r, withSHA, before, prev)
 }
 
-// hashOpen hashes the open regular file f, which fstat described as
-// before; see hashFile. name (its base name as the server sees it) says
-// whether it is a per-directory configuration for sniffing.
-func (h *hasher) hashOpen(ctx context.Context, f fileHandle, path, name string, r *Record, withSHA bool, before Record) (int64, error) {
+// hashOpen hashes the open regular file f, named name in its directory,
+// which fstat described as before; see hashFile.
+func (h *hasher) hashOpen(ctx context.Context, f fileHandle, path, name string, r *Record, withSHA bool, before Record, prev *Record) (int64, error) {
 	var total int64
+	r.Indicators = nil
 	for attempt := 0; ; attempt++ {
 		h.b3.Reset()
 		h.sha.Reset()
+		h.scan.begin(name)
 		h.sniff = sniffing{name: name, size: before.Size}
 		n, err := h.readAll(ctx, f, path, withSHA, attempt)
 		total += n
@@ -127,26 +135,38 @@ func (h *hasher) hashOpen(ctx context.Context, f fileHandle, path, name string, 
 			digests = h.sha.Sum(digests)
 			r.SHA256 = digests[32:64:64]
 		}
+		r.Indicators = h.scan.result(h.rest, prev, r.BLAKE3)
 		return total, nil
 	}
 }
 
+// readAll reads f to the end into the digests. The buffer fills up
+// before it is reused, so that a file that fits in it is still there
+// afterwards, in h.rest, for the indicator scan; a full buffer is handed
+// to the scan before it is reused.
 func (h *hasher) readAll(ctx context.Context, f fileHandle, path string, withSHA bool, attempt int) (int64, error) {
 	var n int64
+	off := 0
+	h.rest = nil
 	for {
 		if err := ctx.Err(); err != nil {
 			return n, err
 		}
-		k, err := f.read(h.buf)
+		k, err := f.read(h.buf[off:])
 		if n == 0 && k > 0 {
-			h.sniff.first(h.buf[:k])
+			h.sniff.first(h.buf[off : off+k])
 		}
 		if k > 0 {
-			h.b3.Write(h.buf[:k])
+			chunk := h.buf[off : off+k]
+			h.b3.Write(chunk)
 			if withSHA {
-				h.sha.Write(h.buf[:k])
+				h.sha.Write(chunk)
 			}
 			n += int64(k)
+			if off += k; off == len(h.buf) {
+				h.scan.feed(h.buf)
+				off = 0
+			}
 			if h.limiter != nil {
 				if err := h.limiter.WaitN(ctx, k); err != nil {
 					return n, err
@@ -160,6 +180,7 @@ func (h *hasher) readAll(ctx context.Context, f fileHandle, path string, withSHA
 			return n, err
 		}
 		if k == 0 {
+			h.rest = h.buf[:off]
 			return n, nil
 		}
 	}
@@ -167,7 +188,7 @@ func (h *hasher) readAll(ctx context.Context, f fileHandle, path string, withSHA
 
 // fail records err on r: no digest is better than a wrong one.
 func (h *hasher) fail(r *Record, err error) error {
-	r.BLAKE3, r.SHA256 = nil, nil
+	r.BLAKE3, r.SHA256, r.Indicators = nil, nil, nil
 	r.Sniffed, r.ContentFamily, r.RestrictsOnly = false, indicators.FamilyNone, false
 	r.Err = err.Error()
 	return err

@@ -82,11 +82,11 @@ func (h *hasher) hashLinkTarget(ctx context.Context, opt *Options, roots []strin
 		return 0, nil // replaced since lstat: not followed
 	}
 	var t Record
-	n, err := h.hashOpen(ctx, f, abs, filepath.Base(linkPath), &t, withSHA, before)
+	n, err := h.hashOpen(ctx, f, abs, filepath.Base(linkPath), &t, withSHA, before, prev)
 	if err != nil {
 		return n, h.fail(rec, fmt.Errorf("link target: %w", err))
 	}
-	rec.BLAKE3, rec.SHA256, rec.Unstable = t.BLAKE3, t.SHA256, t.Unstable
+	rec.BLAKE3, rec.SHA256, rec.Unstable, rec.Indicators = t.BLAKE3, t.SHA256, t.Unstable, t.Indicators
 	rec.Sniffed, rec.ContentFamily, rec.RestrictsOnly = t.Sniffed, t.ContentFamily, t.RestrictsOnly
 	rec.Linked = &LinkedFile{Size: t.Size, Mtime: t.Mtime, Ctime: t.Ctime, Inode: t.Inode, Dev: t.Dev}
 	return n, nil

@@ -61,6 +61,12 @@ type Record struct {
 	// Unstable is set when the file changed while it was hashed, twice.
 	Unstable bool
 
+	// Indicators are the web-shell indicators found in the content of a
+	// file read with [Options.Indicators] whose content was new; nil when
+	// it was not scanned (not a script, content unchanged, or no scan).
+	// Like Root, it is not part of the encoded record: it is a property
+	// of the content, judged when the content appears.
+	Indicators *indicators.Result
 	// Sniffed is set when the first bytes of the content were examined
 	// while it was hashed (in the same read): then ContentFamily is the
 	// script family they look like ([indicators.Sniff]; FamilyNone: not

@@ -9,7 +9,7 @@ import (
 // [Walk] (rel "" is the root itself). A regular file is hashed unless prev
 // (its previous record, may be nil) satisfies the incremental rule and
 // opt.Full is false. Only opt.Full, HashAllSHA256, ScriptExtensions,
-// Roots, Sysroot, OnError and Limiter are used.
+// OnError, Limiter, Indicators, Roots and Sysroot are used.
 //
 // An entry that cannot be stat'ed yields an error (wrapping
 // fs.ErrNotExist when it is gone); one that cannot be read yields a
@@ -42,7 +42,7 @@ func Stat(root, rel string, opt Options, prev *Record) (Record, error) {
 			break
 		}
 		h := newHasher(&opt)
-		_, err = h.hashFile(context.Background(), nil, path.Base(rel), p, &rec, withSHA)
+		_, err = h.hashFile(context.Background(), nil, path.Base(rel), p, &rec, withSHA, prev)
 		h.release()
 	}
 	if err != nil && opt.OnError != nil {

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"webfim/indicators"
 )
 
 // Options configure [Walk] and [Stat].
@@ -60,6 +62,12 @@ type Options struct {
 	Limiter interface {
 		WaitN(ctx context.Context, n int) error
 	}
+	// Indicators, if set, scans the regular files that are read, as they
+	// are hashed, for web-shell indicators: those with a script
+	// extension ([indicators.FamilyOf]), when their content is new (no
+	// previous record of the path, or another digest). The result is
+	// Record.Indicators.
+	Indicators *indicators.Engine
 }
 
 // Progress counts what a walk has produced so far.
@@ -372,7 +380,7 @@ func (w *walker) complete(h *hasher, it *item) {
 			reuse(rec, prev, sha)
 			return
 		}
-		it.read, it.err = h.hashFile(w.ctx, it.dir, it.name, fullPath(rec.Root, rec.Path), rec, sha)
+		it.read, it.err = h.hashFile(w.ctx, it.dir, it.name, fullPath(rec.Root, rec.Path), rec, sha, prev)
 		it.hashed = true
 	}
 }
@@ -396,7 +404,11 @@ func (w *walker) openAndHash(h *hasher, it *item, p string) bool {
 		return false
 	}
 	copyMeta(&it.rec, &before)
-	it.read, it.err = h.hashOpen(w.ctx, f, p, it.name, &it.rec, w.scripts.needSHA(it.name), before)
+	var prev *Record
+	if it.hasPrev {
+		prev = &it.prev
+	}
+	it.read, it.err = h.hashOpen(w.ctx, f, p, it.name, &it.rec, w.scripts.needSHA(it.name), before, prev)
 	it.hashed = true
 	return true
 }

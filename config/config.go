@@ -33,6 +33,9 @@ type Config struct {
 	Configs []string `yaml:"configs"`
 	// Watch tunes the watch daemon.
 	Watch WatchSettings `yaml:"watch"`
+	// Attribution configures process attribution (Linux): who wrote a
+	// file, and servers spawning shells (rule webfim-022).
+	Attribution AttributionSettings `yaml:"attribution"`
 	// Outputs are where alerts go; default: stdout.
 	Outputs []output.Config `yaml:"outputs"`
 	// Outbox bounds the durable queue of undelivered alerts.
@@ -43,9 +46,14 @@ type Config struct {
 	// RequireSigned makes diff and watch refuse a baseline that is not
 	// signed by a trusted key.
 	RequireSigned bool `yaml:"require_signed"`
+	// Indicators are the web-shell content indicators run on new and
+	// changed files.
+	Indicators IndicatorSettings `yaml:"indicators"`
 
 	// File is the path the config was loaded from; empty for [Default].
 	File string `yaml:"-"`
+	// tree is the parsed file, to place errors found later ([Config.ErrorAt]).
+	tree *yaml.Node
 }
 
 // WatchSettings are the timings of the watch daemon.
@@ -87,9 +95,11 @@ func Default() *Config {
 			ReminderInterval:   24 * time.Hour,
 			RescanRateLimit:    50 << 20,
 		},
+		Attribution: defaultAttribution(),
 		Outputs:     []output.Config{{Type: output.TypeStdout}},
 		Outbox:      OutboxSettings{MaxEntries: 100000},
 		TrustedKeys: []string{},
+		Indicators:  defaultIndicators(),
 	}
 }
 
@@ -151,6 +161,7 @@ func Parse(name string, data []byte) (c *Config, err error) {
 	if err := c.validate(); err != nil {
 		return nil, placeError(name, root, err)
 	}
+	c.tree = root
 	return c, nil
 }
 
@@ -175,6 +186,9 @@ func (c *Config) validate() error {
 		if d.d < 0 {
 			return fieldErrorf("watch."+d.key, "negative duration %q", d.d)
 		}
+	}
+	if err := c.Attribution.validate(); err != nil {
+		return err
 	}
 	if len(c.Outputs) == 0 {
 		return fieldErrorf("outputs", "no output: give at least one (type: stdout)")
@@ -202,7 +216,7 @@ func (c *Config) validate() error {
 	if c.RequireSigned && len(c.TrustedKeys) == 0 {
 		return fieldErrorf("require_signed", "no trusted_keys to check signatures with")
 	}
-	return nil
+	return c.Indicators.validate()
 }
 
 // Marshal returns the effective configuration as YAML, with secrets

@@ -19,7 +19,7 @@ func TestLoadErrors(t *testing.T) {
 	tests := []struct {
 		name, yml, want string
 	}{
-		{"unknown top-level key", "roots: []\nrootz: []\n", "webfim.yml:2: rootz: unknown key (known keys: allowed_writers, configs, deploy_windows,"},
+		{"unknown top-level key", "roots: []\nrootz: []\n", "webfim.yml:2: rootz: unknown key (known keys: allowed_writers, attribution, configs, deploy_windows,"},
 		{"unknown nested key", "roots:\n  - path: /srv/www\n    exlude: [a]\n", "webfim.yml:3: roots[0].exlude: unknown key"},
 		{"wrong type list", "ignore: cache\n", `webfim.yml:1: ignore: want a list, got "cache"`},
 		{"wrong type mapping", "watch: 5\n", `webfim.yml:1: watch: want a mapping, got "5"`},
@@ -39,6 +39,17 @@ func TestLoadErrors(t *testing.T) {
 		{"bad extension", "script_extensions: [php, 'a/b']\n", `webfim.yml:1: script_extensions[1]: bad extension "a/b"`},
 		{"relative config", "configs: [etc/apache2/apache2.conf]\n", "webfim.yml:1: configs[0]: config path"},
 		{"empty writer", "allowed_writers: ['']\n", "allowed_writers[0]: empty process name"},
+		{"bad writer glob", "allowed_writers: [rsync, 'php-fpm[']\n", `webfim.yml:1: allowed_writers[1]: bad glob "php-fpm["`},
+		{"trust as a string", "trust_unknown_writers: maybe\n", `webfim.yml:1: trust_unknown_writers: want true or false, got "maybe"`},
+		{"unknown source", "attribution:\n  process_sources: [ebpf, audit]\n", `webfim.yml:2: attribution.process_sources[1]: unknown process source "audit" (want ebpf, connector or poll)`},
+		{"source twice", "attribution:\n  process_sources:\n    - ebpf\n    - ebpf\n", `webfim.yml:4: attribution.process_sources[1]: "ebpf" is listed twice`},
+		{"no source", "attribution:\n  process_sources: []\n", "webfim.yml:2: attribution.process_sources: no exec source"},
+		{"relative btf", "attribution:\n  kernel_btf: vmlinux\n", `webfim.yml:2: attribution.kernel_btf: BTF file "vmlinux" is not absolute`},
+		{"depth zero", "attribution:\n  lineage:\n    max_depth: 0\n", "webfim.yml:3: attribution.lineage.max_depth: want 1 to 16 generations, got 0"},
+		{"allow everything", "attribution:\n  lineage:\n    allow:\n      - reason: all of it\n", "webfim.yml:4: attribution.lineage.allow[0]: no server, parent, executable or command_line: it would allow everything"},
+		{"allow bad regexp", "attribution:\n  lineage:\n    allow:\n      - server: php-fpm*\n        command_line: '^convert ('\n", "webfim.yml:5: attribution.lineage.allow[0].command_line: bad regular expression"},
+		{"allow bad glob", "attribution:\n  lineage:\n    allow:\n      - {executable: convert}\n      - {server: 'apache[2'}\n", `webfim.yml:5: attribution.lineage.allow[1].server: bad glob "apache[2"`},
+		{"allow unknown key", "attribution:\n  lineage:\n    allow:\n      - exe: convert\n", "webfim.yml:4: attribution.lineage.allow[0].exe: unknown key (known keys: command_line, executable, parent, reason, server)"},
 		{"output without type", "outputs:\n  - path: /x\n", "webfim.yml:2: outputs[0].type: missing"},
 		{"unknown output", "outputs:\n  - type: kafka\n", `webfim.yml:2: outputs[0].type: unknown output type "kafka"`},
 		{"field of other output", "outputs:\n  - type: syslog\n    path: /x\n", "webfim.yml:3: outputs[0].path: not a setting of a syslog output"},
@@ -57,6 +68,16 @@ func TestLoadErrors(t *testing.T) {
 		{"duplicate map key", "rules:\n  webfim-001: {}\n  webfim-001: {}\n", "webfim.yml:3: rules.webfim-001: duplicate key (first at line 2)"},
 		{"two documents", "ignore: []\n---\nignore: []\n", "more than one YAML document"},
 		{"not a mapping", "- a\n- b\n", "webfim.yml:1: want a mapping, got a list"},
+		{"unknown indicator key", "indicators:\n  threshold: {low: 1}\n", "webfim.yml:2: indicators.threshold: unknown key (known keys: enabled, max_bytes, tail_bytes, thresholds, weights, yara)"},
+		{"unknown indicator", "indicators:\n  weights:\n    php.exec: 0\n    php.nope: 5\n", `webfim.yml:4: indicators.weights.php.nope: unknown indicator "php.nope"`},
+		{"indicator weight range", "indicators:\n  weights:\n    any.long-line: -3\n", "webfim.yml:3: indicators.weights.any.long-line: weight -3 out of range"},
+		{"indicator weight type", "indicators:\n  weights: {php.exec: lots}\n", `webfim.yml:2: indicators.weights.php.exec: want an integer, got "lots"`},
+		{"thresholds order", "indicators:\n  thresholds:\n    medium: 80\n    high: 70\n", "webfim.yml:2: indicators.thresholds: must be positive and low <= medium <= high"},
+		{"max_bytes range", "indicators:\n  enabled: true\n  max_bytes: 100\n", "webfim.yml:3: indicators.max_bytes: 100 out of range"},
+		{"tail_bytes range", "indicators:\n  tail_bytes: -5\n", "webfim.yml:2: indicators.tail_bytes: -5 out of range"},
+		{"yara relative", "indicators:\n  yara:\n    rules: [/etc/a.yar, rules/b.yar]\n", `webfim.yml:3: indicators.yara.rules[1]: rule file "rules/b.yar" is not an absolute path`},
+		{"yara timeout", "indicators:\n  yara:\n    timeout: soon\n", `webfim.yml:3: indicators.yara.timeout: want a duration`},
+		{"yara unknown key", "indicators:\n  yara:\n    rule: [/a.yar]\n", "webfim.yml:3: indicators.yara.rule: unknown key (known keys: rules, timeout, weight)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -175,6 +196,18 @@ deploy_windows:
     end: 2026-12-01T21:00:00Z
 watch:
   rescan_rate_limit: 10MB
+allowed_writers: [rsync, /opt/deploy/bin/*]
+trust_unknown_writers: false
+attribution:
+  process_sources: [connector, poll]
+  lineage:
+    max_depth: 3
+    builtin_allow: false
+    allow:
+      - server: php-fpm*
+        executable: sh
+        command_line: '^sh -c convert [a-z0-9/._-]+ [a-z0-9/._-]+$'
+        reason: thumbnails
 outputs:
   - type: file
     path: /x.ndjson
@@ -196,6 +229,43 @@ outputs:
 	}
 }
 
+// The indicators section: defaults filled in and shown, overrides kept,
+// the engine built from it, or none when disabled; ErrorAt places a
+// problem found later at its key.
+func TestIndicatorSettings(t *testing.T) {
+	c := mustParse(t, "indicators:\n  weights: {php.exec: 0}\n  tail_bytes: -1\n  yara:\n    rules: [/etc/webfim/x.yar]\n")
+	want := defaultIndicators()
+	want.Weights = map[string]int{"php.exec": 0}
+	want.TailBytes = -1
+	want.YARA.Rules = []string{"/etc/webfim/x.yar"}
+	if diff := cmp.Diff(want, c.Indicators); diff != "" {
+		t.Errorf("indicators (-want +got):\n%s", diff)
+	}
+	e, err := c.Indicators.Engine()
+	if err != nil || e == nil || e.Weight("php.exec") != 0 || e.Weight("php.request-exec") != 85 {
+		t.Fatalf("engine %v, %v: want php.exec off and the rest at the defaults", e, err)
+	}
+	out, err := c.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"indicators:", "enabled: true", "thresholds:", "medium: 40", "tail_bytes: -1", "timeout: 1m0s", "rules: [/etc/webfim/x.yar]"} {
+		if !strings.Contains(string(out), s) {
+			t.Errorf("effective config lacks %q:\n%s", s, out)
+		}
+	}
+	if err := c.ErrorAt("indicators.yara.rules[0]", errors.New("x.yar:3: syntax error")); err.Error() != "webfim.yml:5: indicators.yara.rules[0]: x.yar:3: syntax error" || !errors.Is(err, ErrInvalid) {
+		t.Errorf("ErrorAt: %v", err)
+	}
+	off := mustParse(t, "indicators: {enabled: false}\n")
+	if e, err := off.Indicators.Engine(); e != nil || err != nil {
+		t.Errorf("disabled indicators: engine %v, %v", e, err)
+	}
+	if e, err := Default().Indicators.Engine(); e == nil || err != nil {
+		t.Errorf("default indicators: engine %v, %v", e, err)
+	}
+}
+
 func TestExampleConfigLoads(t *testing.T) {
 	p, err := Load(filepath.Join("..", "webfim.example.yml"))
 	if err != nil {
@@ -208,7 +278,8 @@ func TestExampleConfigLoads(t *testing.T) {
 
 func FuzzParse(f *testing.F) {
 	for _, s := range []string{"", "roots:\n  - path: /srv\n", "deploy_windows:\n  - {name: a, start: '22:00', end: '02:00', timezone: Europe/Berlin}\n",
-		"outputs:\n  - type: file\n    path: /x\n", "a: &x [*x]\n", "rules: {webfim-001: {enabled: false}}"} {
+		"outputs:\n  - type: file\n    path: /x\n", "a: &x [*x]\n", "rules: {webfim-001: {enabled: false}}",
+		"indicators:\n  weights: {php.exec: 0, php.nope: 1}\n", "indicators:\n  yara: {rules: [a.yar], timeout: 1s}\n  thresholds: {high: 5}\n"} {
 		f.Add([]byte(s))
 	}
 	if ex, err := os.ReadFile(filepath.Join("..", "webfim.example.yml")); err == nil {

@@ -256,29 +256,27 @@ func find(root *yaml.Node, match func(n *yaml.Node, isKey bool) bool) found {
 
 // locate finds the node of a key path such as "roots[0].path", for the
 // line number of an error: the key itself when present, else the closest
-// enclosing node.
+// enclosing node. A key that holds dots ("indicators.weights.php.exec")
+// is matched too.
 func locate(n *yaml.Node, key string) *yaml.Node {
 	cur := n
 	parts := strings.Split(key, ".")
-	for pi, part := range parts {
-		name, idx, _ := strings.Cut(part, "[")
+	for pi := 0; pi < len(parts); pi++ {
+		name, idx, _ := strings.Cut(parts[pi], "[")
 		if name != "" {
 			if cur.Kind != yaml.MappingNode {
 				return cur
 			}
-			found := false
-			for i := 0; i+1 < len(cur.Content); i += 2 {
-				if cur.Content[i].Value == name {
-					if idx == "" && pi == len(parts)-1 {
-						return cur.Content[i] // the key itself
-					}
-					cur, found = cur.Content[i+1], true
-					break
-				}
-			}
-			if !found {
+			k, v, used := mappingKey(cur, parts[pi:])
+			if k == nil {
 				return cur
 			}
+			pi += used - 1
+			_, idx, _ = strings.Cut(parts[pi], "[")
+			if idx == "" && pi == len(parts)-1 {
+				return k // the key itself
+			}
+			cur = v
 		}
 		for idx != "" {
 			var s string
@@ -292,6 +290,25 @@ func locate(n *yaml.Node, key string) *yaml.Node {
 		}
 	}
 	return cur
+}
+
+// mappingKey finds in the mapping m the key that is the first of parts,
+// or the first ones joined by dots (the longest that exists), ignoring a
+// trailing "[index]"; it returns the key and value nodes and how many
+// parts the key took.
+func mappingKey(m *yaml.Node, parts []string) (k, v *yaml.Node, used int) {
+	for n := len(parts); n >= 1; n-- {
+		name, _, _ := strings.Cut(strings.Join(parts[:n], "."), "[")
+		if n > 1 && strings.Contains(strings.Join(parts[:n-1], "."), "[") {
+			continue // an index ends a key
+		}
+		for i := 0; i+1 < len(m.Content); i += 2 {
+			if m.Content[i].Value == name {
+				return m.Content[i], m.Content[i+1], n
+			}
+		}
+	}
+	return nil, nil, 0
 }
 
 // describe says what a node holds, for "want ..., got ..." messages.

@@ -155,8 +155,13 @@ func (a *analysis) matches() []Match {
 // excerptMax bounds the bytes an excerpt shows (before escaping).
 const excerptMax = 80
 
-// excerpt returns the escaped text of b around b[pos:end], within its line.
+// excerpt returns the escaped text of b around b[pos:end], within its
+// line: the whole line when it is short enough, else a window from a few
+// bytes before pos.
 func excerpt(b []byte, pos, end int) string {
+	if line, ok := shortLine(b, pos); ok {
+		return escape(bytes.TrimSpace(line))
+	}
 	ls := bytes.LastIndexByte(b[max(0, pos-excerptMax):pos], '\n')
 	if ls < 0 {
 		ls = max(0, pos-excerptMax)
@@ -169,6 +174,27 @@ func excerpt(b []byte, pos, end int) string {
 		stop = pos + i
 	}
 	return escape(bytes.TrimSpace(b[start:stop]))
+}
+
+// shortLine returns the line of b holding pos if it is at most
+// excerptMax bytes long.
+func shortLine(b []byte, pos int) ([]byte, bool) {
+	lo := max(0, pos-excerptMax)
+	ls := lo
+	if i := bytes.LastIndexByte(b[lo:pos], '\n'); i >= 0 {
+		ls = lo + i + 1
+	} else if lo > 0 {
+		return nil, false // the line starts further back
+	}
+	hi := min(len(b), ls+excerptMax)
+	le := bytes.IndexByte(b[ls:hi], '\n')
+	switch {
+	case le >= 0:
+		return b[ls : ls+le], true
+	case hi == len(b):
+		return b[ls:hi], true
+	}
+	return nil, false
 }
 
 // escape keeps printable ASCII and writes anything else (and the

@@ -36,6 +36,10 @@ func New(s Settings) (*Engine, error) {
 	return e, nil
 }
 
+// MaxBytes returns the head of a file that is scanned in full (see
+// [Settings]).
+func (e *Engine) MaxBytes() int64 { return int64(e.maxBytes) }
+
 // Thresholds returns the thresholds in force.
 func (e *Engine) Thresholds() Thresholds { return e.thresholds }
 
@@ -81,6 +85,9 @@ type Result struct {
 	Truncated bool `json:"truncated,omitempty"`
 	// Sniffed says that the family was decided by content, not by name.
 	Sniffed bool `json:"sniffed,omitempty"`
+	// Errors say what could not be looked at, such as a YARA scan that
+	// failed or timed out: the result may miss indicators.
+	Errors []string `json:"errors,omitempty"`
 }
 
 // Has reports whether the indicator id was found.

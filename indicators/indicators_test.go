@@ -161,6 +161,23 @@ func TestLineAndExcerpt(t *testing.T) {
 	}
 }
 
+// A short line is shown whole, from its start; a long one around the hit.
+func TestExcerptWindow(t *testing.T) {
+	e := newEngine(t)
+	r := e.Scan("a.php", []byte("<?php\nif (isset($_POST['x'])) { @eval($_POST['x']); }\n"))
+	if len(r.Matches) == 0 || r.Matches[0].Excerpt != "if (isset($_POST['x'])) { @eval($_POST['x']); }" {
+		t.Errorf("short line: %+v", r.Matches)
+	}
+	long := "<?php\n$a = '" + strings.Repeat("x", 200) + "'; eval($_POST['x']); $b = '" + strings.Repeat("y", 200) + "';\n"
+	r = e.Scan("a.php", []byte(long))
+	if len(r.Matches) == 0 {
+		t.Fatal("no match")
+	}
+	if ex := r.Matches[0].Excerpt; !strings.Contains(ex, "eval($_POST['x'])") || len(ex) > excerptMax || strings.HasPrefix(ex, "$a") {
+		t.Errorf("long line: excerpt %q", ex)
+	}
+}
+
 // A file larger than MaxBytes is scanned on its head and tail; code
 // appended at the end is found with its true line number.
 func TestTruncatedTail(t *testing.T) {

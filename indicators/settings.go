@@ -98,7 +98,7 @@ type Settings struct {
 	// TailBytes of their end, and the result says so.
 	MaxBytes int64 `yaml:"max_bytes" json:"max_bytes"`
 	// TailBytes is how much of the end of a larger file is scanned (0:
-	// the default, 64 KiB; -1: none).
+	// the default, 64 KiB or MaxBytes if less; -1: none).
 	TailBytes int64 `yaml:"tail_bytes" json:"tail_bytes"`
 	// YARA names rule files run on the same files (see package yara).
 	YARA yara.Settings `yaml:"yara" json:"yara"`
@@ -107,8 +107,26 @@ type Settings struct {
 // ErrSettings is wrapped by every error about invalid settings.
 var ErrSettings = errors.New("invalid indicator settings")
 
-// withDefaults returns s with its zero fields set to the defaults, or an
-// error naming the offending key.
+// SettingsError is an invalid setting. Key names it as in webfim.yml's
+// indicators section: "thresholds", "max_bytes", "tail_bytes",
+// "weights.ID".
+type SettingsError struct {
+	Key string
+	Err error
+}
+
+func (e *SettingsError) Error() string {
+	return ErrSettings.Error() + ": " + e.Key + ": " + e.Err.Error()
+}
+
+func (e *SettingsError) Unwrap() []error { return []error{ErrSettings, e.Err} }
+
+func settingsErrorf(key, format string, args ...any) error {
+	return &SettingsError{Key: key, Err: fmt.Errorf(format, args...)}
+}
+
+// withDefaults returns s with its zero fields set to the defaults, or a
+// *[SettingsError] naming the offending key.
 func (s Settings) withDefaults() (Settings, error) {
 	t := &s.Thresholds
 	if t.Low == 0 {
@@ -121,30 +139,43 @@ func (s Settings) withDefaults() (Settings, error) {
 		t.High = DefaultThresholds.High
 	}
 	if t.Low < 1 || t.Medium < t.Low || t.High < t.Medium {
-		return s, fmt.Errorf("%w: thresholds must be positive and low <= medium <= high (got low %d, medium %d, high %d)", ErrSettings, t.Low, t.Medium, t.High)
+		return s, settingsErrorf("thresholds", "must be positive and low <= medium <= high (got low %d, medium %d, high %d)", t.Low, t.Medium, t.High)
 	}
 	switch {
 	case s.MaxBytes == 0:
 		s.MaxBytes = DefaultMaxBytes
 	case s.MaxBytes < SniffLen || s.MaxBytes > maxScanBytes:
-		return s, fmt.Errorf("%w: max_bytes %d out of range (%d to %d)", ErrSettings, s.MaxBytes, SniffLen, maxScanBytes)
+		return s, settingsErrorf("max_bytes", "%d out of range (%d to %d)", s.MaxBytes, SniffLen, maxScanBytes)
 	}
 	switch {
 	case s.TailBytes == 0:
-		s.TailBytes = DefaultTailBytes
+		s.TailBytes = min(DefaultTailBytes, s.MaxBytes)
 	case s.TailBytes == -1:
 		s.TailBytes = 0
 	case s.TailBytes < 0 || s.TailBytes > s.MaxBytes:
-		return s, fmt.Errorf("%w: tail_bytes %d out of range (-1 for none, up to max_bytes %d)", ErrSettings, s.TailBytes, s.MaxBytes)
+		return s, settingsErrorf("tail_bytes", "%d out of range (-1 for none, up to max_bytes %d)", s.TailBytes, s.MaxBytes)
 	}
 	for _, id := range slices.Sorted(maps.Keys(s.Weights)) {
 		w := s.Weights[id]
 		if _, ok := indexByID[id]; !ok {
-			return s, fmt.Errorf("%w: weights: unknown indicator %q (see 'webfim scan --list')", ErrSettings, id)
+			return s, settingsErrorf("weights."+id, "unknown indicator %q (see 'webfim scan --list')", id)
 		}
 		if w < 0 || w > 1000 {
-			return s, fmt.Errorf("%w: weights: %s: weight %d out of range (0 to 1000)", ErrSettings, id, w)
+			return s, settingsErrorf("weights."+id, "weight %d out of range (0 to 1000)", w)
 		}
 	}
+	if s.YARA.Timeout < 0 {
+		return s, settingsErrorf("yara.timeout", "negative duration %s", s.YARA.Timeout)
+	}
+	if s.YARA.Weight < 0 || s.YARA.Weight > 1000 {
+		return s, settingsErrorf("yara.weight", "weight %d out of range (0 to 1000)", s.YARA.Weight)
+	}
 	return s, nil
+}
+
+// Validate checks s as [New] would, without building an engine. Errors
+// are *[SettingsError] values.
+func (s Settings) Validate() error {
+	_, err := s.withDefaults()
+	return err
 }

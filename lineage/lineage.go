@@ -88,9 +88,17 @@ func IsServer(p *proc.Process) bool {
 	return ok
 }
 
-// names are the names a process goes by: executable base name, comm,
+// Names are the names a process goes by: executable base name, comm,
 // argv[0]'s base name up to a ':' (retitled workers), and for interpreters
-// the script's base name.
+// the script's base name. Allowlist globs match them, and so do the
+// policy's allowed_writers.
+func Names(p *proc.Process) []string {
+	if p == nil {
+		return nil
+	}
+	return names(p)
+}
+
 func names(p *proc.Process) []string {
 	var out []string
 	add := func(n string) {
@@ -234,18 +242,18 @@ func hasArg(p *proc.Process, a string) bool {
 type Allow struct {
 	// Server matches the server ancestor's names (executable base name,
 	// comm, argv[0]), e.g. "apache2" or "php-fpm*".
-	Server string `yaml:"server"`
+	Server string `yaml:"server,omitempty"`
 	// Parent matches the direct parent's names or executable path.
-	Parent string `yaml:"parent"`
+	Parent string `yaml:"parent,omitempty"`
 	// Executable matches the spawned program's names or executable path,
 	// e.g. "convert" or "/usr/bin/convert".
-	Executable string `yaml:"executable"`
+	Executable string `yaml:"executable,omitempty"`
 	// CommandLine is a regular expression (RE2) on the spawned program's
 	// command line (arguments joined by spaces); anchor it (^...$) to
 	// stop an attacker appending "; id".
-	CommandLine string `yaml:"command_line"`
+	CommandLine string `yaml:"command_line,omitempty"`
 	// Reason says why it is allowed (documentation only).
-	Reason string `yaml:"reason"`
+	Reason string `yaml:"reason,omitempty"`
 
 	cmdline *regexp.Regexp
 }
@@ -259,8 +267,53 @@ var DefaultAllow = []Allow{
 	{Executable: "sh", CommandLine: `^(/bin/|/usr/bin/)?sh -c /usr/sbin/sendmail -t -i *$`, Reason: "PHP mail()"},
 }
 
-// ErrInvalidAllow is wrapped by [NewRules] for an unusable entry.
+// ErrInvalidAllow is wrapped by [NewRules] and [Allow.Validate] for an
+// unusable entry.
 var ErrInvalidAllow = errors.New("invalid lineage allowlist entry")
+
+// AllowError is an unusable allowlist entry: Field is its bad key
+// ("server", "parent", "executable", "command_line"), or "" when the
+// entry as a whole is wrong.
+type AllowError struct {
+	Field string
+	Err   error
+}
+
+func (e *AllowError) Error() string {
+	if e.Field == "" {
+		return e.Err.Error()
+	}
+	return e.Field + ": " + e.Err.Error()
+}
+
+func (e *AllowError) Unwrap() []error { return []error{ErrInvalidAllow, e.Err} }
+
+// Validate checks an entry: at least one field set, valid globs, a valid
+// regular expression. Errors are *[AllowError] values.
+func (a Allow) Validate() error {
+	_, err := a.compile()
+	return err
+}
+
+// compile validates the entry and compiles its regular expression.
+func (a Allow) compile() (Allow, error) {
+	if a.Server == "" && a.Parent == "" && a.Executable == "" && a.CommandLine == "" {
+		return a, &AllowError{Err: errors.New("no server, parent, executable or command_line: it would allow everything")}
+	}
+	for _, g := range []struct{ name, v string }{{"server", a.Server}, {"parent", a.Parent}, {"executable", a.Executable}} {
+		if _, err := path.Match(g.v, ""); err != nil {
+			return a, &AllowError{Field: g.name, Err: fmt.Errorf("bad glob %q: %v", g.v, err)}
+		}
+	}
+	if a.CommandLine != "" {
+		re, err := regexp.Compile(a.CommandLine)
+		if err != nil {
+			return a, &AllowError{Field: "command_line", Err: fmt.Errorf("bad regular expression: %v", err)}
+		}
+		a.cmdline = re
+	}
+	return a, nil
+}
 
 // Rules are a compiled detection configuration.
 type Rules struct {
@@ -278,22 +331,11 @@ func NewRules(maxDepth int, allow []Allow) (*Rules, error) {
 	}
 	r := &Rules{MaxDepth: maxDepth}
 	for i, a := range allow {
-		if a.Server == "" && a.Parent == "" && a.Executable == "" && a.CommandLine == "" {
-			return nil, fmt.Errorf("entry %d: %w: no field set (it would allow everything)", i+1, ErrInvalidAllow)
+		c, err := a.compile()
+		if err != nil {
+			return nil, fmt.Errorf("entry %d: %w", i+1, err)
 		}
-		for _, g := range []struct{ name, v string }{{"server", a.Server}, {"parent", a.Parent}, {"executable", a.Executable}} {
-			if _, err := path.Match(g.v, ""); err != nil {
-				return nil, fmt.Errorf("entry %d: %w: %s %q: %v", i+1, ErrInvalidAllow, g.name, g.v, err)
-			}
-		}
-		if a.CommandLine != "" {
-			re, err := regexp.Compile(a.CommandLine)
-			if err != nil {
-				return nil, fmt.Errorf("entry %d: %w: command_line: %v", i+1, ErrInvalidAllow, err)
-			}
-			a.cmdline = re
-		}
-		r.allow = append(r.allow, a)
+		r.allow = append(r.allow, c)
 	}
 	return r, nil
 }

@@ -19,6 +19,6 @@ func BenchmarkEvaluateFile(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		c := changes[i%len(changes)]
-		p.EvaluateFile(c, p.ContextAt(now, nil, ""))
+		p.EvaluateFile(c, p.ContextAt(now, nil, nil))
 	}
 }

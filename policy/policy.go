@@ -31,9 +31,15 @@ type Policy struct {
 	// DeployWindows are the recurring and one-off windows in which changes
 	// are expected.
 	DeployWindows []DeployWindow `yaml:"deploy_windows"`
-	// AllowedWriters are process names whose changes are expected, when
-	// the writer of a change is known.
+	// AllowedWriters are the processes (names, or globs: on the names, or
+	// on the executable path when they hold a '/') whose changes are
+	// expected, when the writer of a change is known. Once it is set, a
+	// deploy window covers only their changes (see docs/policy.md).
 	AllowedWriters []string `yaml:"allowed_writers"`
+	// TrustUnknownWriters says whether a deploy window covers a change
+	// whose writer is unknown (attribution unavailable, or the process
+	// could not be learned) when AllowedWriters is set. Default true.
+	TrustUnknownWriters bool `yaml:"trust_unknown_writers"`
 	// Ignore are globs of paths whose changes are never reported.
 	Ignore []string `yaml:"ignore"`
 	// Rules override the enablement and severity of rules by id.
@@ -131,13 +137,14 @@ var DefaultNoScriptZones = []string{
 // Default returns the built-in policy.
 func Default() *Policy {
 	p := &Policy{
-		Roots:            []Root{},
-		ScriptExtensions: slices.Clone(baseline.DefaultScriptExtensions),
-		NoScriptZones:    slices.Clone(DefaultNoScriptZones),
-		DeployWindows:    []DeployWindow{},
-		AllowedWriters:   []string{},
-		Ignore:           []string{},
-		Rules:            RuleSettings{},
+		Roots:               []Root{},
+		ScriptExtensions:    slices.Clone(baseline.DefaultScriptExtensions),
+		NoScriptZones:       slices.Clone(DefaultNoScriptZones),
+		DeployWindows:       []DeployWindow{},
+		AllowedWriters:      []string{},
+		TrustUnknownWriters: true,
+		Ignore:              []string{},
+		Rules:               RuleSettings{},
 	}
 	for _, r := range catalog {
 		p.Rules[r.ID] = RuleSetting{Enabled: true, Severity: r.Severity}
@@ -205,10 +212,8 @@ func (p *Policy) Validate() error {
 			return within(fmt.Sprintf("deploy_windows[%d]", i), err)
 		}
 	}
-	for i, w := range p.AllowedWriters {
-		if strings.TrimSpace(w) == "" {
-			return fieldErrorf(fmt.Sprintf("allowed_writers[%d]", i), "empty process name")
-		}
+	if err := checkWriters(p.AllowedWriters); err != nil {
+		return err
 	}
 	if err := checkGlobs("ignore", p.Ignore); err != nil {
 		return err

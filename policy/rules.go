@@ -80,6 +80,8 @@ const (
 	RuleTerminalServicesDLL  = "webfim-016"
 	RuleRegistryTransport    = "webfim-017"
 	RuleIISComponent         = "webfim-018"
+	RuleServerSpawn          = "webfim-022"
+	RuleWebShellIndicators   = "webfim-025"
 	RuleScriptContent        = "webfim-028"
 	RuleRestrictOnlyConfig   = "webfim-029"
 )
@@ -247,7 +249,24 @@ var catalog = []Rule{
 		Tuning:     "Install IIS features inside a deploy window (the alert stays, at medium) and take a new baseline.",
 		Version:    1,
 	},
-
+	{
+		ID: RuleServerSpawn, Name: "Server process spawned a shell or reconnaissance tool",
+		Description: "A web, application or database server (apache2, nginx, php-fpm, Tomcat, node, gunicorn, postgres, mysqld, ...) started a shell, a reconnaissance tool (whoami, id, uname, ...), a network tool, an encoder, a scheduler or inline interpreter code, directly or a few generations down: how a web shell runs its commands, and how SQL injection into COPY ... TO PROGRAM or xp_cmdshell does. The first and strongest sign of a web shell in use, which no file change shows.",
+		Triggers:    "On Linux with process attribution: the exec of a shell (sh, bash, dash, ...), reconnaissance tool (whoami, id, uname, hostname, ip, netstat, ps, cat of /etc/passwd, ...), network tool (curl, wget, nc, socat, ...), interpreter running inline code (python, perl, php -r, ...), encoder (base64, xxd) or scheduler (crontab, at) whose ancestor within `attribution.lineage.max_depth` generations (default 4) is a server process, unless the spawn matches `attribution.lineage.allow` (Apache's piped logs and PHP's mail() are allowed by default).",
+		Severity:    High, Window: Unaffected, Technique: ServerSoftwareComponent, Subtechnique: &WebShell,
+		References: []string{WebShell.Reference, "https://github.com/redcanaryco/atomic-red-team/blob/master/atomics/T1505.003/T1505.003.md"},
+		Tuning:     "Allowlist the spawns an application makes by design (a PHP application calling convert through a shell, a CGI wrapper) in `attribution.lineage.allow`, with an anchored `command_line` so that an appended `; id` still alerts. Deploy windows do not apply.",
+		Version:    1,
+	},
+	{
+		ID: RuleWebShellIndicators, Name: "Web-shell indicators in a new or changed file",
+		Description: "The content of a file that was added, moved or changed shows web-shell indicators (request input reaching an execution sink, decoded data evaluated, the markers of a known shell, a matching YARA rule): a web shell dropped or injected, inside a deploy window or not. The finding carries the indicators found, with their lines and excerpts.",
+		Triggers:    "An added, moved or content-changed file whose new content was scanned for web-shell indicators (script-type files) and whose score reaches the medium threshold (docs/indicators.md), when the rule of its path and window says less: an expected event inside a deploy window, or a lower severity. A score at the high threshold is this rule's severity (high); at medium, medium at most. A rule of the path that says as much or more (webfim-001 in a no-script zone, critical) keeps the finding, its reason naming the indicators.",
+		Severity:    High, Window: Unaffected, Technique: ServerSoftwareComponent, Subtechnique: &WebShell,
+		References: []string{WebShell.Reference, "https://www.cisa.gov/sites/default/files/publications/web-shell-detection-and-mitigation.pdf"},
+		Tuning:     "Tune the indicators, not the rule: lower the weight of an indicator that a legitimate application trips (`indicators.weights`), or raise `indicators.thresholds`; `webfim scan --all --format json DIR` scores a tree before and after. `ignore` globs still drop a path. Disabling this rule leaves findings at the severity of their path's rule.",
+		Version:    1,
+	},
 	{
 		ID: RuleScriptContent, Name: "Script code in a file that is not script-type",
 		Description: "A file whose name does not make it a script (an image, a text file, a file without extension) starts with script code: the payload half of a chain that a handler mapping (.htaccess AddType/SetHandler, a web.config handler) or an include turns into a web shell, as with PHP saved as pic.png.",
@@ -302,7 +321,7 @@ func CatalogMarkdown() string {
 	fmt.Fprintf(&b, "[%s %s](%s). ", Persistence.ID, Persistence.Name, Persistence.Reference)
 	b.WriteString("Severity and enablement can be overridden per rule in `webfim.yml` (`rules:`, see [policy.md](policy.md)). ")
 	b.WriteString("The risk score (ECS `event.risk_score`) follows the severity: low 21, medium 47, high 73, critical 99. ")
-	b.WriteString("\"In a deploy window\" also applies to changes made by a process listed in `allowed_writers`, when the writer is known.\n\n")
+	b.WriteString("\"In a deploy window\" also applies to changes made by a process listed in `allowed_writers`, when the writer is known; once `allowed_writers` is set, a window covers only their changes, and a script-type file written by a server process is at least high, window or not (see [policy.md](policy.md#allowed_writers)).\n\n")
 	b.WriteString("| id | name | severity | risk | in a deploy window | MITRE ATT&CK |\n|---|---|---|---|---|---|\n")
 	for _, r := range catalog {
 		fmt.Fprintf(&b, "| [%s](#%s) | %s | %s | %g | %s | %s |\n", r.ID, r.ID, r.Name, r.Severity, r.RiskScore(), r.Window, r.mitre())

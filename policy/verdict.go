@@ -33,9 +33,9 @@ type Context struct {
 	// Window is the deploy window in effect at Now (see [Policy.WindowAt]),
 	// or nil.
 	Window *Window
-	// Writer is the name of the process that made the change, when known
-	// (e.g. from fanotify or audit); empty otherwise.
-	Writer string
+	// Writer is the process that made the change, when known (process
+	// attribution); nil otherwise.
+	Writer *Writer
 }
 
 // Verdict is the policy's decision about one change.
@@ -195,11 +195,6 @@ func windowsPath(p string) bool {
 	return len(p) >= 2 && p[1] == ':' && (p[0]|0x20 >= 'a' && p[0]|0x20 <= 'z') || strings.HasPrefix(p, `\\`)
 }
 
-// allowedWriter reports whether the change's writer is allowed.
-func (p *Policy) allowedWriter(w string) bool {
-	return w != "" && slices.Contains(p.AllowedWriters, w)
-}
-
 // What a file is, for [Policy.EvaluateFile].
 type fileClass struct {
 	script    bool              // script-type by name (every extension counts)
@@ -298,7 +293,9 @@ func (p *Policy) EvaluateFile(c baseline.Change, ctx Context) Verdict {
 			event += fmt.Sprintf(" (ignore glob %q does not apply in a no-script zone)", g)
 		}
 	}
-	v := p.decide(id, event, ctx)
+	ctx, uncovered := p.writerWindow(ctx)
+	scriptLike := (fc.script || fc.content != indicators.FamilyNone) && c.Kind != baseline.Removed
+	v := p.withIndicators(c, p.judgeWriter(p.decide(id, event, ctx), event, scriptLike, ctx, uncovered))
 	if timestomped(c) && !v.Drop {
 		v.Timestomped = true
 		how := "restored to its previous value"
@@ -484,7 +481,7 @@ func (p *Policy) decide(id, event string, ctx Context) Verdict {
 		why = "inside deploy window " + ctx.Window.String()
 		v.Window = ctx.Window
 	case p.allowedWriter(ctx.Writer):
-		why = fmt.Sprintf("written by allowed writer %q", ctx.Writer)
+		why = "written by allowed writer " + ctx.Writer.String()
 	}
 	switch {
 	case why == "":
@@ -506,8 +503,14 @@ func (p *Policy) decide(id, event string, ctx Context) Verdict {
 // Explain judges a hypothetical change of a regular file root/rel in
 // context ctx (see [Policy.ContextAt]), for "webfim policy explain".
 func (p *Policy) Explain(root, rel string, a Action, ctx Context) (Verdict, error) {
+	return p.ExplainContent(root, rel, a, nil, ctx)
+}
+
+// ExplainContent is [Policy.Explain] of a file whose new content has the
+// indicators res (nil: not scanned).
+func (p *Policy) ExplainContent(root, rel string, a Action, res *indicators.Result, ctx Context) (Verdict, error) {
 	c := baseline.Change{Root: root, Path: rel}
-	rec := &baseline.Record{Root: root, Path: rel, Type: baseline.TypeFile}
+	rec := &baseline.Record{Root: root, Path: rel, Type: baseline.TypeFile, Indicators: res}
 	switch a {
 	case ActionAdded:
 		c.Kind, c.New = baseline.Added, rec
@@ -523,8 +526,8 @@ func (p *Policy) Explain(root, rel string, a Action, ctx Context) (Verdict, erro
 
 // ContextAt is the Context of a change seen at now: the deploy window in
 // effect (config windows and the database's ad-hoc windows) and the
-// writer, if known.
-func (p *Policy) ContextAt(now time.Time, adhoc []Window, writer string) Context {
+// writer, if known (nil otherwise).
+func (p *Policy) ContextAt(now time.Time, adhoc []Window, writer *Writer) Context {
 	return Context{Now: now, Window: p.WindowAt(now, adhoc), Writer: writer}
 }
 

@@ -90,7 +90,7 @@ rules:
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			v := p.EvaluateFile(tt.change, Context{Now: utc("2026-11-26T10:30:00Z"), Window: tt.window, Writer: tt.writer})
+			v := p.EvaluateFile(tt.change, Context{Now: utc("2026-11-26T10:30:00Z"), Window: tt.window, Writer: named(tt.writer)})
 			if v.RuleID != tt.rule || v.Severity != tt.severity || v.Alert != tt.alert || v.Drop != tt.drop {
 				t.Errorf("verdict = %s %v alert=%v drop=%v, want %s %v alert=%v drop=%v (%s)",
 					v.RuleID, v.Severity, v.Alert, v.Drop, tt.rule, tt.severity, tt.alert, tt.drop, v.Reason)
@@ -208,7 +208,7 @@ func TestMappedExtensions(t *testing.T) {
 
 func TestExplain(t *testing.T) {
 	p := mustParse(t, windowConfig("thu", "10:00", "11:00", "UTC"))
-	at := p.ContextAt(utc("2026-11-26T10:30:00Z"), nil, "")
+	at := p.ContextAt(utc("2026-11-26T10:30:00Z"), nil, nil)
 	v, err := p.Explain(root, "uploads/x.php", ActionAdded, at)
 	if err != nil || v.RuleID != RuleScriptInNoScriptZone || !v.Alert {
 		t.Errorf("explain = %+v, %v", v, err)
@@ -261,14 +261,22 @@ roots:
 
 func TestContextAtAndRootNames(t *testing.T) {
 	p := mustParse(t, "roots:\n  - {path: /srv/www, name: www}\n  - {path: /srv/x}\n"+windowConfig("", "10:00", "11:00", "UTC"))
-	ctx := p.ContextAt(utc("2026-11-26T10:30:00Z"), nil, "rsync")
-	if ctx.Window == nil || ctx.Window.Label != "w" || ctx.Writer != "rsync" {
+	ctx := p.ContextAt(utc("2026-11-26T10:30:00Z"), nil, named("rsync"))
+	if ctx.Window == nil || ctx.Window.Label != "w" || ctx.Writer.Name != "rsync" {
 		t.Errorf("ContextAt = %+v", ctx)
 	}
-	if ctx := p.ContextAt(utc("2026-11-26T11:30:00Z"), nil, ""); ctx.Window != nil {
+	if ctx := p.ContextAt(utc("2026-11-26T11:30:00Z"), nil, nil); ctx.Window != nil {
 		t.Errorf("window outside its hours: %+v", ctx.Window)
 	}
 	if got := p.RootNames(); len(got) != 1 || got["/srv/www"] != "www" {
 		t.Errorf("RootNames = %v", got)
 	}
+}
+
+// named is a writer known by its name only; nil for "".
+func named(name string) *Writer {
+	if name == "" {
+		return nil
+	}
+	return &Writer{Name: name}
 }

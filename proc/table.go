@@ -424,6 +424,9 @@ func (t *Table) ExitPID(pid int32) {
 // from the parent the table knows.
 func (t *Table) putMarked(p *Process) {
 	t.nameUsers(p)
+	if p.Started.IsZero() {
+		p.Started = t.started(p.Start)
+	}
 	if par := t.parentOf(p); par != nil {
 		p.ParentStart = par.Start
 		p.inheritMark(par, t.opt.IsServer)

@@ -226,6 +226,10 @@ func TestTableMerge(t *testing.T) {
 	if p := tab.Lookup(1); p == nil || p.Executable != "/sbin/init" {
 		t.Errorf("known process replaced by its short listing: %+v", p)
 	}
+	// A process read from /proc has its start as wall-clock time too.
+	if p := tab.Lookup(60); p == nil || !p.Started.Equal(time.Unix(1_000_000, 600_000_000)) {
+		t.Errorf("postgres read from /proc: started %v, want boot + 0.6 s", p.Started)
+	}
 }
 
 // Polling sees a process that exec'd since it was read under the same

@@ -30,6 +30,7 @@ func DiffRoot(ctx context.Context, db Baselines, from Baseline, t Target, root s
 	old := db.RootRecords(from.ID, root, "")
 	pairs := baseline.MergeWalk(ctx, []string{root}, old, opt.walkOptions(t, nil))
 	var inv *inventoryOf
+	emit, flush := withYARA(ctx, t, opt, emit)
 	sum, err := baseline.ComparePairs(pairs, func(ch baseline.Change) error {
 		if emit.File != nil {
 			if err := emit.File(ch); err != nil {
@@ -46,6 +47,9 @@ func DiffRoot(ctx context.Context, db Baselines, from Baseline, t Target, root s
 		}
 		return ctx.Err()
 	})
+	if err == nil {
+		err = flush()
+	}
 	res.Files = sum
 	return res, err
 }
@@ -55,6 +59,15 @@ func DiffRoot(ctx context.Context, db Baselines, from Baseline, t Target, root s
 // .htaccess, .user.ini), the file's inventory with the baseline's. An
 // entry excluded by t, or absent from both, is no change.
 func CheckPath(db Baselines, from Baseline, t Target, root, rel string, opt Options, emit Emitter) (Result, error) {
+	emit, flush := withYARA(context.Background(), t, opt, emit)
+	res, err := checkPath(db, from, t, root, rel, opt, emit)
+	if err == nil {
+		err = flush()
+	}
+	return res, err
+}
+
+func checkPath(db Baselines, from Baseline, t Target, root, rel string, opt Options, emit Emitter) (Result, error) {
 	var res Result
 	prev, inBaseline, err := db.Lookup(from.ID, root, rel)
 	if err != nil {
@@ -99,7 +112,16 @@ func CheckPath(db Baselines, from Baseline, t Target, root, rel string, opt Opti
 // it: for a directory that was removed or renamed away, whose entries are
 // gone unless they came back.
 func CheckSubtree(ctx context.Context, db Baselines, from Baseline, t Target, root, rel string, opt Options, emit Emitter) (Result, error) {
-	res, err := CheckPath(db, from, t, root, rel, opt, emit)
+	emit, flush := withYARA(ctx, t, opt, emit)
+	res, err := checkSubtree(ctx, db, from, t, root, rel, opt, emit)
+	if err == nil {
+		err = flush()
+	}
+	return res, err
+}
+
+func checkSubtree(ctx context.Context, db Baselines, from Baseline, t Target, root, rel string, opt Options, emit Emitter) (Result, error) {
+	res, err := checkPath(db, from, t, root, rel, opt, emit)
 	if err != nil {
 		return res, err
 	}
@@ -114,7 +136,7 @@ func CheckSubtree(ctx context.Context, db Baselines, from Baseline, t Target, ro
 		if rec.Path == "" {
 			continue
 		}
-		r, err := CheckPath(db, from, t, root, rec.Path, opt, emit)
+		r, err := checkPath(db, from, t, root, rec.Path, opt, emit)
 		res.add(r)
 		if err != nil {
 			return res, err

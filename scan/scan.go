@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"webfim/baseline"
+	"webfim/indicators"
+	"webfim/indicators/yara"
 	"webfim/serverconf"
 	"webfim/store"
 	"webfim/trust"
@@ -34,6 +36,14 @@ type Target struct {
 	ScriptExtensions []string
 	HashAllSHA256    bool
 	CrossDevice      bool
+
+	// Indicators, if set, scans the files of new content as they are
+	// hashed for web-shell indicators (see [baseline.Options.Indicators]);
+	// the changes and records carry the results.
+	Indicators *indicators.Engine
+	// YARA, if set with Indicators, runs its rules on the same files, a
+	// batch of files per yara process, before the changes are emitted.
+	YARA *yara.Rules
 }
 
 // Options tune how a snapshot is taken.
@@ -52,6 +62,16 @@ type Options struct {
 	// that could not be parsed (its items are then missing from the
 	// inventory, which the "unparsable" item reports).
 	OnConfigError func(path string, err error)
+	// OnContentError, if set, is told of a content scan that could not
+	// complete, not about one entry: a batch of files the YARA rules
+	// could not scan (the yara tool failed or timed out). The changes are
+	// passed on all the same, their indicators saying so in Errors.
+	OnContentError func(err error)
+	// OnIndicators, if set, is told by [Create] of every file whose
+	// content was scanned for indicators (Target.Indicators): the files
+	// new since the previous baseline, or every script without one. It
+	// is called in walk order, after the YARA rules.
+	OnIndicators func(r baseline.Record)
 }
 
 // Baseline describes a stored baseline: its id, label, creation time and
@@ -115,6 +135,7 @@ func (o Options) walkOptions(t Target, previous baseline.State) baseline.Options
 		OnError:          o.OnError,
 		Progress:         o.Progress,
 		Limiter:          o.Limiter,
+		Indicators:       t.Indicators,
 	}
 }
 
@@ -228,11 +249,15 @@ func CreateReviewed(ctx context.Context, db *store.DB, t Target, label, version 
 	var found []serverconf.Config
 	// The digest is computed as the records are stored (package trust).
 	digest := trust.NewBuilder()
+	scanned := scannedRecords(ctx, t, opt)
 	put := func(r *baseline.Record) error {
 		if err := digest.AddRecord(r); err != nil {
 			return err
 		}
-		return w.Put(*r) // the writer counts what it stores
+		if err := w.Put(*r); err != nil { // the writer counts what it stores
+			return err
+		}
+		return scanned.add(*r)
 	}
 	if reviewing {
 		// Only what the active baseline covered was trusted before: entries
@@ -250,6 +275,9 @@ func CreateReviewed(ctx context.Context, db *store.DB, t Target, label, version 
 				break
 			}
 		}
+	}
+	if err == nil {
+		err = scanned.flush()
 	}
 	if err == nil {
 		err = ctx.Err()
@@ -356,6 +384,38 @@ func holdItems(old, items []serverconf.Item, hold func(serverconf.Change) bool) 
 	return out
 }
 
+// scannedRecords tells opt.OnIndicators of the records whose content was
+// scanned, after the YARA rules of t; add and flush do nothing without
+// OnIndicators.
+func scannedRecords(ctx context.Context, t Target, opt Options) *recordBatch {
+	b := &recordBatch{on: opt.OnIndicators}
+	if b.on != nil {
+		b.yara = newYARABatch(ctx, t, opt, recordSubject, func(r baseline.Record) error {
+			b.on(r)
+			return nil
+		})
+	}
+	return b
+}
+
+type recordBatch struct {
+	on   func(baseline.Record)
+	yara *yaraBatch[baseline.Record]
+}
+
+func (b *recordBatch) add(r baseline.Record) error {
+	switch {
+	case b.on == nil || r.Indicators == nil:
+		return nil
+	case b.yara != nil:
+		return b.yara.add(r)
+	}
+	b.on(r)
+	return nil
+}
+
+func (b *recordBatch) flush() error { return b.yara.flush() }
+
 // Emitter receives the differences found by [Diff], in order: file
 // changes as the walk finds them, then inventory changes.
 type Emitter struct {
@@ -402,7 +462,11 @@ func Diff(ctx context.Context, db Baselines, from Baseline, to *Baseline, t Targ
 	} else {
 		pairs = liveAgainst(ctx, t, opt, old, &found)
 	}
+	emit, flush := withYARA(ctx, t, opt, emit)
 	sum, err := baseline.ComparePairs(pairs, emit.File)
+	if err == nil {
+		err = flush()
+	}
 	res.Files = sum
 	if err != nil {
 		return res, err
@@ -431,7 +495,11 @@ func Diff(ctx context.Context, db Baselines, from Baseline, to *Baseline, t Targ
 func DiffLive(ctx context.Context, old baseline.State, oldItems []serverconf.Item, t Target, opt Options, emit Emitter) (Result, error) {
 	var res Result
 	var found []serverconf.Config
+	emit, flush := withYARA(ctx, t, opt, emit)
 	sum, err := baseline.ComparePairs(liveAgainst(ctx, t, opt, old, &found), emit.File)
+	if err == nil {
+		err = flush()
+	}
 	res.Files = sum
 	if err != nil {
 		return res, err

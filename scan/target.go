@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"slices"
 
+	"webfim/indicators"
+	"webfim/indicators/yara"
 	"webfim/serverconf"
 	"webfim/store"
 )
@@ -26,6 +28,9 @@ type Scope struct {
 	Configs          []serverconf.Config
 	Exclude          func(root, rel string, isDir bool) bool
 	ScriptExtensions []string
+	// The content scan of new files (Target.Indicators, Target.YARA).
+	Indicators *indicators.Engine
+	YARA       *yara.Rules
 }
 
 // Active is where [Resolve] finds the active baseline; *store.DB is one.
@@ -63,6 +68,7 @@ func Resolve(s Scope, active Active) (Resolved, error) {
 		Roots: slices.Clone(s.Roots), Sysroot: s.Sysroot, Configs: slices.Clone(s.Configs),
 		Exclude: s.Exclude, ScriptExtensions: s.ScriptExtensions,
 		HashAllSHA256: s.HashAllSHA256, CrossDevice: s.CrossDevice,
+		Indicators: s.Indicators, YARA: s.YARA,
 	}}
 	t := &r.Target
 	if len(t.Roots) == 0 {
@@ -106,11 +112,12 @@ func Resolve(s Scope, active Active) (Resolved, error) {
 }
 
 // Over returns the target t (that of a stored baseline: [TargetOf]) as a
-// comparison walks it with the scope's configuration file: its excludes
-// and script extensions, and its server configs instead of t's when it
-// names some.
+// comparison walks it with the scope's configuration file: its excludes,
+// script extensions and content scan, and its server configs instead of
+// t's when it names some.
 func (s Scope) Over(t Target) Target {
 	t.Exclude, t.ScriptExtensions = s.Exclude, s.ScriptExtensions
+	t.Indicators, t.YARA = s.Indicators, s.YARA
 	if len(s.Configs) > 0 {
 		t.Configs = slices.Clone(s.Configs)
 	}

@@ -128,6 +128,8 @@ func (d *Daemon) newChecker(ctx context.Context) *checker {
 func (c *checker) options() scan.Options {
 	return scan.Options{Workers: c.cfg.Workers, OnConfigError: func(path string, err error) {
 		c.d.log.Warn("server configuration cannot be parsed", "file", path, "err", err)
+	}, OnContentError: func(err error) {
+		c.d.log.Warn("content scan incomplete; the findings say so in webfim.indicators.errors", "err", err)
 	}}
 }
 
@@ -139,7 +141,10 @@ func (c *checker) emitter() scan.Emitter {
 			if ch.Root == c.probe.root && ch.Path == c.probe.rel {
 				c.probe.found = true
 			}
-			c.add(alert.Finding{File: &ch, Verdict: c.judge.EvaluateFile(ch, c.context(eventTime(ch, now)))}, now)
+			procs := c.processesOf(ch)
+			ctx := c.context(eventTime(ch, now))
+			ctx.Writer = procs.Writer(ch.Kind)
+			c.add(alert.Finding{File: &ch, Verdict: c.judge.EvaluateFile(ch, ctx), Processes: procs}, now)
 			return c.ctx.Err()
 		},
 		Item: func(ch serverconf.Change) error {

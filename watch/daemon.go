@@ -59,6 +59,9 @@ type Dedupe interface {
 type Judge interface {
 	EvaluateFile(c baseline.Change, ctx policy.Context) policy.Verdict
 	EvaluateItem(c serverconf.Change, ctx policy.Context) policy.Verdict
+	// EvaluateSpawn judges a server spawning a shell or tool, described
+	// by what (alert.Spawn.Summary).
+	EvaluateSpawn(what string, ctx policy.Context) policy.Verdict
 	WindowAt(t time.Time, adhoc []policy.Window) *policy.Window
 }
 
@@ -116,6 +119,9 @@ type Deps struct {
 	// configs; called when the database has none.
 	CreateBaseline func(ctx context.Context, cfg Config) (scan.Baseline, error)
 	Logger         *slog.Logger
+	// Attribution is process attribution (Linux): who wrote a changed
+	// file, which server spawned a shell. Nil: off.
+	Attribution Attributor
 	// OutboxStats, DeliveryErrors and DeadLetters feed the metrics, if set.
 	OutboxStats    func() (depth int, dropped uint64, err error)
 	DeliveryErrors func() uint64
@@ -156,6 +162,9 @@ type Daemon struct {
 	pendingRescan map[string]rescanRequest
 	pendingConfig bool
 	warnedRoots   map[string]uint64 // root -> baseline id it was reported missing from
+	// attrReported are the attribution degradations reported (mechanism
+	// NUL reason): each is reported once per run, not at every reload.
+	attrReported map[string]bool
 }
 
 // New checks cfg and returns a Daemon; Run starts it.
@@ -180,6 +189,7 @@ func New(cfg Config, deps Deps) (*Daemon, error) {
 		lastNotice:    make(map[string]time.Time),
 		pendingRescan: make(map[string]rescanRequest),
 		warnedRoots:   make(map[string]uint64),
+		attrReported:  make(map[string]bool),
 	}
 	d.metrics = newMetrics(d)
 	return d, nil
@@ -274,6 +284,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}()
 	bg.Go(func() { d.pollLoop(ctx) })
 	bg.Go(func() { d.rescanLoop(ctx) })
+	bg.Go(func() { d.spawnLoop(ctx) })
 
 	start := startUp
 	if created {
@@ -314,8 +325,16 @@ func (d *Daemon) ensureBaseline(ctx context.Context, cfg Config) (created bool, 
 		d.notice(ctx, Notice{Kind: NoticeBaselineCreated, Roots: info.Roots, Message: fmt.Sprintf("no baseline existed: created baseline %d of %d root(s); changes before it are not reported", info.ID, len(info.Roots))})
 		created = true
 	}
+	// The deploy windows open now, before the first check: a window
+	// opened before the daemon started covers its catch-up scan and its
+	// first changes, not only those after the first poll.
+	adhoc, err := d.deps.Store.AdhocWindows(time.Now())
+	if err != nil {
+		d.log.Warn("cannot read the deploy windows; reading them again at the next poll", "err", err)
+	}
 	d.mu.Lock()
 	d.active = info
+	d.adhoc = adhoc
 	d.polled = time.Now()
 	d.mu.Unlock()
 	return created, nil
@@ -336,6 +355,8 @@ func (d *Daemon) runPipeline(ctx context.Context, p *pipeline, start string) (*p
 	d.mu.Lock()
 	d.tree, d.deb = p.tree, deb
 	d.mu.Unlock()
+	// Writers are attributed from before the first look at the roots.
+	d.startAttribution(ctx, p.cfg.Target.Roots)
 
 	hints := make(chan Hint, 256)
 	batches := make(chan []Hint)

@@ -16,6 +16,9 @@ type metrics struct {
 	rescans    *prometheus.CounterVec
 	overflows  prometheus.Counter
 	emitErrors prometheus.Counter
+	// attrDegraded is 1 for an attribution mechanism that does not work
+	// fully, 0 for one that does.
+	attrDegraded *prometheus.GaugeVec
 }
 
 func newMetrics(d *Daemon) *metrics {
@@ -37,8 +40,16 @@ func newMetrics(d *Daemon) *metrics {
 		emitErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "webfim_watch_queue_errors_total", Help: "Batches of findings that could not be queued into the outbox.",
 		}),
+		attrDegraded: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "webfim_attribution_degraded", Help: "1 when process attribution does not work fully, by mechanism (process: the exec source; writer: fanotify), 0 when it does.",
+		}, []string{"mechanism"}),
 	}
 	reg.MustRegister(m.events, m.alerts, m.rescans, m.overflows, m.emitErrors)
+	if a := d.deps.Attribution; a != nil {
+		reg.MustRegister(m.attrDegraded, prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "webfim_attribution_spawns_dropped_total", Help: "Server spawns of shells or tools found but not reported because they came faster than the daemon could queue them.",
+		}, func() float64 { return float64(a.SpawnsDropped()) }))
+	}
 	reg.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "webfim_watch_directories", Help: "Directories currently watched.",

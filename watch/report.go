@@ -45,6 +45,9 @@ const (
 	NoticeRestored        = "restored"         // a degraded root is fully watched again
 	NoticeBaselineCreated = "baseline_created" // no baseline existed; the daemon created one
 	NoticeCatchUp         = "catch_up"         // a catch-up scan of Roots started after a start
+	// NoticeAttributionDegraded: an attribution mechanism (Mechanism)
+	// does not work fully; Message is the exact reason, Status what runs.
+	NoticeAttributionDegraded = "attribution_degraded"
 )
 
 // Notice is an event about the daemon itself that the SOC should see.
@@ -56,7 +59,9 @@ type Notice struct {
 	// rescan interval replacing the watches.
 	Err      error
 	Fallback time.Duration
-	Time     time.Time
+	// Mechanism and Status describe an attribution degradation.
+	Mechanism, Status string
+	Time              time.Time
 }
 
 // Sink delivers findings and notices. Emit must return only once the
@@ -192,20 +197,7 @@ func (d *Daemon) report(ctx context.Context, findings []Finding) error {
 	if len(out) == 0 {
 		return nil
 	}
-	var err error
-	for attempt, wait := 0, time.Second; attempt < 3; attempt, wait = attempt+1, wait*2 {
-		if err = d.deps.Sink.Emit(ctx, out); err == nil {
-			break
-		}
-		d.log.Warn("queueing findings failed; retrying", "err", err, "in", wait)
-		select {
-		case <-time.After(wait):
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	if err != nil {
-		d.metrics.emitErrors.Inc()
+	if err := d.emit(ctx, out); err != nil {
 		return err
 	}
 	keys := make([]string, len(out))
@@ -255,5 +247,27 @@ func (d *Daemon) logFinding(f Finding) {
 		}
 		attrs = append(attrs, "change", string(f.Item.Kind), "server", it.Server, "item", it.Kind+" "+it.Name, "source", it.Source)
 	}
+	if f.Spawn != nil {
+		attrs = append(attrs, spawnAttrs(f.Spawn)...)
+	}
 	d.log.Info("finding", attrs...)
+}
+
+// emit hands findings to the sink, retrying a failing outbox twice (after
+// 1 s and 2 s); a final failure is counted.
+func (d *Daemon) emit(ctx context.Context, fs []Finding) error {
+	var err error
+	for attempt, wait := 0, time.Second; attempt < 3; attempt, wait = attempt+1, wait*2 {
+		if err = d.deps.Sink.Emit(ctx, fs); err == nil {
+			return nil
+		}
+		d.log.Warn("queueing findings failed; retrying", "err", err, "in", wait)
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	d.metrics.emitErrors.Inc()
+	return err
 }

@@ -80,6 +80,8 @@ func (s *OutboxSink) Notice(_ context.Context, n Notice) error {
 		doc = alert.WatchRestored(n.root(), env)
 	case NoticeCatchUp:
 		doc = alert.CatchUpStarted(n.Roots, env)
+	case NoticeAttributionDegraded:
+		doc = alert.AttributionDegraded(n.Mechanism, n.Message, n.Status, env)
 	default:
 		s.log().Info("notice", "kind", n.Kind, "message", n.Message)
 		return nil

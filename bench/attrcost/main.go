@@ -14,7 +14,10 @@
 //
 // Usage:
 //
-//	attrcost [-execs 2000] [-files 5] [-rounds 3] [-dir DIR]
+//	attrcost [-execs 2000] [-files 5] [-rounds 3] [-dir DIR] [-daemon WEBFIM]
+//
+// With -daemon, the real daemon is measured instead: WEBFIM watch with
+// attribution.enabled false, then true (daemon.go).
 //
 // The burst is -execs processes `sh -c 'echo x > f_I_1; ... > f_I_5'`
 // (-files each: 2,000 x 5 = 10,000 writes by default). The CPU compared
@@ -58,11 +61,15 @@ func main() {
 	files := flag.Int("files", 5, "files written by each process")
 	rounds := flag.Int("rounds", 3, "rounds (each runs off and on)")
 	profile := flag.String("cpuprofile", "", "write a CPU profile of the watcher with attribution on to this file")
+	daemon := flag.String("daemon", "", "measure this webfim binary's watch daemon instead of the stand-in (see daemon.go)")
 	flag.Parse()
 	var err error
-	if *child != "" {
+	switch {
+	case *child != "":
 		err = watch(*dir, *child == "on", *profile)
-	} else {
+	case *daemon != "":
+		err = driveDaemon(*daemon, *dir, *execs, *files, *rounds)
+	default:
 		err = drive(*dir, *execs, *files, *rounds, *profile)
 	}
 	if err != nil {
@@ -184,16 +191,10 @@ func runRound(self, dir string, on bool, execs, files int, profile string) (samp
 	}
 	fmt.Sscanf(lines.Text(), "ready %d", &startUs)
 	s.startCPU = time.Duration(startUs) * time.Microsecond
-	var script strings.Builder
-	fmt.Fprintf(&script, "cd %q || exit 1\ni=0\nwhile [ $i -lt %d ]; do\n\tsh -c '", round, execs)
-	for j := range files {
-		fmt.Fprintf(&script, "echo x > f_'$i'_%d; ", j)
-	}
-	script.WriteString("'\n\ti=$((i+1))\ndone\n")
-	if out, err := exec.Command("/bin/sh", "-c", script.String()).CombinedOutput(); err != nil {
+	if err := burst(round, execs, files); err != nil {
 		cmd.Process.Kill()
 		cmd.Wait()
-		return sample{}, fmt.Errorf("burst: %v: %s", err, out)
+		return sample{}, err
 	}
 	cmd.Process.Signal(syscall.SIGTERM)
 	var burstUs int64
@@ -211,6 +212,21 @@ func runRound(self, dir string, on bool, execs, files int, profile string) (samp
 		return s, fmt.Errorf("%s watcher checked %d paths, want %d", mode(on), s.checked, want)
 	}
 	return s, nil
+}
+
+// burst runs execs short-lived processes `sh -c 'echo x > f_I_0; ...'`
+// in dir, each writing files files.
+func burst(dir string, execs, files int) error {
+	var script strings.Builder
+	fmt.Fprintf(&script, "cd %q || exit 1\ni=0\nwhile [ $i -lt %d ]; do\n\tsh -c '", dir, execs)
+	for j := range files {
+		fmt.Fprintf(&script, "echo x > f_'$i'_%d; ", j)
+	}
+	script.WriteString("'\n\ti=$((i+1))\ndone\n")
+	if out, err := exec.Command("/bin/sh", "-c", script.String()).CombinedOutput(); err != nil {
+		return fmt.Errorf("burst: %v: %s", err, out)
+	}
+	return nil
 }
 
 // watch is the child: fsnotify hints, a check of each changed path every

@@ -4,6 +4,8 @@ package main
 
 import (
 	"os"
+	"os/exec"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -48,6 +50,30 @@ func TestSmallBurst(t *testing.T) {
 		}
 		if s.checked != 60 || (on && s.written != 60) || s.cpu <= 0 || s.rssKB <= 0 {
 			t.Errorf("%s: %+v, want 60 paths checked (and 60 with a writer when on)", mode(on), s)
+		}
+	}
+}
+
+// The daemon mode end to end on a small burst: every file alerted by
+// both daemons, with its writer only when attribution is on.
+func TestDaemonSmallBurst(t *testing.T) {
+	itest.RequireRoot(t, "fanotify and eBPF")
+	webfim := filepath.Join(t.TempDir(), "webfim")
+	if out, err := exec.Command("go", "build", "-o", webfim, "webfim/cmd/webfim").CombinedOutput(); err != nil {
+		t.Fatalf("building webfim: %v\n%s", err, out)
+	}
+	dir := t.TempDir()
+	for _, on := range []bool{false, true} {
+		s, err := daemonRound(webfim, dir, on, 20, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := 0
+		if on {
+			want = 60
+		}
+		if s.alerts != 60 || s.withWriter != want || s.cpu <= 0 || s.rssKB <= 0 {
+			t.Errorf("%s: %+v, want 60 alerts, %d with a writer", mode(on), s, want)
 		}
 	}
 }

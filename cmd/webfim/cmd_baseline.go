@@ -186,7 +186,7 @@ func baselineCreate(c *cli.Context) error {
 	for i, w := range windows {
 		adhoc[i] = policyWindow(w)
 	}
-	rv := opts.review(&conf.Policy, conf.Policy.ContextAt(now, adhoc, ""))
+	rv := opts.review(&conf.Policy, conf.Policy.ContextAt(now, adhoc, nil))
 	m, held, err := takeReviewed(c, db, "baseline create", c.String("label"), rv, conf.Outbox.MaxEntries, "")
 	var pending pendingError
 	if errors.As(err, &pending) {
@@ -234,14 +234,23 @@ func takeBaseline(c *cli.Context, db *store.DB, label string, activate bool, rev
 	if err != nil {
 		return store.Meta{}, err
 	}
-	opt := scan.Options{Full: c.Bool("full"), OnError: warnEntry(c)}
+	opt := scan.Options{Full: c.Bool("full"), OnError: warnEntry(c), OnContentError: warnContent(c)}
 	bar := newProgress(c, db)
 	if bar != nil {
 		opt.Progress = bar.update
 	}
+	// The new content (every script of a first baseline) is scanned for
+	// web-shell indicators before it is trusted; what scores at medium or
+	// above is said.
+	flagged := scannedReport{w: c.App.ErrWriter}
+	opt.OnIndicators = flagged.record
 	m, err := scan.CreateReviewed(c.Context, db, t, label, version, opt, activate, review)
 	if bar != nil {
 		bar.finish()
+	}
+	if err == nil && flagged.flagged > 0 {
+		fmt.Fprintf(c.App.ErrWriter, "webfim: warning: %d %s of baseline %d %s web-shell indicators at medium or above: check %s ('webfim scan FILE' shows them)\n",
+			flagged.flagged, plural(flagged.flagged, "file", "files"), m.ID, plural(flagged.flagged, "shows", "show"), plural(flagged.flagged, "it", "them"))
 	}
 	return m, err
 }
@@ -254,6 +263,14 @@ func reportBaseline(c *cli.Context, m store.Meta, activate bool) {
 	infof(c, "baseline %d%s: %d files, %d dirs, %d symlinks, %d other, %s, %d errors, %d unstable, %s%s\n",
 		m.ID, labelSuffix(m), m.Files, m.Dirs, m.Symlinks, m.Others, humanBytes(m.Bytes), m.Errors, m.Unstable,
 		m.Duration.Round(time.Millisecond), active)
+}
+
+// warnContent reports a content scan that could not complete (a YARA
+// batch); the findings are still reported, on what the engine found.
+func warnContent(c *cli.Context) func(err error) {
+	return func(err error) {
+		fmt.Fprintf(c.App.ErrWriter, "webfim: warning: %s\n", displayText(err.Error()))
+	}
 }
 
 // warnEntry reports an entry that could not be read; the walk goes on.

@@ -198,7 +198,7 @@ func deployFinishAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	rv := opts.review(&conf.Policy, conf.Policy.ContextAt(now, []policy.Window{policyWindow(w)}, ""))
+	rv := opts.review(&conf.Policy, conf.Policy.ContextAt(now, []policy.Window{policyWindow(w)}, nil))
 	m, held, err := takeReviewed(c, db, "deploy finish", label, rv, conf.Outbox.MaxEntries, " and "+describeWindow(w)+" stays open")
 	var pending pendingError
 	if errors.As(err, &pending) {

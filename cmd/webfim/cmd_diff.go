@@ -13,6 +13,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"webfim/baseline"
+	"webfim/indicators"
 	"webfim/scan"
 	"webfim/serverconf"
 	"webfim/store"
@@ -85,14 +86,19 @@ func diff(c *cli.Context) error {
 	if err := rep.begin(from, to); err != nil {
 		return err
 	}
-	opt := scan.Options{Full: !c.Bool("fast"), OnError: warnEntry(c)}
+	opt := scan.Options{Full: !c.Bool("fast"), OnError: warnEntry(c), OnContentError: warnContent(c)}
 	var s scan.Scope // without a config file: the baseline's own scope
+	pol, err := loadConfig(c.String("config"))
+	if err != nil {
+		return err
+	}
 	if c.String("config") != "" {
-		pol, err := loadConfig(c.String("config"))
-		if err != nil {
+		applyPolicy(&s, pol)
+	}
+	if to == nil { // live content is scanned; stored baselines hold none
+		if s.Indicators, s.YARA, err = contentScan(c.Context, pol); err != nil {
 			return err
 		}
-		applyPolicy(&s, pol)
 	}
 	t := s.Over(scan.TargetOf(from))
 	res, err := scan.Diff(c.Context, db, from, to, t, opt, scan.Emitter{File: rep.file, Item: rep.item})
@@ -139,6 +145,28 @@ type changeJSON struct {
 	Fields []string    `json:"fields,omitempty"`
 	Old    *recordJSON `json:"old,omitempty"`
 	New    *recordJSON `json:"new,omitempty"`
+	// Indicators are those of the new content, when it was scanned.
+	Indicators *indicatorsJSON `json:"indicators,omitempty"`
+}
+
+// indicatorsJSON is the web-shell indicator scan of a file's new content
+// in the json and ndjson schemas.
+type indicatorsJSON struct {
+	Score     int                `json:"score"`
+	Level     indicators.Level   `json:"level"`
+	Family    indicators.Family  `json:"family"`
+	Matches   []indicators.Match `json:"matches"`
+	Truncated bool               `json:"truncated,omitempty"`
+	Sniffed   bool               `json:"sniffed,omitempty"`
+	Errors    []string           `json:"errors,omitempty"`
+}
+
+// newIndicators is the scan of the new content of ch, if any.
+func newIndicators(ch baseline.Change) *indicators.Result {
+	if ch.Kind == baseline.Removed || ch.Kind == baseline.MetadataChanged || ch.New == nil {
+		return nil
+	}
+	return ch.New.Indicators
 }
 
 func newChangeJSON(ch baseline.Change) changeJSON {
@@ -155,7 +183,19 @@ func newChangeJSON(ch baseline.Change) changeJSON {
 		r := newRecordJSON(*ch.New)
 		out.New = &r
 	}
+	if res := newIndicators(ch); res != nil {
+		out.Indicators = newIndicatorsJSON(res)
+	}
 	return out
+}
+
+func newIndicatorsJSON(res *indicators.Result) *indicatorsJSON {
+	j := &indicatorsJSON{Score: res.Score, Level: res.Level, Family: res.Family, Matches: res.Matches,
+		Truncated: res.Truncated, Sniffed: res.Sniffed, Errors: res.Errors}
+	if j.Matches == nil {
+		j.Matches = []indicators.Match{}
+	}
+	return j
 }
 
 // itemJSON is one server module inventory change in the json and ndjson schemas.
@@ -336,6 +376,10 @@ func (r *textReporter) end(res scan.Result) error {
 		tw := tabwriter.NewWriter(r.w, 0, 4, 2, ' ', 0)
 		for _, ch := range list {
 			fmt.Fprintf(tw, "  %s %s\t%s\n", r.paint(g.colour, g.mark), changeSubject(ch), changeDetail(ch))
+			if res := newIndicators(ch); res != nil && (res.Score > 0 || len(res.Errors) > 0) {
+				tw.Flush() // the indicators are not columns of the table
+				r.indicators(res)
+			}
 		}
 		tw.Flush()
 	}
@@ -359,6 +403,40 @@ func (r *textReporter) end(res scan.Result) error {
 	fmt.Fprintf(r.w, "\nSummary: %d added, %d removed, %d content changed, %d metadata changed, %d moved; server modules: %d added, %d removed, %d changed\n",
 		s.Added, s.Removed, s.ContentChanged, s.MetadataChanged, s.Moved, res.Items.Added, res.Items.Removed, res.Items.Changed)
 	return nil
+}
+
+// indicators prints the web-shell indicators of a change's new content
+// under it (see printIndicators).
+func (r *textReporter) indicators(res *indicators.Result) {
+	printIndicators(r.w, "      ", r.paint, res)
+}
+
+// printIndicators prints the web-shell indicators res, indented: the level
+// and score, then one line per indicator with its weight, line and
+// excerpt, and what could not be scanned.
+func printIndicators(w io.Writer, indent string, paint func(colour, s string) string, res *indicators.Result) {
+	colour := ansiYellow
+	if res.Level >= indicators.LevelHigh {
+		colour = ansiRed
+	}
+	notes := []string{res.Family.String()}
+	if res.Sniffed {
+		notes = append(notes, "sniffed")
+	}
+	if res.Truncated {
+		notes = append(notes, fmt.Sprintf("scanned a prefix and the end of %d bytes", res.Size))
+	}
+	fmt.Fprintf(w, "%s%s score %d (%s)\n", indent, paint(colour, "indicators: "+res.Level.String()+","), res.Score, strings.Join(notes, ", "))
+	for _, m := range res.Matches {
+		where := ""
+		if m.Line > 0 {
+			where = fmt.Sprintf("line %d: %s", m.Line, m.Excerpt)
+		}
+		fmt.Fprintf(w, "%s  %-26s %3d  %s\n", indent, m.ID, m.Weight, displayText(where))
+	}
+	for _, e := range res.Errors {
+		fmt.Fprintf(w, "%s  incomplete: %s\n", indent, displayText(e))
+	}
 }
 
 func changeSubject(ch baseline.Change) string {

@@ -84,14 +84,17 @@ func diffFromFile(c *cli.Context, path string) error {
 		t.Sysroot = abs
 		meta.Roots, meta.Sysroot = t.Roots, abs
 	}
+	pol, err := loadConfig(c.String("config"))
+	if err != nil {
+		return err
+	}
 	if c.String("config") != "" {
-		pol, err := loadConfig(c.String("config"))
-		if err != nil {
-			return err
-		}
 		var s scan.Scope
 		applyPolicy(&s, pol)
 		t = s.Over(t)
+	}
+	if t.Indicators, t.YARA, err = contentScan(c.Context, pol); err != nil {
+		return err
 	}
 	records := export.Records(func() (io.ReadCloser, error) { return os.Open(path) })
 	old := func(yield func(baseline.Record, error) bool) {
@@ -111,7 +114,7 @@ func diffFromFile(c *cli.Context, path string) error {
 	if err := rep.begin(meta, nil); err != nil {
 		return err
 	}
-	opt := scan.Options{Full: !c.Bool("fast"), OnError: warnEntry(c)}
+	opt := scan.Options{Full: !c.Bool("fast"), OnError: warnEntry(c), OnContentError: warnContent(c)}
 	res, err := scan.DiffLive(c.Context, old, contents.Items, t, opt, scan.Emitter{File: rep.file, Item: rep.item})
 	if err != nil {
 		return fmt.Errorf("diff: %w", err)

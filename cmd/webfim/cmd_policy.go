@@ -12,7 +12,10 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"webfim/config"
+	"webfim/indicators"
+	"webfim/lineage"
 	"webfim/policy"
+	"webfim/proc"
 	"webfim/store"
 )
 
@@ -35,13 +38,18 @@ func policyCommand() *cli.Command {
 				Usage: "print the verdict and reason the policy gives a change of a path",
 				Description: "Judges a hypothetical change of --path at --time (default: now), with the deploy\n" +
 					"windows of the config file and those opened with \"webfim deploy start\" in the database.\n" +
-					"PATH is absolute (its root is the configured root containing it) or relative to --root.",
+					"PATH is absolute (its root is the configured root containing it) or relative to --root.\n" +
+					"The new content of an added or changed script-type file is scanned for web-shell\n" +
+					"indicators as the hashing pass would (the config's indicators section): that of --content\n" +
+					"FILE, else that of the file at PATH if it exists; the verdict is raised by them and they\n" +
+					"are printed.",
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "path", Usage: "the changed `PATH` (required)"},
 					&cli.StringFlag{Name: "time", Usage: "when the change happens, RFC 3339 (`TIME`, default now)"},
 					&cli.StringFlag{Name: "action", Value: "added", Usage: "added, changed or removed"},
 					&cli.StringFlag{Name: "root", Usage: "the web `ROOT` the path belongs to"},
-					&cli.StringFlag{Name: "writer", Usage: "the `PROCESS` name that made the change (for allowed_writers)"},
+					&cli.StringFlag{Name: "writer", Usage: "the `PROCESS` that made the change, by name or executable path (for allowed_writers; a server's name, e.g. apache2, makes it a server process)"},
+					&cli.StringFlag{Name: "content", Usage: "scan `FILE` as the new content of PATH for web-shell indicators (default: PATH itself, if it exists)"},
 					&cli.BoolFlag{Name: "json", Usage: "print the verdict as JSON"},
 				},
 				Action: policyExplainAction,
@@ -103,10 +111,11 @@ func policyExplainAction(c *cli.Context) error {
 	if c.String("path") == "" {
 		return usageError{errors.New("policy explain: --path is required")}
 	}
-	p, err := loadPolicy(c.String("config"))
+	conf, err := loadConfig(c.String("config"))
 	if err != nil {
 		return err
 	}
+	p := &conf.Policy
 	t := time.Now()
 	if s := c.String("time"); s != "" {
 		if t, err = time.Parse(time.RFC3339, s); err != nil {
@@ -127,7 +136,11 @@ func policyExplainAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	v, err := p.Explain(root, rel, action, p.ContextAt(t, adhoc, c.String("writer")))
+	content, res, err := explainContent(c, conf, root, rel, action)
+	if err != nil {
+		return err
+	}
+	v, err := p.ExplainContent(root, rel, action, res, p.ContextAt(t, adhoc, explainWriter(c.String("writer"))))
 	if err != nil {
 		return usageError{err}
 	}
@@ -140,6 +153,10 @@ func policyExplainAction(c *cli.Context) error {
 		}
 		if v.Window != nil {
 			out["window"] = map[string]any{"label": v.Window.Label, "by": v.Window.By, "start": v.Window.Start, "end": v.Window.End, "recurring": v.Window.Recurring}
+		}
+		if res != nil {
+			out["content"] = content
+			out["indicators"] = newIndicatorsJSON(res)
 		}
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
@@ -162,7 +179,63 @@ func policyExplainAction(c *cli.Context) error {
 	if v.Window != nil {
 		fmt.Fprintf(w, "window:  %s, %s to %s\n", displayText(v.Window.String()), v.Window.Start.Format(time.RFC3339), v.Window.End.Format(time.RFC3339))
 	}
+	if res != nil {
+		fmt.Fprintf(w, "content: %s\n", displayPath(content))
+		printIndicators(w, "", func(_, s string) string { return s }, res)
+	}
 	return nil
+}
+
+// explainContent scans for web-shell indicators the content a change of
+// root/rel would bring, as the hashing pass would: the file named by
+// --content, else the regular file at the path if there is one. It
+// returns that file and the result; no result for a removal, a name that
+// is not script-type (the hashing pass does not scan it either) or with
+// the indicators disabled.
+func explainContent(c *cli.Context, conf *config.Config, root, rel string, a policy.Action) (string, *indicators.Result, error) {
+	file := c.String("content")
+	explicit := file != ""
+	if a == policy.ActionRemoved {
+		if explicit {
+			return "", nil, usageError{errors.New("--content: a removed file has no new content")}
+		}
+		return "", nil, nil
+	}
+	if !explicit {
+		file = filepath.Join(root, filepath.FromSlash(rel))
+		if fi, err := os.Stat(file); err != nil || !fi.Mode().IsRegular() {
+			return "", nil, nil
+		}
+	}
+	fam := indicators.FamilyOf(rel)
+	if fam == indicators.FamilyNone {
+		if explicit {
+			fmt.Fprintf(c.App.ErrWriter, "webfim: note: --content not scanned: %s is not a script-type name\n", displayPath(rel))
+		}
+		return "", nil, nil
+	}
+	e, rules, err := contentScan(c.Context, conf)
+	if err != nil || e == nil {
+		if err == nil && explicit {
+			fmt.Fprintln(c.App.ErrWriter, "webfim: note: --content not scanned: the indicators are disabled in the config file")
+		}
+		return "", nil, err
+	}
+	var buf []byte
+	res, err := scanOne(e, e.NewScanner(), &buf, file, fam)
+	if err != nil {
+		return "", nil, usageError{fmt.Errorf("--content: %w", err)}
+	}
+	if rules != nil {
+		matches, err := rules.ScanFiles(c.Context, []string{file})
+		for _, m := range matches[file] {
+			res.Add(indicators.YARAMatch(m, rules.Weight()), e.Thresholds())
+		}
+		if err != nil {
+			res.Errors = append(res.Errors, err.Error())
+		}
+	}
+	return file, &res, nil
 }
 
 // explainRoot splits an explain path into a root and a relative path.
@@ -238,4 +311,22 @@ func policyWindow(w store.Window) policy.Window {
 		end = w.Finished
 	}
 	return policy.Window{Label: w.Label, By: w.By, Start: w.Start, End: end}
+}
+
+// explainWriter is the writer of --writer: a process name or an
+// executable path, a server process when lineage says so. Nil (unknown)
+// for "".
+func explainWriter(name string) *policy.Writer {
+	if name == "" {
+		return nil
+	}
+	p := &proc.Process{Comm: name, Args: []string{name}}
+	if strings.Contains(name, "/") {
+		p.Executable, p.Comm = name, filepath.Base(name)
+	}
+	w := &policy.Writer{Name: p.Name(), Names: lineage.Names(p), Executable: p.Executable}
+	if lineage.IsServer(p) {
+		w.Server = p.Name()
+	}
+	return w
 }

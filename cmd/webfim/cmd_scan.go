@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -27,16 +28,18 @@ func scanCommand() *cli.Command {
 		Description: "Scans script files (by extension; other files are sniffed for script content unless\n" +
 			"--no-sniff) for web-shell indicators and prints each file with a score, a level and the\n" +
 			"indicators found (docs/indicators.md). Directories are walked without following symbolic\n" +
-			"links. Exit status: 0 if no file reaches --threshold, 1 if some file does, 16 if a file\n" +
-			"could not be read (the others are still reported), 17 for bad flags.",
+			"links. The settings are those of the config file's indicators section (thresholds,\n" +
+			"weights, max_bytes, tail_bytes, yara), which the flags override. Exit status: 0 if no\n" +
+			"file reaches --threshold, 1 if some file does, 16 if a file could not be read (the\n" +
+			"others are still reported), 17 for bad flags or settings.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "format", Value: "text", Usage: "output format: text or json"},
 			&cli.StringFlag{Name: "threshold", Value: "medium", Usage: "the `LEVEL` (low, medium, high) at which a file makes the exit status 1"},
 			&cli.StringSliceFlag{Name: "weight", Usage: "override an indicator's weight, `ID=N` (0 disables it); repeatable"},
-			&cli.Int64Flag{Name: "max-bytes", Usage: "scan at most the first `N` bytes of a file (and its last 64 KiB); default 1 MiB"},
+			&cli.Int64Flag{Name: "max-bytes", Usage: "scan at most the first `N` bytes of a file (and its last tail_bytes); default: the config file's max_bytes, 1 MiB"},
 			&cli.BoolFlag{Name: "no-sniff", Usage: "scan only files with a script extension"},
 			&cli.BoolFlag{Name: "all", Usage: "also list files with no indicator"},
-			&cli.StringSliceFlag{Name: "yara", Usage: "run the YARA rules in `FILE` too (needs the yara command); repeatable"},
+			&cli.StringSliceFlag{Name: "yara", Usage: "run the YARA rules in `FILE` too, instead of the config file's (needs the yara command); repeatable"},
 			&cli.DurationFlag{Name: "yara-timeout", Value: yara.DefaultTimeout, Usage: "bound on the YARA scan of all the files"},
 			&cli.BoolFlag{Name: "list", Usage: "print the indicator catalog and exit"},
 		},
@@ -76,7 +79,22 @@ func scanAction(c *cli.Context) error {
 	if c.NArg() == 0 {
 		return usageError{errors.New("scan needs at least one FILE or DIR")}
 	}
-	settings := indicators.Settings{MaxBytes: c.Int64("max-bytes"), Weights: map[string]int{}}
+	// The config file's indicator settings, then the flags.
+	conf, err := loadConfig(c.String("config"))
+	if err != nil {
+		return err
+	}
+	settings := conf.Indicators.Settings
+	settings.Weights = maps.Clone(settings.Weights)
+	if settings.Weights == nil {
+		settings.Weights = map[string]int{}
+	}
+	if c.IsSet("max-bytes") {
+		settings.MaxBytes = c.Int64("max-bytes")
+		if settings.TailBytes > settings.MaxBytes {
+			settings.TailBytes = 0 // the default tail for that size
+		}
+	}
 	for _, kv := range c.StringSlice("weight") {
 		id, n, ok := strings.Cut(kv, "=")
 		v, err := strconv.Atoi(n)
@@ -85,14 +103,23 @@ func scanAction(c *cli.Context) error {
 		}
 		settings.Weights[id] = v
 	}
+	if c.IsSet("yara") {
+		settings.YARA.Rules = c.StringSlice("yara")
+	}
+	if c.IsSet("yara-timeout") {
+		settings.YARA.Timeout = c.Duration("yara-timeout")
+	}
 	engine, err := indicators.New(settings)
 	if err != nil {
 		return usageError{err}
 	}
 	var rules *yara.Rules
-	if files := c.StringSlice("yara"); len(files) > 0 {
-		rules, err = yara.Compile(c.Context, yara.Settings{Rules: files, Timeout: c.Duration("yara-timeout")})
+	if files := settings.YARA.Rules; len(files) > 0 {
+		rules, err = yara.Compile(c.Context, settings.YARA)
 		if err != nil {
+			if !c.IsSet("yara") && conf.File != "" {
+				return usageError{conf.ErrorAt(yaraKey(files, err), err)}
+			}
 			var re *yara.RuleError
 			if errors.As(err, &re) {
 				return usageError{fmt.Errorf("yara rules: %w", err)}
@@ -104,6 +131,8 @@ func scanAction(c *cli.Context) error {
 
 	var reports []scanReport
 	failed := false
+	scanner := engine.NewScanner()
+	var buf []byte
 	sniff := !c.Bool("no-sniff")
 	for _, arg := range c.Args().Slice() {
 		err := filepath.WalkDir(arg, func(p string, d fs.DirEntry, err error) error {
@@ -125,7 +154,7 @@ func scanAction(c *cli.Context) error {
 			if fam == indicators.FamilyNone && !sniff && p != arg {
 				return nil
 			}
-			res, err := scanOne(engine, p, fam)
+			res, err := scanOne(engine, scanner, &buf, p, fam)
 			if err != nil {
 				reports = append(reports, scanReport{Path: p, Error: err.Error()})
 				failed = true
@@ -193,13 +222,38 @@ func scanAction(c *cli.Context) error {
 	return nil
 }
 
-// scanOne scans the file at p.
-func scanOne(e *indicators.Engine, p string, fam indicators.Family) (indicators.Result, error) {
+// scanOne scans the file at p. A file that fits in the engine's
+// MaxBytes is read whole into buf and scanned in place; a larger one is
+// streamed (its prefix and tail are kept).
+func scanOne(e *indicators.Engine, s *indicators.Scanner, buf *[]byte, p string, fam indicators.Family) (indicators.Result, error) {
 	f, err := os.Open(p)
 	if err != nil {
 		return indicators.Result{}, err
 	}
 	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return indicators.Result{}, err
+	}
+	if size := fi.Size(); size <= e.MaxBytes() {
+		if int64(cap(*buf)) < size+1 {
+			*buf = make([]byte, size+1)
+		}
+		b := (*buf)[:size+1]
+		n, err := io.ReadFull(f, b)
+		switch {
+		case err == io.ErrUnexpectedEOF || err == io.EOF: // the whole file (it may have shrunk)
+			s.ResetSize(fam, int64(n))
+			s.Write(b[:n])
+			return s.Result(), nil
+		case err != nil:
+			return indicators.Result{}, fmt.Errorf("read %s: %w", p, err)
+		}
+		// It grew since fstat: stream it.
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return indicators.Result{}, err
+		}
+	}
 	res, err := e.ScanReader(fam, f)
 	if err != nil {
 		return res, fmt.Errorf("read %s: %w", p, err)

@@ -17,6 +17,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"webfim/alert"
+	"webfim/attribution"
 	"webfim/config"
 	"webfim/output"
 	"webfim/store"
@@ -111,20 +112,35 @@ func watchAction(c *cli.Context) error {
 			return env
 		},
 	}
-	d, err := watch.New(cfg, watch.Deps{
+	ctx, cancel := context.WithCancel(c.Context)
+	defer cancel()
+	// Process attribution (Linux): which process wrote a file, which
+	// server spawned a shell. Started before the daemon, so that its
+	// first look at the roots already knows the writers.
+	attr, err := startAttribution(ctx, pol)
+	if err != nil {
+		dm.stop(0)
+		return err
+	}
+	deps := watch.Deps{
 		Store: daemonStore{db}, Judge: &pol.Policy, Sink: sink, Logger: log,
-		CreateBaseline: baselineCreator(db, "watch-initial"),
+		CreateBaseline: baselineCreator(db, "watch-initial", log),
 		OutboxStats:    db.OutboxStats,
 		DeliveryErrors: dm.Errors,
 		DeadLetters:    dm.DeadLetters,
-	})
+	}
+	if attr != nil {
+		defer attr.Close()
+		deps.Attribution = daemonAttribution{attr}
+	} else {
+		log.Info("attribution", "status", "off (attribution.enabled: false)")
+	}
+	d, err := watch.New(cfg, deps)
 	if err != nil {
 		dm.stop(0)
 		return err
 	}
 
-	ctx, cancel := context.WithCancel(c.Context)
-	defer cancel()
 	if addr := c.String("metrics-addr"); addr != "" {
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
@@ -144,7 +160,7 @@ func watchAction(c *cli.Context) error {
 			case <-ctx.Done():
 				return
 			case <-hup:
-				if err := reloadWatch(ctx, c, db, d, dm, &rootNames); err != nil {
+				if err := reloadWatch(ctx, c, db, d, dm, attr, &rootNames); err != nil {
 					log.Error("reload rejected; keeping the running configuration", "err", err)
 					continue
 				}
@@ -189,8 +205,14 @@ func logUndelivered(log *slog.Logger, db *store.DB, drainErr error) {
 // changes unless all of it is valid: new outputs are built (a file opened,
 // a syslog address resolved) before the daemon takes its new
 // configuration, and replace the old ones only then.
-func reloadWatch(ctx context.Context, c *cli.Context, db *store.DB, d *watch.Daemon, dm *delivery, rootNames *atomic.Pointer[map[string]string]) error {
+func reloadWatch(ctx context.Context, c *cli.Context, db *store.DB, d *watch.Daemon, dm *delivery, attr *attribution.Service, rootNames *atomic.Pointer[map[string]string]) error {
 	ncfg, npol, err := watchConfig(c, db)
+	if err != nil {
+		return err
+	}
+	// The lineage allowlist takes effect now; the other attribution
+	// settings (enabled, sources) when the daemon restarts.
+	rules, err := npol.Attribution.Rules()
 	if err != nil {
 		return err
 	}
@@ -208,6 +230,9 @@ func reloadWatch(ctx context.Context, c *cli.Context, db *store.DB, d *watch.Dae
 	if err := d.Reload(ctx, ncfg, &npol.Policy); err != nil {
 		closeOutputs(nouts)
 		return err
+	}
+	if attr != nil {
+		attr.SetRules(rules)
 	}
 	names := npol.RootNames()
 	rootNames.Store(&names)

@@ -35,7 +35,7 @@ func newECSReporter(c *cli.Context) (*ecsReporter, error) {
 	}
 	env := alert.DefaultEnv(version)
 	env.RootNames = pol.RootNames()
-	return &ecsReporter{w: c.App.Writer, pol: pol, ctx: pol.ContextAt(time.Now(), windows, ""), env: env}, nil
+	return &ecsReporter{w: c.App.Writer, pol: pol, ctx: pol.ContextAt(time.Now(), windows, nil), env: env}, nil
 }
 
 func (r *ecsReporter) begin(from store.Meta, to *store.Meta) error {

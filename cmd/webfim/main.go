@@ -105,6 +105,7 @@ func tuneGC() {
 func run(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	defer runExitFuncs()
 	err := newApp().RunContext(ctx, args)
 	return exitCode(err)
 }

@@ -50,7 +50,8 @@ func scope(c *cli.Context) (scan.Scope, error) {
 		return s, err
 	}
 	applyPolicy(&s, pol)
-	return s, nil
+	s.Indicators, s.YARA, err = contentScan(c.Context, pol)
+	return s, err
 }
 
 // target works out what a snapshot covers (scan.Resolve) and says what

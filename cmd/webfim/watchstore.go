@@ -3,8 +3,11 @@ package main
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"time"
 
+	"webfim/baseline"
+	"webfim/indicators"
 	"webfim/policy"
 	"webfim/scan"
 	"webfim/store"
@@ -56,9 +59,17 @@ func (q outboxQueue) Enqueue(max int, docs ...watch.OutboxDoc) (int, error) {
 
 // baselineCreator returns the daemon's Deps.CreateBaseline: a full
 // snapshot of the daemon's target, as "webfim baseline create --full"
-// takes, activated.
-func baselineCreator(db *store.DB, label string) func(ctx context.Context, cfg watch.Config) (scan.Baseline, error) {
+// takes, activated. The scripts it is about to trust that show web-shell
+// indicators at medium or above are logged, as baseline create warns of
+// them.
+func baselineCreator(db *store.DB, label string, log *slog.Logger) func(ctx context.Context, cfg watch.Config) (scan.Baseline, error) {
 	return func(ctx context.Context, cfg watch.Config) (scan.Baseline, error) {
-		return scan.Create(ctx, db, cfg.Target, label, version, scan.Options{Full: true, Workers: cfg.Workers}, true)
+		opt := scan.Options{Full: true, Workers: cfg.Workers, OnIndicators: func(r baseline.Record) {
+			if r.Indicators != nil && r.Indicators.Level >= indicators.LevelMedium {
+				log.Warn("web-shell indicators in a file about to be trusted", "root", r.Root, "path", r.Path,
+					"indicators", policy.IndicatorSummary(r.Indicators))
+			}
+		}}
+		return scan.Create(ctx, db, cfg.Target, label, version, opt, true)
 	}
 }

@@ -238,7 +238,7 @@ type ScanError struct {
 func (e *ScanError) Error() string { return "yara: " + e.Path + ": " + e.Message }
 
 // ScanFiles scans the files at paths (made absolute) with one yara
-// process and returns the matches by path. Files yara could not read are
+// process and returns the matches by path. It is safe for concurrent use. Files yara could not read are
 // reported as *ScanError values in the joined error, next to the matches
 // of the others. The whole batch is bounded by the timeout.
 func (r *Rules) ScanFiles(ctx context.Context, paths []string) (map[string][]Match, error) {
@@ -263,8 +263,19 @@ func (r *Rules) ScanFiles(ctx context.Context, paths []string) (map[string][]Mat
 		list.WriteString(a)
 		list.WriteByte('\n')
 	}
-	listFile := filepath.Join(r.dir, "scan-list")
-	if err := os.WriteFile(listFile, []byte(list.String()), 0o600); err != nil {
+	// A list file of its own: scans may run concurrently (the watch
+	// daemon's checks and rescans).
+	lf, err := os.CreateTemp(r.dir, "scan-list-")
+	if err != nil {
+		return nil, fmt.Errorf("yara: %w", err)
+	}
+	listFile := lf.Name()
+	defer os.Remove(listFile)
+	_, err = lf.WriteString(list.String())
+	if cerr := lf.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return nil, fmt.Errorf("yara: %w", err)
 	}
 	secs := max(1, int(r.timeout/time.Second))
