@@ -13,7 +13,6 @@ import (
 	"golang.org/x/term"
 
 	"webfim/baseline"
-	"webfim/scan"
 	"webfim/store"
 	"webfim/trust"
 )
@@ -122,7 +121,7 @@ func recompute(db *store.DB, m store.Meta) (trust.Statement, *trust.Index, error
 			return trust.Statement{}, nil, err
 		}
 	}
-	st, ix := b.Finish(scan.StatementOf(m))
+	st, ix := b.Finish(m.Statement())
 	return st, ix, nil
 }
 
@@ -142,29 +141,15 @@ func recordedStatement(c *cli.Context, db *store.DB, m store.Meta) (*trust.State
 		return st, d.Statement, nil
 	}
 	fmt.Fprintf(c.App.ErrWriter, "webfim: warning: baseline %d has no recorded digest (taken by an older webfim): computing it now from the records as they are stored; this vouches for the database as it is\n", m.ID)
-	b := trust.NewBuilder()
-	for r, err := range db.Records(m.ID, "") {
-		if err != nil {
-			return nil, nil, err
-		}
-		if err := b.AddRecord(&r); err != nil {
-			return nil, nil, err
-		}
-	}
-	items, err := db.Inventory(m.ID)
+	st, ix, err := recompute(db, m)
 	if err != nil {
 		return nil, nil, err
 	}
-	for i := range items {
-		if err := b.AddItem(&items[i]); err != nil {
-			return nil, nil, err
-		}
-	}
-	st, sd := scan.StoredDigest(b, m, m.ID)
-	if err := db.PutDigest(m.ID, sd); err != nil {
+	text := st.MarshalText()
+	if err := db.PutDigest(m.ID, text, ix); err != nil {
 		return nil, nil, err
 	}
-	return &st, sd.Statement, nil
+	return &st, text, nil
 }
 
 // storedSignatures decodes the signatures stored with a baseline.
