@@ -48,6 +48,10 @@ const (
 	// NoticeAttributionDegraded: an attribution mechanism (Mechanism)
 	// does not work fully; Message is the exact reason, Status what runs.
 	NoticeAttributionDegraded = "attribution_degraded"
+	// NoticeBaselineUntrusted: Baseline is not what a trusted key signed
+	// (require_signed); Message says why, changes are judged against
+	// Judged.
+	NoticeBaselineUntrusted = "baseline_untrusted"
 )
 
 // Notice is an event about the daemon itself that the SOC should see.
@@ -62,6 +66,8 @@ type Notice struct {
 	// Mechanism and Status describe an attribution degradation.
 	Mechanism, Status string
 	Time              time.Time
+	// Baseline and Judged: see NoticeBaselineUntrusted.
+	Baseline, Judged scan.Baseline
 }
 
 // Sink delivers findings and notices. Emit must return only once the

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/term"
 
 	"webfim/baseline"
+	"webfim/config"
 	"webfim/store"
 	"webfim/trust"
 )
@@ -36,13 +37,9 @@ func keyRing(c *cli.Context) (*trust.KeyRing, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
-	ring := &trust.KeyRing{}
-	for _, k := range pol.TrustedKeys {
-		tk, err := trust.ParseTrustedKey(k)
-		if err != nil {
-			return nil, false, usageError{err} // Load validated it already
-		}
-		ring.Add(tk)
+	ring, err := configKeyRing(pol)
+	if err != nil {
+		return nil, false, err
 	}
 	for _, f := range c.StringSlice("trusted-key") {
 		if err := ring.AddFile(f); err != nil {
@@ -57,6 +54,19 @@ func keyRing(c *cli.Context) (*trust.KeyRing, bool, error) {
 var newBaselineSigningFlags = []cli.Flag{
 	&cli.StringFlag{Name: "sign-key", Usage: "sign the new baseline before it is published with the private key in `FILE` (a .pub file: its private half in ssh-agent)"},
 	&cli.BoolFlag{Name: "agent", Usage: "sign the new baseline before it is published with the Ed25519 key held by ssh-agent (SSH_AUTH_SOCK)"},
+}
+
+// configKeyRing returns the trusted keys of a config file.
+func configKeyRing(pol *config.Config) (*trust.KeyRing, error) {
+	ring := &trust.KeyRing{}
+	for _, k := range pol.TrustedKeys {
+		tk, err := trust.ParseTrustedKey(k)
+		if err != nil {
+			return nil, usageError{err} // Load validated it already
+		}
+		ring.Add(tk)
+	}
+	return ring, nil
 }
 
 // signer returns the signer chosen by --key/--agent and a function to
