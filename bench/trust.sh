@@ -1,26 +1,25 @@
 #!/usr/bin/env bash
 # Cost of tamper-evident baselines (issue 14), printed in one run:
-#  1. baseline create --full with the digest (this tree) vs without it
-#     (webfim built at REV, default: the merge base with main, before the
-#     digest existed), on the reference tree (bench/setup.sh), interleaved
-#     rounds, median of the per-round ratios (target: at most 3% apart);
+#  1. baseline create --full with the digest vs without it (the same tree
+#     built with the tag webfim_nodigest, whose store writer computes no
+#     digest: only the digest's cost differs), on the reference tree
+#     (bench/setup.sh), interleaved rounds, median of the per-round ratios
+#     (target: at most 3% apart);
 #  2. baseline verify of a 1,000,000-record baseline (bench/gentree tree,
 #     as bench/rss.sh makes it): wall time (target < 3 s) and peak RSS
 #     (target < 150 MB), with GNU time;
 #  3. the export file size per record.
-# Usage: bash bench/trust.sh [-n ROUNDS] [-b REV] [-f FILES]
+# Usage: bash bench/trust.sh [-n ROUNDS] [-f FILES]
 set -euo pipefail
 
 rounds=11
-rev=""
 files=1000000
-while getopts n:b:f: opt; do
+while getopts n:f: opt; do
 	case $opt in
 	n) rounds=$OPTARG ;;
-	b) rev=$OPTARG ;;
 	f) files=$OPTARG ;;
 	*)
-		echo "usage: bash bench/trust.sh [-n ROUNDS] [-b REV] [-f FILES]" >&2
+		echo "usage: bash bench/trust.sh [-n ROUNDS] [-f FILES]" >&2
 		exit 2
 		;;
 	esac
@@ -39,13 +38,10 @@ out="$work/trust"
 	exit 1
 }
 mkdir -p "$out"
-[ -n "$rev" ] || rev=$(git -C "$repo" merge-base HEAD main)
-echo "== building webfim (digest) at $(git -C "$repo" rev-parse --short HEAD) and webfim (no digest) at $(git -C "$repo" rev-parse --short "$rev")"
-(cd "$repo" && go build -o "$out/webfim" ./cmd/webfim && go build -o "$work/gentree" ./bench/gentree)
-src="$out/src-nodigest"
-rm -rf "$src" && mkdir -p "$src"
-git -C "$repo" archive "$rev" | tar -x -C "$src"
-(cd "$src" && go build -o "$out/webfim-nodigest" ./cmd/webfim)
+echo "== building webfim at $(git -C "$repo" rev-parse --short HEAD), with and without (-tags webfim_nodigest) the digest"
+(cd "$repo" && go build -o "$out/webfim" ./cmd/webfim &&
+	go build -tags webfim_nodigest -o "$out/webfim-nodigest" ./cmd/webfim &&
+	go build -o "$work/gentree" ./bench/gentree)
 echo "machine: $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg) at start"
 
 # 1. create --full, digest on vs off, interleaved.
