@@ -27,7 +27,7 @@ func BaselineUntrusted(id uint64, label, reason string, env Env) Document {
 	if label != "" {
 		name += " " + strconv.Quote(label)
 	}
-	judged := "changes are still judged against it (no other baseline was verified)"
+	judged := "changes are still judged against it (there is no other trusted baseline to fall back on)"
 	if env.BaselineID != id {
 		judged = "changes are judged against baseline " + strconv.FormatUint(env.BaselineID, 10)
 		if env.BaselineLabel != "" {

@@ -244,9 +244,14 @@ func (d *Daemon) Reload(ctx context.Context, cfg Config, judge Judge) error {
 	}
 	if cfg.Verifier != nil {
 		// The baseline judged against must be trusted under the new keys.
+		// One that no longer is (edited in the database) is also reported
+		// as at a full rescan; the running configuration stays.
 		_, _, b, _ := d.snapshot()
 		ver, err := d.verify(ctx, cfg.Verifier, b, true)
 		if err != nil {
+			if errors.Is(err, trust.ErrUntrusted) {
+				d.refuse(ctx, b, err)
+			}
 			return fmt.Errorf("watch: require_signed: %w", err)
 		}
 		d.trusted(ver)

@@ -135,7 +135,7 @@ func TestDaemonRequireSigned(t *testing.T) {
 	}
 
 	// The baseline judged against, altered in place: found at the next
-	// full verification.
+	// full verification, and by a reload (SIGHUP), which is refused.
 	if err := db.Activate(second.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -144,6 +144,16 @@ func TestDaemonRequireSigned(t *testing.T) {
 	notices := td.sink.noticesOf(NoticeBaselineUntrusted)
 	if len(notices) != 3 || notices[2].Baseline.ID != second.ID || notices[2].Judged.ID != second.ID {
 		t.Errorf("re-verification notices %+v", notices)
+	}
+	td.mu.Lock()
+	delete(td.refused, second.ID) // as if reported long ago: the reload reports it again
+	td.mu.Unlock()
+	if err := td.Reload(context.Background(), cfg, policy.Default()); err == nil || !strings.Contains(err.Error(), "require_signed") || !strings.Contains(err.Error(), "it is not signed") {
+		t.Errorf("Reload on an altered baseline: %v", err)
+	}
+	notices = td.sink.noticesOf(NoticeBaselineUntrusted)
+	if len(notices) != 4 || notices[3].Baseline.ID != second.ID {
+		t.Errorf("reload notices %+v", notices)
 	}
 	td.stop(t)
 }
