@@ -55,6 +55,8 @@ type Judge interface {
 	// by what (alert.Spawn.Summary).
 	EvaluateSpawn(what string, ctx policy.Context) policy.Verdict
 	WindowAt(t time.Time, adhoc []policy.Window) *policy.Window
+	// EvaluateBaseline judges a baseline refused under require_signed.
+	EvaluateBaseline(reason string) policy.Verdict
 }
 
 // Config is the daemon's configuration; [Daemon.Reload] replaces it.

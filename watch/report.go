@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"webfim/alert"
+	"webfim/policy"
 	"webfim/scan"
 )
 
@@ -66,8 +67,10 @@ type Notice struct {
 	// Mechanism and Status describe an attribution degradation.
 	Mechanism, Status string
 	Time              time.Time
-	// Baseline and Judged: see NoticeBaselineUntrusted.
+	// Baseline and Judged: see NoticeBaselineUntrusted; Verdict is the
+	// policy's (rule webfim-031).
 	Baseline, Judged scan.Baseline
+	Verdict          policy.Verdict
 }
 
 // Sink delivers findings and notices. Emit must return only once the

@@ -76,21 +76,26 @@ func reason(err error) string {
 }
 
 // refuse reports that baseline b is not trusted, once per baseline and
-// reason: a high alert, and an error in the log. Changes stay judged
-// against the last verified baseline.
+// reason: an error in the log and the alert of rule webfim-031 (unless
+// the policy disables it). Changes stay judged against the last verified
+// baseline.
 func (d *Daemon) refuse(ctx context.Context, b scan.Baseline, err error) {
 	why := reason(err)
 	d.mu.Lock()
 	repeated := d.refused[b.ID] == why
 	d.refused[b.ID] = why
-	judged := d.active
+	judged, judge := d.active, d.judge
 	d.mu.Unlock()
 	if repeated {
 		return
 	}
 	d.log.Error("baseline not trusted (require_signed); changes are judged against the last verified baseline",
 		"baseline", b.ID, "label", b.Label, "reason", why, "judged_against", judged.ID)
-	d.notice(ctx, Notice{Kind: NoticeBaselineUntrusted, Baseline: b, Judged: judged, Message: why})
+	v := judge.EvaluateBaseline(why)
+	if v.Drop {
+		return
+	}
+	d.notice(ctx, Notice{Kind: NoticeBaselineUntrusted, Baseline: b, Judged: judged, Message: why, Verdict: v})
 }
 
 // accept checks a baseline that became active: true if it is trusted

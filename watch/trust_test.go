@@ -97,7 +97,8 @@ func TestDaemonRequireSigned(t *testing.T) {
 	// A new unsigned baseline made active while the daemon runs.
 	second := makeBaseline(t, db, testConfig(root))
 	n := td.sink.waitNotice(t, NoticeBaselineUntrusted)
-	if n.Baseline.ID != second.ID || n.Judged.ID != first.ID || n.Message != "it is not signed" {
+	if n.Baseline.ID != second.ID || n.Judged.ID != first.ID || n.Message != "it is not signed" ||
+		n.Verdict.RuleID != policy.RuleUntrustedBaseline || n.Verdict.Severity != policy.High || n.Verdict.Reason != n.Message {
 		t.Errorf("notice %+v", n)
 	}
 	writeFile(t, filepath.Join(root, "new.php"), "<?php")
