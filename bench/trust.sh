@@ -45,13 +45,15 @@ echo "== building webfim at $(git -C "$repo" rev-parse --short HEAD), with and w
 	go build -o "$work/gentree" ./bench/gentree)
 echo "machine: $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg) at start"
 
-# 1. create --full, digest on vs off, interleaved.
+# 1. create --full, digest on vs off, interleaved. Each round prints
+# "wall cpu" (cpu: user + sys): on a shared machine the CPU time moves
+# less with the load than the wall time.
 timed() {
 	local t0 t1
 	t0=$EPOCHREALTIME
-	"$@" >/dev/null 2>&1
+	/usr/bin/time -f '%U %S' -o "$out/round.time" "$@" >/dev/null 2>&1
 	t1=$EPOCHREALTIME
-	echo "$t0 $t1" | awk '{printf "%.6f\n", $2 - $1}'
+	echo "$t0 $t1 $(cat "$out/round.time")" | awk '{printf "%.6f %.2f\n", $2 - $1, $3 + $4}'
 }
 "$out/webfim" --db "$out/warm.db" --quiet baseline create --root "$ref" --full --no-discover # warm the cache
 rm -f "$out/on.times" "$out/off.times" "$out/warm.db"
@@ -63,10 +65,15 @@ for ((i = 1; i <= rounds; i++)); do
 done
 echo
 median() { sort -g "$1" | awk '{a[NR] = $1} END {printf "%.4f", (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
-paste "$out/on.times" "$out/off.times" | awk '{printf "%.6f\n", $1 / $2}' >"$out/ratio"
+col() { awk -v c="$2" '{print $c}' "$1"; }
+paste "$out/on.times" "$out/off.times" | awk '{printf "%.6f\n", $1 / $3}' >"$out/ratio"
+paste "$out/on.times" "$out/off.times" | awk '{printf "%.6f\n", $2 / $4}' >"$out/ratio.cpu"
+col "$out/on.times" 1 >"$out/on.wall" && col "$out/off.times" 1 >"$out/off.wall"
+col "$out/on.times" 2 >"$out/on.cpu" && col "$out/off.times" 2 >"$out/off.cpu"
 records=$("$out/webfim" --db "$out/on.db" baseline list --format json | grep -o '"files": [0-9]*' | head -1 | grep -o '[0-9]*')
-printf 'create --full (%s files): digest on %ss, off %ss (medians of %d); ratio on/off per round, median %s (target <= 1.03)\n' \
-	"$records" "$(median "$out/on.times")" "$(median "$out/off.times")" "$rounds" "$(median "$out/ratio")"
+printf 'create --full (%s files), medians of %d rounds: wall digest on %ss, off %ss, per-round ratio on/off %s; CPU (user+sys) on %ss, off %ss, per-round ratio %s (target <= 1.03)\n' \
+	"$records" "$rounds" "$(median "$out/on.wall")" "$(median "$out/off.wall")" "$(median "$out/ratio")" \
+	"$(median "$out/on.cpu")" "$(median "$out/off.cpu")" "$(median "$out/ratio.cpu")"
 
 # 2. verify of a large baseline, 3. export size.
 tree="$work/tree-$files-$((files / 10))"
