@@ -162,13 +162,8 @@ func passphrase(keyFile string) func() ([]byte, error) {
 // the baseline's id.
 func recompute(db *store.DB, m store.Meta) (trust.Statement, *trust.Index, error) {
 	b := trust.NewBuilder()
-	for r, err := range db.Records(m.ID, "") {
-		if err != nil {
-			return trust.Statement{}, nil, err
-		}
-		if err := b.AddRecord(&r); err != nil {
-			return trust.Statement{}, nil, err
-		}
+	if err := b.AddAll(db.Records(m.ID, "")); err != nil {
+		return trust.Statement{}, nil, err
 	}
 	items, err := db.Inventory(m.ID)
 	if err != nil {
