@@ -307,13 +307,68 @@ func baselineList(c *cli.Context) error {
 	return tw.Flush()
 }
 
+// shownSignature is a signature stored with a baseline, as baseline show
+// lists it: the key that made it and the digest it signs. Whether the key
+// is trusted and the records still match is baseline verify's job.
+type shownSignature struct {
+	Key    string `json:"key"`
+	Digest string `json:"digest"`
+	Error  string `json:"error,omitempty"`
+}
+
+// shownDigest returns the digest recorded when baseline m was taken
+// ("" for a baseline of an older webfim) and its stored signatures.
+func shownDigest(db *store.DB, m store.Meta) (string, []shownSignature, error) {
+	d, err := db.Digest(m.ID)
+	if err != nil {
+		return "", nil, err
+	}
+	digest := ""
+	if d.Statement != nil {
+		st, err := trust.ParseStatement(d.Statement)
+		if err != nil {
+			return "", nil, fmt.Errorf("baseline %d: recorded digest: %w", m.ID, err)
+		}
+		digest = st.Digest().String()
+	}
+	sigs, err := storedSignatures(db, m.ID)
+	if err != nil {
+		return "", nil, err
+	}
+	var out []shownSignature
+	for _, s := range sigs {
+		v, err := (&trust.KeyRing{}).Verify(s)
+		sh := shownSignature{}
+		if v.Key != nil {
+			sh.Key = trust.DescribeKey(v.Key, "")
+		}
+		if v.Statement != nil {
+			sh.Digest = v.Statement.Digest().String()
+		}
+		if err != nil {
+			sh.Error = err.Error()
+		}
+		out = append(out, sh)
+	}
+	return digest, out, nil
+}
+
 func baselineShow(c *cli.Context) error {
 	return withBaseline(c, func(db *store.DB, m store.Meta) error {
+		digest, sigs, err := shownDigest(db, m)
+		if err != nil {
+			return err
+		}
 		if c.String("format") == "json" {
 			out := struct {
 				metaJSON
-				Entries []recordJSON `json:"entries,omitempty"`
-			}{metaJSON: newMetaJSON(m)}
+				Digest     string           `json:"digest,omitempty"`
+				Signatures []shownSignature `json:"signatures"`
+				Entries    []recordJSON     `json:"entries,omitempty"`
+			}{metaJSON: newMetaJSON(m), Digest: digest, Signatures: sigs}
+			if out.Signatures == nil {
+				out.Signatures = []shownSignature{}
+			}
 			if c.Bool("entries") {
 				for r, err := range db.Records(m.ID, c.String("prefix")) {
 					if err != nil {
@@ -342,6 +397,27 @@ func baselineShow(c *cli.Context) error {
 		fmt.Fprintf(w, "  entries   %d files, %d dirs, %d symlinks, %d other (%s)\n", m.Files, m.Dirs, m.Symlinks, m.Others, humanBytes(m.Bytes))
 		fmt.Fprintf(w, "  problems  %d unreadable, %d unstable\n", m.Errors, m.Unstable)
 		fmt.Fprintf(w, "  took      %s (full re-hash: %v)\n", m.Duration.Round(time.Millisecond), m.Full)
+		if digest == "" {
+			fmt.Fprintln(w, "  digest    none recorded (taken by an older webfim)")
+		} else {
+			fmt.Fprintf(w, "  digest    %s (recorded when taken)\n", digest)
+		}
+		if len(sigs) == 0 {
+			fmt.Fprintln(w, "  signed    no")
+		}
+		for _, s := range sigs {
+			switch {
+			case s.Error != "":
+				fmt.Fprintf(w, "  signed    unusable signature: %s\n", s.Error)
+			case s.Digest != digest:
+				fmt.Fprintf(w, "  signed    by %s, over another digest: %s\n", s.Key, s.Digest)
+			default:
+				fmt.Fprintf(w, "  signed    by %s\n", s.Key)
+			}
+		}
+		if len(sigs) > 0 {
+			fmt.Fprintf(w, "            (the key is not checked against the trusted keys here, nor the records against the digest: webfim baseline verify %d)\n", m.ID)
+		}
 		if !c.Bool("entries") {
 			return nil
 		}
