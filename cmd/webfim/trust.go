@@ -294,20 +294,27 @@ func trustedBaseline(db *store.DB, ring *trust.KeyRing, m store.Meta) (*trust.Re
 	if err != nil {
 		return nil, err
 	}
-	err = rep.Trusted()
+	return rep, checkTrusted(db, ring, m, rep)
+}
+
+// checkTrusted is trustedBaseline's verdict on rep, the report of
+// checkStored: the check of the records (rep) is costly, this one is not
+// (it reads the signatures of the database's baselines and its marks).
+func checkTrusted(db *store.DB, ring *trust.KeyRing, m store.Meta, rep *trust.Report) error {
+	err := rep.Trusted()
 	if err == nil && m.Active {
 		newest, ok, nerr := newestSigned(db, ring, rep.Signed.Host, m.ID)
 		if nerr != nil {
-			return nil, nerr
+			return nerr
 		}
 		if ok {
 			err = trust.CheckFresh(rep.Signed, newest)
 		}
 	}
 	if err != nil {
-		return rep, fmt.Errorf("baseline %d%s is not trusted: %w (require_signed is set; 'webfim baseline verify %d' says more)", m.ID, labelSuffix(m), err, m.ID)
+		return fmt.Errorf("baseline %d%s is not trusted: %w (require_signed is set; 'webfim baseline verify %d' says more)", m.ID, labelSuffix(m), err, m.ID)
 	}
-	return rep, nil
+	return nil
 }
 
 // isExportFile reports whether a --from value or argument names an

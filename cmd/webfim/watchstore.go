@@ -76,10 +76,13 @@ func baselineCreator(db *store.DB, label string, log *slog.Logger) func(ctx cont
 
 // trustVerifier is the daemon's require_signed check (watch.Verifier):
 // the check of "webfim diff" (trustedBaseline) over the store and the
-// config's trusted keys. A result is reused while the baseline's
-// recorded statement and signatures are unchanged, so that the daemon
-// can ask every poll about a refused baseline (whose signature may be
-// attached later) without reading its records each time.
+// config's trusted keys. The check of the records is reused while the
+// baseline's recorded statement and signatures are unchanged, so that the
+// daemon can ask every poll about a refused baseline (whose signature may
+// be attached later) without reading its records each time; the cheap
+// part (is it older than the newest signed baseline the database has
+// seen?) is done at every call, since signing another baseline changes
+// it.
 type trustVerifier struct {
 	db   *store.DB
 	ring *trust.KeyRing
@@ -90,9 +93,7 @@ type trustVerifier struct {
 
 type verifyResult struct {
 	trustData [sha256.Size]byte // of the statement and signatures checked
-	active    bool
-	ver       watch.Verified
-	err       error
+	rep       *trust.Report     // checkStored's
 }
 
 func newTrustVerifier(db *store.DB, ring *trust.KeyRing) *trustVerifier {
@@ -115,24 +116,22 @@ func (v *trustVerifier) Verify(_ context.Context, b scan.Baseline, full bool) (w
 	v.mu.Lock()
 	c, ok := v.cached[b.ID]
 	v.mu.Unlock()
-	if ok && !full && c.trustData == key && c.active == b.Active {
-		return c.ver, c.err
+	rep := c.rep
+	if !ok || full || c.trustData != key {
+		if rep, _, err = checkStored(v.db, v.ring, b); err != nil {
+			return watch.Verified{}, untrustedIfDamaged(b, err) // not cached: may be transient
+		}
+		v.mu.Lock()
+		v.cached[b.ID] = verifyResult{trustData: key, rep: rep}
+		v.mu.Unlock()
 	}
-	rep, err := trustedBaseline(v.db, v.ring, b)
-	var res verifyResult
-	switch {
-	case err == nil:
-		res = verifyResult{ver: watch.Verified{Statement: rep.Signed, Signer: rep.SignedBy}}
-	case errors.Is(err, trust.ErrUntrusted):
-		res = verifyResult{err: err}
-	default:
-		return watch.Verified{}, untrustedIfDamaged(b, err) // not cached: may be transient
+	if err := checkTrusted(v.db, v.ring, b, rep); err != nil {
+		if errors.Is(err, trust.ErrUntrusted) {
+			return watch.Verified{}, err
+		}
+		return watch.Verified{}, untrustedIfDamaged(b, err)
 	}
-	res.trustData, res.active = key, b.Active
-	v.mu.Lock()
-	v.cached[b.ID] = res
-	v.mu.Unlock()
-	return res.ver, res.err
+	return watch.Verified{Statement: rep.Signed, Signer: rep.SignedBy}, nil
 }
 
 // untrustedIfDamaged makes a baseline that cannot be read (damaged, or
