@@ -55,7 +55,7 @@ timed() {
 	t1=$EPOCHREALTIME
 	echo "$t0 $t1 $(cat "$out/round.time")" | awk '{printf "%.6f %.2f\n", $2 - $1, $3 + $4}'
 }
-"$out/webfim" --db "$out/warm.db" --quiet baseline create --root "$ref" --full --no-discover # warm the cache
+"$out/webfim" --db "$out/warm.db" --quiet baseline create --root "$ref" --full --no-discover 2>"$out/warm.err" || { cat "$out/warm.err" >&2; exit 1; } # warm the cache, quietly
 rm -f "$out/on.times" "$out/off.times" "$out/warm.db"
 for ((i = 1; i <= rounds; i++)); do
 	rm -f "$out/on.db" "$out/off.db"
