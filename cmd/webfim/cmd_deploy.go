@@ -39,9 +39,9 @@ func deployCommand() *cli.Command {
 			{
 				Name:  "finish",
 				Usage: "close the open deploy window and take a new baseline labelled like it",
-				Flags: []cli.Flag{
+				Flags: append([]cli.Flag{
 					&cli.BoolFlag{Name: "no-rebaseline", Usage: "only close the window"},
-				},
+				}, newBaselineSigningFlags...),
 				Action: deployFinishAction,
 			},
 		},
