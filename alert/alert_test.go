@@ -96,6 +96,9 @@ type scenario struct {
 	item   *serverconf.Change
 	spawn  *Spawn
 	window *policy.Window
+	// untrusted, if set, is why the watch daemon refuses baseline 9
+	// "watch-initial" (require_signed).
+	untrusted string
 }
 
 func scenarios() []scenario {
@@ -155,6 +158,7 @@ func scenarios() []scenario {
 			New: &serverconf.Item{Server: "registry", Kind: "iis_component", Name: "ISAPIFilter", Scope: `HKLM\SOFTWARE\Microsoft\InetStp\Components`,
 				Type: "REG_DWORD", Source: "/mnt/evidence/Windows/System32/config/SOFTWARE", Attrs: map[string]string{"product": "iis", "data": "1"}}}},
 		{name: "webfim-022", rule: policy.RuleServerSpawn, spawn: webShellSpawn(), window: jenkins},
+		{name: "webfim-031", rule: policy.RuleUntrustedBaseline, untrusted: "it is not signed"},
 		{name: "webfim-028", rule: policy.RuleScriptContent, file: fc(sniffed(fileChange(baseline.Added, "wp-content/themes/x/pic.png", false), indicators.FamilyPHP, false))},
 		{name: "webfim-029", rule: policy.RuleRestrictOnlyConfig, file: fc(sniffed(fileChange(baseline.Added, "images/.htaccess", true), indicators.FamilyNone, true))},
 		{name: "timestomp", rule: policy.RuleScriptModified, file: fc(timestomp(fileChange(baseline.ContentChanged, "wp-includes/load.php", true)))},
@@ -187,6 +191,10 @@ func build(t *testing.T, s scenario, env Env) (Document, policy.Verdict) {
 	t.Helper()
 	p := policy.Default()
 	ctx := policy.Context{Now: env.Now, Window: s.window}
+	if s.untrusted != "" {
+		v := p.EvaluateBaseline(s.untrusted)
+		return BaselineUntrusted(9, "watch-initial", v, env), v
+	}
 	if s.file != nil {
 		v := p.EvaluateFile(*s.file, ctx)
 		return FromFileChange(*s.file, v, env), v
@@ -294,6 +302,11 @@ func TestEventIDDeterministic(t *testing.T) {
 	later.BaselineID = 8
 	ids := map[string]string{}
 	for _, sc := range scenarios() {
+		if sc.untrusted != "" {
+			// A refusal is an occurrence, with its time in its id, as
+			// the daemon's notices (TestBaselineUntrusted).
+			continue
+		}
 		d1, _ := build(t, sc, env)
 		d2, _ := build(t, sc, later)
 		if d1.ID() == "" || d1.ID() != d2.ID() {

@@ -220,9 +220,10 @@ func verdictFields(d Document, v policy.Verdict) {
 	d["rule.author"] = []string{"webfim"}
 	d["rule.category"] = r.Technique.Name
 	d["threat.framework"] = "MITRE ATT&CK"
-	d["threat.tactic.id"] = []string{policy.Persistence.ID}
-	d["threat.tactic.name"] = []string{policy.Persistence.Name}
-	d["threat.tactic.reference"] = []string{policy.Persistence.Reference}
+	tactic := r.TacticOf()
+	d["threat.tactic.id"] = []string{tactic.ID}
+	d["threat.tactic.name"] = []string{tactic.Name}
+	d["threat.tactic.reference"] = []string{tactic.Reference}
 	d["threat.technique.id"] = []string{r.Technique.ID}
 	d["threat.technique.name"] = []string{r.Technique.Name}
 	d["threat.technique.reference"] = []string{r.Technique.Reference}

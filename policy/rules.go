@@ -27,8 +27,12 @@ type Technique struct {
 	ID, Name, Reference string
 }
 
-// Tactic TA0003.
-var Persistence = Technique{"TA0003", "Persistence", "https://attack.mitre.org/tactics/TA0003/"}
+// MITRE ATT&CK tactics: TA0003, that of every rule unless its entry
+// says otherwise ([Rule.Tactic]), and TA0005.
+var (
+	Persistence    = Technique{"TA0003", "Persistence", "https://attack.mitre.org/tactics/TA0003/"}
+	DefenseEvasion = Technique{"TA0005", "Defense Evasion", "https://attack.mitre.org/tactics/TA0005/"}
+)
 
 // MITRE ATT&CK techniques used by the rules.
 var (
@@ -37,6 +41,8 @@ var (
 	WebShell                = Technique{"T1505.003", "Web Shell", "https://attack.mitre.org/techniques/T1505/003/"}
 	IISComponents           = Technique{"T1505.004", "IIS Components", "https://attack.mitre.org/techniques/T1505/004/"}
 	TerminalServicesDLL     = Technique{"T1505.005", "Terminal Services DLL", "https://attack.mitre.org/techniques/T1505/005/"}
+	ImpairDefenses          = Technique{"T1562", "Impair Defenses", "https://attack.mitre.org/techniques/T1562/"}
+	DisableOrModifyTools    = Technique{"T1562.001", "Disable or Modify Tools", "https://attack.mitre.org/techniques/T1562/001/"}
 )
 
 // Rule is one entry of the rule catalog. IDs are stable: a rule is never
@@ -49,7 +55,8 @@ type Rule struct {
 	Triggers     string
 	Severity     Severity
 	Window       WindowEffect
-	Technique    Technique  // T1505
+	Tactic       *Technique // nil: Persistence
+	Technique    Technique  // T1505 for changes of the server
 	Subtechnique *Technique // nil when no sub-technique fits
 	References   []string
 	Tuning       string
@@ -59,6 +66,14 @@ type Rule struct {
 
 // RiskScore is the rule's default ECS event.risk_score.
 func (r Rule) RiskScore() float64 { return r.Severity.RiskScore() }
+
+// TacticOf is the rule's MITRE ATT&CK tactic.
+func (r Rule) TacticOf() Technique {
+	if r.Tactic != nil {
+		return *r.Tactic
+	}
+	return Persistence
+}
 
 // Rule ids.
 const (
@@ -84,6 +99,7 @@ const (
 	RuleWebShellIndicators   = "webfim-025"
 	RuleScriptContent        = "webfim-028"
 	RuleRestrictOnlyConfig   = "webfim-029"
+	RuleUntrustedBaseline    = "webfim-031"
 )
 
 var catalog = []Rule{
@@ -285,6 +301,15 @@ var catalog = []Rule{
 		Tuning:     "Nothing to tune: a directive that grants anything moves the file back to the script rules.",
 		Version:    1,
 	},
+	{
+		ID: RuleUntrustedBaseline, Name: "Untrusted baseline",
+		Description: "The watch daemon requires signed baselines (`require_signed`) and refuses the reference it should compare with: a baseline made active that no trusted key signed (a re-baseline that absorbs a web shell), an older signed baseline made active again (a replay), or the baseline it judges against, edited in the database since it was verified. Changes stay judged against the last verified baseline.",
+		Triggers:    "Under `require_signed: true`, a baseline that becomes active (or is verified again at a full rescan or a reload) is not signed by a key of `trusted_keys`, differs from its signed digest, or is older than the newest signed baseline seen from its host.",
+		Severity:    High, Window: Unaffected, Tactic: &DefenseEvasion, Technique: ImpairDefenses, Subtechnique: &DisableOrModifyTools,
+		References: []string{DisableOrModifyTools.Reference},
+		Tuning:     "Take baselines signed (`baseline create --sign-key`, `deploy finish --sign-key`) or attach the signature made elsewhere with `baseline attach-signature --activate`; `webfim baseline verify active` names what is wrong. See [trust.md](trust.md).",
+		Version:    1,
+	},
 }
 
 // Rules returns the rule catalog in id order.
@@ -317,8 +342,8 @@ func CatalogMarkdown() string {
 	var b strings.Builder
 	b.WriteString("# Rule catalog\n\n")
 	b.WriteString("<!-- Generated from policy/rules.go by `go test ./policy -run TestRulesDoc -update`. Do not edit. -->\n\n")
-	b.WriteString("Every change is judged by exactly one rule. Rule ids are stable. All rules map to the MITRE ATT&CK tactic ")
-	fmt.Fprintf(&b, "[%s %s](%s). ", Persistence.ID, Persistence.Name, Persistence.Reference)
+	b.WriteString("Every change is judged by exactly one rule. Rule ids are stable. Rules map to the MITRE ATT&CK tactic ")
+	fmt.Fprintf(&b, "[%s %s](%s) unless their entry names another. ", Persistence.ID, Persistence.Name, Persistence.Reference)
 	b.WriteString("Severity and enablement can be overridden per rule in `webfim.yml` (`rules:`, see [policy.md](policy.md)). ")
 	b.WriteString("The risk score (ECS `event.risk_score`) follows the severity: low 21, medium 47, high 73, critical 99. ")
 	b.WriteString("\"In a deploy window\" also applies to changes made by a process listed in `allowed_writers`, when the writer is known; once `allowed_writers` is set, a window covers only their changes, and a script-type file written by a server process is at least high, window or not (see [policy.md](policy.md#allowed_writers)).\n\n")
@@ -331,7 +356,8 @@ func CatalogMarkdown() string {
 		fmt.Fprintf(&b, "- Triggers: %s\n", r.Triggers)
 		fmt.Fprintf(&b, "- Default severity: %s (risk score %g)\n", r.Severity, r.RiskScore())
 		fmt.Fprintf(&b, "- In a deploy window: %s\n", r.Window)
-		fmt.Fprintf(&b, "- MITRE ATT&CK: [%s %s](%s), [%s %s](%s)", Persistence.ID, Persistence.Name, Persistence.Reference, r.Technique.ID, r.Technique.Name, r.Technique.Reference)
+		tactic := r.TacticOf()
+		fmt.Fprintf(&b, "- MITRE ATT&CK: [%s %s](%s), [%s %s](%s)", tactic.ID, tactic.Name, tactic.Reference, r.Technique.ID, r.Technique.Name, r.Technique.Reference)
 		if s := r.Subtechnique; s != nil {
 			fmt.Fprintf(&b, ", [%s %s](%s)", s.ID, s.Name, s.Reference)
 		}

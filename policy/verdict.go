@@ -465,16 +465,10 @@ func mappedExtensions(pattern string) []string {
 // decide applies overrides, windows and allowed writers to a rule match.
 func (p *Policy) decide(id, event string, ctx Context) Verdict {
 	r, _ := RuleByID(id)
-	v := Verdict{RuleID: r.ID, RuleName: r.Name, Severity: r.Severity, Alert: true}
-	if s, ok := p.Rules[id]; ok {
-		if !s.Enabled {
-			return Verdict{RuleID: r.ID, RuleName: r.Name, Drop: true, Reason: event + "; rule " + id + " is disabled in the policy"}
-		}
-		if s.Severity != 0 {
-			v.Severity = s.Severity
-		}
+	v, enabled := p.ruleVerdict(r, event)
+	if !enabled {
+		return v
 	}
-	v.RiskScore = v.Severity.RiskScore()
 	var why string
 	switch {
 	case ctx.Window != nil:
@@ -498,6 +492,22 @@ func (p *Policy) decide(id, event string, ctx Context) Verdict {
 		v.Reason = event + "; expected: " + why
 	}
 	return v
+}
+
+// ruleVerdict is r's alert with the policy's overrides (rules:), or, if
+// the policy disables r, a dropped verdict saying so.
+func (p *Policy) ruleVerdict(r Rule, event string) (v Verdict, enabled bool) {
+	v = Verdict{RuleID: r.ID, RuleName: r.Name, Severity: r.Severity, Alert: true}
+	if s, ok := p.Rules[r.ID]; ok {
+		if !s.Enabled {
+			return Verdict{RuleID: r.ID, RuleName: r.Name, Drop: true, Reason: event + "; rule " + r.ID + " is disabled in the policy"}, false
+		}
+		if s.Severity != 0 {
+			v.Severity = s.Severity
+		}
+	}
+	v.RiskScore = v.Severity.RiskScore()
+	return v, true
 }
 
 // Explain judges a hypothetical change of a regular file root/rel in

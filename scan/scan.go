@@ -72,6 +72,11 @@ type Options struct {
 	// new since the previous baseline, or every script without one. It
 	// is called in walk order, after the YARA rules.
 	OnIndicators func(r baseline.Record)
+	// OnStatement, if set, is given the statement (content digest) of a
+	// baseline that [Create] takes, before it is published, and returns
+	// the signatures to store with it (see
+	// [store.BaselineWriter.OnStatement]).
+	OnStatement func(st *trust.Statement, text []byte) (signatures [][]byte, err error)
 }
 
 // Baseline describes a stored baseline: its id, label, creation time and
@@ -194,9 +199,10 @@ func inventory(t Target, opt Options, found []serverconf.Config) []serverconf.It
 }
 
 // Create takes a snapshot of t and stores it as a new baseline labelled
-// label; it becomes the active baseline when activate is set. Unless
-// opt.Full, digests are reused from the active baseline where the
-// incremental rule allows it.
+// label, with its content digest (computed by the store's writer as the
+// records are stored); it becomes the active baseline when activate is
+// set. Unless opt.Full, digests are reused from the active baseline
+// where the incremental rule allows it.
 func Create(ctx context.Context, db *store.DB, t Target, label, version string, opt Options, activate bool) (Baseline, error) {
 	return CreateReviewed(ctx, db, t, label, version, opt, activate, Review{})
 }
@@ -247,14 +253,10 @@ func CreateReviewed(ctx context.Context, db *store.DB, t Target, label, version 
 	}
 	start := time.Now()
 	var found []serverconf.Config
-	// The digest is computed as the records are stored (package trust).
-	digest := trust.NewBuilder()
 	scanned := scannedRecords(ctx, t, opt)
 	put := func(r *baseline.Record) error {
-		if err := digest.AddRecord(r); err != nil {
-			return err
-		}
-		if err := w.Put(*r); err != nil { // the writer counts what it stores
+		// The writer counts what it stores and computes the digest.
+		if err := w.Put(*r); err != nil {
 			return err
 		}
 		return scanned.add(*r)
@@ -295,12 +297,6 @@ func CreateReviewed(ctx context.Context, db *store.DB, t Target, label, version 
 		}
 		items = holdItems(oldItems, items, review.Item)
 	}
-	for i := range items {
-		if err := digest.AddItem(&items[i]); err != nil {
-			w.Abort()
-			return store.Meta{}, err
-		}
-	}
 	if err := w.PutInventory(items); err != nil {
 		w.Abort()
 		return store.Meta{}, err
@@ -311,10 +307,9 @@ func CreateReviewed(ctx context.Context, db *store.DB, t Target, label, version 
 			return store.Meta{}, err
 		}
 	}
-	w.SetDigest(func(m store.Meta) (store.Digest, error) {
-		_, d := StoredDigest(digest, m, m.ID)
-		return d, nil
-	})
+	if opt.OnStatement != nil {
+		w.OnStatement(opt.OnStatement)
+	}
 	meta.Duration = time.Since(start)
 	return w.Commit(meta, activate)
 }

@@ -13,6 +13,7 @@ import (
 	"webfim/baseline"
 	"webfim/serverconf"
 	"webfim/store/internal/safebolt"
+	"webfim/trust"
 )
 
 // Meta describes one stored baseline.
@@ -40,6 +41,10 @@ type Meta struct {
 	Full          bool          `json:"full,omitempty"`
 	HashAllSHA256 bool          `json:"hash_all_sha256,omitempty"`
 	Sysroot       string        `json:"sysroot,omitempty"`
+	// Sequence is the sequence of the baseline's trust statement when it
+	// is not its ID: an imported baseline keeps the sequence it was
+	// signed with in the database that took it. 0 means the ID.
+	Sequence uint64 `json:"sequence,omitempty"`
 
 	// Review is what a reviewed snapshot ("deploy finish") trusted on a
 	// user's word and what it held out; nil when nothing needed review.
@@ -124,16 +129,22 @@ type BaselineWriter struct {
 	meta  Meta
 	owner owner
 
-	pack    packer            // the open block and the batch of closed ones
-	lastKey map[string][]byte // per root but curRoot, for the order check
-	curRoot string            // root of the last record put
-	curLast []byte            // its key
+	pack    packer // the open block and the batch of closed ones
+	curRoot string // root of the last record put
+	curLast []byte // its key
 	keyBuf  []byte
 	valBuf  []byte
 	counts  Meta
 	done    bool
 	failed  error
-	digest  func(Meta) (Digest, error) // see SetDigest
+
+	// The content digest is computed as the records are put (package
+	// trust); the index chunks it completes are stored with the batch
+	// of records they cover, so the writer's memory does not grow with
+	// the baseline.
+	digest      *trust.Builder
+	chunks      []indexChunk // complete index chunks not stored yet
+	onStatement func(st *trust.Statement, text []byte) ([][]byte, error)
 
 	stopBeat chan struct{}
 	beatDone chan struct{}
@@ -153,7 +164,10 @@ func (db *DB) Begin(meta Meta) (*BaselineWriter, error) {
 	if meta.Host == "" {
 		meta.Host, _ = os.Hostname()
 	}
-	w := &BaselineWriter{db: db, owner: currentOwner(now), lastKey: map[string][]byte{}}
+	w := &BaselineWriter{db: db, owner: currentOwner(now)}
+	if !benchNoDigest {
+		w.digest = trust.NewStreamingBuilder(w.addChunk)
+	}
 	err := db.update(func(tx *safebolt.Tx) error {
 		if err := db.gcPending(tx, now, 0); err != nil {
 			return err
@@ -261,9 +275,10 @@ func (w *BaselineWriter) touch(b *safebolt.Bucket) error {
 	return b.Put(keyPending, oj)
 }
 
-// Put adds a record. Records of one root must come in [baseline.Key]
-// order, each path once. Records are committed in batches, each in its
-// own short session.
+// Put adds a record. The records of a root must come together, in
+// [baseline.Key] order, each path once, and the roots in byte order (the
+// order of [baseline.Walk] and of the digest's trees). Records are
+// committed in batches, each in its own short session.
 func (w *BaselineWriter) Put(r baseline.Record) error {
 	if w.done {
 		return errors.New("baseline writer already finished")
@@ -284,12 +299,10 @@ func (w *BaselineWriter) Put(r baseline.Record) error {
 		return fmt.Errorf("root %s: path %s is too long for the database (%d bytes)", quote(r.Root), quote(r.Path[:64]), len(r.Path))
 	}
 	if r.Root != w.curRoot {
-		// The last key of each root is kept for the order check; only a
-		// change of root touches the map.
-		if w.curRoot != "" {
-			w.lastKey[w.curRoot] = bytes.Clone(w.curLast)
+		if w.curRoot != "" && r.Root < w.curRoot {
+			return fmt.Errorf("root %s comes after root %s: roots must come in byte order, each once", quote(r.Root), quote(w.curRoot))
 		}
-		w.curRoot, w.curLast = r.Root, append(w.curLast[:0], w.lastKey[r.Root]...)
+		w.curRoot, w.curLast = r.Root, w.curLast[:0]
 	}
 	key := w.keyBuf[:0]
 	if r.Path == "" {
@@ -306,6 +319,11 @@ func (w *BaselineWriter) Put(r baseline.Record) error {
 		return fmt.Errorf("root %s: encode %s: %w", quote(r.Root), quote(r.Path), err)
 	}
 	w.valBuf = val
+	if w.digest != nil {
+		if err := w.digest.AddRecord(&r); err != nil {
+			return err
+		}
+	}
 	w.curLast = append(w.curLast[:0], key...)
 	w.pack.add(r.Root, key, val)
 	w.count(&r)
@@ -322,6 +340,7 @@ func (w *BaselineWriter) Put(r baseline.Record) error {
 			return w.failed
 		}
 		w.pack.recycle()
+		w.chunks = w.chunks[:0]
 	}
 	return nil
 }
@@ -347,7 +366,8 @@ func (w *BaselineWriter) count(r *baseline.Record) {
 	}
 }
 
-// flush writes the buffered records into b and refreshes the heartbeat.
+// flush writes the buffered records and index chunks into b and
+// refreshes the heartbeat.
 func (w *BaselineWriter) flush(b *safebolt.Bucket) error {
 	roots := b.Bucket(bucketRoots)
 	if roots == nil {
@@ -371,6 +391,9 @@ func (w *BaselineWriter) flush(b *safebolt.Bucket) error {
 			return fmt.Errorf("root %s, path %s: %w", quote(r.root), quote(pathOfStoreKey(r.key)), err)
 		}
 	}
+	if err := putIndexChunks(b, w.chunks); err != nil {
+		return fmt.Errorf("index: %w", err)
+	}
 	return w.touch(b)
 }
 
@@ -386,6 +409,7 @@ func (w *BaselineWriter) PutInventory(items []serverconf.Item) error {
 	if len(items) == 0 {
 		return nil // nothing to write: spare a write session (two fsyncs)
 	}
+	var jsons [][]byte // as stored: the digest's leaves
 	err := w.db.update(func(tx *safebolt.Tx) error {
 		b, err := w.pendingBucket(tx)
 		if err != nil {
@@ -407,6 +431,7 @@ func (w *BaselineWriter) PutInventory(items []serverconf.Item) error {
 			if err := inv.Put(u64(seq), j); err != nil {
 				return err
 			}
+			jsons = append(jsons, j)
 		}
 		return nil
 	})
@@ -414,14 +439,21 @@ func (w *BaselineWriter) PutInventory(items []serverconf.Item) error {
 		w.failed = fmt.Errorf("write inventory of baseline %d: %w", w.id, err)
 		return w.failed
 	}
+	for _, j := range jsons {
+		if w.digest != nil {
+			w.digest.AddItemJSON(j)
+		}
+	}
 	return nil
 }
 
 // Commit writes the remaining records and publishes the baseline in one
 // transaction: final meta (ID and counts from the records; fields left
-// zero are taken from the meta given to Begin), pending marker removed, and the active pointer set
-// if activate is true or no baseline is active yet. It returns the stored
-// meta.
+// zero are taken from the meta given to Begin), its content digest (the
+// trust statement and the rest of the index), the signatures of
+// [BaselineWriter.OnStatement], pending marker removed, and the active
+// pointer set if activate is true or no baseline is active yet. It
+// returns the stored meta.
 func (w *BaselineWriter) Commit(meta Meta, activate bool) (Meta, error) {
 	if w.done {
 		return Meta{}, errors.New("baseline writer already finished")
@@ -437,9 +469,14 @@ func (w *BaselineWriter) Commit(meta Meta, activate bool) (Meta, error) {
 	meta.Files, meta.Dirs, meta.Symlinks, meta.Others = w.counts.Files, w.counts.Dirs, w.counts.Symlinks, w.counts.Others
 	meta.Errors, meta.Unstable, meta.Bytes = w.counts.Errors, w.counts.Unstable, w.counts.Bytes
 	meta.Active = false
+	statement, sigs, err := w.seal(meta)
+	if err != nil {
+		w.failed = fmt.Errorf("commit baseline %d: %w", w.id, err)
+		return Meta{}, w.failed
+	}
 	w.stopHeartbeat()
 	now := time.Now()
-	err := w.db.update(func(tx *safebolt.Tx) error {
+	err = w.db.update(func(tx *safebolt.Tx) error {
 		b, err := w.pendingBucket(tx)
 		if err != nil {
 			return err
@@ -455,12 +492,8 @@ func (w *BaselineWriter) Commit(meta Meta, activate bool) (Meta, error) {
 		if err := b.Put(keyBaselineMeta, mj); err != nil {
 			return err
 		}
-		if w.digest != nil {
-			d, err := w.digest(meta)
-			if err != nil {
-				return fmt.Errorf("digest: %w", err)
-			}
-			if err := putDigest(b, d); err != nil {
+		if statement != nil { // nil only in a benchNoDigest build
+			if err := putStatement(b, statement, sigs); err != nil {
 				return fmt.Errorf("store digest: %w", err)
 			}
 		}
@@ -483,7 +516,7 @@ func (w *BaselineWriter) Commit(meta Meta, activate bool) (Meta, error) {
 		return Meta{}, w.failed
 	}
 	w.done = true
-	w.pack = packer{}
+	w.pack, w.chunks = packer{}, nil
 	return meta, nil
 }
 
@@ -515,6 +548,9 @@ func (w *BaselineWriter) fillFromBegin(m *Meta) {
 	if m.Sysroot == "" {
 		m.Sysroot = b.Sysroot
 	}
+	if m.Sequence == 0 {
+		m.Sequence = b.Sequence
+	}
 	m.Full = m.Full || b.Full
 	m.HashAllSHA256 = m.HashAllSHA256 || b.HashAllSHA256
 }
@@ -526,7 +562,7 @@ func (w *BaselineWriter) Abort() error {
 		return nil
 	}
 	w.done = true
-	w.pack = packer{}
+	w.pack, w.chunks = packer{}, nil
 	w.stopHeartbeat()
 	return w.db.update(func(tx *safebolt.Tx) error {
 		bs, err := w.db.bucket(tx, bucketBaselines)

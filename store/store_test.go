@@ -253,9 +253,15 @@ func TestPutOrder(t *testing.T) {
 	if err := w.Put(baseline.Record{Path: "x"}); err == nil {
 		t.Error("Put without root: no error")
 	}
-	// Another root starts its own order.
-	if err := w.Put(baseline.Record{Root: "/q", Path: "a", Type: baseline.TypeFile}); err != nil {
+	// Another root starts its own order; roots come in byte order, each
+	// once (the digest's trees are per root).
+	if err := w.Put(baseline.Record{Root: "/s", Path: "a", Type: baseline.TypeFile}); err != nil {
 		t.Errorf("Put in a second root: %v", err)
+	}
+	for _, root := range []string{"/q", "/r"} {
+		if err := w.Put(baseline.Record{Root: root, Path: "z", Type: baseline.TypeFile}); err == nil || !strings.Contains(err.Error(), "byte order") {
+			t.Errorf("Put in root %s after /s: err = %v, want an error about the order of roots", root, err)
+		}
 	}
 }
 

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"webfim/store/internal/safebolt"
+	"webfim/trust"
 )
 
 // Keys of the trust data of a baseline (package trust defines what the
@@ -24,55 +27,125 @@ var (
 const maxTrustValue = 16 << 20
 
 // Digest is what the store keeps about a baseline's content digest: the
-// statement text, the index of each root's records (chunks in order) and
-// the signatures (each an opaque blob: the signed statement and the
-// signature).
+// statement text and the signatures (each an opaque blob: the signed
+// statement and the signature). The index is read with
+// [DB.IndexChunks].
 type Digest struct {
 	Statement  []byte
-	Index      map[string][][]byte
 	Signatures [][]byte
 }
 
-// SetDigest makes [BaselineWriter.Commit] store a digest in its
-// transaction: fn gets the final meta (ids and counts filled in) and
-// returns the digest. An error from fn fails the commit.
-func (w *BaselineWriter) SetDigest(fn func(Meta) (Digest, error)) { w.digest = fn }
+// Statement returns the metadata part of the baseline's
+// [trust.Statement]: sequence, time, host, label, version, options,
+// counts, configs and roots; [trust.Builder.Finish] adds the tree heads.
+// The sequence is m.Sequence, or the ID when that is 0 (a baseline taken
+// in this database).
+func (m Meta) Statement() trust.Statement {
+	s := trust.Statement{
+		Sequence: m.ID, Created: m.Created, Host: m.Host, Label: m.Label, Version: m.Version,
+		Sysroot: m.Sysroot, Full: m.Full, HashAllSHA256: m.HashAllSHA256,
+		Counts: trust.Counts{
+			Files: m.Files, Dirs: m.Dirs, Symlinks: m.Symlinks, Others: m.Others,
+			Errors: m.Errors, Unstable: m.Unstable, Bytes: m.Bytes,
+		},
+		Configs: m.Configs,
+	}
+	if m.Sequence != 0 {
+		s.Sequence = m.Sequence
+	}
+	for _, r := range m.Roots {
+		s.Roots = append(s.Roots, trust.RootHead{Path: r})
+	}
+	return s
+}
 
-// putDigest writes d into the baseline bucket b, replacing the statement
-// and index and adding the signatures.
-func putDigest(b *safebolt.Bucket, d Digest) error {
-	if len(d.Statement) == 0 {
+// OnStatement makes [BaselineWriter.Commit] call fn with the baseline's
+// statement (its content digest, final) before publishing it; fn returns
+// the signatures to store with the baseline (opaque blobs, see
+// [Digest]), so that a baseline signed as it is taken is never visible
+// unsigned, or an error that fails the commit (an import whose records
+// do not make the statement of its file). fn runs outside any database
+// session: it may take its time (a hardware token waiting for a touch).
+func (w *BaselineWriter) OnStatement(fn func(st *trust.Statement, text []byte) (signatures [][]byte, err error)) {
+	w.onStatement = fn
+}
+
+// indexChunk is an index chunk waiting to be stored with the next batch.
+type indexChunk struct {
+	root string
+	n    uint64
+	data []byte
+}
+
+// addChunk is the writer's digest builder's sink.
+func (w *BaselineWriter) addChunk(root string, n uint64, c trust.Chunk) {
+	data, _ := c.MarshalBinary()
+	w.chunks = append(w.chunks, indexChunk{root: root, n: n, data: data})
+}
+
+// seal finishes the digest for the final meta and calls the OnStatement
+// hook. The heartbeat still runs while the hook does.
+func (w *BaselineWriter) seal(meta Meta) (text []byte, sigs [][]byte, err error) {
+	if w.digest == nil {
+		return nil, nil, nil // benchNoDigest
+	}
+	st, _ := w.digest.Finish(meta.Statement())
+	text = st.MarshalText()
+	if w.onStatement != nil {
+		if sigs, err = w.onStatement(&st, text); err != nil {
+			return nil, nil, err
+		}
+	}
+	return text, sigs, nil
+}
+
+// putIndexChunks stores index chunks in the trust bucket of the baseline
+// bucket b.
+func putIndexChunks(b *safebolt.Bucket, chunks []indexChunk) error {
+	if len(chunks) == 0 {
+		return nil
+	}
+	tb, err := b.CreateBucketIfNotExists(bucketTrust)
+	if err != nil {
+		return err
+	}
+	ib, err := tb.CreateBucketIfNotExists(bucketIndex)
+	if err != nil {
+		return err
+	}
+	var (
+		rb     *safebolt.Bucket
+		rbName string
+	)
+	for _, c := range chunks {
+		if rb == nil || c.root != rbName {
+			if rb, err = ib.CreateBucketIfNotExists([]byte(c.root)); err != nil {
+				return fmt.Errorf("index of root %s: %w", quote(c.root), err)
+			}
+			rb.SetFillPercent(recordsFillPercent)
+			rbName = c.root
+		}
+		if err := rb.Put(u64(c.n), c.data); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// putStatement writes the statement and adds the signatures in the trust
+// bucket of the baseline bucket b.
+func putStatement(b *safebolt.Bucket, statement []byte, sigs [][]byte) error {
+	if len(statement) == 0 {
 		return fmt.Errorf("empty digest statement")
 	}
 	tb, err := b.CreateBucketIfNotExists(bucketTrust)
 	if err != nil {
 		return err
 	}
-	if err := tb.Put(keyStatement, d.Statement); err != nil {
+	if err := tb.Put(keyStatement, statement); err != nil {
 		return err
 	}
-	if tb.Bucket(bucketIndex) != nil {
-		if err := tb.DeleteBucket(bucketIndex); err != nil {
-			return err
-		}
-	}
-	ib, err := tb.CreateBucket(bucketIndex)
-	if err != nil {
-		return err
-	}
-	for root, chunks := range d.Index {
-		rb, err := ib.CreateBucket([]byte(root))
-		if err != nil {
-			return fmt.Errorf("index of root %s: %w", quote(root), err)
-		}
-		rb.SetFillPercent(recordsFillPercent)
-		for i, c := range chunks {
-			if err := rb.Put(u64(uint64(i)), c); err != nil {
-				return err
-			}
-		}
-	}
-	for _, s := range d.Signatures {
+	for _, s := range sigs {
 		if err := addSignature(tb, s); err != nil {
 			return err
 		}
@@ -102,16 +175,32 @@ func addSignature(tb *safebolt.Bucket, sig []byte) error {
 	return sb.Put(u64(n), sig)
 }
 
-// PutDigest stores the digest of a committed baseline (one taken before
-// digests were recorded, or whose digest is recomputed), replacing its
-// statement and index and adding the signatures.
-func (db *DB) PutDigest(id uint64, d Digest) error {
+// PutDigest stores the digest of a committed baseline taken before
+// digests were recorded (the upgrade path: its statement and index
+// computed from its records as stored), replacing any statement and
+// index it has and keeping its signatures.
+func (db *DB) PutDigest(id uint64, statement []byte, ix *trust.Index) error {
 	return db.update(func(tx *safebolt.Tx) error {
 		b := db.committed(tx, id)
 		if b == nil {
 			return errorf(ErrNotFound, "no baseline %d", id)
 		}
-		return putDigest(b, d)
+		if tb := b.Bucket(bucketTrust); tb != nil && tb.Bucket(bucketIndex) != nil {
+			if err := tb.DeleteBucket(bucketIndex); err != nil {
+				return err
+			}
+		}
+		var chunks []indexChunk
+		for _, root := range slices.Sorted(maps.Keys(ix.Roots)) {
+			for n, c := range ix.Roots[root] {
+				data, _ := c.MarshalBinary()
+				chunks = append(chunks, indexChunk{root: root, n: uint64(n), data: data})
+			}
+		}
+		if err := putIndexChunks(b, chunks); err != nil {
+			return err
+		}
+		return putStatement(b, statement, nil)
 	})
 }
 

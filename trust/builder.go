@@ -12,13 +12,15 @@ import (
 )
 
 // Builder computes a baseline's digest from its records and inventory
-// items as they are written: one pass, memory bounded by the [Index]
-// (about 8.5 bytes per record) plus O(log n) per root.
+// items as they are written: one pass, O(log n) memory per root plus the
+// [Index] (about 8.5 bytes per record) unless the index is streamed out
+// ([NewStreamingBuilder]).
 type Builder struct {
 	done  []RootHead
 	cur   *rootBuilder
 	inv   *merkle.Tree
 	index Index
+	emit  func(root string, n uint64, c Chunk) // nil: keep the index
 	buf   []byte
 }
 
@@ -26,12 +28,26 @@ type rootBuilder struct {
 	path   string
 	tree   *merkle.Tree
 	chunks []Chunk
+	n      uint64 // chunks completed
 	hints  []byte // hints of the open chunk
 }
 
-// NewBuilder returns a builder with nothing added.
+// NewBuilder returns a builder with nothing added that keeps the index in
+// memory and returns it from [Builder.Finish].
 func NewBuilder() *Builder {
 	return &Builder{inv: merkle.New(0, nil), index: Index{Roots: map[string][]Chunk{}}}
+}
+
+// NewStreamingBuilder returns a builder that hands every chunk of the
+// index to emit as soon as it is complete (the root, the chunk's position
+// among the root's chunks from 0, the chunk) instead of keeping it, so
+// that its memory does not grow with the records: a store writes the
+// chunks along with the records. [Builder.Finish] then returns an empty
+// index.
+func NewStreamingBuilder(emit func(root string, n uint64, c Chunk)) *Builder {
+	b := NewBuilder()
+	b.emit = emit
+	return b
 }
 
 // AddRecord adds a record. The records of a root must come together and
@@ -44,7 +60,7 @@ func (b *Builder) AddRecord(r *baseline.Record) error {
 		b.finishRoot()
 		rb := &rootBuilder{path: r.Root}
 		rb.tree = merkle.New(chunkHeight, func(h merkle.Hash) {
-			rb.chunks = append(rb.chunks, Chunk{Hash: h, Hints: rb.hints})
+			b.addChunk(rb, Chunk{Hash: h, Hints: rb.hints})
 			rb.hints = make([]byte, 0, HintSize*ChunkRecords)
 		})
 		rb.hints = make([]byte, 0, HintSize*ChunkRecords)
@@ -59,16 +75,27 @@ func (b *Builder) AddRecord(r *baseline.Record) error {
 	return nil
 }
 
+func (b *Builder) addChunk(rb *rootBuilder, c Chunk) {
+	if b.emit != nil {
+		b.emit(rb.path, rb.n, c)
+	} else {
+		rb.chunks = append(rb.chunks, c)
+	}
+	rb.n++
+}
+
 func (b *Builder) finishRoot() {
 	rb := b.cur
 	if rb == nil {
 		return
 	}
 	if h, ok := rb.tree.PartialChunk(); ok {
-		rb.chunks = append(rb.chunks, Chunk{Hash: h, Hints: rb.hints})
+		b.addChunk(rb, Chunk{Hash: h, Hints: rb.hints})
 	}
 	b.done = append(b.done, RootHead{Path: rb.path, TreeHead: TreeHead{Leaves: rb.tree.Len(), Root: rb.tree.Root()}})
-	b.index.Roots[rb.path] = rb.chunks
+	if b.emit == nil {
+		b.index.Roots[rb.path] = rb.chunks
+	}
 	b.cur = nil
 }
 

@@ -138,7 +138,7 @@ func ParseTrustedKey(line string) (TrustedKey, error) {
 
 // Add adds a trusted key (a key already there is not added twice).
 func (r *KeyRing) Add(k TrustedKey) {
-	if r.find(k.Key) == nil {
+	if r.Find(k.Key) == nil {
 		r.keys = append(r.keys, k)
 	}
 }
@@ -176,7 +176,8 @@ func (r *KeyRing) AddFile(path string) error {
 	return nil
 }
 
-func (r *KeyRing) find(k ssh.PublicKey) *TrustedKey {
+// Find returns the trusted key k, nil if k is not in the ring.
+func (r *KeyRing) Find(k ssh.PublicKey) *TrustedKey {
 	if r == nil {
 		return nil
 	}
@@ -230,7 +231,7 @@ func (r *KeyRing) Verify(s Signature) (Verified, error) {
 	if err != nil {
 		return Verified{Key: sig.PublicKey}, fmt.Errorf("%w: signed text is not a statement: %v", ErrBadSignature, err)
 	}
-	return Verified{Key: sig.PublicKey, Trusted: r.find(sig.PublicKey), Statement: st}, nil
+	return Verified{Key: sig.PublicKey, Trusted: r.Find(sig.PublicKey), Statement: st}, nil
 }
 
 // GenerateKey makes an Ed25519 key pair: the private key in OpenSSH's

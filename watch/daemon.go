@@ -13,6 +13,7 @@ import (
 	"webfim/policy"
 	"webfim/scan"
 	"webfim/serverconf"
+	"webfim/trust"
 )
 
 // The daemon's parts, by role: this file is its lifecycle (start, reload,
@@ -63,6 +64,8 @@ type Judge interface {
 	// by what (alert.Spawn.Summary).
 	EvaluateSpawn(what string, ctx policy.Context) policy.Verdict
 	WindowAt(t time.Time, adhoc []policy.Window) *policy.Window
+	// EvaluateBaseline judges a baseline refused under require_signed.
+	EvaluateBaseline(reason string) policy.Verdict
 }
 
 // Config is the daemon's configuration; [Daemon.Reload] replaces it.
@@ -86,6 +89,14 @@ type Config struct {
 
 	RescanRateLimit int64 // bytes/s for rescans; 0 unlimited
 	Workers         int   // hashing goroutines of rescans; 0 = NumCPU
+
+	// Verifier, if set, requires signed baselines (require_signed): the
+	// daemon does not start on a baseline it refuses, and a baseline
+	// made active while it runs that it refuses is reported (a high
+	// alert) while changes stay judged against the last verified one.
+	// The baseline judged against is verified again, every record, at
+	// each full rescan. See docs/trust.md.
+	Verifier Verifier
 }
 
 func (c Config) configPaths() []string {
@@ -165,6 +176,11 @@ type Daemon struct {
 	// attrReported are the attribution degradations reported (mechanism
 	// NUL reason): each is reported once per run, not at every reload.
 	attrReported map[string]bool
+	// newestSigned is the newest signed baseline verified since the
+	// daemon started, by host; refused, the baselines refused since (by
+	// id, with the reason reported). See trust.go.
+	newestSigned map[string]trust.Mark
+	refused      map[uint64]string
 }
 
 // New checks cfg and returns a Daemon; Run starts it.
@@ -190,6 +206,8 @@ func New(cfg Config, deps Deps) (*Daemon, error) {
 		pendingRescan: make(map[string]rescanRequest),
 		warnedRoots:   make(map[string]uint64),
 		attrReported:  make(map[string]bool),
+		newestSigned:  make(map[string]trust.Mark),
+		refused:       make(map[uint64]string),
 	}
 	d.metrics = newMetrics(d)
 	return d, nil
@@ -234,6 +252,20 @@ func (d *Daemon) Reload(ctx context.Context, cfg Config, judge Judge) error {
 	cfg = cfg.withDefaults()
 	if len(cfg.Target.Roots) == 0 {
 		return errors.New("watch: no root to watch")
+	}
+	if cfg.Verifier != nil {
+		// The baseline judged against must be trusted under the new keys.
+		// One that no longer is (edited in the database) is also reported
+		// as at a full rescan; the running configuration stays.
+		_, _, b, _ := d.snapshot()
+		ver, err := d.verify(ctx, cfg.Verifier, b, true)
+		if err != nil {
+			if errors.Is(err, trust.ErrUntrusted) {
+				d.refuse(ctx, b, err)
+			}
+			return fmt.Errorf("watch: require_signed: %w", err)
+		}
+		d.trusted(ver)
 	}
 	p, err := d.newPipeline(cfg, judge)
 	if err != nil {
@@ -316,6 +348,9 @@ func (d *Daemon) ensureBaseline(ctx context.Context, cfg Config) (created bool, 
 		if d.deps.CreateBaseline == nil {
 			return false, fmt.Errorf("watch: %w; create one with webfim baseline create", ErrNoBaseline)
 		}
+		if cfg.Verifier != nil {
+			return false, fmt.Errorf("watch: %w, and require_signed is set: take a signed one first (webfim baseline create --sign-key FILE, or sign it elsewhere: see docs/trust.md)", ErrNoBaseline)
+		}
 		d.log.Warn("no baseline in the database: creating one first; changes made before it are not reported", "roots", cfg.Target.Roots)
 		info, err = d.deps.CreateBaseline(ctx, cfg)
 		if err != nil {
@@ -324,6 +359,8 @@ func (d *Daemon) ensureBaseline(ctx context.Context, cfg Config) (created bool, 
 		d.log.Info("baseline created", "id", info.ID, "label", info.Label)
 		d.notice(ctx, Notice{Kind: NoticeBaselineCreated, Roots: info.Roots, Message: fmt.Sprintf("no baseline existed: created baseline %d of %d root(s); changes before it are not reported", info.ID, len(info.Roots))})
 		created = true
+	} else if err := d.checkStart(ctx, cfg.Verifier, info); err != nil {
+		return false, err
 	}
 	// The deploy windows open now, before the first check: a window
 	// opened before the daemon started covers its catch-up scan and its
@@ -396,6 +433,7 @@ func (d *Daemon) runPipeline(ctx context.Context, p *pipeline, start string) (*p
 			reason := "periodic"
 			if full {
 				reason = "periodic_full"
+				d.reverify(ctx, p.cfg.Verifier)
 			}
 			d.requestRescan(p.cfg.Target.Roots, full, reason)
 			d.requestConfigCheck()

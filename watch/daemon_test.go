@@ -739,7 +739,7 @@ func TestDaemonNoStaleWindowAfterFinish(t *testing.T) {
 		t.Fatal(err)
 	}
 	td := startDaemon(t, db, cfg, Deps{})
-	td.poll()
+	td.poll(context.Background())
 	if _, _, _, adhoc := td.snapshot(); len(adhoc) != 1 {
 		t.Fatalf("daemon windows after a poll: %+v", adhoc)
 	}

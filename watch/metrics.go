@@ -74,6 +74,13 @@ func newMetrics(d *Daemon) *metrics {
 			return float64(deb.Pending())
 		}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "webfim_baselines_untrusted", Help: "Baselines refused because they are not what a trusted key signed (require_signed), not yet trusted since.",
+		}, func() float64 {
+			d.mu.Lock()
+			defer d.mu.Unlock()
+			return float64(len(d.refused))
+		}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "webfim_active_baseline_age_seconds", Help: "Age of the active baseline.",
 		}, func() float64 {
 			_, _, active, _ := d.snapshot()

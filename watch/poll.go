@@ -21,7 +21,7 @@ func (d *Daemon) pollLoop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		d.poll()
+		d.poll(ctx)
 		if time.Since(lastPrune) > 24*time.Hour {
 			lastPrune = time.Now()
 			d.pruneSeen()
@@ -30,8 +30,10 @@ func (d *Daemon) pollLoop(ctx context.Context) {
 }
 
 // poll reads the active baseline and the deploy windows open now. A new
-// active baseline is rescanned against.
-func (d *Daemon) poll() {
+// active baseline is rescanned against, once verified when signed
+// baselines are required (else it is refused and the last verified one
+// stays the one judged against).
+func (d *Daemon) poll(ctx context.Context) {
 	info, ok, err := d.deps.Store.Active()
 	var adhoc []policy.Window
 	readAt := time.Now() // the windows are those open at this instant
@@ -52,8 +54,22 @@ func (d *Daemon) poll() {
 		d.log.Info("database readable again")
 	}
 	d.mu.Lock()
-	prev := d.active
+	prev, verifier := d.active, d.cfg.Verifier
 	changed := ok && info.ID != prev.ID
+	if !changed {
+		// Back to the baseline judged against: the refused one is no
+		// longer active.
+		for id := range d.refused {
+			if id != prev.ID {
+				delete(d.refused, id)
+			}
+		}
+	}
+	d.mu.Unlock()
+	if changed && !d.accept(ctx, verifier, info) {
+		changed, ok = false, false
+	}
+	d.mu.Lock()
 	if ok {
 		d.active = info
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"webfim/alert"
+	"webfim/policy"
 	"webfim/scan"
 )
 
@@ -48,6 +49,10 @@ const (
 	// NoticeAttributionDegraded: an attribution mechanism (Mechanism)
 	// does not work fully; Message is the exact reason, Status what runs.
 	NoticeAttributionDegraded = "attribution_degraded"
+	// NoticeBaselineUntrusted: Baseline is not what a trusted key signed
+	// (require_signed); Message says why, changes are judged against
+	// Judged.
+	NoticeBaselineUntrusted = "baseline_untrusted"
 )
 
 // Notice is an event about the daemon itself that the SOC should see.
@@ -62,6 +67,10 @@ type Notice struct {
 	// Mechanism and Status describe an attribution degradation.
 	Mechanism, Status string
 	Time              time.Time
+	// Baseline and Judged: see NoticeBaselineUntrusted; Verdict is the
+	// policy's (rule webfim-031).
+	Baseline, Judged scan.Baseline
+	Verdict          policy.Verdict
 }
 
 // Sink delivers findings and notices. Emit must return only once the

@@ -82,6 +82,9 @@ func (s *OutboxSink) Notice(_ context.Context, n Notice) error {
 		doc = alert.CatchUpStarted(n.Roots, env)
 	case NoticeAttributionDegraded:
 		doc = alert.AttributionDegraded(n.Mechanism, n.Message, n.Status, env)
+	case NoticeBaselineUntrusted:
+		env.BaselineID, env.BaselineLabel = n.Judged.ID, n.Judged.Label
+		doc = alert.BaselineUntrusted(n.Baseline.ID, n.Baseline.Label, n.Verdict, env)
 	default:
 		s.log().Info("notice", "kind", n.Kind, "message", n.Message)
 		return nil

@@ -19,6 +19,7 @@ import (
 	"webfim/policy"
 	"webfim/scan"
 	"webfim/store"
+	"webfim/trust"
 )
 
 // baselineCommand is the "webfim baseline" command, registered in main.go.
@@ -34,11 +35,11 @@ func baselineCommand() *cli.Command {
 				Description: "When it replaces an active baseline, the new one is reviewed as \"deploy finish\" reviews it\n" +
 					"(in the deploy window open now, if any): findings that need review are listed and the\n" +
 					"baseline is refused (exit 8) unless they are accepted or held out, or --no-activate is given.",
-				Flags: append(append([]cli.Flag{
+				Flags: append(append(append([]cli.Flag{
 					&cli.StringFlag{Name: "label", Usage: "a name for the baseline, e.g. the release deployed"},
 					&cli.BoolFlag{Name: "full", Usage: "re-hash every file instead of reusing digests of unchanged files"},
 					&cli.BoolFlag{Name: "no-activate", Usage: "store the baseline without making it active (nothing is reviewed)"},
-				}, reviewFlags()...), targetFlags...),
+				}, newBaselineSigningFlags...), reviewFlags()...), targetFlags...),
 				Action: baselineCreate,
 			},
 			{
@@ -204,37 +205,50 @@ func baselineCreate(c *cli.Context) error {
 	return nil
 }
 
-// createBaseline takes a baseline as "baseline create" does; "deploy
-// finish" uses it too, with the roots of the active baseline.
+// createBaseline takes a baseline as "baseline create --no-activate"
+// does (nothing is reviewed); see takeBaseline.
 func createBaseline(c *cli.Context, label string, activate bool) error {
 	db, err := openDB(c)
 	if err != nil {
 		return err
 	}
-	m, err := takeBaseline(c, db, label, activate, scan.Review{})
-	if err != nil {
+	if _, err := takeBaseline(c, db, label, activate, scan.Review{}); err != nil {
 		return fmt.Errorf("baseline create: %w", err)
 	}
-	reportBaseline(c, m, activate)
 	return nil
 }
 
-// createReviewed takes and activates a baseline of the command's target
-// under review (deploy finish), and reports it.
+// createReviewed takes a baseline of the command's target under review
+// and makes it active (baseline create, deploy finish); see takeBaseline.
 func createReviewed(c *cli.Context, db *store.DB, label string, review scan.Review) (store.Meta, error) {
-	m, err := takeBaseline(c, db, label, true, review)
-	if err == nil {
-		reportBaseline(c, m, true)
-	}
-	return m, err
+	return takeBaseline(c, db, label, true, review)
 }
 
+// takeBaseline takes a baseline as "baseline create" does; "deploy
+// finish" uses it too, with the roots of the active baseline. review
+// sees what it would trust (scan.CreateReviewed). With --sign-key or
+// --agent the baseline is signed before it is published; under
+// require_signed an unsigned baseline is stored without being made
+// active (diff and watch would refuse it), with what to do next.
 func takeBaseline(c *cli.Context, db *store.DB, label string, activate bool, review scan.Review) (store.Meta, error) {
+	ring, required, err := keyRing(c)
+	if err != nil {
+		return store.Meta{}, err
+	}
+	sign, signed, err := newBaselineSigner(c, ring, required)
+	if err != nil {
+		return store.Meta{}, err
+	}
+	defer signed()
+	awaitSignature := required && sign == nil && activate
+	if awaitSignature {
+		activate = false
+	}
 	t, err := target(c, db)
 	if err != nil {
 		return store.Meta{}, err
 	}
-	opt := scan.Options{Full: c.Bool("full"), OnError: warnEntry(c), OnContentError: warnContent(c)}
+	opt := scan.Options{Full: c.Bool("full"), OnError: warnEntry(c), OnContentError: warnContent(c), OnStatement: sign}
 	bar := newProgress(c, db)
 	if bar != nil {
 		opt.Progress = bar.update
@@ -248,21 +262,56 @@ func takeBaseline(c *cli.Context, db *store.DB, label string, activate bool, rev
 	if bar != nil {
 		bar.finish()
 	}
-	if err == nil && flagged.flagged > 0 {
+	if err != nil {
+		return m, err
+	}
+	if flagged.flagged > 0 {
 		fmt.Fprintf(c.App.ErrWriter, "webfim: warning: %d %s of baseline %d %s web-shell indicators at medium or above: check %s ('webfim scan FILE' shows them)\n",
 			flagged.flagged, plural(flagged.flagged, "file", "files"), m.ID, plural(flagged.flagged, "shows", "show"), plural(flagged.flagged, "it", "them"))
 	}
-	return m, err
-}
-
-func reportBaseline(c *cli.Context, m store.Meta, activate bool) {
 	active := ""
 	if activate {
 		active = ", active"
 	}
+	if sign != nil {
+		active += ", signed"
+	}
 	infof(c, "baseline %d%s: %d files, %d dirs, %d symlinks, %d other, %s, %d errors, %d unstable, %s%s\n",
 		m.ID, labelSuffix(m), m.Files, m.Dirs, m.Symlinks, m.Others, humanBytes(m.Bytes), m.Errors, m.Unstable,
 		m.Duration.Round(time.Millisecond), active)
+	if sign != nil {
+		if err := raiseMarkOfNew(db, ring, m); err != nil {
+			return m, err
+		}
+	}
+	if awaitSignature {
+		// Said even with --quiet: the baseline is not in force.
+		state := "stored but NOT active"
+		if m.Active { // the first baseline is active anyway
+			state = "active, but diff and watch refuse it until it is signed"
+		}
+		fmt.Fprintf(c.App.ErrWriter, "webfim: baseline %d%s is %s: require_signed is set and it is not signed (--sign-key FILE or --agent signs a baseline as it is taken). To sign it with a key kept elsewhere:\n"+
+			"  webfim baseline sign --print-digest %d > statement            # here\n"+
+			"  webfim sign-digest --key KEY -o statement.sig statement       # on the signing host\n"+
+			"  webfim baseline attach-signature --activate %d statement.sig  # here\n", m.ID, labelSuffix(m), state, m.ID, m.ID)
+	}
+	return m, nil
+}
+
+// raiseMarkOfNew raises the host's signed mark to a baseline just taken
+// and signed by a trusted key.
+func raiseMarkOfNew(db *store.DB, ring *trust.KeyRing, m store.Meta) error {
+	sigs, err := storedSignatures(db, m.ID)
+	if err != nil {
+		return err
+	}
+	for _, s := range sigs {
+		if v, err := ring.Verify(s); err == nil && v.Trusted != nil {
+			_, err := db.RaiseSignedMark(markOf(v.Statement))
+			return err
+		}
+	}
+	return nil
 }
 
 // warnContent reports a content scan that could not complete (a YARA
@@ -322,13 +371,68 @@ func baselineList(c *cli.Context) error {
 	return tw.Flush()
 }
 
+// shownSignature is a signature stored with a baseline, as baseline show
+// lists it: the key that made it and the digest it signs. Whether the key
+// is trusted and the records still match is baseline verify's job.
+type shownSignature struct {
+	Key    string `json:"key"`
+	Digest string `json:"digest"`
+	Error  string `json:"error,omitempty"`
+}
+
+// shownDigest returns the digest recorded when baseline m was taken
+// ("" for a baseline of an older webfim) and its stored signatures.
+func shownDigest(db *store.DB, m store.Meta) (string, []shownSignature, error) {
+	d, err := db.Digest(m.ID)
+	if err != nil {
+		return "", nil, err
+	}
+	digest := ""
+	if d.Statement != nil {
+		st, err := trust.ParseStatement(d.Statement)
+		if err != nil {
+			return "", nil, fmt.Errorf("baseline %d: recorded digest: %w", m.ID, err)
+		}
+		digest = st.Digest().String()
+	}
+	sigs, err := storedSignatures(db, m.ID)
+	if err != nil {
+		return "", nil, err
+	}
+	var out []shownSignature
+	for _, s := range sigs {
+		v, err := (&trust.KeyRing{}).Verify(s)
+		sh := shownSignature{}
+		if v.Key != nil {
+			sh.Key = trust.DescribeKey(v.Key, "")
+		}
+		if v.Statement != nil {
+			sh.Digest = v.Statement.Digest().String()
+		}
+		if err != nil {
+			sh.Error = err.Error()
+		}
+		out = append(out, sh)
+	}
+	return digest, out, nil
+}
+
 func baselineShow(c *cli.Context) error {
 	return withBaseline(c, func(db *store.DB, m store.Meta) error {
+		digest, sigs, err := shownDigest(db, m)
+		if err != nil {
+			return err
+		}
 		if c.String("format") == "json" {
 			out := struct {
 				metaJSON
-				Entries []recordJSON `json:"entries,omitempty"`
-			}{metaJSON: newMetaJSON(m)}
+				Digest     string           `json:"digest,omitempty"`
+				Signatures []shownSignature `json:"signatures"`
+				Entries    []recordJSON     `json:"entries,omitempty"`
+			}{metaJSON: newMetaJSON(m), Digest: digest, Signatures: sigs}
+			if out.Signatures == nil {
+				out.Signatures = []shownSignature{}
+			}
 			if c.Bool("entries") {
 				for r, err := range db.Records(m.ID, c.String("prefix")) {
 					if err != nil {
@@ -364,6 +468,27 @@ func baselineShow(c *cli.Context) error {
 			for _, f := range rv.Held {
 				fmt.Fprintf(w, "  held out  %s %s %s %s\n", f.Severity, f.Rule, f.ID, displayPath(f.Subject))
 			}
+		}
+		if digest == "" {
+			fmt.Fprintln(w, "  digest    none recorded (taken by an older webfim)")
+		} else {
+			fmt.Fprintf(w, "  digest    %s (recorded when taken)\n", digest)
+		}
+		if len(sigs) == 0 {
+			fmt.Fprintln(w, "  signed    no")
+		}
+		for _, s := range sigs {
+			switch {
+			case s.Error != "":
+				fmt.Fprintf(w, "  signed    unusable signature: %s\n", s.Error)
+			case s.Digest != digest:
+				fmt.Fprintf(w, "  signed    by %s, over another digest: %s\n", s.Key, s.Digest)
+			default:
+				fmt.Fprintf(w, "  signed    by %s\n", s.Key)
+			}
+		}
+		if len(sigs) > 0 {
+			fmt.Fprintf(w, "            (the key is not checked against the trusted keys here, nor the records against the digest: webfim baseline verify %d)\n", m.ID)
 		}
 		if !c.Bool("entries") {
 			return nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os/user"
+	"slices"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -53,7 +54,7 @@ func deployCommand() *cli.Command {
 				Flags: append([]cli.Flag{
 					&cli.BoolFlag{Name: "no-rebaseline", Usage: "only close the window (nothing is reviewed nor trusted)"},
 					&cli.BoolFlag{Name: "full", Usage: "re-hash every file instead of trusting unchanged size, mtime, ctime, inode and device"},
-				}, reviewFlags()...),
+				}, append(slices.Clone(newBaselineSigningFlags), reviewFlags()...)...),
 				Action: deployFinishAction,
 			},
 		},

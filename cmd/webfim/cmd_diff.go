@@ -79,6 +79,9 @@ func diff(c *cli.Context) error {
 		}
 		to = &m
 	}
+	if err := requireSignedBaselines(c, db, from, to); err != nil {
+		return err
+	}
 	rep, err := newReporter(c)
 	if err != nil {
 		return err
@@ -110,6 +113,30 @@ func diff(c *cli.Context) error {
 	}
 	if bits := res.ExitBits(); bits != 0 {
 		return differences(bits)
+	}
+	return nil
+}
+
+// requireSignedBaselines refuses, when webfim.yml sets require_signed,
+// to compare with a stored baseline that is not signed by a trusted key,
+// differs from what was signed, or is an active baseline older than the
+// newest signed one seen (a replay). Checking reads every record of the
+// baseline once before the diff does.
+func requireSignedBaselines(c *cli.Context, db *store.DB, from store.Meta, to *store.Meta) error {
+	ring, required, err := keyRing(c)
+	if err != nil || !required {
+		return err
+	}
+	sides := []store.Meta{from}
+	if to != nil {
+		sides = append(sides, *to)
+	}
+	for _, m := range sides {
+		r, err := trustedBaseline(db, ring, m)
+		if err != nil {
+			return err
+		}
+		infof(c, "baseline %d%s: verified, signed by %s\n", m.ID, labelSuffix(m), r.SignedBy)
 	}
 	return nil
 }

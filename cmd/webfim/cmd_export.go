@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -11,7 +12,6 @@ import (
 
 	"webfim/baseline"
 	"webfim/export"
-	"webfim/scan"
 	"webfim/store"
 	"webfim/trust"
 )
@@ -100,7 +100,7 @@ func baselineExport(c *cli.Context) error {
 				return err
 			}
 		}
-		base := scan.StatementOf(m)
+		base := m.Statement()
 		base.Sequence = st.Sequence
 		cur, _ := b.Finish(base)
 		if mm := trust.Compare(st, &cur); len(mm) > 0 {
@@ -153,7 +153,9 @@ func baselineImport(c *cli.Context) error {
 	}()
 	contents, err := export.ReadStatementFirst(f, func(st *trust.Statement) error {
 		var err error
-		w, err = db.Begin(metaOfStatement(st))
+		m := metaOfStatement(st)
+		m.Sequence = st.Sequence
+		w, err = db.Begin(m)
 		return err
 	}, func(r *baseline.Record) error { return w.Put(*r) })
 	if err != nil {
@@ -163,30 +165,23 @@ func baselineImport(c *cli.Context) error {
 		return err
 	}
 	st := contents.Statement
-	w.SetDigest(func(m store.Meta) (store.Digest, error) {
-		// The stored metadata must be exactly what the file's digest
-		// says (the counts are recomputed by the store).
-		base := scan.StatementOf(m)
-		base.Sequence = st.Sequence
-		base.Inventory, base.Roots = st.Inventory, st.Roots
-		if mm := trust.Compare(st, &base); len(mm) > 0 {
-			return store.Digest{}, fmt.Errorf("the records do not agree with the file's metadata: %s", mm[0].Describe("recorded"))
+	sigs := make([][]byte, len(contents.Signatures))
+	for i, s := range contents.Signatures {
+		if sigs[i], err = jsonMarshal(s); err != nil {
+			return err
 		}
-		d := store.Digest{Statement: contents.StatementText, Index: map[string][][]byte{}}
-		for root, chunks := range contents.Index.Roots {
-			for _, ch := range chunks {
-				b, _ := ch.MarshalBinary()
-				d.Index[root] = append(d.Index[root], b)
+	}
+	// The store computes the digest of what it stored: it must be the
+	// file's, metadata included (the counts are recomputed by the store).
+	w.OnStatement(func(stored *trust.Statement, text []byte) ([][]byte, error) {
+		if !bytes.Equal(text, contents.StatementText) {
+			mm := trust.Compare(st, stored)
+			if len(mm) == 0 {
+				return nil, errors.New("the stored baseline's statement differs from the file's")
 			}
+			return nil, fmt.Errorf("the records do not agree with the file's metadata: %s", mm[0].Describe("in the file"))
 		}
-		for _, s := range contents.Signatures {
-			blob, err := jsonMarshal(s)
-			if err != nil {
-				return store.Digest{}, err
-			}
-			d.Signatures = append(d.Signatures, blob)
-		}
-		return d, nil
+		return sigs, nil
 	})
 	meta := metaOfStatement(st)
 	meta.Duration = time.Duration(contents.Header.DurationNS)

@@ -40,8 +40,11 @@ func baselineAttachSignatureCommand() *cli.Command {
 		Name:      "attach-signature",
 		Usage:     "store a signature made elsewhere (webfim sign-digest, ssh-keygen -Y sign) with a baseline",
 		ArgsUsage: "[flags] ID SIGNATURE_FILE",
-		Flags:     []cli.Flag{trustedKeyFlag},
-		Action:    baselineAttach,
+		Flags: []cli.Flag{
+			trustedKeyFlag,
+			&cli.BoolFlag{Name: "activate", Usage: "then make the baseline the active one, if a trusted key signed it"},
+		},
+		Action: baselineAttach,
 	}
 }
 
@@ -161,7 +164,31 @@ func baselineAttach(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	return storeSignature(c, db, m, ring, trust.Signature{Statement: text, Armored: armored})
+	sig := trust.Signature{Statement: text, Armored: armored}
+	if err := storeSignature(c, db, m, ring, sig); err != nil {
+		return err
+	}
+	if !c.Bool("activate") {
+		return nil
+	}
+	v, err := ring.Verify(sig)
+	if err != nil || v.Trusted == nil {
+		return fmt.Errorf("baseline %d%s not activated: the signature is not by a trusted key", m.ID, labelSuffix(m))
+	}
+	newest, ok, err := newestSigned(db, ring, v.Statement.Host, m.ID)
+	if err != nil {
+		return err
+	}
+	if ok {
+		if err := trust.CheckFresh(v.Statement, newest); err != nil {
+			return fmt.Errorf("baseline %d%s not activated: %w", m.ID, labelSuffix(m), err)
+		}
+	}
+	if err := db.Activate(m.ID); err != nil {
+		return err
+	}
+	infof(c, "baseline %d%s is active\n", m.ID, labelSuffix(m))
+	return nil
 }
 
 func signDigest(c *cli.Context) error {

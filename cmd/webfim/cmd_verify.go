@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 
 	"github.com/urfave/cli/v2"
 
@@ -70,36 +69,32 @@ func (r *verifyReport) result() error {
 	return nil
 }
 
-// checkSignatures verifies sigs over their statements and returns the
-// statements signed by a trusted key, reporting each signature.
-func checkSignatures(rep *verifyReport, ring *trust.KeyRing, sigs []trust.Signature, digest trust.Digest) []*trust.Statement {
-	var signed []*trust.Statement
-	for _, s := range sigs {
-		v, err := ring.Verify(s)
+// printSignatures reports each checked signature; digest is the one the
+// baseline should have. It fails verifyUnsigned when no trusted key
+// signed.
+func printSignatures(rep *verifyReport, r *trust.Report, digest trust.Digest) {
+	for _, s := range r.Signatures {
+		v := s.Verified
 		switch {
-		case err != nil:
-			rep.fail(verifyAltered, "%v", err)
+		case s.Err != nil:
+			rep.fail(verifyAltered, "%v", s.Err)
 		case v.Trusted == nil:
 			fmt.Fprintf(rep.w, "note: signed by %s, which is not a trusted key\n", v.Signer())
+		case v.Statement.Digest() == digest:
+			rep.ok("signed by %s", v.Signer())
 		default:
-			signed = append(signed, v.Statement)
-			if v.Statement.Digest() == digest {
-				rep.ok("signed by %s", v.Signer())
-			} else {
-				fmt.Fprintf(rep.w, "note: signed by %s as %s\n", v.Signer(), v.Statement.Digest())
-			}
+			fmt.Fprintf(rep.w, "note: signed by %s as %s\n", v.Signer(), v.Statement.Digest())
 		}
 	}
-	if len(signed) == 0 {
-		if ring.Len() == 0 {
-			rep.fail(verifyUnsigned, "no trusted keys to check signatures with (webfim.yml trusted_keys, or --trusted-key FILE)")
-		} else if len(sigs) == 0 {
-			rep.fail(verifyUnsigned, "not signed")
-		} else {
-			rep.fail(verifyUnsigned, "not signed by a trusted key")
-		}
+	switch {
+	case r.Signed != nil:
+	case r.NoTrustedKeys:
+		rep.fail(verifyUnsigned, "no trusted keys to check signatures with (webfim.yml trusted_keys, or --trusted-key FILE)")
+	case len(r.Signatures) == 0:
+		rep.fail(verifyUnsigned, "not signed")
+	default:
+		rep.fail(verifyUnsigned, "not signed by a trusted key")
 	}
-	return signed
 }
 
 func baselineVerify(c *cli.Context) error {
@@ -113,51 +108,27 @@ func baselineVerify(c *cli.Context) error {
 		}
 		rep := &verifyReport{w: c.App.Writer}
 		fmt.Fprintf(rep.w, "baseline %d%s, created %s on %s\n", m.ID, labelSuffix(m), m.Created.UTC().Format("2006-01-02 15:04:05 UTC"), displayText(m.Host))
-		d, err := db.Digest(m.ID)
+		r, curIndex, err := checkStored(db, ring, m)
 		if err != nil {
 			return err
 		}
-		sigs, err := storedSignatures(db, m.ID)
-		if err != nil {
-			return err
+		if r.RecordedErr != nil {
+			rep.fail(verifyAltered, "the recorded digest is damaged: %v", r.RecordedErr)
 		}
-		cur, curIndex, err := recompute(db, m)
-		if err != nil {
-			return err
+		var recorded trust.Digest
+		if r.Recorded != nil {
+			recorded = r.Recorded.Digest()
 		}
-		var recorded *trust.Statement
-		if d.Statement != nil {
-			if recorded, err = trust.ParseStatement(d.Statement); err != nil {
-				rep.fail(verifyAltered, "the recorded digest is damaged: %v", err)
-			}
-		}
-		var refDigest trust.Digest
-		if recorded != nil {
-			refDigest = recorded.Digest()
-		}
-		signed := checkSignatures(rep, ring, sigs, refDigest)
-		// The reference is what a trusted key signed; failing that, the
-		// digest recorded when the baseline was taken (which proves
-		// nothing against an attacker, but catches damage).
-		ref, refName := recorded, "recorded"
-		if len(signed) > 0 {
-			ref, refName = signed[0], "signed"
-			for _, s := range signed[1:] {
-				if s.Sequence > ref.Sequence {
-					ref = s
-				}
-			}
-		}
+		printSignatures(rep, r, recorded)
+		ref, refName := r.Reference, r.ReferenceName()
 		if ref == nil {
 			rep.fail(verifyAltered, "no digest was recorded and nothing is signed: nothing to verify against")
 			return rep.result()
 		}
-		cur.Sequence = ref.Sequence
-		mismatches := trust.Compare(ref, &cur)
-		if len(mismatches) == 0 {
+		if len(r.Mismatches) == 0 {
 			rep.ok("content and metadata match the %s digest %s (%s)", refName, ref.Digest(), describeStatement(ref))
 		}
-		for _, mm := range mismatches {
+		for _, mm := range r.Mismatches {
 			rep.fail(verifyAltered, "%s", mm.Describe(refName))
 			if mm.Field == "root" {
 				if err := locate(rep, db, m, ref, mm.Root, curIndex); err != nil {
@@ -165,8 +136,8 @@ func baselineVerify(c *cli.Context) error {
 				}
 			}
 		}
-		if len(signed) > 0 {
-			if err := checkFreshness(rep, db, ring, m, ref); err != nil {
+		if r.Signed != nil {
+			if err := checkFreshness(rep, db, ring, m, r.Signed); err != nil {
 				return err
 			}
 		}
@@ -253,49 +224,22 @@ func locate(rep *verifyReport, db *store.DB, m store.Meta, ref *trust.Statement,
 
 // checkFreshness refuses an active baseline older than the newest signed
 // baseline seen from its host: in this database (any baseline signed by
-// a trusted key) or recorded in its signed marks.
-func checkFreshness(rep *verifyReport, db *store.DB, ring *trust.KeyRing, m store.Meta, ref *trust.Statement) error {
-	newest := markOf(ref)
-	newestFrom := fmt.Sprintf("baseline %d", m.ID)
-	marks, err := db.SignedMarks()
+// a trusted key) or recorded in its signed marks. A fresh one raises the
+// host's mark.
+func checkFreshness(rep *verifyReport, db *store.DB, ring *trust.KeyRing, m store.Meta, signed *trust.Statement) error {
+	newest, ok, err := newestSigned(db, ring, signed.Host, m.ID)
 	if err != nil {
 		return err
 	}
-	if mk, ok := marks[ref.Host]; ok && mk.Sequence > newest.Sequence {
-		newest, newestFrom = mk, "the database's signed marks"
-	}
-	list, err := db.List()
-	if err != nil {
-		return err
-	}
-	for _, o := range list {
-		if o.ID == m.ID {
-			continue
-		}
-		sigs, err := storedSignatures(db, o.ID)
-		if err != nil {
-			continue // that baseline's own verify reports it
-		}
-		for _, s := range sigs {
-			v, err := ring.Verify(s)
-			if err != nil || v.Trusted == nil || v.Statement.Host != ref.Host {
-				continue
-			}
-			if v.Statement.Sequence > newest.Sequence {
-				newest, newestFrom = markOf(v.Statement), fmt.Sprintf("baseline %d", o.ID)
-			}
-		}
-	}
-	if newest.Sequence <= ref.Sequence {
-		if _, err := db.RaiseSignedMark(markOf(ref)); err != nil {
+	stale := ok && trust.CheckFresh(signed, newest) != nil
+	if !stale {
+		if _, err := db.RaiseSignedMark(markOf(signed)); err != nil {
 			return err
 		}
-		rep.ok("newest signed baseline seen from host %s (sequence %d)", trust.Quote(ref.Host), ref.Sequence)
+		rep.ok("newest signed baseline seen from host %s (sequence %d)", trust.Quote(signed.Host), signed.Sequence)
 		return nil
 	}
-	msg := fmt.Sprintf("signed baseline sequence %d (created %s) is older than the newest signed baseline seen from host %s: sequence %d (created %s, %s, in %s)",
-		ref.Sequence, ref.Created.UTC().Format("2006-01-02 15:04:05 UTC"), trust.Quote(ref.Host), newest.Sequence,
-		newest.Created.UTC().Format("2006-01-02 15:04:05 UTC"), newest.Digest, newestFrom)
+	msg := trust.CheckFresh(signed, newest).Error()
 	if m.Active {
 		rep.fail(verifyStale, "the active baseline is a replay: %s", msg)
 	} else {
@@ -317,7 +261,7 @@ func verifyAgainst(rep *verifyReport, c *cli.Context, db *store.DB, m store.Meta
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	fmt.Fprintf(rep.w, "export %s: baseline %s\n", path, describeStatement(contents.Statement))
-	checkSignatures(rep, ring, contents.Signatures, contents.Statement.Digest())
+	printSignatures(rep, trust.CheckBaseline(ring, nil, contents.Signatures, trust.Statement{}), contents.Statement.Digest())
 	cur, _, err := recompute(db, m)
 	if err != nil {
 		return err
@@ -383,10 +327,10 @@ func verifyExportFile(c *cli.Context, path string) error {
 	rep := &verifyReport{w: c.App.Writer}
 	fmt.Fprintf(rep.w, "export %s: baseline %s\n", path, describeStatement(contents.Statement))
 	rep.ok("%d records and %d inventory items match the file's digest %s", contents.Records, len(contents.Items), contents.Statement.Digest())
-	signed := checkSignatures(rep, ring, contents.Signatures, contents.Statement.Digest())
-	sort.Slice(signed, func(i, j int) bool { return signed[i].Sequence > signed[j].Sequence })
-	if len(signed) > 0 && signed[0].Digest() != contents.Statement.Digest() {
-		rep.fail(verifyAltered, "the signatures vouch for %s, not for this file's digest", signed[0].Digest())
+	r := trust.CheckBaseline(ring, nil, contents.Signatures, trust.Statement{})
+	printSignatures(rep, r, contents.Statement.Digest())
+	if r.Signed != nil && r.Signed.Digest() != contents.Statement.Digest() {
+		rep.fail(verifyAltered, "the signatures vouch for %s, not for this file's digest", r.Signed.Digest())
 	}
 	return rep.result()
 }

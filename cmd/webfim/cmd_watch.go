@@ -256,13 +256,21 @@ func watchConfig(c *cli.Context, db *store.DB) (watch.Config, *config.Config, er
 		return watch.Config{}, nil, err
 	}
 	w := pol.Watch
-	return watch.Config{
+	cfg := watch.Config{
 		Target:           t,
 		Debounce:         watch.DebounceOptions{Quiet: w.Debounce},
 		Schedule:         watch.Schedule{Fast: orDisabled(w.RescanInterval), Full: orDisabled(w.FullRescanInterval)},
 		ReminderInterval: w.ReminderInterval,
 		RescanRateLimit:  int64(w.RescanRateLimit),
-	}, pol, nil
+	}
+	if pol.RequireSigned {
+		ring, err := configKeyRing(pol)
+		if err != nil {
+			return watch.Config{}, nil, err
+		}
+		cfg.Verifier = newTrustVerifier(db, ring)
+	}
+	return cfg, pol, nil
 }
 
 // orDisabled maps the config's "0 disables" to the schedule's negative.

@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
+	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"webfim/baseline"
@@ -11,6 +14,7 @@ import (
 	"webfim/policy"
 	"webfim/scan"
 	"webfim/store"
+	"webfim/trust"
 	"webfim/watch"
 )
 
@@ -72,4 +76,73 @@ func baselineCreator(db *store.DB, label string, log *slog.Logger) func(ctx cont
 		}}
 		return scan.Create(ctx, db, cfg.Target, label, version, opt, true)
 	}
+}
+
+// trustVerifier is the daemon's require_signed check (watch.Verifier):
+// the check of "webfim diff" (trustedBaseline) over the store and the
+// config's trusted keys. The check of the records is reused while the
+// baseline's recorded statement and signatures are unchanged, so that the
+// daemon can ask every poll about a refused baseline (whose signature may
+// be attached later) without reading its records each time; the cheap
+// part (is it older than the newest signed baseline the database has
+// seen?) is done at every call, since signing another baseline changes
+// it.
+type trustVerifier struct {
+	db   *store.DB
+	ring *trust.KeyRing
+
+	mu     sync.Mutex
+	cached map[uint64]verifyResult
+}
+
+type verifyResult struct {
+	trustData [sha256.Size]byte // of the statement and signatures checked
+	rep       *trust.Report     // checkStored's
+}
+
+func newTrustVerifier(db *store.DB, ring *trust.KeyRing) *trustVerifier {
+	return &trustVerifier{db: db, ring: ring, cached: map[uint64]verifyResult{}}
+}
+
+func (v *trustVerifier) Verify(_ context.Context, b scan.Baseline, full bool) (watch.Verified, error) {
+	d, err := v.db.Digest(b.ID)
+	if err != nil {
+		return watch.Verified{}, untrustedIfDamaged(b, err)
+	}
+	h := sha256.New()
+	h.Write(d.Statement)
+	for _, s := range d.Signatures {
+		fmt.Fprintf(h, "\x00%d:", len(s))
+		h.Write(s)
+	}
+	var key [sha256.Size]byte
+	h.Sum(key[:0])
+	v.mu.Lock()
+	c, ok := v.cached[b.ID]
+	v.mu.Unlock()
+	rep := c.rep
+	if !ok || full || c.trustData != key {
+		if rep, _, err = checkStored(v.db, v.ring, b); err != nil {
+			return watch.Verified{}, untrustedIfDamaged(b, err) // not cached: may be transient
+		}
+		v.mu.Lock()
+		v.cached[b.ID] = verifyResult{trustData: key, rep: rep}
+		v.mu.Unlock()
+	}
+	if err := checkTrusted(v.db, v.ring, b, rep); err != nil {
+		if errors.Is(err, trust.ErrUntrusted) {
+			return watch.Verified{}, err
+		}
+		return watch.Verified{}, untrustedIfDamaged(b, err)
+	}
+	return watch.Verified{Statement: rep.Signed, Signer: rep.SignedBy}, nil
+}
+
+// untrustedIfDamaged makes a baseline that cannot be read (damaged, or
+// deleted) untrusted; other errors (the database locked) are passed on.
+func untrustedIfDamaged(b scan.Baseline, err error) error {
+	if errors.Is(err, store.ErrCorrupt) || errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("baseline %d%s: %w", b.ID, labelSuffix(b), &trust.UntrustedError{Reasons: []string{"it cannot be read: " + err.Error()}})
+	}
+	return err
 }

@@ -262,3 +262,33 @@ func TestLockTimeout(t *testing.T) {
 		t.Errorf("Update once the lock is gone: %v", err)
 	}
 }
+
+// A bucket created or modified in a transaction is opened again in it
+// without the check reading its page (an inline bucket that got a nested
+// bucket has its state in memory, and its page reads as empty).
+func TestReopenBucketModifiedInTx(t *testing.T) {
+	db := newDB(t)
+	for round := range 2 { // created in this transaction, then read from the file
+		err := db.Update(func(tx *Tx) error {
+			top := tx.Bucket([]byte("top"))
+			tb, err := top.CreateBucketIfNotExists([]byte("inline"))
+			if err != nil {
+				return err
+			}
+			nb, err := tb.CreateBucketIfNotExists([]byte(fmt.Sprint("nested", round)))
+			if err != nil {
+				return err
+			}
+			if err := nb.Put([]byte("k"), []byte("v")); err != nil {
+				return err
+			}
+			if again, err := top.CreateBucketIfNotExists([]byte("inline")); again == nil || err != nil {
+				return fmt.Errorf("reopening the bucket: %v", err)
+			}
+			return tx.Err()
+		})
+		if err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+	}
+}

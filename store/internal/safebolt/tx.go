@@ -19,6 +19,13 @@ type Tx struct {
 	db    *DB
 	check *treeCheck // nil for a file being created
 	err   error      // the first damage found
+	// valid holds the buckets of this transaction already checked or
+	// created in it. bbolt hands out the same *bolt.Bucket for a name
+	// within a transaction, and once a bucket is modified its state is
+	// in memory, not in the page a check would read (an inline bucket
+	// that got a nested bucket reports an empty page), so a bucket is
+	// checked once, when it is first read from the file.
+	valid map[*bolt.Bucket]bool
 }
 
 // fail records damage found at where; the session fails with it.
@@ -47,7 +54,15 @@ func (tx *Tx) CreateBucket(name []byte) (*Bucket, error) {
 	if err != nil {
 		return nil, err
 	}
+	tx.markValid(b)
 	return &Bucket{b: b, tx: tx, name: name}, nil
+}
+
+func (tx *Tx) markValid(b *bolt.Bucket) {
+	if tx.valid == nil {
+		tx.valid = map[*bolt.Bucket]bool{}
+	}
+	tx.valid[b] = true
 }
 
 // CreateBucketIfNotExists returns the top-level bucket name, creating it
@@ -68,11 +83,12 @@ func (tx *Tx) open(b *bolt.Bucket, parent *Bucket, name []byte) *Bucket {
 		return nil
 	}
 	w := &Bucket{b: b, tx: tx, parent: parent, name: name}
-	if tx.check != nil {
+	if tx.check != nil && !tx.valid[b] {
 		if err := tx.check.bucket(b, false); err != nil {
 			tx.fail(w.where(), err)
 			return nil
 		}
+		tx.markValid(b)
 	}
 	return w
 }
@@ -111,6 +127,7 @@ func (b *Bucket) CreateBucket(name []byte) (*Bucket, error) {
 	if err != nil {
 		return nil, err
 	}
+	b.tx.markValid(nb)
 	return &Bucket{b: nb, tx: b.tx, parent: b, name: name}, nil
 }
 
