@@ -43,6 +43,8 @@ type Target struct {
 	// YARA, if set with Indicators, runs its rules on the same files, a
 	// batch of files per yara process, before the changes are emitted.
 	YARA *yara.Rules
+	// LargeFileThreshold: see [baseline.Options.LargeFileThreshold].
+	LargeFileThreshold int64
 }
 
 // Options tune how a snapshot is taken.
@@ -127,17 +129,18 @@ func parseConfigRef(s string) serverconf.Config {
 
 func (o Options) walkOptions(t Target, previous baseline.State) baseline.Options {
 	return baseline.Options{
-		Workers:          o.Workers,
-		Full:             o.Full,
-		Previous:         previous,
-		HashAllSHA256:    t.HashAllSHA256,
-		ScriptExtensions: t.ScriptExtensions,
-		CrossDevice:      t.CrossDevice,
-		Exclude:          t.Exclude,
-		OnError:          o.OnError,
-		Progress:         o.Progress,
-		Limiter:          o.Limiter,
-		Indicators:       t.Indicators,
+		Workers:            o.Workers,
+		Full:               o.Full,
+		Previous:           previous,
+		HashAllSHA256:      t.HashAllSHA256,
+		ScriptExtensions:   t.ScriptExtensions,
+		CrossDevice:        t.CrossDevice,
+		Exclude:            t.Exclude,
+		OnError:            o.OnError,
+		Progress:           o.Progress,
+		Limiter:            o.Limiter,
+		Indicators:         t.Indicators,
+		LargeFileThreshold: t.LargeFileThreshold,
 	}
 }
 

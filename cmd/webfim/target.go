@@ -139,6 +139,7 @@ func joinPaths(ps []string) string {
 func applyPolicy(s *scan.Scope, pol *config.Config) {
 	s.Exclude = pol.Excluded
 	s.ScriptExtensions = pol.ScriptExtensions
+	s.LargeFileThreshold = int64(pol.LargeFileThreshold)
 	for _, r := range pol.Roots {
 		s.ConfigRoots = append(s.ConfigRoots, r.Path)
 	}
