@@ -78,6 +78,10 @@ type Options struct {
 	// the signatures to store with it (see
 	// [store.BaselineWriter.OnStatement]).
 	OnStatement func(st *trust.Statement, text []byte) (signatures [][]byte, err error)
+	// OnConfigSources, if set, is told the files and directories each
+	// parsed server configuration was read from (its includes, module
+	// binaries and directories): what a watcher must follow.
+	OnConfigSources func(path string, s serverconf.Sources)
 }
 
 // Baseline describes a stored baseline: its id, label, creation time and

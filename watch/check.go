@@ -122,11 +122,23 @@ func (d *Daemon) newChecker(ctx context.Context) *checker {
 
 // options are the scan options of live checks.
 func (c *checker) options() scan.Options {
-	return scan.Options{Workers: c.cfg.Workers, OnConfigError: func(path string, err error) {
-		c.d.log.Warn("server configuration cannot be parsed", "file", path, "err", err)
-	}, OnContentError: func(err error) {
-		c.d.log.Warn("content scan incomplete; the findings say so in webfim.indicators.errors", "err", err)
-	}}
+	return scan.Options{
+		Workers: c.cfg.Workers,
+		OnConfigError: func(path string, err error) {
+			c.d.log.Warn("server configuration cannot be parsed", "file", path, "err", err)
+		},
+		OnContentError: func(err error) {
+			c.d.log.Warn("content scan incomplete; the findings say so in webfim.indicators.errors", "err", err)
+		},
+		OnConfigSources: c.d.noteConfigSources,
+		OnError: func(root, rel string, err error) {
+			if root == "" && rel != "" { // a server configuration's inventory warning
+				c.d.configWarning(rel, err)
+				return
+			}
+			c.d.log.Debug("entry not fully readable", "root", root, "path", rel, "err", err)
+		},
+	}
 }
 
 // emitter judges the changes scan reports and collects the findings.
@@ -212,6 +224,7 @@ func (c *checker) checkSubtree(root, rel string) {
 // configuration files under the roots (web.config, .htaccess, .user.ini)
 // are checked with those files.
 func (c *checker) checkConfigs() {
+	defer c.d.metrics.configReads.Add(1)
 	if _, err := scan.DiffConfigs(c.d.deps.Store, c.active, c.cfg.Target, c.options(), c.emitter()); err != nil {
 		c.d.log.Warn("cannot check the server configurations; the next rescan checks them again", "baseline", c.active.ID, "err", err)
 	}

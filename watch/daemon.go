@@ -90,14 +90,6 @@ type Config struct {
 	Verifier Verifier
 }
 
-func (c Config) configPaths() []string {
-	var paths []string
-	for _, cf := range c.Target.Configs {
-		paths = append(paths, cf.Path)
-	}
-	return paths
-}
-
 func (c Config) withDefaults() Config {
 	if c.DegradedInterval <= 0 {
 		c.DegradedInterval = time.Minute
@@ -172,6 +164,11 @@ type Daemon struct {
 	// id, with the reason reported). See trust.go.
 	newestSigned map[string]trust.Mark
 	refused      map[uint64]string
+	// configSources are the sources of each server configuration's last
+	// read (noteConfigSources); configWarned the inventory warnings
+	// already logged.
+	configSources map[string]serverconf.Sources
+	configWarned  map[string]bool
 }
 
 // New checks cfg and returns a Daemon; Run starts it.
@@ -225,7 +222,7 @@ func (d *Daemon) newPipeline(cfg Config, judge Judge) (*pipeline, error) {
 		return nil, fmt.Errorf("watch: cannot create notifier: %w", err)
 	}
 	tree, err := NewTree(n, TreeOptions{
-		Roots: cfg.Target.Roots, ConfigFiles: cfg.configPaths(), Exclude: cfg.Target.Exclude,
+		Roots: cfg.Target.Roots, ConfigFiles: cfg.fileConfigs(), Exclude: cfg.Target.Exclude,
 		CrossDevice: cfg.Target.CrossDevice, DegradedInterval: cfg.DegradedInterval, Logger: d.log,
 	})
 	if err != nil {
@@ -392,6 +389,9 @@ func (d *Daemon) runPipeline(ctx context.Context, p *pipeline, start string) (*p
 	wg.Go(func() { treeErr <- p.tree.Run(ctx, hints) })
 	wg.Go(func() { deb.Run(ctx, d.countHints(ctx, hints), batches) })
 	wg.Go(func() { d.worker(ctx, batches) })
+	if p.cfg.liveRegistry() {
+		wg.Go(func() { d.watchRegistry(ctx) })
+	}
 
 	// failed is the end of the pipeline by a tree error, or by ctx (the
 	// tree then returns ctx's error, which is no failure).

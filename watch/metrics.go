@@ -3,6 +3,7 @@ package watch
 import (
 	"encoding/json"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,7 +20,13 @@ type metrics struct {
 	// attrDegraded is 1 for an attribution mechanism that does not work
 	// fully, 0 for one that does.
 	attrDegraded *prometheus.GaugeVec
+	// configReads counts the reads of the server configurations (live
+	// checks, registry notifications, rescans).
+	configReads atomic.Uint64
 }
+
+// configChecks is the number of reads of the server configurations.
+func (m *metrics) configChecks() uint64 { return m.configReads.Load() }
 
 func newMetrics(d *Daemon) *metrics {
 	reg := prometheus.NewRegistry()
@@ -50,6 +57,9 @@ func newMetrics(d *Daemon) *metrics {
 			Name: "webfim_attribution_spawns_dropped_total", Help: "Server spawns of shells or tools found but not reported because they came faster than the daemon could queue them.",
 		}, func() float64 { return float64(a.SpawnsDropped()) }))
 	}
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "webfim_watch_config_checks_total", Help: "Reads of the server configurations (on their files' events, registry notifications and rescans).",
+	}, func() float64 { return float64(m.configReads.Load()) }))
 	reg.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "webfim_watch_directories", Help: "Directories currently watched.",

@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"webfim/serverconf"
 )
 
 // HintKind says what a [Hint] asks the consumer to check.
@@ -188,14 +190,42 @@ type Tree struct {
 	// configLost holds the config directories that are not watched (they
 	// did not exist, or were removed): retried at every tick.
 	configLost map[string]bool
-	ready      chan struct{}
-	dirs       atomic.Int64
+	// sourceDirs are the directories the server configurations list
+	// (wildcard includes, PHP's scan directory, module directories): any
+	// entry appearing, changing or going in one is a config hint.
+	sourceDirs map[string]bool
+	// configWatched are the directories outside the roots watched for the
+	// configurations (configDirs and sourceDirs).
+	configWatched map[string]bool
+	// nextSources holds the sources handed over by SetConfigSources, for
+	// Run to apply; sourcesWake says there are some.
+	nextSources *serverconf.Sources
+	sourcesWake chan struct{}
+	ready       chan struct{}
+	dirs        atomic.Int64
 
 	ctx context.Context
 	out chan<- Hint
 
 	mu     sync.Mutex
 	status []RootStatus
+	// watchedConfigs is configWatched, for ConfigDirs.
+	watchedConfigs []string
+}
+
+// ConfigDirs returns the directories outside the roots watched for the
+// server configurations and their sources, sorted.
+func (t *Tree) ConfigDirs() []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return slices.Clone(t.watchedConfigs)
+}
+
+func (t *Tree) publishConfigDirs() {
+	dirs := slices.Sorted(maps.Keys(t.configWatched))
+	t.mu.Lock()
+	t.watchedConfigs = dirs
+	t.mu.Unlock()
 }
 
 // ErrNestedRoots is returned by [NewTree] when one root lies inside another.
@@ -234,10 +264,13 @@ func NewTree(n Notifier, opt TreeOptions) (*Tree, error) {
 	}
 	t := &Tree{
 		n: n, opt: opt, log: log,
-		idx:        newDirIndex(),
-		configDirs: make(map[string]map[string][]string),
-		configLost: make(map[string]bool),
-		ready:      make(chan struct{}),
+		idx:           newDirIndex(),
+		configDirs:    make(map[string]map[string][]string),
+		configLost:    make(map[string]bool),
+		sourceDirs:    make(map[string]bool),
+		ready:         make(chan struct{}),
+		sourcesWake:   make(chan struct{}, 1),
+		configWatched: make(map[string]bool),
 	}
 	for _, r := range roots {
 		t.roots = append(t.roots, rootState{RootStatus: RootStatus{Root: r}})
@@ -246,14 +279,105 @@ func NewTree(n Notifier, opt TreeOptions) (*Tree, error) {
 		if !filepath.IsAbs(c) {
 			return nil, fmt.Errorf("config file %q: not an absolute path", c)
 		}
+	}
+	t.configNames(nil)
+	t.publish()
+	return t, nil
+}
+
+// configNames rebuilds configDirs from the configured files and the
+// source files of their inventories (included files, module binaries).
+func (t *Tree) configNames(sources []string) {
+	clear(t.configDirs)
+	for _, c := range t.opt.ConfigFiles {
 		c = filepath.Clean(c)
 		t.addConfigName(c, c)
 		if resolved, err := filepath.EvalSymlinks(c); err == nil && resolved != c {
 			t.addConfigName(resolved, c)
 		}
 	}
-	t.publish()
-	return t, nil
+	for _, f := range sources {
+		if filepath.IsAbs(f) {
+			t.addConfigName(filepath.Clean(f), filepath.Clean(f))
+		}
+	}
+}
+
+// SetConfigSources hands the tree the files and directories the server
+// configurations were last read from ([serverconf.Sources]): from then on
+// an event on any of them is a config hint, so an included file, a file
+// dropped into a wildcard-included directory or a module directory, or a
+// module binary swapped in place is checked at once instead of at the next
+// rescan. It replaces the previous sources (includes may have changed).
+// Safe for concurrent use; Run applies it.
+func (t *Tree) SetConfigSources(s serverconf.Sources) {
+	s = serverconf.Sources{Files: slices.Clone(s.Files), Dirs: slices.Clone(s.Dirs)}
+	t.mu.Lock()
+	t.nextSources = &s
+	t.mu.Unlock()
+	select {
+	case t.sourcesWake <- struct{}{}:
+	default:
+	}
+}
+
+// applySources watches the directories the new sources need and drops the
+// watches no longer needed (outside the roots, whose watches are the
+// tree's own).
+func (t *Tree) applySources() {
+	t.mu.Lock()
+	s := t.nextSources
+	t.nextSources = nil
+	t.mu.Unlock()
+	if s == nil {
+		return
+	}
+	t.configNames(s.Files)
+	clear(t.sourceDirs)
+	for _, d := range s.Dirs {
+		if filepath.IsAbs(d) {
+			t.sourceDirs[filepath.Clean(d)] = true
+		}
+	}
+	t.watchConfigDirs()
+}
+
+// watchConfigDirs makes the config watches those of configDirs and
+// sourceDirs.
+func (t *Tree) watchConfigDirs() {
+	want := make(map[string]bool)
+	for d := range t.configDirs {
+		want[d] = true
+	}
+	for d := range t.sourceDirs {
+		want[d] = true
+	}
+	for _, d := range slices.Sorted(maps.Keys(want)) {
+		if t.configWatched[d] || t.configLost[d] {
+			continue
+		}
+		if err := t.n.Add(d); err != nil {
+			t.log.Warn("cannot watch config directory; retrying periodically, its files are checked on rescans meanwhile", "dir", d, "err", err)
+			t.configLost[d] = true
+			continue
+		}
+		t.configWatched[d] = true
+	}
+	for _, d := range slices.Sorted(maps.Keys(t.configWatched)) {
+		if want[d] {
+			continue
+		}
+		delete(t.configWatched, d)
+		if _, _, underRoot := t.rootOf(d); !underRoot {
+			_ = t.n.Remove(d)
+		}
+	}
+	for d := range t.configLost {
+		if !want[d] {
+			delete(t.configLost, d)
+		}
+	}
+	t.publishConfigDirs()
 }
 
 func (t *Tree) addConfigName(file, configured string) {
@@ -321,6 +445,8 @@ func (t *Tree) Run(ctx context.Context, out chan<- Hint) error {
 			t.handleError(err)
 		case <-tick.C:
 			t.tick()
+		case <-t.sourcesWake:
+			t.applySources()
 		}
 		t.publish()
 	}
@@ -349,12 +475,8 @@ func (t *Tree) setupRoot(i int) {
 }
 
 func (t *Tree) setupConfigs() {
-	for _, d := range slices.Sorted(maps.Keys(t.configDirs)) {
-		if err := t.n.Add(d); err != nil {
-			t.log.Warn("cannot watch config directory; retrying periodically, its files are checked on rescans meanwhile", "dir", d, "err", err)
-			t.configLost[d] = true
-		}
-	}
+	t.applySources()
+	t.watchConfigDirs()
 }
 
 // retryConfigDirs watches again the config directories that were missing
@@ -369,13 +491,19 @@ func (t *Tree) retryConfigDirs() {
 			continue // still reported by the first warning
 		}
 		delete(t.configLost, d)
+		t.configWatched[d] = true
+		t.publishConfigDirs()
 		t.log.Info("watching config directory", "dir", d)
 		t.configHints(d)
 	}
 }
 
-// configHints hints every config file configured in dir.
+// configHints hints every config file configured in dir, or dir itself
+// when the configurations list it.
 func (t *Tree) configHints(dir string) {
+	if t.sourceDirs[dir] {
+		t.emit(Hint{Kind: HintConfig, Path: dir})
+	}
 	for _, paths := range t.configDirs[dir] {
 		for _, c := range paths {
 			t.emit(Hint{Kind: HintConfig, Path: c})
@@ -501,9 +629,14 @@ func (t *Tree) handle(ev Event) {
 			t.emit(Hint{Kind: HintConfig, Path: c})
 		}
 	}
-	if t.configDirs[p] != nil && ev.Op&(OpRemove|OpRename) != 0 && !t.configLost[p] {
+	if dir := filepath.Dir(p); t.sourceDirs[dir] {
+		t.emit(Hint{Kind: HintConfig, Path: dir})
+	}
+	if (t.configDirs[p] != nil || t.sourceDirs[p]) && ev.Op&(OpRemove|OpRename) != 0 && !t.configLost[p] {
 		// A config directory itself went away: its watch is gone with it.
 		t.log.Warn("config directory removed or renamed; retrying periodically", "dir", p)
+		delete(t.configWatched, p)
+		t.publishConfigDirs()
 		t.configLost[p] = true
 		t.configHints(p)
 	}
@@ -585,6 +718,9 @@ func (t *Tree) handleError(err error) {
 				t.emit(Hint{Kind: HintConfig, Path: c})
 			}
 		}
+	}
+	for d := range t.sourceDirs {
+		t.emit(Hint{Kind: HintConfig, Path: d})
 	}
 }
 
