@@ -165,13 +165,39 @@ type RootStatus struct {
 	// Missing: the root does not exist (any more); it is retried every
 	// DegradedInterval.
 	Missing bool
-	Err     error
+	// Target is where the root leads when it is a symbolic link (the
+	// common current -> releases/N layout); empty otherwise.
+	Target string
+	Err    error
 }
 
 type rootState struct {
 	RootStatus
 	dev      uint64
 	devKnown bool
+}
+
+// statRoot describes the directory root leads to: a root may be a
+// symbolic link to a directory, followed as "webfim baseline create" and
+// "webfim diff" follow it (the root alone; links below it never are).
+// target is the resolved directory of a link, "" otherwise.
+func statRoot(root string) (fi fs.FileInfo, target string, err error) {
+	fi, err = os.Lstat(root)
+	if err != nil {
+		return nil, "", err
+	}
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		if target, err = filepath.EvalSymlinks(root); err != nil {
+			return nil, "", err
+		}
+		if fi, err = os.Stat(target); err != nil {
+			return nil, "", err
+		}
+	}
+	if !fi.IsDir() {
+		return nil, "", fmt.Errorf("watch root %s: not a directory", root)
+	}
+	return fi, target, nil
 }
 
 // Tree watches directory trees recursively with one watch per directory.
@@ -201,7 +227,11 @@ type Tree struct {
 	// Run to apply; sourcesWake says there are some.
 	nextSources *serverconf.Sources
 	sourcesWake chan struct{}
-	ready       chan struct{}
+	// rootLinkDirs are the parent directories of the roots that are
+	// symbolic links, watched to see a link switched (a deploy's
+	// ln -sfn releases/N+1 current).
+	rootLinkDirs map[string]bool
+	ready        chan struct{}
 	dirs        atomic.Int64
 
 	ctx context.Context
@@ -247,12 +277,11 @@ func NewTree(n Notifier, opt TreeOptions) (*Tree, error) {
 			return nil, fmt.Errorf("watch root %q: not an absolute path", r)
 		}
 		roots[i] = filepath.Clean(r)
-		fi, err := os.Lstat(roots[i])
-		if err != nil {
-			return nil, fmt.Errorf("watch root: %w", err)
-		}
-		if !fi.IsDir() {
-			return nil, fmt.Errorf("watch root %s: not a directory", roots[i])
+		if _, _, err := statRoot(roots[i]); err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil, fmt.Errorf("watch root: %w", err)
+			}
+			return nil, err
 		}
 	}
 	slices.Sort(roots)
@@ -270,6 +299,7 @@ func NewTree(n Notifier, opt TreeOptions) (*Tree, error) {
 		sourceDirs:    make(map[string]bool),
 		ready:         make(chan struct{}),
 		sourcesWake:   make(chan struct{}, 1),
+		rootLinkDirs:  make(map[string]bool),
 		configWatched: make(map[string]bool),
 	}
 	for _, r := range roots {
@@ -461,17 +491,60 @@ func (t *Tree) emit(h Hint) {
 
 func (t *Tree) setupRoot(i int) {
 	r := &t.roots[i]
-	fi, err := os.Lstat(r.Root)
-	if err != nil || !fi.IsDir() {
+	fi, target, err := statRoot(r.Root)
+	if err != nil {
 		if !r.Missing {
 			t.log.Warn("watch root missing; retrying periodically", "root", r.Root, "err", err)
 		}
 		r.Missing = true
 		return
 	}
-	r.Missing = false
+	r.Missing, r.Target = false, target
+	if target != "" {
+		t.watchRootLink(r.Root)
+	}
 	r.dev, r.devKnown = deviceOf(fi)
 	t.addTree(i, "", false)
+}
+
+// watchRootLink watches the directory holding root, a symbolic link, so
+// that a switch of the link is seen at once (the periodic tick checks it
+// too).
+func (t *Tree) watchRootLink(root string) {
+	dir := filepath.Dir(root)
+	if t.rootLinkDirs[dir] {
+		return
+	}
+	if err := t.n.Add(dir); err != nil {
+		t.log.Warn("cannot watch the directory of a symlinked root; a switch of the link is seen within a minute instead", "root", root, "err", err)
+		return
+	}
+	t.rootLinkDirs[dir] = true
+}
+
+// checkRootLink re-resolves root i, a symbolic link: when it leads
+// somewhere else than the directories watched (the link was switched,
+// or its target removed), the old watches go, the new target is watched
+// and a rescan of the root is asked for. It reports whether it did.
+func (t *Tree) checkRootLink(i int) bool {
+	r := &t.roots[i]
+	if r.Missing {
+		return false // the tick sets it up again
+	}
+	_, target, err := statRoot(r.Root)
+	if err == nil && target == r.Target {
+		return false
+	}
+	was := r.Target
+	t.forget(i, "")
+	t.setupRoot(i)
+	if r.Missing {
+		t.emit(Hint{Kind: HintSubtree, Root: r.Root})
+		return true
+	}
+	t.log.Info("watch root leads to another directory; watching it", "root", r.Root, "was", was, "now", r.Target)
+	t.emit(Hint{Kind: HintRescan, Root: r.Root, Reason: ReasonRoot})
+	return true
 }
 
 func (t *Tree) setupConfigs() {
@@ -535,9 +608,15 @@ func (t *Tree) addTree(i int, rel string, emit bool) {
 			return // a degraded root is covered by rescans, not by this walk
 		}
 		abs := t.absOf(r.Root, dir)
-		fi, err := os.Lstat(abs)
-		if err != nil || !fi.IsDir() {
-			continue // vanished or replaced (by a symlink, say): never follow
+		var fi fs.FileInfo
+		var err error
+		if dir == "" {
+			fi, _, err = statRoot(abs) // the root alone may be a link
+		} else if fi, err = os.Lstat(abs); err == nil && !fi.IsDir() {
+			continue // replaced (by a symlink, say): never follow
+		}
+		if err != nil {
+			continue // vanished
 		}
 		if dir != "" && !t.opt.CrossDevice && r.devKnown {
 			if dev, ok := deviceOf(fi); ok && dev != r.dev {
@@ -646,6 +725,10 @@ func (t *Tree) handle(ev Event) {
 	}
 	r := &t.roots[i]
 	if r.Missing {
+		return
+	}
+	if rel == "" && r.Target != "" {
+		t.checkRootLink(i)
 		return
 	}
 	if rel == "" {
@@ -765,6 +848,9 @@ func (t *Tree) tick() {
 	t.retryConfigDirs()
 	for i := range t.roots {
 		r := &t.roots[i]
+		if r.Target != "" && t.checkRootLink(i) {
+			continue
+		}
 		switch {
 		case r.Missing:
 			t.setupRoot(i)
