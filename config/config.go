@@ -59,6 +59,8 @@ type Config struct {
 	File string `yaml:"-"`
 	// tree is the parsed file, to place errors found later ([Config.ErrorAt]).
 	tree *yaml.Node
+	// configLines are the lines of the configs entries.
+	configLines []int
 }
 
 // WatchSettings are the timings of the watch daemon.
@@ -168,6 +170,9 @@ func Parse(name string, data []byte) (c *Config, err error) {
 		return nil, placeError(name, root, err)
 	}
 	c.tree = root
+	if root != nil {
+		c.locateConfigs(root)
+	}
 	return c, nil
 }
 

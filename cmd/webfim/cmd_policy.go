@@ -96,6 +96,7 @@ func policyCheckAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	warnConfigs(c, conf)
 	if !c.Bool("quiet") {
 		if path == "" {
 			fmt.Fprintln(c.App.ErrWriter, "webfim: no config file given (--config); built-in defaults:")

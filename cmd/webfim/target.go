@@ -49,6 +49,7 @@ func scope(c *cli.Context) (scan.Scope, error) {
 	if err != nil {
 		return s, err
 	}
+	warnConfigs(c, pol)
 	applyPolicy(&s, pol)
 	s.Indicators, s.YARA, err = contentScan(c.Context, pol)
 	return s, err
@@ -132,6 +133,17 @@ func joinPaths(ps []string) string {
 		d[i] = displayPath(p)
 	}
 	return strings.Join(d, ", ")
+}
+
+// warnConfigs says which configs entries of the config file name nothing
+// that can be inventoried (a glob, a misspelled path, a directory).
+func warnConfigs(c *cli.Context, pol *config.Config) {
+	if c.Bool("quiet") {
+		return
+	}
+	for _, w := range pol.ConfigsWarnings() {
+		fmt.Fprintf(c.App.ErrWriter, "webfim: warning: %s\n", w)
+	}
 }
 
 // applyPolicy takes what the config file says about walking: its roots,
