@@ -230,6 +230,7 @@ func TestLargeFileLaneCancel(t *testing.T) {
 		sparse(t, filepath.Join(root, fmt.Sprintf("f%d.bin", i)), laneMinSize*2, map[int64]string{0: "x"})
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	var n int
 	var last error
 	for _, err := range Walk(ctx, []string{root}, Options{Workers: 2, LargeFileThreshold: -1}) {

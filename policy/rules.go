@@ -281,7 +281,7 @@ var catalog = []Rule{
 		Triggers:    "A monitoring gap opened (webfim.gap.reason: baseline_lost, database_lost, root_missing, root_not_in_baseline, mount_not_crossed, watch_limit); its end is an event (monitoring-gap-resolved).",
 		Severity:    High, Window: Unaffected, Tactic: &DefenseEvasion, Technique: ImpairDefenses, Subtechnique: &DisableOrModifyTools,
 		References: []string{DisableOrModifyTools.Reference},
-		Tuning:     "Resolve the cause named in the alert (restore the baseline or database, recreate the root, set cross_device or exclude the mount point, raise the inotify limits); do not disable the rule.",
+		Tuning:     "Resolve the cause named in the alert (restore the baseline or database, recreate the root, cover the mount point with --cross-device or exclude it, raise the inotify limits); do not disable the rule.",
 		Version:    1,
 	},
 	{

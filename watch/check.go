@@ -40,6 +40,14 @@ func (d *Daemon) checkBatch(ctx context.Context, batch []Hint) {
 		case HintPath:
 			c.checkPath(h.Root, h.Rel)
 		case HintSubtree:
+			if h.Rel == "" {
+				if _, _, err := statRoot(h.Root); err != nil {
+					// The root itself is gone: one monitoring gap, not a
+					// removal per file (tens of thousands of low alerts).
+					d.checkGaps(ctx)
+					continue
+				}
+			}
 			c.checkSubtree(h.Root, h.Rel)
 		case HintConfig:
 			configs = true

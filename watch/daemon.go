@@ -120,6 +120,9 @@ type Deps struct {
 	OutboxStats    func() (depth int, dropped uint64, err error)
 	DeliveryErrors func() uint64
 	DeadLetters    func() uint64
+	// DatabasePath is the database file, watched for being removed or
+	// replaced (a monitoring gap); empty: not watched.
+	DatabasePath string
 }
 
 // ErrNoBaseline is returned by [Daemon.Run] when the database has no
@@ -169,6 +172,7 @@ type Daemon struct {
 	// already logged.
 	configSources map[string]serverconf.Sources
 	configWarned  map[string]bool
+	gaps          gapState
 }
 
 // New checks cfg and returns a Daemon; Run starts it.
@@ -290,6 +294,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 
 	created, err := d.ensureBaseline(ctx, cfg)
 	if err != nil {
+		return err
+	}
+	if err := d.noteDatabase(); err != nil {
 		return err
 	}
 	p, err := d.newPipeline(cfg, judge)

@@ -2,6 +2,7 @@ package watch
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"sync/atomic"
 	"time"
@@ -152,6 +153,16 @@ type Health struct {
 	WatchedDirs   int      `json:"watched_dirs"`
 	DegradedRoots []string `json:"degraded_roots,omitempty"`
 	MissingRoots  []string `json:"missing_roots,omitempty"`
+	// Gaps are the monitoring gaps open now (see docs/watch.md): while
+	// there is one, the daemon is not healthy.
+	Gaps []HealthGap `json:"gaps,omitempty"`
+}
+
+// HealthGap is an open monitoring gap in /healthz.
+type HealthGap struct {
+	Reason string `json:"reason"`
+	Path   string `json:"path,omitempty"`
+	Detail string `json:"detail,omitempty"`
 }
 
 // Health reports whether the daemon runs and can read its database. A
@@ -173,11 +184,22 @@ func (d *Daemon) Health() Health {
 			}
 		}
 	}
+	for _, g := range d.openGaps() {
+		h.Gaps = append(h.Gaps, HealthGap{Reason: g.Reason, Path: g.Path, Detail: g.Detail})
+	}
 	switch {
 	case !running:
 		h.Problem = "not running"
 	case time.Since(polled) > 10*poll+5*time.Second:
 		h.Problem = "database not readable since " + polled.Format(time.RFC3339)
+	case len(h.Gaps) > 0:
+		h.Problem = "monitoring gap (" + h.Gaps[0].Reason + ")"
+		if h.Gaps[0].Path != "" {
+			h.Problem += " at " + h.Gaps[0].Path
+		}
+		if len(h.Gaps) > 1 {
+			h.Problem += fmt.Sprintf(" and %d more", len(h.Gaps)-1)
+		}
 	default:
 		h.OK = true
 	}

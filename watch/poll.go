@@ -22,6 +22,7 @@ func (d *Daemon) pollLoop(ctx context.Context) {
 		case <-t.C:
 		}
 		d.poll(ctx)
+		d.checkGaps(ctx)
 		if time.Since(lastPrune) > 24*time.Hour {
 			lastPrune = time.Now()
 			d.pruneSeen()
@@ -54,6 +55,7 @@ func (d *Daemon) poll(ctx context.Context) {
 	}
 	d.mu.Lock()
 	prev, verifier := d.active, d.cfg.Verifier
+	d.gaps.noBaseline = !ok && prev.ID != 0
 	changed := ok && info.ID != prev.ID
 	if !changed {
 		// Back to the baseline judged against: the refused one is no

@@ -232,7 +232,7 @@ type Tree struct {
 	// ln -sfn releases/N+1 current).
 	rootLinkDirs map[string]bool
 	ready        chan struct{}
-	dirs        atomic.Int64
+	dirs         atomic.Int64
 
 	ctx context.Context
 	out chan<- Hint

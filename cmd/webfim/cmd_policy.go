@@ -98,6 +98,11 @@ func policyCheckAction(c *cli.Context) error {
 	}
 	warnConfigs(c, conf)
 	if !c.Bool("quiet") {
+		var roots []string
+		for _, r := range conf.Roots {
+			roots = append(roots, r.Path)
+		}
+		warnMounts(c, roots, false, conf.Excluded)
 		if path == "" {
 			fmt.Fprintln(c.App.ErrWriter, "webfim: no config file given (--config); built-in defaults:")
 		} else {

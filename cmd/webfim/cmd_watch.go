@@ -128,6 +128,7 @@ func watchAction(c *cli.Context) error {
 		OutboxStats:    db.OutboxStats,
 		DeliveryErrors: dm.Errors,
 		DeadLetters:    dm.DeadLetters,
+		DatabasePath:   db.Path(),
 	}
 	if attr != nil {
 		defer attr.Close()

@@ -8,6 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"webfim/baseline"
 	"webfim/config"
 	"webfim/scan"
 	"webfim/serverconf"
@@ -70,6 +71,7 @@ func target(c *cli.Context, db *store.DB) (scan.Target, error) {
 		return r.Target, err
 	}
 	if !c.Bool("quiet") {
+		warnMounts(c, r.Roots, r.CrossDevice, r.Exclude)
 		if note := discoveryNote(r.Sysroot, r.Discovered); note != "" {
 			fmt.Fprintln(c.App.ErrWriter, note)
 		}
@@ -143,6 +145,33 @@ func warnConfigs(c *cli.Context, pol *config.Config) {
 	}
 	for _, w := range pol.ConfigsWarnings() {
 		fmt.Fprintf(c.App.ErrWriter, "webfim: warning: %s\n", w)
+	}
+}
+
+// warnMounts says which file systems are mounted inside the roots and
+// not covered (cross-device off, not excluded): a walk records the mount
+// point but does not enter it, so a shell on a tmpfs mounted at R/sub
+// would be invisible.
+func warnMounts(c *cli.Context, roots []string, crossDevice bool, exclude func(root, rel string, isDir bool) bool) {
+	if crossDevice {
+		return
+	}
+	for _, root := range roots {
+		points, err := baseline.MountsUnder(root)
+		if err != nil {
+			continue
+		}
+		base := root
+		if resolved, err := filepath.EvalSymlinks(root); err == nil {
+			base = resolved
+		}
+		for _, p := range points {
+			rel, err := filepath.Rel(base, p)
+			if err != nil || (exclude != nil && exclude(root, filepath.ToSlash(rel), true)) {
+				continue
+			}
+			fmt.Fprintf(c.App.ErrWriter, "webfim: warning: a file system is mounted at %s inside root %s and is not covered: --cross-device covers it, an exclude silences this\n", displayPath(p), displayPath(root))
+		}
 	}
 }
 
