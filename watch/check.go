@@ -38,7 +38,7 @@ func (d *Daemon) checkBatch(ctx context.Context, batch []Hint) {
 		}
 		switch h.Kind {
 		case HintPath:
-			c.checkPath(h.Root, h.Rel)
+			c.checkPath(h.Root, h.Rel, h.Seen)
 		case HintSubtree:
 			if h.Rel == "" {
 				if _, _, err := statRoot(h.Root); err != nil {
@@ -187,8 +187,10 @@ func (c *checker) add(af alert.Finding, now time.Time) {
 	c.flushIfFull()
 }
 
-// checkPath compares the live entry root/rel with its baseline record.
-func (c *checker) checkPath(root, rel string) {
+// checkPath compares the live entry root/rel with its baseline record;
+// seen (may be nil) is what its events showed of it, reported if it is
+// gone and the baseline does not know it (a transient entry).
+func (c *checker) checkPath(root, rel string, seen *Sighting) {
 	if !c.inBaseline(root) {
 		return
 	}
@@ -200,6 +202,7 @@ func (c *checker) checkPath(root, rel string) {
 	}
 	if !c.probe.found {
 		c.forgetSeen(subjectPrefix(fileSubject(root, rel)))
+		c.transient(root, rel, seen)
 	}
 }
 

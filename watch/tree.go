@@ -73,6 +73,9 @@ type Hint struct {
 	Reason string
 	// Err is set on the first HintRescan of a degraded root: a *[LimitError].
 	Err error
+	// Seen is what the tree saw of a HintPath entry at its events, for
+	// the report of one gone before it is checked.
+	Seen *Sighting
 }
 
 // TreeOptions configures a [Tree].
@@ -751,7 +754,9 @@ func (t *Tree) handle(ev Event) {
 			t.forget(i, rel)
 			t.emit(Hint{Kind: HintSubtree, Root: r.Root, Rel: rel})
 		} else {
-			t.emit(Hint{Kind: HintPath, Root: r.Root, Rel: rel})
+			now := time.Now()
+			gone := &Sighting{First: now, Last: now, MovedAway: ev.Op.Has(OpRename)}
+			t.emit(Hint{Kind: HintPath, Root: r.Root, Rel: rel, Seen: gone})
 		}
 		if !ev.Op.Has(OpCreate) {
 			return
@@ -759,13 +764,17 @@ func (t *Tree) handle(ev Event) {
 	}
 	fi, err := os.Lstat(p)
 	if err != nil {
-		t.emit(Hint{Kind: HintPath, Root: r.Root, Rel: rel})
+		var seen *Sighting
+		if ev.Op.Has(OpCreate) {
+			seen = sight(r.Root, rel, nil, time.Now()) // created and gone already
+		}
+		t.emit(Hint{Kind: HintPath, Root: r.Root, Rel: rel, Seen: seen})
 		return
 	}
 	if t.excluded(r.Root, rel, fi.IsDir()) {
 		return
 	}
-	t.emit(Hint{Kind: HintPath, Root: r.Root, Rel: rel})
+	t.emit(Hint{Kind: HintPath, Root: r.Root, Rel: rel, Seen: sight(r.Root, rel, fi, time.Now())})
 	if fi.IsDir() && (ev.Op.Has(OpCreate) || !t.idx.has(r.Root, rel)) {
 		t.addTree(i, rel, true)
 	}
