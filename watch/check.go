@@ -197,6 +197,10 @@ func (c *checker) checkPath(root, rel string, seen *Sighting) {
 	c.probe.root, c.probe.rel, c.probe.found = root, rel, false
 	defer func() { c.probe.root, c.probe.rel = "", "" }()
 	if _, err := scan.CheckPath(c.d.deps.Store, c.active, c.cfg.Target, root, rel, c.options(), c.emitter()); err != nil {
+		if c.d.busy(err) {
+			c.d.deferHint(Hint{Kind: HintPath, Root: root, Rel: rel, Seen: seen}, err)
+			return
+		}
 		c.d.log.Warn("cannot check path; the next rescan checks it again", "root", root, "path", rel, "err", err)
 		return
 	}
@@ -220,6 +224,10 @@ func (c *checker) checkSubtree(root, rel string) {
 	c.probe.root, c.probe.rel, c.probe.found = root, rel, false
 	defer func() { c.probe.root, c.probe.rel = "", "" }()
 	if _, err := scan.CheckSubtree(c.ctx, c.d.deps.Store, c.active, c.cfg.Target, root, rel, c.options(), c.emitter()); err != nil {
+		if c.d.busy(err) {
+			c.d.deferHint(Hint{Kind: HintSubtree, Root: root, Rel: rel}, err)
+			return
+		}
 		if c.ctx.Err() == nil {
 			c.d.log.Warn("cannot check subtree; the next rescan checks it again", "root", root, "path", rel, "err", err)
 		}
@@ -237,6 +245,10 @@ func (c *checker) checkSubtree(root, rel string) {
 func (c *checker) checkConfigs() {
 	defer c.d.metrics.configReads.Add(1)
 	if _, err := scan.DiffConfigs(c.d.deps.Store, c.active, c.cfg.Target, c.options(), c.emitter()); err != nil {
+		if c.d.busy(err) {
+			c.d.deferHint(Hint{Kind: HintConfig, Path: "configs"}, err)
+			return
+		}
 		c.d.log.Warn("cannot check the server configurations; the next rescan checks them again", "baseline", c.active.ID, "err", err)
 	}
 }
@@ -287,7 +299,9 @@ func (c *checker) flush() {
 	if len(c.findings) == 0 {
 		return
 	}
-	if err := c.d.report(c.ctx, c.findings); err != nil && c.ctx.Err() == nil {
+	if err := c.d.report(c.ctx, c.findings); c.d.busy(err) {
+		c.d.deferFindings(slices.Clone(c.findings), err)
+	} else if err != nil && c.ctx.Err() == nil {
 		c.d.log.Error("findings could not be queued; the next rescan reports them again", "findings", len(c.findings), "err", err)
 	}
 	c.findings = c.findings[:0]

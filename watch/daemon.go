@@ -120,6 +120,12 @@ type Deps struct {
 	OutboxStats    func() (depth int, dropped uint64, err error)
 	DeliveryErrors func() uint64
 	DeadLetters    func() uint64
+	// Busy reports whether an error of the Store means the database was
+	// held by another process for longer than the lock timeout
+	// (errors.Is(err, store.ErrLocked)): the checks and findings it
+	// stopped are then kept and run again as soon as the database is
+	// readable. Nil: no error is.
+	Busy func(error) bool
 	// DatabasePath is the database file, watched for being removed or
 	// replaced (a monitoring gap); empty: not watched.
 	DatabasePath string
@@ -173,6 +179,7 @@ type Daemon struct {
 	configSources map[string]serverconf.Sources
 	configWarned  map[string]bool
 	gaps          gapState
+	deferred      deferredWork
 }
 
 // New checks cfg and returns a Daemon; Run starts it.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -129,6 +130,7 @@ func watchAction(c *cli.Context) error {
 		DeliveryErrors: dm.Errors,
 		DeadLetters:    dm.DeadLetters,
 		DatabasePath:   db.Path(),
+		Busy:           func(err error) bool { return errors.Is(err, store.ErrLocked) },
 	}
 	if attr != nil {
 		defer attr.Close()
