@@ -220,3 +220,75 @@ func (r *removeLog) removed(p string) bool {
 	defer r.mu.Unlock()
 	return slices.Contains(r.gone, p)
 }
+
+// Issue 12, item 1, on Debian's real Apache layout: /etc/apache2 and the
+// module directory copied under a temporary sysroot, changed with the
+// real a2enmod and a2enconf (APACHE_CONFDIR points them at the copy).
+// Each is reported live, with the periodic rescans off.
+func TestDaemonRealApacheLayout(t *testing.T) {
+	a2enmod, err1 := exec.LookPath("a2enmod")
+	a2enconf, err2 := exec.LookPath("a2enconf")
+	_, err3 := os.Stat("/etc/apache2/apache2.conf")
+	if err := errors.Join(err1, err2, err3); err != nil {
+		if os.Getenv("WEBFIM_REQUIRE_INTEGRATION") != "" {
+			t.Fatalf("Apache missing (%v), and WEBFIM_REQUIRE_INTEGRATION is set (.ci/run installs apache2)", err)
+		}
+		t.Skipf("needs Debian's apache2 (a2enmod, /etc/apache2): %v", err)
+	}
+	sys := filepath.Join(t.TempDir(), "sysroot")
+	for _, d := range []string{"etc/apache2", "usr/lib/apache2/modules"} {
+		dst := filepath.Join(sys, d)
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command("cp", "-a", "/"+d, dst).CombinedOutput(); err != nil {
+			t.Fatalf("copying /%s: %v: %s", d, err, out)
+		}
+	}
+	confdir := filepath.Join(sys, "etc/apache2")
+	// A module available and not enabled, for a2enmod.
+	var mod string
+	avail, _ := filepath.Glob(filepath.Join(confdir, "mods-available/*.load"))
+	for _, a := range avail {
+		name := strings.TrimSuffix(filepath.Base(a), ".load")
+		if _, err := os.Lstat(filepath.Join(confdir, "mods-enabled", name+".load")); err == nil {
+			continue
+		}
+		body, _ := os.ReadFile(a)
+		if strings.Contains(string(body), "LoadModule "+name+"_module") {
+			mod = name
+			break
+		}
+	}
+	www := filepath.Join(sys, "var/www/html")
+	writeFile(t, filepath.Join(www, "index.html"), "hi")
+	db := openDB(t)
+	cfg := testConfig(www)
+	cfg.Target.Sysroot = sys
+	cfg.Target.Configs = []serverconf.Config{{Server: "apache", Path: filepath.Join(confdir, "apache2.conf")}}
+	makeBaseline(t, db, cfg)
+	td := startDaemon(t, db, cfg, Deps{})
+	if !waitUntil(waitDeadline, func() bool {
+		return slices.Contains(td.currentTree().ConfigDirs(), filepath.Join(confdir, "conf-enabled"))
+	}) {
+		t.Fatalf("conf-enabled not watched: %v", td.currentTree().ConfigDirs())
+	}
+	run := func(bin string, args ...string) {
+		t.Helper()
+		cmd := exec.Command(bin, args...)
+		cmd.Env = append(os.Environ(), "APACHE_CONFDIR="+confdir)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s %v: %v: %s", bin, args, err, out)
+		}
+	}
+	if mod != "" {
+		run(a2enmod, "-q", mod)
+		td.sink.waitFor(t, "a2enmod "+mod, itemFinding(serverconf.ItemAdded, "load_module", mod+"_module", ""))
+	} else {
+		t.Log("every module is enabled here: a2enmod not exercised")
+	}
+	writeFile(t, filepath.Join(confdir, "conf-available/zz-evil.conf"), "LoadModule evil_module /usr/lib/apache2/modules/mod_evil.so\n")
+	run(a2enconf, "-q", "zz-evil")
+	td.sink.waitFor(t, "a2enconf zz-evil", itemFinding(serverconf.ItemAdded, "load_module", "evil_module", ""))
+	td.stop(t)
+}
