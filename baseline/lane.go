@@ -2,16 +2,17 @@ package baseline
 
 import "sync"
 
-// laneMinSize is the size from which a regular file is hashed in the
-// large-file lane rather than by the worker that found it: a worker never
+// LaneMinSize is the size from which a regular file is hashed in the
+// large-file lane rather than by the worker that found it (the watch
+// daemon's live checks use it too): a worker never
 // spends more than about this much reading before it moves on to the
 // small files behind (issue 12: a shell.php next to a huge file waited for
 // the huge file). Sampled files ([Record.Sampled]) go there too: their
 // 2 MiB of reads may be slow on a cold disk.
-const laneMinSize = 16 << 20
+const LaneMinSize = 16 << 20
 
 // large reports whether a regular file of size bytes goes to the lane.
-func (w *walker) large(size int64) bool { return size >= laneMinSize }
+func (w *walker) large(size int64) bool { return size >= LaneMinSize }
 
 // laneJob is a large file a worker handed over. The worker did not
 // release its directory; the lane does, after hashing.

@@ -194,7 +194,7 @@ func (l *blockingLimiter) WaitN(ctx context.Context, n int) error {
 // worker would wait on it and the script would never be reached.
 func TestLargeFileLane(t *testing.T) {
 	root := t.TempDir()
-	big := bytes.Repeat([]byte{1}, laneMinSize+1)
+	big := bytes.Repeat([]byte{1}, LaneMinSize+1)
 	write(t, filepath.Join(root, "a.big"), string(big))
 	write(t, filepath.Join(root, "b.php"), "<?php echo 1;")
 	write(t, filepath.Join(root, "c.html"), "<p>")
@@ -227,7 +227,7 @@ func TestLargeFileLane(t *testing.T) {
 func TestLargeFileLaneCancel(t *testing.T) {
 	root := t.TempDir()
 	for i := range 8 {
-		sparse(t, filepath.Join(root, fmt.Sprintf("f%d.bin", i)), laneMinSize*2, map[int64]string{0: "x"})
+		sparse(t, filepath.Join(root, fmt.Sprintf("f%d.bin", i)), LaneMinSize*2, map[int64]string{0: "x"})
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -29,12 +29,19 @@ func (d *Daemon) worker(ctx context.Context, batches <-chan []Hint) {
 // reportBatch is how many findings are emitted at once.
 const reportBatch = 256
 
-func (d *Daemon) checkBatch(ctx context.Context, batch []Hint) {
+func (d *Daemon) checkBatch(ctx context.Context, batch []Hint) { d.check(ctx, batch, true) }
+
+// check checks a batch of hints; with toLane, the checks of large files
+// go to the large-file lane (lane.go).
+func (d *Daemon) check(ctx context.Context, batch []Hint, toLane bool) {
 	c := d.newChecker(ctx)
 	configs := false
 	for _, h := range batch {
 		if ctx.Err() != nil {
 			return
+		}
+		if toLane && isLarge(h) && d.toLargeLane(h) {
+			continue
 		}
 		switch h.Kind {
 		case HintPath:

@@ -144,6 +144,7 @@ type Daemon struct {
 	metrics *metrics
 
 	reloads    chan *pipeline // Reload hands the next pipeline to Run
+	largeLane  chan Hint      // live checks of large files (lane.go)
 	rescanWake chan struct{}
 	// reportMu serialises the reports of the live checks and of the
 	// rescans: a finding's dedupe lookup and its mark are one step.
@@ -200,6 +201,7 @@ func New(cfg Config, deps Deps) (*Daemon, error) {
 	d := &Daemon{
 		deps: deps, log: deps.Logger, cfg: cfg, judge: deps.Judge,
 		reloads:       make(chan *pipeline),
+		largeLane:     make(chan Hint, largeQueue),
 		rescanWake:    make(chan struct{}, 1),
 		lastNotice:    make(map[string]time.Time),
 		pendingRescan: make(map[string]rescanRequest),
@@ -318,6 +320,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}()
 	bg.Go(func() { d.pollLoop(ctx) })
 	bg.Go(func() { d.rescanLoop(ctx) })
+	bg.Go(func() { d.largeWorker(ctx) })
 	bg.Go(func() { d.spawnLoop(ctx) })
 
 	start := startUp

@@ -72,3 +72,40 @@ func TestDaemonTransientScript(t *testing.T) {
 	}
 	td.stop(t)
 }
+
+// Issue 12, item 3, in the daemon: the live check of a large file runs
+// in the large-file lane, so a script written after it is reported
+// first, not after the large file was read (here 2 GiB, read whole: the
+// large-file threshold is off).
+func TestDaemonLargeFileLane(t *testing.T) {
+	root := tempRoot(t)
+	writeFile(t, filepath.Join(root, "index.php"), "<?php")
+	db := openDB(t)
+	cfg := testConfig(root)
+	cfg.Target.LargeFileThreshold = -1
+	makeBaseline(t, db, cfg)
+	td := startDaemon(t, db, cfg, Deps{})
+	big := filepath.Join(root, "huge.bin")
+	f, err := os.Create(big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(2 << 30); err != nil {
+		t.Skip(err)
+	}
+	f.WriteAt([]byte("data"), 1<<30)
+	f.Close()
+	writeFile(t, filepath.Join(root, "shell.php"), "<?php system($_GET['c']);")
+	td.sink.waitFor(t, "shell.php", fileFinding(baseline.Added, "shell.php"))
+	td.sink.waitFor(t, "huge.bin", fileFinding(baseline.Added, "huge.bin"))
+	var order []string
+	for _, f := range td.sink.all() {
+		if f.File != nil {
+			order = append(order, f.File.Path)
+		}
+	}
+	if len(order) < 2 || order[0] != "shell.php" {
+		t.Errorf("findings in order %v: the script waited for the large file", order)
+	}
+	td.stop(t)
+}
