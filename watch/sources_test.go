@@ -3,6 +3,7 @@ package watch
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -291,4 +292,44 @@ func TestDaemonRealApacheLayout(t *testing.T) {
 	run(a2enconf, "-q", "zz-evil")
 	td.sink.waitFor(t, "a2enconf zz-evil", itemFinding(serverconf.ItemAdded, "load_module", "evil_module", ""))
 	td.stop(t)
+}
+
+// Issue 15: the warnings of an inventory (here a module directory listed
+// only in part; a hive's unreplayed transaction logs alike) are logged by
+// the daemon's config checks, once per file and text however many checks
+// read it.
+func TestDaemonLogsInventoryWarningsOnce(t *testing.T) {
+	sys := debianSysroot(t)
+	mods := filepath.Join(sys, "usr/lib/apache2/modules")
+	for i := range 4100 {
+		if err := os.WriteFile(filepath.Join(mods, fmt.Sprintf("mod_x%04d.so", i)), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	www := filepath.Join(sys, "var/www/html")
+	writeFile(t, filepath.Join(www, "index.html"), "hi")
+	conf := filepath.Join(sys, "etc/apache2/apache2.conf")
+	db := openDB(t)
+	cfg := testConfig(www)
+	cfg.Target.Sysroot = sys
+	cfg.Target.Configs = []serverconf.Config{{Server: "apache", Path: conf}}
+	makeBaseline(t, db, cfg)
+	logs := &syncBuffer{}
+	td := startDaemon(t, db, cfg, Deps{Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	const msg = "server configuration inventory may be incomplete"
+	if !waitUntil(waitDeadline, func() bool { return strings.Contains(logs.String(), msg) }) {
+		t.Fatalf("no inventory warning logged:\n%s", logs.String())
+	}
+	before := td.metrics.configChecks()
+	appendTo(t, conf, "# touched\n")
+	if !waitUntil(waitDeadline, func() bool { return td.metrics.configChecks() > before }) {
+		t.Fatal("no config check after the edit")
+	}
+	td.stop(t)
+	if n := strings.Count(logs.String(), msg); n != 1 {
+		t.Errorf("inventory warning logged %d times, want once:\n%s", n, logs.String())
+	}
+	if !strings.Contains(logs.String(), "more than 4096 files in the module directories") {
+		t.Errorf("the warning does not say what: %s", logs.String())
+	}
 }
