@@ -35,7 +35,7 @@ func (d *Daemon) checkBatch(ctx context.Context, batch []Hint) { d.check(ctx, ba
 // go to the large-file lane (lane.go).
 func (d *Daemon) check(ctx context.Context, batch []Hint, toLane bool) {
 	c := d.newChecker(ctx)
-	configs := false
+	configs, gone := false, false
 	for _, h := range batch {
 		if ctx.Err() != nil {
 			return
@@ -43,18 +43,20 @@ func (d *Daemon) check(ctx context.Context, batch []Hint, toLane bool) {
 		if toLane && isLarge(h) && d.toLargeLane(h) {
 			continue
 		}
+		if h.Kind == HintPath || h.Kind == HintSubtree {
+			if _, _, err := statRoot(h.Root); err != nil {
+				// The root itself is gone (rm -r removes its files one
+				// by one first): one monitoring gap, not a removal per
+				// file (tens of thousands of low alerts). When it comes
+				// back it is rescanned.
+				gone = true
+				continue
+			}
+		}
 		switch h.Kind {
 		case HintPath:
 			c.checkPath(h.Root, h.Rel, h.Seen)
 		case HintSubtree:
-			if h.Rel == "" {
-				if _, _, err := statRoot(h.Root); err != nil {
-					// The root itself is gone: one monitoring gap, not a
-					// removal per file (tens of thousands of low alerts).
-					d.checkGaps(ctx)
-					continue
-				}
-			}
 			c.checkSubtree(h.Root, h.Rel)
 		case HintConfig:
 			configs = true
@@ -67,6 +69,9 @@ func (d *Daemon) check(ctx context.Context, batch []Hint, toLane bool) {
 		c.checkConfigs()
 	}
 	c.flush()
+	if gone {
+		d.checkGaps(ctx)
+	}
 }
 
 // rescanHint queues the rescan a hint asks for, with the notice the SOC
