@@ -20,8 +20,9 @@ type GapJudge interface {
 }
 
 // mountCheckEvery is how often the mount table is read for file systems
-// mounted inside a root (a mount makes no inotify event).
-const mountCheckEvery = 10 * time.Second
+// mounted inside a root (a mount makes no inotify event); tests shorten
+// it.
+var mountCheckEvery = 10 * time.Second
 
 // gapState is the daemon's view of its monitoring gaps.
 type gapState struct {

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"webfim/alert"
 	"webfim/baseline"
@@ -133,6 +134,9 @@ func TestDaemonMountInsideRootIsGap(t *testing.T) {
 		}
 		t.Skip("mounting a tmpfs needs root on Linux (CI runs it)")
 	}
+	old := mountCheckEvery
+	mountCheckEvery = 100 * time.Millisecond
+	t.Cleanup(func() { mountCheckEvery = old })
 	root := tempRoot(t)
 	sub := filepath.Join(root, "sub")
 	writeFile(t, filepath.Join(sub, "keep"), "")
