@@ -2,6 +2,11 @@ package watch
 
 import (
 	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -53,6 +58,18 @@ func (d *Daemon) check(ctx context.Context, batch []Hint, toLane bool) {
 				continue
 			}
 		}
+		if (h.Kind == HintPath || h.Kind == HintSubtree) && parentGone(h.Root, h.Rel) {
+			// Its directory went too (rm -r): the check of the topmost
+			// directory removed reports everything below it, once. What
+			// the baseline does not know is not in that check: a script
+			// seen and gone with its directory is still a transient one.
+			if h.Kind == HintPath && h.Seen != nil && h.Seen.Existed && c.inBaseline(h.Root) {
+				if _, known, err := d.deps.Store.Lookup(c.active.ID, h.Root, h.Rel); err == nil && !known {
+					c.transient(h.Root, h.Rel, h.Seen)
+				}
+			}
+			continue
+		}
 		switch h.Kind {
 		case HintPath:
 			c.checkPath(h.Root, h.Rel, h.Seen)
@@ -72,6 +89,17 @@ func (d *Daemon) check(ctx context.Context, batch []Hint, toLane bool) {
 	if gone {
 		d.checkGaps(ctx)
 	}
+}
+
+// parentGone reports whether the directory holding root/rel no longer
+// exists (the root itself is checked by the caller).
+func parentGone(root, rel string) bool {
+	dir := path.Dir(rel)
+	if dir == "." || rel == "" {
+		return false
+	}
+	_, err := os.Lstat(filepath.Join(root, filepath.FromSlash(dir)))
+	return errors.Is(err, fs.ErrNotExist)
 }
 
 // rescanHint queues the rescan a hint asks for, with the notice the SOC

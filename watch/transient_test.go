@@ -18,6 +18,9 @@ import (
 func TestDaemonTransientScript(t *testing.T) {
 	root := tempRoot(t)
 	writeFile(t, filepath.Join(root, "index.php"), "<?php")
+	// The upload directory exists and is watched: in a directory created
+	// just before, a file may come and go before its watch exists.
+	writeFile(t, filepath.Join(root, "up", ".keep"), "")
 	db := openDB(t)
 	cfg := testConfig(root)
 	makeBaseline(t, db, cfg)
@@ -44,6 +47,17 @@ func TestDaemonTransientScript(t *testing.T) {
 			t.Errorf("%s: record %+v", rel, f.File.New)
 		}
 	}
+
+	// In a directory made for it and removed with it.
+	writeFile(t, filepath.Join(root, "up/tmpdir/.keep"), "")
+	if !waitUntil(waitDeadline, func() bool { return td.currentTree().Dirs() >= 3 }) {
+		t.Fatal("up/tmpdir not watched")
+	}
+	writeFile(t, filepath.Join(root, "up/tmpdir/run.php"), body)
+	if err := os.RemoveAll(filepath.Join(root, "up/tmpdir")); err != nil {
+		t.Fatal(err)
+	}
+	td.sink.waitFor(t, "transient in a removed directory", fileFinding(baseline.Transient, "up/tmpdir/run.php"))
 
 	// The same name again: another appearance, another finding.
 	p := filepath.Join(root, "up/s0.php")
