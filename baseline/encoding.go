@@ -27,7 +27,8 @@ const (
 	flagSHA256   // a SHA-256 digest follows
 	flagTarget   // a non-empty symlink target follows
 	flagErr      // a non-empty error text follows
-	flagsKnown   = flagUnstable | flagBLAKE3 | flagSHA256 | flagTarget | flagErr
+	flagSampled  // BLAKE3 covers the size, head and tail only (Record.Sampled)
+	flagsKnown   = flagUnstable | flagBLAKE3 | flagSHA256 | flagTarget | flagErr | flagSampled
 )
 
 // maxEncodedField bounds a length-prefixed field independently of the input
@@ -68,6 +69,9 @@ func (r *Record) AppendBinary(b []byte) ([]byte, error) {
 	}
 	if r.Err != "" {
 		flags |= flagErr
+	}
+	if r.Sampled {
+		flags |= flagSampled
 	}
 	for _, f := range []struct {
 		name string
@@ -127,7 +131,7 @@ func (r *Record) UnmarshalBinary(data []byte) error {
 		return d.fail("type", "unknown type %d", t)
 	}
 	d.off = 3
-	out := Record{Root: r.Root, Path: r.Path, Type: t, Unstable: flags&flagUnstable != 0}
+	out := Record{Root: r.Root, Path: r.Path, Type: t, Unstable: flags&flagUnstable != 0, Sampled: flags&flagSampled != 0}
 	mode := d.uvarint("mode")
 	if mode > math.MaxUint32 && d.err == nil {
 		d.err = d.fail("mode", "value %d out of range", mode)

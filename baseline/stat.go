@@ -29,11 +29,8 @@ func Stat(root, rel string, opt Options, prev *Record) (Record, error) {
 		}
 	case TypeFile:
 		withSHA := newScriptMatcher(&opt).needSHA(path.Base(rel))
-		if !opt.Full && canReuse(prev, &rec, withSHA) {
-			rec.BLAKE3 = prev.BLAKE3
-			if withSHA {
-				rec.SHA256 = prev.SHA256
-			}
+		if !opt.Full && canReuse(prev, &rec, withSHA, opt.sampled(rec.Size)) {
+			reuse(&rec, prev, withSHA)
 			break
 		}
 		h := newHasher(&opt)
