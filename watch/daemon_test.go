@@ -681,19 +681,19 @@ func TestDaemonDedupeFollowsThePath(t *testing.T) {
 		return func(f Finding) bool { return added(f) && td.sink.count(added) >= n }
 	}
 
-	writeFile(t, shell, "<?php system($_GET['c']);")
+	placeFile(t, shell, "<?php system($_GET['c']);")
 	first := td.sink.waitFor(t, "shell.php", added)
 	waitSeen(t, db, first, true)
 	if err := os.Remove(shell); err != nil {
 		t.Fatal(err)
 	}
 	waitSeen(t, db, first, false) // the check of the removal forgot it
-	writeFile(t, shell, "<?php system($_GET['c']);")
+	placeFile(t, shell, "<?php system($_GET['c']);")
 	td.sink.waitFor(t, "shell.php dropped again", nth(2))
 
-	writeFile(t, shell, "<?php eval($_POST['x']);")
+	placeFile(t, shell, "<?php eval($_POST['x']);")
 	td.sink.waitFor(t, "shell.php with other content", nth(3))
-	writeFile(t, shell, "<?php system($_GET['c']);")
+	placeFile(t, shell, "<?php system($_GET['c']);")
 	td.sink.waitFor(t, "shell.php with the first content again", nth(4))
 
 	var ids []string
