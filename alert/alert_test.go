@@ -94,6 +94,8 @@ type scenario struct {
 	rule   string // the rule the policy must pick
 	file   *baseline.Change
 	item   *serverconf.Change
+	gap    *Gap
+	seen   *Seen
 	spawn  *Spawn
 	window *policy.Window
 	// untrusted, if set, is why the watch daemon refuses baseline 9
@@ -157,6 +159,15 @@ func scenarios() []scenario {
 		{name: "webfim-018", rule: policy.RuleIISComponent, item: &serverconf.Change{Kind: serverconf.ItemAdded,
 			New: &serverconf.Item{Server: "registry", Kind: "iis_component", Name: "ISAPIFilter", Scope: `HKLM\SOFTWARE\Microsoft\InetStp\Components`,
 				Type: "REG_DWORD", Source: "/mnt/evidence/Windows/System32/config/SOFTWARE", Attrs: map[string]string{"product": "iis", "data": "1"}}}},
+		{name: "webfim-019", rule: policy.RuleUnloadedModuleBinary, item: &serverconf.Change{Kind: serverconf.ItemAdded,
+			New: &serverconf.Item{Server: "apache", Kind: "module_file", Name: "mod_evil.so", Image: "/usr/lib/apache2/modules/mod_evil.so",
+				Scope: "/usr/lib/apache2/modules", Source: "/usr/lib/apache2/modules/mod_evil.so", ImageBLAKE3: strings.Repeat("5a", 32)}}},
+		{name: "webfim-020", rule: policy.RuleMonitoringGap, gap: &Gap{Reason: GapRootMissing, Path: "/var/www/html", Root: "/var/www/html",
+			Detail: "the web root does not exist any more (deleted or renamed); its files are not reported one by one"}, window: jenkins},
+		{name: "webfim-021", rule: policy.RuleTransientScript, file: fc(baseline.Change{Kind: baseline.Transient, Root: "/var/www/html", Path: "wp-content/uploads/x.php",
+			New: &baseline.Record{Root: "/var/www/html", Path: "wp-content/uploads/x.php", Type: baseline.TypeFile, Mode: 0o644, Size: 31,
+				UID: 33, GID: 33, Mtime: 1795000000000000000, Ctime: 1795000000200000000, Inode: 393219, Dev: 2049}}),
+			seen: &Seen{First: detected.Add(-450 * time.Millisecond), Last: detected.Add(-250 * time.Millisecond)}},
 		{name: "webfim-022", rule: policy.RuleServerSpawn, spawn: webShellSpawn(), window: jenkins},
 		{name: "webfim-031", rule: policy.RuleUntrustedBaseline, untrusted: "it is not signed"},
 		{name: "webfim-028", rule: policy.RuleScriptContent, file: fc(sniffed(fileChange(baseline.Added, "wp-content/themes/x/pic.png", false), indicators.FamilyPHP, false))},
@@ -195,9 +206,15 @@ func build(t *testing.T, s scenario, env Env) (Document, policy.Verdict) {
 		v := p.EvaluateBaseline(s.untrusted)
 		return BaselineUntrusted(9, "watch-initial", v, env), v
 	}
+	if s.gap != nil {
+		v := p.EvaluateGap(s.gap.Reason, s.gap.Path, s.gap.Detail, ctx)
+		d, _ := Finding{Gap: s.gap, Verdict: v}.Document(env)
+		return d, v
+	}
 	if s.file != nil {
 		v := p.EvaluateFile(*s.file, ctx)
-		return FromFileChange(*s.file, v, env), v
+		d, _ := Finding{File: s.file, Verdict: v, Seen: s.seen}.Document(env)
+		return d, v
 	}
 	if s.spawn != nil {
 		v := p.EvaluateSpawn(s.spawn.Summary(), ctx)
@@ -270,6 +287,8 @@ func TestOperationalDocuments(t *testing.T) {
 		"op-catch-up-started":      CatchUpStarted([]string{"/var/www/html", "/srv/legacy"}, env),
 		"op-watch-restored":        WatchRestored("/var/www/html", env),
 		"op-outbox-dropped":        OutboxDropped(12, env),
+		"op-monitoring-gap-resolved": GapResolved(Gap{Reason: GapRootMissing, Path: "/var/www/html", Root: "/var/www/html",
+			Detail: "the web root does not exist any more"}, env),
 	}
 	for name, d := range docs {
 		t.Run(name, func(t *testing.T) {

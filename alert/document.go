@@ -242,6 +242,29 @@ var eventTypes = map[baseline.ChangeKind]string{
 	baseline.Moved:           "change",
 }
 
+// eventTypesOf is event.type of a file change.
+func eventTypesOf(k baseline.ChangeKind) []string {
+	if k == baseline.Transient {
+		return []string{"creation", "deletion"}
+	}
+	if t := eventTypes[k]; t != "" {
+		return []string{t}
+	}
+	return []string{"change"}
+}
+
+// seenFields says when the watch daemon saw a transient entry, and who
+// wrote it when that is known.
+func seenFields(d Document, s *Seen) {
+	if !s.First.IsZero() {
+		d["event.start"] = timestamp(s.First)
+	}
+	if !s.Last.IsZero() {
+		d["event.end"] = timestamp(s.Last)
+	}
+	d.set("process.name", s.Writer)
+}
+
 // absPath joins a root and a slash-separated relative path.
 func absPath(root, rel string) string {
 	if rel == "" {
@@ -362,12 +385,8 @@ func FromFileChange(c baseline.Change, v policy.Verdict, env Env) Document {
 		rec = &baseline.Record{}
 	}
 	abs := absPath(c.Root, c.Path)
-	typ := eventTypes[c.Kind]
-	if typ == "" {
-		typ = "change"
-	}
 	d["event.category"] = []string{"file"}
-	d["event.type"] = []string{typ}
+	d["event.type"] = eventTypesOf(c.Kind)
 	d["event.action"] = "file-" + kindAction(string(c.Kind))
 	recordFields(d, "file.", rec, abs, env)
 	if c.Old != nil && c.New != nil {

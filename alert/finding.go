@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"strconv"
+	"time"
 
 	"webfim/baseline"
 	"webfim/policy"
@@ -17,12 +18,23 @@ import (
 type Finding struct {
 	File    *baseline.Change   // a file change, or
 	Item    *serverconf.Change // a server configuration item change, or
-	Spawn   *Spawn             // a server spawning a shell or tool
+	Spawn   *Spawn             // a server spawning a shell or tool, or
+	Gap     *Gap               // a monitoring gap of the watch daemon
 	Verdict policy.Verdict
 	// Processes are the processes behind a file change, when process
 	// attribution knows them; written as process.* fields, not part of
 	// the finding id.
 	Processes *FileProcesses
+	// Seen says when the watch daemon saw a transient entry (a
+	// baseline.Transient change) and, if known, which process wrote it.
+	Seen *Seen
+}
+
+// Seen is what the watch daemon knows of an entry it saw only briefly.
+type Seen struct {
+	First, Last time.Time
+	// Writer is the name of the process that wrote it, when known.
+	Writer string
 }
 
 // Document builds the finding's ECS document ([FromFileChange] with its
@@ -33,11 +45,16 @@ func (f Finding) Document(env Env) (d Document, ok bool) {
 	case f.File != nil:
 		d := FromFileChange(*f.File, f.Verdict, env)
 		fileProcessFields(d, f.File.Kind, f.Processes)
+		if s := f.Seen; s != nil {
+			seenFields(d, s)
+		}
 		return d, true
 	case f.Item != nil:
 		return FromItemChange(*f.Item, f.Verdict, env), true
 	case f.Spawn != nil:
 		return FromSpawn(*f.Spawn, f.Verdict, env), true
+	case f.Gap != nil:
+		return FromGap(*f.Gap, f.Verdict, env), true
 	}
 	return nil, false
 }
@@ -59,6 +76,9 @@ func (f Finding) Document(env Env) (d Document, ok bool) {
 //     removal is identified by the old entry. Times, inode and device are
 //     left out: a chown -R, a touch or a restore of the same bytes does not
 //     make a finding new; new content, a new path or a new rule does.
+//   - a transient entry (baseline.Transient, watch only): as a file, plus
+//     its change time, since each appearance is a finding of its own;
+//   - gaps: "gap", rule id, reason and path: one finding per gap;
 //   - items: "item", rule id, change kind, configuration file, item
 //     identity (server, kind, scope, name) and the new item's attributes as
 //     canonical JSON without the line number (an edit elsewhere in the file
@@ -82,9 +102,14 @@ func FindingID(f Finding) string {
 			return ""
 		}
 		parts := []string{"file", rule, string(c.Kind), c.Root, c.Path, c.From, state, r.Type.String(), contentOf(r)}
-		if c.Kind == baseline.MetadataChanged {
+		switch c.Kind {
+		case baseline.MetadataChanged:
 			parts = append(parts, strconv.FormatUint(uint64(r.Mode), 8),
 				strconv.FormatUint(uint64(r.UID), 10), strconv.FormatUint(uint64(r.GID), 10))
+		case baseline.Transient:
+			// Each appearance is its own finding, and only the watch
+			// daemon sees one: its change time tells them apart.
+			parts = append(parts, strconv.FormatInt(r.Ctime, 10))
 		}
 		return digest(parts...)
 	case f.Item != nil:
@@ -105,6 +130,8 @@ func FindingID(f Finding) string {
 		return digest("item", rule, string(c.Kind), it.Source, it.Identity(), string(state))
 	case f.Spawn != nil:
 		return spawnID(rule, f.Spawn)
+	case f.Gap != nil:
+		return digest("gap", rule, f.Gap.Reason, f.Gap.Path)
 	}
 	return ""
 }

@@ -10,6 +10,11 @@ const (
 	ContentChanged  ChangeKind = "content_changed"
 	MetadataChanged ChangeKind = "metadata_changed"
 	Moved           ChangeKind = "moved"
+	// Transient is never produced by a comparison of two states: the
+	// watch daemon reports it for an entry it saw appear (New holds what
+	// it saw) that was gone again before it could be checked, and that
+	// neither state holds.
+	Transient ChangeKind = "transient"
 )
 
 // Change is one difference between an old and a new state of a root.

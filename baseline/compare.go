@@ -216,8 +216,12 @@ func compareRecords(a, b *Record) int {
 	return ComparePaths(a.Path, b.Path)
 }
 
+// digestsKnown reports whether the content digests of o and n can be
+// compared: both read, and of the same kind (a sampled digest of a large
+// file says nothing about a full one: after a change of the large-file
+// threshold, only the size is compared until the next baseline).
 func digestsKnown(o, n *Record) bool {
-	return o.BLAKE3 != nil && n.BLAKE3 != nil && o.Err == "" && n.Err == ""
+	return o.BLAKE3 != nil && n.BLAKE3 != nil && o.Err == "" && n.Err == "" && o.Sampled == n.Sampled
 }
 
 // Fields lists what differs between two records of the same path, in a

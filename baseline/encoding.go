@@ -30,9 +30,10 @@ const (
 	flagSHA256   // a SHA-256 digest follows
 	flagTarget   // a non-empty symlink target follows
 	flagErr      // a non-empty error text follows
+	flagSampled  // BLAKE3 covers the size, head and tail only (Record.Sampled)
 	flagSniffed  // the sniffing byte follows: content family, bit 7 restricts-only
 	flagLinked   // the stat of a symlink's target outside the roots follows
-	flagsKnown   = flagUnstable | flagBLAKE3 | flagSHA256 | flagTarget | flagErr | flagSniffed | flagLinked
+	flagsKnown   = flagUnstable | flagBLAKE3 | flagSHA256 | flagTarget | flagErr | flagSampled | flagSniffed | flagLinked
 )
 
 // sniffRestricts is the restricts-only bit of the sniffing byte; the
@@ -80,6 +81,9 @@ func (r *Record) AppendBinary(b []byte) ([]byte, error) {
 	}
 	if r.Err != "" {
 		flags |= flagErr
+	}
+	if r.Sampled {
+		flags |= flagSampled
 	}
 	if r.Sniffed {
 		flags |= flagSniffed
@@ -159,7 +163,7 @@ func (r *Record) UnmarshalBinary(data []byte) error {
 		return d.fail("type", "unknown type %d", t)
 	}
 	d.off = 3
-	out := Record{Root: r.Root, Path: r.Path, Type: t, Unstable: flags&flagUnstable != 0}
+	out := Record{Root: r.Root, Path: r.Path, Type: t, Unstable: flags&flagUnstable != 0, Sampled: flags&flagSampled != 0}
 	mode := d.uvarint("mode")
 	if mode > math.MaxUint32 && d.err == nil {
 		d.err = d.fail("mode", "value %d out of range", mode)

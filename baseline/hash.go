@@ -41,13 +41,20 @@ type hasher struct {
 	// scan is the indicator scan of what is read (Options.Indicators).
 	scan contentScan
 	// rest is the part of buf read since it was last handed to the scan.
-	rest  []byte
+	rest []byte
+	// threshold is the size above which a file is sampled (see
+	// [Record.Sampled]).
+	threshold int64
+	// holes: look for holes in the file being read (it is large enough
+	// for that to be worth the system calls, and not scanned for
+	// indicators, which reads what it hashes).
+	holes bool
 	sniff sniffing // of the file being hashed
 }
 
 func newHasher(opt *Options) *hasher {
 	return &hasher{b3: blake3.New(), sha: sha256.New(), buf: *bufferPool.Get().(*[]byte), limiter: opt.Limiter,
-		scan: newContentScan(opt.Indicators)}
+		scan: newContentScan(opt.Indicators), threshold: opt.largeFileThreshold()}
 }
 
 func (h *hasher) release() {
@@ -95,14 +102,19 @@ func (h *hasher) hashFile(ctx context.Context, dir *dirHandle, name, path string
 }
 
 // hashOpen hashes the open regular file f, named name in its directory,
-// which fstat described as before; see hashFile.
+// which fstat described as before; see hashFile. A file larger than the
+// large-file threshold is sampled instead ([hasher.hashSampled]).
 func (h *hasher) hashOpen(ctx context.Context, f fileHandle, path, name string, r *Record, withSHA bool, before Record, prev *Record) (int64, error) {
 	var total int64
 	r.Indicators = nil
+	if before.Size > h.threshold {
+		return h.hashSampled(ctx, f, path, r, before)
+	}
 	for attempt := 0; ; attempt++ {
 		h.b3.Reset()
 		h.sha.Reset()
 		h.scan.begin(name)
+		h.holes = before.Size >= sparseMinSize && !h.scan.on
 		h.sniff = sniffing{name: name, size: before.Size}
 		n, err := h.readAll(ctx, f, path, withSHA, attempt)
 		total += n
@@ -127,6 +139,7 @@ func (h *hasher) hashOpen(ctx context.Context, f fileHandle, path, name string, 
 		r.Unstable = !stable
 		r.Err = ""
 		r.Sniffed, r.ContentFamily, r.RestrictsOnly = true, h.sniff.family, h.sniff.restricts && n == before.Size
+		r.Sampled = false
 		digests := make([]byte, 0, 64)
 		digests = h.b3.Sum(digests)
 		r.BLAKE3 = digests[:32:32]
@@ -148,13 +161,33 @@ func (h *hasher) readAll(ctx context.Context, f fileHandle, path string, withSHA
 	var n int64
 	off := 0
 	h.rest = nil
+	// Holes are not read: hashed as the zeros they read as (see
+	// docs/baseline.md). holeAt is where the next one starts; only files
+	// not scanned for indicators look for them, so off stays 0.
+	holeAt := int64(noHoles)
+	if h.holes {
+		holeAt = f.holeFrom(0)
+	}
 	for {
 		if err := ctx.Err(); err != nil {
 			return n, err
 		}
-		k, err := f.read(h.buf[off:])
+		buf := h.buf[off:]
+		if n >= holeAt {
+			skipped, next, err := h.skipHole(ctx, f, n, withSHA)
+			n += skipped
+			if err != nil {
+				return n, err
+			}
+			holeAt = next
+			continue
+		}
+		if holeAt-n < int64(len(buf)) {
+			buf = buf[:holeAt-n]
+		}
+		k, err := f.read(buf)
 		if n == 0 && k > 0 {
-			h.sniff.first(h.buf[off : off+k])
+			h.sniff.first(buf[:k])
 		}
 		if k > 0 {
 			chunk := h.buf[off : off+k]
@@ -213,16 +246,6 @@ func (s *sniffing) first(chunk []byte) {
 	}
 }
 
-// reuse gives cur the digests and the sniffing of prev, whose digests the
-// incremental rule allows to stand for cur's content.
-func reuse(cur, prev *Record, withSHA bool) {
-	cur.BLAKE3 = prev.BLAKE3
-	if withSHA {
-		cur.SHA256 = prev.SHA256
-	}
-	cur.Sniffed, cur.ContentFamily, cur.RestrictsOnly = prev.Sniffed, prev.ContentFamily, prev.RestrictsOnly
-}
-
 // copyMeta copies the stat fields of src into dst.
 func copyMeta(dst, src *Record) {
 	dst.Type, dst.Mode, dst.Size = src.Type, src.Mode, src.Size
@@ -233,11 +256,13 @@ func copyMeta(dst, src *Record) {
 
 // canReuse reports whether prev's digests may stand for cur (the
 // incremental rule): same regular file, same size, mtime, ctime, inode and
-// device, read cleanly last time, and holding every digest needed now.
-func canReuse(prev, cur *Record, withSHA bool) bool {
+// device, read cleanly last time, and holding every digest needed now;
+// sampled says whether cur's digest must be a sampled one (a change of the
+// large-file threshold re-hashes).
+func canReuse(prev, cur *Record, withSHA, sampled bool) bool {
 	return prev != nil && prev.Type == TypeFile && cur.Type == TypeFile &&
 		prev.Err == "" && !prev.Unstable && len(prev.BLAKE3) == 32 &&
-		(!withSHA || len(prev.SHA256) == 32) &&
+		prev.Sampled == sampled && (sampled || !withSHA || len(prev.SHA256) == 32) &&
 		prev.Size == cur.Size && prev.Mtime == cur.Mtime && prev.Ctime == cur.Ctime &&
 		prev.Inode == cur.Inode && prev.Dev == cur.Dev
 }

@@ -67,6 +67,11 @@ type Record struct {
 	// Like Root, it is not part of the encoded record: it is a property
 	// of the content, judged when the content appears.
 	Indicators *indicators.Result
+	// Sampled is set when the file was larger than the large-file
+	// threshold: BLAKE3 is then the digest of its size and a bounded head
+	// and tail ([SampleSize] bytes each), not of its whole content, and
+	// there is no SHA256 (see docs/baseline.md, "Large and sparse files").
+	Sampled bool
 	// Sniffed is set when the first bytes of the content were examined
 	// while it was hashed (in the same read): then ContentFamily is the
 	// script family they look like ([indicators.Sniff]; FamilyNone: not

@@ -37,7 +37,7 @@ func Stat(root, rel string, opt Options, prev *Record) (Record, error) {
 		h.release()
 	case TypeFile:
 		withSHA := newScriptMatcher(&opt).needSHA(path.Base(rel))
-		if !opt.Full && canReuse(prev, &rec, withSHA) {
+		if !opt.Full && canReuse(prev, &rec, withSHA, opt.sampled(rec.Size)) {
 			reuse(&rec, prev, withSHA)
 			break
 		}

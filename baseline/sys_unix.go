@@ -232,4 +232,9 @@ func (h fileHandle) rewind() error {
 	return err
 }
 
+func (h fileHandle) seek(off int64) error {
+	_, err := unix.Seek(int(h), off, 0)
+	return err
+}
+
 func (h fileHandle) close() error { return unix.Close(int(h)) }

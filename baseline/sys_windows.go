@@ -110,3 +110,8 @@ func (h fileHandle) rewind() error {
 }
 
 func (h fileHandle) close() error { return h.f.Close() }
+
+func (h fileHandle) seek(off int64) error {
+	_, err := h.f.Seek(off, 0)
+	return err
+}

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"webfim/indicators"
@@ -58,7 +59,8 @@ type Options struct {
 	// most about ten times a second, and once more at the end with Done.
 	Progress func(p Progress)
 	// Limiter, if set, is asked for every chunk read while hashing (up to
-	// 256 KiB, so a rate limiter needs at least that burst).
+	// 256 KiB, so a rate limiter needs at least that burst), from several
+	// goroutines at once.
 	Limiter interface {
 		WaitN(ctx context.Context, n int) error
 	}
@@ -68,6 +70,11 @@ type Options struct {
 	// previous record of the path, or another digest). The result is
 	// Record.Indicators.
 	Indicators *indicators.Engine
+	// LargeFileThreshold is the size above which a regular file is
+	// sampled instead of read whole (see [Record.Sampled]); 0 means
+	// [DefaultLargeFileThreshold], a negative value never samples. Values
+	// below 2*[SampleSize] count as 2*SampleSize.
+	LargeFileThreshold int64
 }
 
 // Progress counts what a walk has produced so far.
@@ -187,11 +194,23 @@ func (it *item) recycle() {
 }
 
 // batch is a run of consecutive items in walk order. Its jobs are
-// completed by one worker, which then signals done once.
+// completed by one worker, except large files, which it hands to the
+// large-file lane; whoever completes the last one signals done once.
 type batch struct {
 	items []*item
 	jobs  []*item // the items of items that are jobs
 	done  chan struct{}
+	// pending counts the jobs not completed yet, plus one held by the
+	// worker until it went through them all.
+	pending atomic.Int32
+}
+
+// finish records n completed jobs (or the worker's hold) and signals done
+// after the last.
+func (b *batch) finish(n int32) {
+	if b.pending.Add(-n) == 0 {
+		b.done <- struct{}{}
+	}
 }
 
 var batchPool = sync.Pool{New: func() any {
@@ -270,6 +289,7 @@ type walker struct {
 	scripts *scriptMatcher
 	order   chan *batch
 	jobs    chan *batch
+	lane    *lane  // large files, hashed beside the workers
 	pending *batch // items not yet handed over, owned by the producer
 	wg      sync.WaitGroup
 	walkErr error // set by the producer before it closes order
@@ -294,14 +314,27 @@ func newWalker(ctx context.Context, roots []string, opt Options, merged bool) *w
 		scripts: newScriptMatcher(&opt),
 		order:   make(chan *batch, reorderWindow/batchItems),
 		jobs:    make(chan *batch, reorderWindow/batchItems),
+		lane:    newLane(),
 	}
 }
 
 func (w *walker) start() {
+	var workers sync.WaitGroup
 	for range w.opt.Workers {
 		w.wg.Add(1)
-		go w.worker()
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			w.worker()
+		}()
 	}
+	w.wg.Add(2)
+	go w.runLane()
+	go func() {
+		defer w.wg.Done()
+		workers.Wait()
+		w.lane.close() // nothing more can be handed to it
+	}()
 	w.wg.Add(1)
 	go w.produce()
 }
@@ -320,36 +353,45 @@ func (w *walker) worker() {
 	h := newHasher(&w.opt)
 	defer h.release()
 	for b := range w.jobs {
+		b.pending.Store(int32(len(b.jobs)) + 1)
+		done := int32(1)
 		for _, it := range b.jobs {
 			if w.ctx.Err() == nil {
-				w.complete(h, it)
+				if w.complete(h, b, it) {
+					continue // the lane completes it
+				}
 			} else {
 				it.err = w.ctx.Err()
 			}
 			it.dir.release()
 			it.dir = nil
+			done++
 		}
-		b.done <- struct{}{}
+		b.finish(done)
 	}
 }
 
-// complete stats a non-directory entry and reads what it must.
-func (w *walker) complete(h *hasher, it *item) {
+// complete stats a non-directory entry and reads what it must; it
+// reports true when it handed the entry, a large file, to the lane
+// instead, which completes it.
+func (w *walker) complete(h *hasher, b *batch, it *item) (deferred bool) {
 	rec := &it.rec
-	if it.regular && (w.opt.Full || !it.hasPrev) && w.openAndHash(h, it, fullPath(rec.Root, rec.Path)) {
-		return
+	if it.regular && (w.opt.Full || !it.hasPrev) {
+		if handled, deferred := w.openAndHash(h, b, it, fullPath(rec.Root, rec.Path)); handled {
+			return deferred
+		}
 	}
 	if err := it.dir.lstat(it.name, rec.Root, rec.Path, rec); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			// Vanished between the directory listing and lstat: it was
 			// not there when looked at, so it is not part of this state.
 			it.skip = true
-			return
+			return false
 		}
 		// Listed but not stat-able (a directory readable but not
 		// searchable): record what the listing said.
 		rec.Type, rec.Mode, rec.Err, it.err = it.listed, it.listedMode, err.Error(), err
-		return
+		return false
 	}
 	switch rec.Type {
 	case TypeSymlink:
@@ -376,41 +418,55 @@ func (w *walker) complete(h *hasher, it *item) {
 		if it.hasPrev {
 			prev = &it.prev
 		}
-		if !w.opt.Full && canReuse(prev, rec, sha) {
+		if !w.opt.Full && canReuse(prev, rec, sha, w.opt.sampled(rec.Size)) {
 			reuse(rec, prev, sha)
-			return
+			return false
+		}
+		if w.large(rec.Size) {
+			w.lane.push(laneJob{b: b, it: it, withSHA: sha})
+			return true
 		}
 		it.read, it.err = h.hashFile(w.ctx, it.dir, it.name, fullPath(rec.Root, rec.Path), rec, sha, prev)
 		it.hashed = true
 	}
+	return false
 }
 
 // openAndHash is the path of a regular file that must be read anyway:
 // open first and take the metadata from fstat, which saves an lstat per
-// file. It reports false, having changed nothing, when the entry is not
-// (or no longer) an openable regular file; the caller then takes the
-// lstat path, which records what it is or why it cannot be read.
-func (w *walker) openAndHash(h *hasher, it *item, p string) bool {
+// file. It reports handled=false, having changed nothing, when the entry
+// is not (or no longer) an openable regular file; the caller then takes
+// the lstat path, which records what it is or why it cannot be read. A
+// large file is handed, open, to the lane (deferred).
+func (w *walker) openAndHash(h *hasher, b *batch, it *item, p string) (handled, deferred bool) {
 	if testHookBeforeOpen != nil {
 		testHookBeforeOpen(p)
 	}
 	f, err := it.dir.openFile(it.name, p)
 	if err != nil {
-		return false
+		return false, false
 	}
-	defer f.close()
 	var before Record
 	if err := f.stat(&before); err != nil || before.Type != TypeFile {
-		return false
+		f.close()
+		return false, false
 	}
 	copyMeta(&it.rec, &before)
 	var prev *Record
 	if it.hasPrev {
 		prev = &it.prev
 	}
+	if w.large(before.Size) {
+		// The lane opens it again: an open descriptor per queued large
+		// file could run into the descriptor limit.
+		f.close()
+		w.lane.push(laneJob{b: b, it: it, withSHA: w.scripts.needSHA(it.name)})
+		return true, true
+	}
 	it.read, it.err = h.hashOpen(w.ctx, f, p, it.name, &it.rec, w.scripts.needSHA(it.name), before, prev)
 	it.hashed = true
-	return true
+	f.close()
+	return true, false
 }
 
 // consume yields the records in walk order, waiting for each one's job.

@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -435,7 +436,7 @@ func BenchmarkWalk(b *testing.B) {
 func TestCanReuse(t *testing.T) {
 	prev := Record{Type: TypeFile, Size: 10, Mtime: 1, Ctime: 2, Inode: 3, Dev: 4, BLAKE3: make([]byte, 32), SHA256: make([]byte, 32)}
 	cur := Record{Type: TypeFile, Size: 10, Mtime: 1, Ctime: 2, Inode: 3, Dev: 4}
-	if !canReuse(&prev, &cur, true) {
+	if !canReuse(&prev, &cur, true, false) {
 		t.Fatal("identical metadata not reused")
 	}
 	for name, change := range map[string]func(p, c *Record){
@@ -452,25 +453,40 @@ func TestCanReuse(t *testing.T) {
 	} {
 		p, c := prev, cur
 		change(&p, &c)
-		if canReuse(&p, &c, true) {
+		if canReuse(&p, &c, true, false) {
 			t.Errorf("%s differs: digest reused", name)
 		}
 	}
-	if canReuse(nil, &cur, false) {
+	if canReuse(nil, &cur, false, false) {
 		t.Error("reuse without a previous record")
 	}
 	noSHA := prev
 	noSHA.SHA256 = nil
-	if !canReuse(&noSHA, &cur, false) {
+	if !canReuse(&noSHA, &cur, false, false) {
 		t.Error("SHA-256 missing but not needed: not reused")
+	}
+	// A sampled digest stands only for a sampled one (the large-file
+	// threshold changed: re-hash), and needs no SHA-256.
+	if canReuse(&prev, &cur, true, true) {
+		t.Error("full digest reused where a sampled one is needed")
+	}
+	sampled := noSHA
+	sampled.Sampled = true
+	if !canReuse(&sampled, &cur, true, true) || canReuse(&sampled, &cur, true, false) {
+		t.Error("sampled digest: reuse only for a sampled one, without SHA-256")
 	}
 }
 
+// countingLimiter is called by the workers and the large-file lane at
+// once.
 type countingLimiter struct {
+	mu           sync.Mutex
 	calls, bytes int
 }
 
 func (l *countingLimiter) WaitN(ctx context.Context, n int) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	l.calls++
 	l.bytes += n
 	return ctx.Err()

@@ -10,18 +10,26 @@
 #     of the copy to the last alert;
 #  3. scale: `webfim watch` on a bench/gentree tree of 1,000,000 files in
 #     100,000 directories under GNU time: start-up until its "watching" log
-#     line, peak RSS after the catch-up scan (target < 200 MB).
+#     line, peak RSS after the catch-up scan (target < 200 MB);
+#  4. sparse: as latency, but each new file is a .php script and, just
+#     before it is written, the times of a 100 GB sparse file in the root
+#     are set, so the daemon hashes that file again beside every script
+#     (issue 12: a script next to it used to wait 73 s); target p99 < 1 s;
+#  5. config: a LoadModule line appended to an included Apache file
+#     (outside the roots) -> its item alert; target p99 < 1 s.
 # Latency and burst are driven by bench/watchlat, which starts the daemon
 # with its alerts on a pipe. Data lives in bench/work/watch/ (ignored).
 # Usage: bash bench/watch.sh [-r RUNS] [-n CHANGES] [-p RATE] [-s SCALE_RUNS]
-#                            [-f FILES] [-d DIRS] [-o latency,burst,scale] [-c REF]
+#                            [-f FILES] [-d DIRS] [-o latency,burst,scale,sparse,config] [-c REF]
 #   RUNS        repeats of latency and burst (default 3; medians reported)
 #   CHANGES     single-file changes per latency run (default 1000)
 #   RATE        changes per second (default 50; 0 = each write waits for
 #               the previous alert)
 #   SCALE_RUNS  start-ups of the daemon on the large tree (default 3)
 #   FILES/DIRS  size of the large tree (default 1000000/100000)
-#   -o          which parts to run (default all three)
+#   -o          which parts to run (default all five); sparse makes
+#               CHANGES/10 changes at 5/s, config CHANGES/10 edits each
+#               after the previous alert
 #   REF         also run each part with the webfim of the git commit REF
 #               (e.g. main), alternating run by run with this tree's, and
 #               print both: a regression check in one run (the targets are
@@ -36,7 +44,7 @@ rate=50
 scale_runs=3
 files=1000000
 dirs=100000
-only=latency,burst,scale
+only=latency,burst,scale,sparse,config
 base_ref=""
 while getopts r:n:p:s:f:d:o:c: opt; do
 	case $opt in
@@ -147,6 +155,66 @@ if want latency; then
 			summary+=("$line ($base_ref, for comparison)")
 		fi
 	done
+fi
+
+# -- 4, 5. sparse and config ---------------------------------------------
+# latency_part NAME TITLE RATE SETUP WATCHLAT_FLAGS: runs of watchlat
+# latency at RATE changes/s (0: each after the previous alert) with SETUP
+# run in the fresh directory $d first; summarised like latency.
+latency_part() {
+	local name=$1 title=$2 prate=$3 setup=$4 flags=$5 ok=1 n=$((changes / 10))
+	[ "$n" -ge 10 ] || n=10
+	echo "== $name: $runs runs of $n changes (rate $prate/s; 0: each after the previous alert): $title"
+	for ((i = 1; i <= runs; i++)); do
+		for b in "${builds[@]}"; do
+			w=${bin[$b]} r="$results/$(pre "$b")$name-$i"
+			d="$data/$name"
+			rm -rf "$d"
+			mkdir -p "$d/root"
+			echo '<p>index</p>' >"$d/root/index.html"
+			eval "$setup"
+			"$w" --db "$d/webfim.db" --config "$d/webfim.yml" --quiet baseline create --no-discover --root "$d/root" >/dev/null
+			local expanded
+			expanded=$(eval echo "$flags") # $d in the flags
+			# shellcheck disable=SC2086
+			if ! "$watchlat" latency -n "$n" -rate "$prate" -log "$r.log" $expanded \
+				-- "$w" --db "$d/webfim.db" --config "$d/webfim.yml" watch --no-discover --root "$d/root" --output stdout \
+				>"$r.txt"; then
+				echo "   $b run $i failed (see $r.log)"
+				[ "$b" != this ] || ok=0
+				continue
+			fi
+			sed -n 's/^latency: /   '"$b"' run '"$i"': /p' "$r.txt"
+			[ "$b" != this ] || { [ "$(field lost "$r.txt")" = 0 ] && [ "$(field dups "$r.txt")" = 0 ]; } || ok=0
+		done
+	done
+	for b in "${builds[@]}"; do
+		fs=("$results/$(pre "$b")$name"-*.txt)
+		p50=$(for f in "${fs[@]}"; do field p50_ms "$f"; done | median)
+		p99=$(for f in "${fs[@]}"; do field p99_ms "$f"; done | median)
+		line=$(printf '%-8s %s, medians of %d runs of %d: p50 %s ms, p99 %s ms; target p99 < 1000 ms' "$name" "$title" "$runs" "$n" "$p50" "$p99")
+		if [ "$b" = this ]; then
+			[ "$p99" != "?" ] && awk -v p="$p99" 'BEGIN {exit !(p < 1000)}' || ok=0
+			verdict $ok "$line"
+		else
+			summary+=("$line ($base_ref, for comparison)")
+		fi
+	done
+}
+if want sparse; then
+	latency_part sparse "new script -> alert beside a 100 GB sparse file re-hashed each time" 5 \
+		'truncate -s 100G "$d/root/huge.bin"; echo "roots: []" >"$d/webfim.yml"' \
+		'-ext php -dir $d/root -touch $d/root/huge.bin'
+fi
+if want config; then
+	# One file edited again and again: paced faster than the debounce
+	# period, its changes would merge (up to 2 s); each edit waits for the
+	# previous alert, as separate edits of a configuration do.
+	latency_part config "LoadModule appended to an included config -> item alert" 0 \
+		'mkdir -p "$d/etc/apache2"; : >"$d/etc/apache2/extra.conf"
+		 printf "ServerRoot %s\nInclude %s\n" "$d/etc/apache2" "$d/etc/apache2/extra.conf" >"$d/etc/apache2/apache2.conf"
+		 printf "configs:\n  - %s\n" "$d/etc/apache2/apache2.conf" >"$d/webfim.yml"' \
+		'-config $d/etc/apache2/extra.conf'
 fi
 
 # -- 2. burst -----------------------------------------------------------

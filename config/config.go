@@ -11,6 +11,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"webfim/baseline"
 	"webfim/config/bytesize"
 	"webfim/output"
 	"webfim/policy"
@@ -49,11 +50,17 @@ type Config struct {
 	// Indicators are the web-shell content indicators run on new and
 	// changed files.
 	Indicators IndicatorSettings `yaml:"indicators"`
+	// LargeFileThreshold is the size above which a file is tracked by its
+	// metadata and a digest of its size, head and tail instead of its
+	// whole content (see docs/baseline.md, "Large and sparse files").
+	LargeFileThreshold bytesize.Size `yaml:"large_file_threshold"`
 
 	// File is the path the config was loaded from; empty for [Default].
 	File string `yaml:"-"`
 	// tree is the parsed file, to place errors found later ([Config.ErrorAt]).
 	tree *yaml.Node
+	// configLines are the lines of the configs entries.
+	configLines []int
 }
 
 // WatchSettings are the timings of the watch daemon.
@@ -95,11 +102,12 @@ func Default() *Config {
 			ReminderInterval:   24 * time.Hour,
 			RescanRateLimit:    50 << 20,
 		},
-		Attribution: defaultAttribution(),
-		Outputs:     []output.Config{{Type: output.TypeStdout}},
-		Outbox:      OutboxSettings{MaxEntries: 100000},
-		TrustedKeys: []string{},
-		Indicators:  defaultIndicators(),
+		Attribution:        defaultAttribution(),
+		Outputs:            []output.Config{{Type: output.TypeStdout}},
+		Outbox:             OutboxSettings{MaxEntries: 100000},
+		TrustedKeys:        []string{},
+		Indicators:         defaultIndicators(),
+		LargeFileThreshold: baseline.DefaultLargeFileThreshold,
 	}
 }
 
@@ -162,6 +170,9 @@ func Parse(name string, data []byte) (c *Config, err error) {
 		return nil, placeError(name, root, err)
 	}
 	c.tree = root
+	if root != nil {
+		c.locateConfigs(root)
+	}
 	return c, nil
 }
 
@@ -212,6 +223,9 @@ func (c *Config) validate() error {
 		if _, err := trust.ParseTrustedKey(k); err != nil {
 			return fieldErrorf(fmt.Sprintf("trusted_keys[%d]", i), "%v", err)
 		}
+	}
+	if min := bytesize.Size(2 * baseline.SampleSize); c.LargeFileThreshold < min {
+		return fieldErrorf("large_file_threshold", "%s is below %s (a sampled file is read %s at each end)", c.LargeFileThreshold, min, bytesize.Size(baseline.SampleSize))
 	}
 	if c.RequireSigned && len(c.TrustedKeys) == 0 {
 		return fieldErrorf("require_signed", "no trusted_keys to check signatures with")

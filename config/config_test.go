@@ -28,6 +28,8 @@ func TestLoadErrors(t *testing.T) {
 		{"bad duration", "watch:\n  debounce: soon\n", `webfim.yml:2: watch.debounce: want a duration such as "500ms" or "1h", got "soon"`},
 		{"negative duration", "watch:\n  rescan_interval: -1h\n", "webfim.yml:2: watch.rescan_interval: negative duration"},
 		{"bad size", "watch:\n  rescan_rate_limit: 5 parsecs\n", "webfim.yml:2: watch.rescan_rate_limit: want a size"},
+		{"large file threshold too small", "large_file_threshold: 1MiB\n", "webfim.yml:1: large_file_threshold: 1MiB is below 2MiB"},
+		{"large file threshold negative", "large_file_threshold: -5\n", "webfim.yml:1: large_file_threshold: want a size"},
 		{"bad severity", "rules:\n  webfim-013:\n    severity: apocalyptic\n", `webfim.yml:3: rules.webfim-013.severity: unknown severity "apocalyptic"`},
 		{"unknown rule", "rules:\n  webfim-999:\n    enabled: false\n", "webfim.yml:2: rules.webfim-999: unknown rule id"},
 		{"relative root", "roots:\n  - path: www\n", `webfim.yml:2: roots[0].path: root path "www" is not absolute`},
@@ -139,6 +141,9 @@ outputs:
 `)
 	if got := p.Watch.Debounce; got != time.Second {
 		t.Errorf("debounce = %v", got)
+	}
+	if got := p.LargeFileThreshold; got != 1<<30 {
+		t.Errorf("large_file_threshold default = %v, want 1GiB", got)
 	}
 	if got := p.Watch.RescanInterval; got != time.Hour {
 		t.Errorf("rescan_interval default lost: %v", got)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"webfim/config/bytesize"
+	"webfim/safefile"
 )
 
 // Fsync policies of [FileConfig].
@@ -117,8 +118,11 @@ func File(cfg FileConfig) (*FileOutput, error) {
 	return o, nil
 }
 
+// open opens (or creates) Path with the checks of package safefile: a
+// symbolic link planted at Path, or a directory another user can write
+// to, would let that user choose the file a root daemon appends to.
 func (o *FileOutput) open() error {
-	f, err := os.OpenFile(o.cfg.Path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	f, err := safefile.OpenFile(o.cfg.Path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return fmt.Errorf("file output: %w", err)
 	}
@@ -203,9 +207,10 @@ func (o *FileOutput) Write(ctx context.Context, docs []Doc) error {
 	return nil
 }
 
-// replacedExternally reports whether Path no longer names the open file.
+// replacedExternally reports whether Path no longer names the open file
+// (a symbolic link put in its place does not: it is not followed).
 func (o *FileOutput) replacedExternally() bool {
-	onDisk, err := os.Stat(o.cfg.Path)
+	onDisk, err := os.Lstat(o.cfg.Path)
 	if err != nil {
 		return true
 	}

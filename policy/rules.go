@@ -95,6 +95,9 @@ const (
 	RuleTerminalServicesDLL  = "webfim-016"
 	RuleRegistryTransport    = "webfim-017"
 	RuleIISComponent         = "webfim-018"
+	RuleUnloadedModuleBinary = "webfim-019"
+	RuleMonitoringGap        = "webfim-020"
+	RuleTransientScript      = "webfim-021"
 	RuleServerSpawn          = "webfim-022"
 	RuleWebShellIndicators   = "webfim-025"
 	RuleScriptContent        = "webfim-028"
@@ -263,6 +266,33 @@ var catalog = []Rule{
 		Severity:    High, Window: Lowered, Technique: ServerSoftwareComponent, Subtechnique: &IISComponents,
 		References: []string{IISComponents.Reference},
 		Tuning:     "Install IIS features inside a deploy window (the alert stays, at medium) and take a new baseline.",
+		Version:    1,
+	},
+	{
+		ID: RuleUnloadedModuleBinary, Name: "Binary added or replaced in a module directory",
+		Description: "A file appeared or changed in a directory the web server loads modules or PHP extensions from (the directory of a LoadModule, load_module or extension= image), and no configuration loads it yet: a module staged for a later LoadModule line, or an unused module replaced so that enabling it later loads the attacker's code.",
+		Triggers:    "Inventory item of kind module_file (a file of a module directory that no item loads) added or changed.",
+		Severity:    Medium, Window: Expected, Technique: ServerSoftwareComponent,
+		References: []string{ServerSoftwareComponent.Reference},
+		Tuning:     "Package upgrades replace the modules they ship: run them inside a deploy window and take a new baseline afterwards.",
+		Version:    1,
+	},
+	{
+		ID: RuleMonitoringGap, Name: "Monitoring gap",
+		Description: "The watch daemon cannot see part of what it monitors: the active baseline or the database is gone, a web root is missing, a root is not in the baseline, a file system mounted inside a root is not walked, or inotify limits leave directories unwatched. Changes there are not reported until the gap is resolved; /healthz reports not ok meanwhile.",
+		Triggers:    "A monitoring gap opened (webfim.gap.reason: baseline_lost, database_lost, root_missing, root_not_in_baseline, mount_not_crossed, watch_limit); its end is an event (monitoring-gap-resolved).",
+		Severity:    High, Window: Unaffected, Tactic: &DefenseEvasion, Technique: ImpairDefenses, Subtechnique: &DisableOrModifyTools,
+		References: []string{DisableOrModifyTools.Reference},
+		Tuning:     "Resolve the cause named in the alert (restore the baseline or database, recreate the root, cover the mount point with --cross-device or exclude it, raise the inotify limits); do not disable the rule.",
+		Version:    1,
+	},
+	{
+		ID: RuleTransientScript, Name: "Script-type file created and deleted before it could be checked",
+		Description: "A script-type file was created under a web root and deleted again within moments, before webfim could hash it: the upload-run-delete pattern of a one-shot web shell. What was seen of it (path, size, times, and the writing process when known) is reported.",
+		Triggers:    "A script-type file seen by a file system notification that no longer exists when checked and is not in the baseline, outside any deploy window.",
+		Severity:    High, Window: Expected, Technique: ServerSoftwareComponent, Subtechnique: &WebShell,
+		References: []string{WebShell.Reference},
+		Tuning:     "Build tools create and delete temporary scripts: run deploys inside a deploy window, list the tool in `allowed_writers`, or `ignore` its scratch directory.",
 		Version:    1,
 	},
 	{

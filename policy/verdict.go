@@ -259,6 +259,13 @@ func (p *Policy) EvaluateFile(c baseline.Change, ctx Context) Verdict {
 	}
 	var id, event string
 	switch c.Kind {
+	case baseline.Transient:
+		if !fc.script {
+			// Editors, caches and uploads in progress create and delete
+			// files all the time; only a script vanishing is a finding.
+			return Verdict{Drop: true, Reason: what + " created and deleted before it could be checked"}
+		}
+		id, event = RuleTransientScript, what+" created and deleted before it could be checked"
 	case baseline.Removed:
 		id, event = RuleFileRemoved, what+" removed"
 	case baseline.Added, baseline.Moved:
@@ -279,7 +286,7 @@ func (p *Policy) EvaluateFile(c baseline.Change, ctx Context) Verdict {
 		id, event = RuleFileChanged, what+" changed ("+strings.Join(c.Fields, ", ")+")"
 	}
 	switch {
-	case c.Kind == baseline.Removed:
+	case c.Kind == baseline.Removed, c.Kind == baseline.Transient:
 	case fc.restricts && contentChange:
 		id = RuleRestrictOnlyConfig
 	case fc.script && inZone, fc.content != indicators.FamilyNone && inZone && contentChange:
@@ -382,6 +389,8 @@ func (p *Policy) EvaluateItem(c serverconf.Change, ctx Context) Verdict {
 		id = RuleIISModule
 	case slices.Contains(moduleKinds, it.Kind):
 		id = RuleServerModule
+	case it.Kind == "module_file":
+		id = RuleUnloadedModuleBinary
 	case it.Kind == "exec_cgi":
 		id = RuleNewExecutableExt
 	case it.Kind == "access_policy":
@@ -418,6 +427,22 @@ func (p *Policy) EvaluateItem(c serverconf.Change, ctx Context) Verdict {
 	if c.Note != "" {
 		v.Reason += "; " + c.Note
 	}
+	return v
+}
+
+// EvaluateGap judges a monitoring gap of the watch daemon: what it can
+// no longer see (the reason, e.g. "root_missing") and where (a path, or
+// "" for the whole database). Windows do not apply to it.
+func (p *Policy) EvaluateGap(reason, where, detail string, ctx Context) Verdict {
+	event := "monitoring gap (" + reason + ")"
+	if where != "" {
+		event += " at " + where
+	}
+	if detail != "" {
+		event += ": " + detail
+	}
+	v := p.decide(RuleMonitoringGap, event, Context{Now: ctx.Now})
+	v.Reason = event // not "outside any deploy window": windows are irrelevant
 	return v
 }
 

@@ -280,3 +280,42 @@ func named(name string) *Writer {
 	}
 	return &Writer{Name: name}
 }
+
+// Issue 12: the rules of the watch daemon's coverage findings.
+func TestEvaluateCoverageFindings(t *testing.T) {
+	p := Default()
+	now := Context{Now: utc("2026-11-26T10:30:00Z")}
+	inWindow := Context{Now: now.Now, Window: deploy}
+
+	transient := func(rel string) baseline.Change {
+		return baseline.Change{Kind: baseline.Transient, Root: root, Path: rel,
+			New: &baseline.Record{Root: root, Path: rel, Type: baseline.TypeFile, Size: 31}}
+	}
+	v := p.EvaluateFile(transient("uploads/x.php"), now)
+	if v.RuleID != RuleTransientScript || v.Severity != High || !v.Alert || !strings.Contains(v.Reason, "created and deleted before it could be checked") {
+		t.Errorf("transient script: %+v", v)
+	}
+	if v := p.EvaluateFile(transient("uploads/x.php"), inWindow); v.Alert || v.RuleID != RuleTransientScript {
+		t.Errorf("transient script in a deploy window: %+v, want an expected event", v)
+	}
+	if v := p.EvaluateFile(transient("tmp/upload.part"), now); !v.Drop {
+		t.Errorf("transient non-script file: %+v, want dropped", v)
+	}
+
+	mf := serverconf.Change{Kind: serverconf.ItemAdded, New: &serverconf.Item{Server: "apache", Kind: "module_file",
+		Name: "mod_evil.so", Image: "/usr/lib/apache2/modules/mod_evil.so", Source: "/usr/lib/apache2/modules/mod_evil.so"}}
+	if v := p.EvaluateItem(mf, now); v.RuleID != RuleUnloadedModuleBinary || v.Severity != Medium || !v.Alert {
+		t.Errorf("module_file added: %+v", v)
+	}
+
+	for _, ctx := range []Context{now, inWindow} {
+		v := p.EvaluateGap("root_missing", "/srv/www", "the web root does not exist", ctx)
+		if v.RuleID != RuleMonitoringGap || v.Severity != High || !v.Alert || v.Window != nil ||
+			v.Reason != "monitoring gap (root_missing) at /srv/www: the web root does not exist" {
+			t.Errorf("gap (window %v): %+v", ctx.Window, v)
+		}
+	}
+	if r, _ := RuleByID(RuleMonitoringGap); r.TacticOf() != DefenseEvasion {
+		t.Errorf("monitoring gap tactic %v", r.TacticOf())
+	}
+}

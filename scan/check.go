@@ -199,6 +199,9 @@ func parse(t Target, opt Options, c serverconf.Config) []serverconf.Item {
 	if inv.Err != nil && opt.OnConfigError != nil {
 		opt.OnConfigError(c.Path, inv.Err)
 	}
+	if opt.OnConfigSources != nil {
+		opt.OnConfigSources(c.Path, inv.Sources)
+	}
 	if opt.OnError != nil {
 		for _, w := range inv.Warnings {
 			opt.OnError("", c.Path, errors.New(w))

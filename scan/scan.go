@@ -44,6 +44,8 @@ type Target struct {
 	// YARA, if set with Indicators, runs its rules on the same files, a
 	// batch of files per yara process, before the changes are emitted.
 	YARA *yara.Rules
+	// LargeFileThreshold: see [baseline.Options.LargeFileThreshold].
+	LargeFileThreshold int64
 }
 
 // Options tune how a snapshot is taken.
@@ -77,6 +79,10 @@ type Options struct {
 	// the signatures to store with it (see
 	// [store.BaselineWriter.OnStatement]).
 	OnStatement func(st *trust.Statement, text []byte) (signatures [][]byte, err error)
+	// OnConfigSources, if set, is told the files and directories each
+	// parsed server configuration was read from (its includes, module
+	// binaries and directories): what a watcher must follow.
+	OnConfigSources func(path string, s serverconf.Sources)
 }
 
 // Baseline describes a stored baseline: its id, label, creation time and
@@ -128,19 +134,20 @@ func parseConfigRef(s string) serverconf.Config {
 
 func (o Options) walkOptions(t Target, previous baseline.State) baseline.Options {
 	return baseline.Options{
-		Workers:          o.Workers,
-		Full:             o.Full,
-		Previous:         previous,
-		HashAllSHA256:    t.HashAllSHA256,
-		ScriptExtensions: t.ScriptExtensions,
-		CrossDevice:      t.CrossDevice,
-		Exclude:          t.Exclude,
-		Roots:            t.Roots,
-		Sysroot:          t.Sysroot,
-		OnError:          o.OnError,
-		Progress:         o.Progress,
-		Limiter:          o.Limiter,
-		Indicators:       t.Indicators,
+		Workers:            o.Workers,
+		Full:               o.Full,
+		Previous:           previous,
+		HashAllSHA256:      t.HashAllSHA256,
+		ScriptExtensions:   t.ScriptExtensions,
+		CrossDevice:        t.CrossDevice,
+		Exclude:            t.Exclude,
+		Roots:              t.Roots,
+		Sysroot:            t.Sysroot,
+		OnError:            o.OnError,
+		Progress:           o.Progress,
+		Limiter:            o.Limiter,
+		Indicators:         t.Indicators,
+		LargeFileThreshold: t.LargeFileThreshold,
 	}
 }
 

@@ -31,6 +31,8 @@ type Scope struct {
 	// The content scan of new files (Target.Indicators, Target.YARA).
 	Indicators *indicators.Engine
 	YARA       *yara.Rules
+	// LargeFileThreshold: see [baseline.Options.LargeFileThreshold].
+	LargeFileThreshold int64
 }
 
 // Active is where [Resolve] finds the active baseline; *store.DB is one.
@@ -69,6 +71,7 @@ func Resolve(s Scope, active Active) (Resolved, error) {
 		Exclude: s.Exclude, ScriptExtensions: s.ScriptExtensions,
 		HashAllSHA256: s.HashAllSHA256, CrossDevice: s.CrossDevice,
 		Indicators: s.Indicators, YARA: s.YARA,
+		LargeFileThreshold: s.LargeFileThreshold,
 	}}
 	t := &r.Target
 	if len(t.Roots) == 0 {

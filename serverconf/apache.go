@@ -379,6 +379,8 @@ func (f *apacheFile) directive(name string, args []string, line int, scope []apa
 			return
 		}
 		f.item(Item{Kind: "include", Name: args[0], Attrs: map[string]string{"directive": name}}, scope, line)
+		spelled := map[string]string{"include": "Include", "includeoptional": "IncludeOptional"}[name]
+		defer f.p.expanding(f.src, line, spelled+" "+args[0])()
 		f.include(f.abs(args[0]), scope)
 	case "documentroot":
 		if len(args) > 0 {
@@ -463,6 +465,9 @@ func (f *apacheFile) include(pattern string, scope []apacheSection) {
 		}
 		if fi, err := os.Stat(hp); err == nil && fi.IsDir() {
 			files = append(files, f.dirFiles(m, 0)...)
+			if f.p.limited {
+				return
+			}
 			continue
 		}
 		files = append(files, m)
@@ -476,18 +481,29 @@ func (f *apacheFile) include(pattern string, scope []apacheSection) {
 		sub := &apacheFile{p: f.p, src: src, ctx: f.ctx}
 		f.p.depth++
 		if err := sub.parse(data, append([]apacheSection(nil), scope...)); err != nil {
-			pe := err.(*ParseError)
-			f.p.add(unparsableItem(f.p.server, pe))
+			f.p.add(f.p.unparsable(err.(*ParseError)))
 		}
 		f.p.depth--
 	}
 }
 
+// dirFiles lists the files below an included directory, as httpd reads
+// them; the directories listed count against maxGlobDirs and are sources
+// of the inventory.
 func (f *apacheFile) dirFiles(dir string, depth int) []string {
-	hp, err := f.p.root.host(dir, false)
+	p := f.p
+	if p.limited {
+		return nil
+	}
+	hp, err := p.root.host(dir, false)
 	if err != nil || depth > 8 {
 		return nil
 	}
+	if p.globDirs++; p.globDirs > maxGlobDirs {
+		p.exceed("more than " + itoa(maxGlobDirs) + " directories listed")
+		return nil
+	}
+	p.sources.addDir(p.root, dir)
 	ents, err := os.ReadDir(hp)
 	if err != nil {
 		return nil
@@ -497,8 +513,15 @@ func (f *apacheFile) dirFiles(dir string, depth int) []string {
 		sp := path.Join(dir, e.Name())
 		if e.IsDir() {
 			out = append(out, f.dirFiles(sp, depth+1)...)
+			if p.limited {
+				return nil
+			}
 		} else {
 			out = append(out, sp)
+		}
+		if len(out) > maxGlobMatches {
+			p.exceed("more than " + itoa(maxGlobMatches) + " paths matched")
+			return nil
 		}
 	}
 	sort.Strings(out)

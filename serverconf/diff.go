@@ -14,6 +14,10 @@ import (
 //
 // When a file is unparsable in new, its items cannot be compared: their
 // removal is not reported, only the "unparsable" item.
+//
+// A binary of a module directory that becomes loaded (a2enmod) or
+// unloaded is reported by the change of the item loading it, not also as
+// a "module_file" item gone or come back with the same digest.
 func Diff(old, new []Item) []Change {
 	oldBy := groupByIdentity(old)
 	newBy := groupByIdentity(new)
@@ -34,6 +38,13 @@ func Diff(old, new []Item) []Change {
 	}
 	sort.Strings(keys)
 	images := imageUsers(old, new)
+	loadedOld, loadedNew := loadedImages(old), loadedImages(new)
+	unloadedOld := map[string]string{}
+	for _, it := range old {
+		if it.Kind == "module_file" {
+			unloadedOld[imageKey(it)] = it.ImageBLAKE3
+		}
+	}
 	var out []Change
 	for _, k := range keys {
 		o, n := oldBy[k], newBy[k]
@@ -44,10 +55,20 @@ func Diff(old, new []Item) []Change {
 					continue
 				}
 				it := o[i]
+				if it.Kind == "module_file" && loadedNew[imageKey(it)] == it.ImageBLAKE3 {
+					continue // now loaded: its loading item is the change
+				}
 				out = append(out, Change{Kind: ItemRemoved, Old: &it})
 			case i >= len(o):
 				it := n[i]
-				out = append(out, Change{Kind: ItemAdded, New: &it, Note: addedNote(it, images)})
+				if it.Kind == "module_file" && loadedOld[imageKey(it)] == it.ImageBLAKE3 {
+					continue // no longer loaded: its loading item is the change
+				}
+				note := addedNote(it, images)
+				if d, ok := unloadedOld[imageKey(it)]; ok && it.Kind != "module_file" && d == it.ImageBLAKE3 && d != "" {
+					note = joinNotes(note, "the binary was already in the module directory at the baseline, with this digest")
+				}
+				out = append(out, Change{Kind: ItemAdded, New: &it, Note: note})
 			default:
 				if f := fieldsChanged(o[i], n[i]); len(f) > 0 {
 					oi, ni := o[i], n[i]
@@ -120,13 +141,26 @@ func imageKey(it Item) string {
 	return it.Image
 }
 
+// loadedImages maps the images items load (module_file items excepted)
+// to their digests.
+func loadedImages(items []Item) map[string]string {
+	m := map[string]string{}
+	for _, it := range items {
+		if it.Image != "" && it.Kind != "module_file" && hashedKind(it.Kind) {
+			m[imageKey(it)] = it.ImageBLAKE3
+		}
+	}
+	return m
+}
+
 // imageUsers maps each image to the items using it, old inventory first:
-// an added module reusing a legitimate image is said so.
+// an added module reusing a legitimate image is said so. An unloaded
+// binary of a module directory (module_file) uses nothing.
 func imageUsers(old, new []Item) map[string][]Item {
 	m := map[string][]Item{}
 	for _, l := range [][]Item{old, new} {
 		for _, it := range l {
-			if it.Image != "" && hashedKind(it.Kind) {
+			if it.Image != "" && it.Kind != "module_file" && hashedKind(it.Kind) {
 				m[imageKey(it)] = append(m[imageKey(it)], it)
 			}
 		}
@@ -150,6 +184,8 @@ func kindNoun(kind string) string {
 		return "service image"
 	case "iis_component":
 		return "IIS component"
+	case "module_file":
+		return "module binary"
 	}
 	return strings.ReplaceAll(kind, "_", " ")
 }
@@ -225,6 +261,13 @@ func riskNotes(it Item) []string {
 		}
 	}
 	return n
+}
+
+func joinNotes(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
 }
 
 func firstNonEmpty(s ...string) string {

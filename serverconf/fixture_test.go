@@ -50,7 +50,7 @@ func TestFixtureInventories(t *testing.T) {
 				if it.Attrs["non_script_extension"] != "" {
 					t.Errorf("default configuration flagged: %+v", it)
 				}
-				if it.Source == "" || it.Line == 0 && it.Kind != "war" {
+				if it.Source == "" || it.Line == 0 && it.Kind != "war" && it.Kind != "module_file" {
 					t.Errorf("item without location: %+v", it)
 				}
 			}

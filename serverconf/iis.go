@@ -181,7 +181,7 @@ func (w *iisWalker) configSource(cs string) (*xnode, string, bool) {
 	}
 	root, err := parseXML(sp, data)
 	if err != nil {
-		w.p.add(unparsableItem(w.p.server, err.(*ParseError)))
+		w.p.add(w.p.unparsable(err.(*ParseError)))
 		return nil, "", false
 	}
 	return root, sp, true

@@ -87,6 +87,10 @@ type Inventory struct {
 	// file could be read: a registry hive whose transaction logs hold
 	// changes webfim does not replay.
 	Warnings []string `json:"warnings,omitempty"`
+	// Sources are the files and directories on this host the inventory
+	// depends on, for a watcher: Files lists the files, included or
+	// named as images, Dirs the directories listed.
+	Sources Sources `json:"-"`
 }
 
 // ParseError locates why a configuration could not be parsed.

@@ -179,6 +179,7 @@ func (c *nginxConf) walk(dirs []*ndirective, scope, location string) {
 			if !strings.HasPrefix(pat, "/") {
 				pat = path.Join(c.confDir, pat)
 			}
+			restore := c.p.expanding(d.src, d.line, "include "+d.args[0])
 			for _, m := range c.p.glob(pat) {
 				_, data, ok := c.p.include(m)
 				if !ok {
@@ -187,13 +188,14 @@ func (c *nginxConf) walk(dirs []*ndirective, scope, location string) {
 				src := m
 				sub, err := parseNginxTree(src, data)
 				if err != nil {
-					c.p.add(unparsableItem(c.p.server, err.(*ParseError)))
+					c.p.add(c.p.unparsable(err.(*ParseError)))
 					continue
 				}
 				c.p.depth++
 				c.walk(sub, scope, location)
 				c.p.depth--
 			}
+			restore()
 		case "load_module":
 			if len(d.args) == 0 {
 				continue

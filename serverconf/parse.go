@@ -59,7 +59,7 @@ func ParseFile(sysroot, path, server string) (inv Inventory) {
 	}
 	src := r.display(path)
 	inv = Inventory{Server: server, Source: src}
-	data, err := readLimited(path, MaxConfigSize)
+	data, sum, err := readConfig(path, MaxConfigSize)
 	if err != nil {
 		msg := err.Error()
 		if errors.Is(err, errTooLarge) {
@@ -67,8 +67,13 @@ func ParseFile(sysroot, path, server string) (inv Inventory) {
 		} else if pe, ok := err.(*os.PathError); ok {
 			msg = pe.Err.Error()
 		}
+		// A file too large to parse still has its digest, so that every
+		// later edit of it is a change.
+		inv.BLAKE3 = sum
 		inv.Err = &ParseError{File: src, Msg: msg}
-		inv.Items = []Item{unparsableItem(inv.Server, inv.Err)}
+		inv.Items = []Item{unparsableItem(inv.Server, inv.Err, sum)}
+		inv.Files = []string{src}
+		inv.Sources.addFile(r, src, path)
 		return inv
 	}
 	return parseData(r, path, src, server, data)
@@ -106,11 +111,13 @@ func parseData(r sysroot, hostPath, src, server string, data []byte) (inv Invent
 		server = Detect(hostPath, data)
 	}
 	inv = Inventory{Server: server, Source: src, BLAKE3: hex.EncodeToString(sum[:])}
-	p := &parser{root: r, server: itemServer(server), visited: map[string]bool{src: true}}
+	p := &parser{root: r, server: itemServer(server), visited: map[string]bool{src: true}, top: src,
+		sums: map[string]string{src: inv.BLAKE3}, read: int64(len(data))}
+	p.sources.addFile(r, src, hostPath)
 	defer func() {
 		if v := recover(); v != nil { // a parser bug must not take the monitor down
 			inv.Err = &ParseError{File: src, Msg: "internal parser error"}
-			inv.Items = []Item{unparsableItem(p.server, inv.Err)}
+			inv.Items = []Item{unparsableItem(p.server, inv.Err, inv.BLAKE3)}
 		}
 	}()
 	fn, ok := parsers[server]
@@ -131,11 +138,14 @@ func parseData(r sysroot, hostPath, src, server string, data []byte) (inv Invent
 			pe = &ParseError{File: src, Msg: err.Error()}
 		}
 		inv.Err = pe
-		p.items = append(p.items, unparsableItem(p.server, pe))
+		p.items = append(p.items, p.unparsable(pe))
 	}
+	p.moduleFiles()
 	p.hashImages()
 	inv.Items = p.items
 	inv.Files = append([]string{src}, p.files...)
+	inv.Sources = p.sources
+	inv.Warnings = append(inv.Warnings, p.warnings...)
 	if inv.Items == nil {
 		inv.Items = []Item{}
 	}
@@ -151,14 +161,27 @@ func itemServer(server string) string {
 
 func strquote(s string) string { return `"` + s + `"` }
 
-func unparsableItem(server string, pe *ParseError) Item {
+// unparsableItem is the item that stands for a file that cannot be read
+// or parsed. sum, the BLAKE3 of the file when it could be read, is in
+// its attrs: any later edit of the file changes the item, so an
+// unparsable file never becomes a blind spot.
+func unparsableItem(server string, pe *ParseError, sum string) Item {
 	if server == "" {
 		server = "unknown"
 	}
-	return Item{
+	it := Item{
 		Server: server, Kind: "unparsable", Name: pe.File, Source: pe.File, Line: pe.Line,
 		Attrs: map[string]string{"error": pe.Msg, "line": itoa(pe.Line), "col": itoa(pe.Col)},
 	}
+	if sum != "" {
+		it.Attrs["blake3"] = sum
+	}
+	return it
+}
+
+// unparsable is [unparsableItem] of a file this parser read.
+func (p *parser) unparsable(pe *ParseError) Item {
+	return unparsableItem(p.server, pe, p.sums[pe.File])
 }
 
 func itoa(n int) string {
@@ -187,11 +210,25 @@ func itoa(n int) string {
 type parser struct {
 	root     sysroot
 	server   string
+	top      string // the configuration file
 	items    []Item
 	visited  map[string]bool // included files, against include loops
 	files    []string        // included files in order
 	overflow bool            // more than maxItems items
 	depth    int
+	// sums are the BLAKE3 digests of the files read, by display path.
+	sums map[string]string
+	// read counts the bytes of configuration read, globDirs the
+	// directories listed by include patterns: both are bounded (see
+	// limits.go).
+	read     int64
+	globDirs int
+	// at is the include directive being expanded, where a bound that is
+	// exceeded is reported; limited is set once one was.
+	at       origin
+	limited  bool
+	sources  Sources
+	warnings []string
 }
 
 func (p *parser) add(it Item) {
@@ -214,30 +251,61 @@ func (p *parser) add(it Item) {
 }
 
 // include reads server path sp for an include directive; it returns the
-// display path and data, or ok=false when the file was already included.
-// Errors become "unparsable" items of the included file.
+// display path and data, or ok=false when the file was already included
+// or a bound is exceeded. Errors become "unparsable" items of the
+// included file.
 func (p *parser) include(sp string) (src string, data []byte, ok bool) {
+	if p.limited {
+		return "", nil, false
+	}
 	hp, err := p.root.host(sp, false)
 	if err != nil {
+		p.sources.addFile(p.root, sp, "") // it may appear
 		return "", nil, false
 	}
 	src = p.root.display(hp)
-	if p.visited[src] || p.depth > 16 || len(p.visited) > 4096 {
+	if p.visited[src] {
+		return "", nil, false
+	}
+	switch {
+	case p.depth >= maxIncludeDepth:
+		p.exceed("includes nested more than " + itoa(maxIncludeDepth) + " deep")
+		return "", nil, false
+	case len(p.visited) >= maxIncludeFiles:
+		p.exceed("more than " + itoa(maxIncludeFiles) + " files included")
 		return "", nil, false
 	}
 	p.visited[src] = true
 	p.files = append(p.files, src)
-	data, err = readLimited(hp, MaxConfigSize)
+	p.sources.addFile(p.root, sp, hp)
+	data, sum, err := readConfig(hp, min(MaxConfigSize, maxInventoryBytes-p.read))
+	if sum != "" {
+		p.sums[src] = sum
+	}
 	if err != nil {
-		p.items = append(p.items, unparsableItem(p.server, &ParseError{File: src, Msg: err.Error()}))
+		if errors.Is(err, errTooLarge) && maxInventoryBytes-p.read < MaxConfigSize {
+			p.exceed("more than " + itoa(maxInventoryBytes>>20) + " MiB of configuration read")
+			return "", nil, false
+		}
+		msg := err.Error()
+		if errors.Is(err, errTooLarge) {
+			msg = "file " + msg
+		}
+		p.items = append(p.items, unparsableItem(p.server, &ParseError{File: src, Msg: msg}, sum))
 		return "", nil, false
 	}
+	p.read += int64(len(data))
 	return src, data, true
 }
 
 // glob expands a server path pattern inside the sysroot, in sorted order;
-// dot files match only a pattern component starting with a dot.
+// dot files match only a pattern component starting with a dot. The
+// directories it lists are sources of the inventory (a new file there
+// can change it); how many it lists and matches is bounded.
 func (p *parser) glob(pattern string) []string {
+	if p.limited {
+		return nil
+	}
 	sp := serverPath(pattern)
 	paths := []string{"/"}
 	for _, c := range strings.Split(strings.TrimPrefix(sp, "/"), "/") {
@@ -250,6 +318,11 @@ func (p *parser) glob(pattern string) []string {
 				next = append(next, path.Join(d, c))
 				continue
 			}
+			if p.globDirs++; p.globDirs > maxGlobDirs {
+				p.exceed("more than " + itoa(maxGlobDirs) + " directories listed")
+				return nil
+			}
+			p.sources.addDir(p.root, d)
 			hd, err := p.root.host(d, false)
 			if err != nil {
 				continue
@@ -266,9 +339,10 @@ func (p *parser) glob(pattern string) []string {
 					next = append(next, path.Join(d, e.Name()))
 				}
 			}
-		}
-		if len(next) > 10000 {
-			next = next[:10000]
+			if len(next) > maxGlobMatches {
+				p.exceed("more than " + itoa(maxGlobMatches) + " paths matched")
+				return nil
+			}
 		}
 		paths = next
 	}
@@ -306,7 +380,7 @@ func hashedKind(kind string) bool {
 	switch kind {
 	case "global_module", "isapi_filter", "isapi_cgi_restriction", "handler", "load_module", "load_file",
 		"extension", "zend_extension", "auto_prepend_file", "auto_append_file", "transport_agent", "war",
-		"module_provider", "fastcgi_application",
+		"module_provider", "fastcgi_application", "module_file",
 		"filter_dll", "service_dll", "service_image", "registry_value":
 		return true
 	}
@@ -321,6 +395,7 @@ func (p *parser) hashFile(image string) string {
 	if err != nil {
 		return ""
 	}
+	p.sources.addFile(p.root, image, hp)
 	if fi, err := os.Stat(hp); err != nil || !fi.Mode().IsRegular() {
 		return "" // never open a FIFO or device named as a module
 	}

@@ -440,7 +440,7 @@ func TestBrokenInclude(t *testing.T) {
 	want := []string{
 		`include|/etc/nginx/conf.d/*.conf|main||`,
 		`unparsable|/etc/nginx/conf.d/bad.conf|||
-			|col=8|error=unexpected end of file, "{" is not closed|line=1`,
+			|blake3=ea3e2a0daa9f09fa9e5d8bc95c076501bf13d8c2ef2beabe7f91f384d112106e|col=8|error=unexpected end of file, "{" is not closed|line=1`,
 		`load_module|/m.so|main|/m.so|`,
 	}
 	want[1] = strings.ReplaceAll(want[1], "\n\t\t\t", "")

@@ -19,13 +19,14 @@ func parsePHPIni(p *parser, src string, data []byte) error {
 		if src == "/etc/php.ini" { // RHEL
 			scan = "/etc/php.d/*.ini"
 		}
+		defer p.expanding(src, 0, "PHP's scan directory "+path.Dir(scan))()
 		for _, m := range p.glob(scan) {
 			_, idata, ok := p.include(m)
 			if !ok {
 				continue
 			}
 			if err := phpIni(p, m, idata, "", false); err != nil {
-				p.add(unparsableItem(p.server, err.(*ParseError)))
+				p.add(p.unparsable(err.(*ParseError)))
 			}
 		}
 	}
@@ -117,6 +118,7 @@ func phpIni(p *parser, src string, data []byte, dirScope string, userIni bool) e
 				pat = path.Join(path.Dir(src), pat)
 			}
 			p.add(Item{Kind: "include", Name: val, Scope: scope, Source: src, Line: line})
+			restore := p.expanding(src, line, "include="+val)
 			for _, m := range p.glob(pat) {
 				_, idata, ok := p.include(m)
 				if !ok {
@@ -125,10 +127,11 @@ func phpIni(p *parser, src string, data []byte, dirScope string, userIni bool) e
 				isrc := m
 				p.depth++
 				if err := phpIni(p, isrc, idata, "", false); err != nil {
-					p.add(unparsableItem(p.server, err.(*ParseError)))
+					p.add(p.unparsable(err.(*ParseError)))
 				}
 				p.depth--
 			}
+			restore()
 		}
 	}
 	return nil

@@ -260,7 +260,7 @@ func (p *parser) registryInventory(src string, read func() (RegistryHive, error)
 	defer func() {
 		if v := recover(); v != nil { // a reader bug must not take the monitor down
 			inv.Err = &ParseError{File: src, Msg: "internal registry reader error"}
-			inv.Items = []Item{unparsableItem("registry", inv.Err)}
+			inv.Items = []Item{unparsableItem("registry", inv.Err, "")}
 		}
 	}()
 	info, err := read()
@@ -269,7 +269,7 @@ func (p *parser) registryInventory(src string, read func() (RegistryHive, error)
 	}
 	if err != nil {
 		inv.Err = &ParseError{File: src, Msg: err.Error()}
-		p.items = append(p.items, unparsableItem("registry", inv.Err))
+		p.items = append(p.items, unparsableItem("registry", inv.Err, ""))
 	}
 	p.hashImages()
 	inv.Items = p.items

@@ -1,6 +1,7 @@
 package serverconf
 
 import (
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+
+	"github.com/zeebo/blake3"
 )
 
 // MaxConfigSize bounds how much of a configuration file is read; a larger
@@ -140,38 +143,48 @@ func (r sysroot) display(hostPath string) string {
 	return path.Clean("/" + filepath.ToSlash(rel))
 }
 
-// readLimited reads a file of at most limit bytes.
-func readLimited(name string, limit int64) ([]byte, error) {
+// readConfig reads a configuration file of at most limit bytes and
+// returns it with its BLAKE3 digest. A larger file is not read into
+// memory but still hashed, streaming, up to maxImageSize bytes: its
+// digest comes back with errTooLarge, so that an unparsable file still
+// has one.
+func readConfig(name string, limit int64) (data []byte, sum string, err error) {
 	// stat first: opening a FIFO planted where a config is expected
 	// would block
 	if fi, err := os.Stat(name); err != nil {
-		return nil, err
+		return nil, "", err
 	} else if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file", name)
+		return nil, "", fmt.Errorf("%s: not a regular file", name)
 	}
 	f, err := os.Open(name)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file", name)
+		return nil, "", fmt.Errorf("%s: not a regular file", name)
 	}
-	if fi.Size() > limit {
-		return nil, errTooLarge
+	if fi.Size() <= limit {
+		data, err = io.ReadAll(io.LimitReader(f, limit+1))
+		if err != nil {
+			return nil, "", err
+		}
+		if int64(len(data)) <= limit {
+			d := blake3.Sum256(data)
+			return data, hex.EncodeToString(d[:]), nil
+		}
 	}
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, err
+	// Too large: hash what was read and the rest.
+	h := blake3.New()
+	h.Write(data)
+	if _, err := io.Copy(h, io.LimitReader(f, maxImageSize-int64(len(data)))); err != nil {
+		return nil, "", err
 	}
-	if int64(len(data)) > limit {
-		return nil, errTooLarge
-	}
-	return data, nil
+	return nil, hex.EncodeToString(h.Sum(nil)), errTooLarge
 }
 
 var errTooLarge = fmt.Errorf("larger than %d bytes", MaxConfigSize)

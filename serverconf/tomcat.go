@@ -103,7 +103,7 @@ func (t *tomcat) descriptors(host *xnode, scope string) {
 		}
 		root, err := parseXML(src, data)
 		if err != nil {
-			t.p.add(unparsableItem(t.p.server, err.(*ParseError)))
+			t.p.add(t.p.unparsable(err.(*ParseError)))
 			continue
 		}
 		if root.name != "Context" {

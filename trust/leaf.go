@@ -20,7 +20,8 @@ const (
 	leafUnstable = 1 << iota
 	leafBLAKE3   // a BLAKE3 digest is present (it may be empty)
 	leafSHA256   // a SHA-256 digest is present
-	leafKnown    = leafUnstable | leafBLAKE3 | leafSHA256
+	leafSampled  // the BLAKE3 digest is a sampled one (baseline.Record.Sampled)
+	leafKnown    = leafUnstable | leafBLAKE3 | leafSHA256 | leafSampled
 )
 
 // maxLeafField bounds a length-prefixed field of a leaf read from a file.
@@ -42,7 +43,7 @@ var ErrBadLeaf = errors.New("bad record leaf")
 //	i64 size, u32 uid, u32 gid
 //	i64 mtime, i64 ctime           (ns since the Unix epoch)
 //	u64 inode, u64 dev
-//	u8 flags                       (1 unstable, 2 BLAKE3 present, 4 SHA-256 present)
+//	u8 flags                       (1 unstable, 2 BLAKE3 present, 4 SHA-256 present, 8 sampled)
 //	u32 len, BLAKE3 bytes          (length 0 when absent)
 //	u32 len, SHA-256 bytes
 //	u32 len, symlink target bytes
@@ -57,6 +58,9 @@ func AppendRecordLeaf(b []byte, r *baseline.Record) []byte {
 	}
 	if r.SHA256 != nil {
 		flags |= leafSHA256
+	}
+	if r.Sampled {
+		flags |= leafSampled
 	}
 	b = append(b, tagRecord)
 	b = appendString(b, r.Path)
@@ -126,6 +130,7 @@ func ParseRecordLeaf(data []byte, r *baseline.Record) error {
 		return fmt.Errorf("%w: digest present without its flag", ErrBadLeaf)
 	}
 	out.Unstable = flags&leafUnstable != 0
+	out.Sampled = flags&leafSampled != 0
 	if flags&leafBLAKE3 != 0 {
 		out.BLAKE3 = append([]byte{}, b3...)
 	}

@@ -40,6 +40,7 @@ func TestRecordLeafRoundTrip(t *testing.T) {
 		{Root: "/r", Path: "", Type: baseline.TypeDir, Mode: 0o755 | 1<<31},
 		{Root: "/r", Path: "l", Type: baseline.TypeSymlink, Target: "../\xff\n", Mtime: -5},
 		{Root: "/r", Path: "e", Type: baseline.TypeFile, Err: "permission denied", BLAKE3: []byte{}, Unstable: true},
+		{Root: "/r", Path: "huge.bin", Type: baseline.TypeFile, Size: 100 << 30, BLAKE3: bytes.Repeat([]byte{7}, 32), Sampled: true},
 	}
 	for _, r := range recs {
 		data := AppendRecordLeaf(nil, &r)

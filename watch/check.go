@@ -2,6 +2,11 @@ package watch
 
 import (
 	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -29,16 +34,45 @@ func (d *Daemon) worker(ctx context.Context, batches <-chan []Hint) {
 // reportBatch is how many findings are emitted at once.
 const reportBatch = 256
 
-func (d *Daemon) checkBatch(ctx context.Context, batch []Hint) {
+func (d *Daemon) checkBatch(ctx context.Context, batch []Hint) { d.check(ctx, batch, true) }
+
+// check checks a batch of hints; with toLane, the checks of large files
+// go to the large-file lane (lane.go).
+func (d *Daemon) check(ctx context.Context, batch []Hint, toLane bool) {
 	c := d.newChecker(ctx)
-	configs := false
+	configs, gone := false, false
 	for _, h := range batch {
 		if ctx.Err() != nil {
 			return
 		}
+		if toLane && isLarge(h) && d.toLargeLane(h) {
+			continue
+		}
+		if h.Kind == HintPath || h.Kind == HintSubtree {
+			if _, _, err := statRoot(h.Root); err != nil {
+				// The root itself is gone (rm -r removes its files one
+				// by one first): one monitoring gap, not a removal per
+				// file (tens of thousands of low alerts). When it comes
+				// back it is rescanned.
+				gone = true
+				continue
+			}
+		}
+		if (h.Kind == HintPath || h.Kind == HintSubtree) && parentGone(h.Root, h.Rel) {
+			// Its directory went too (rm -r): the check of the topmost
+			// directory removed reports everything below it, once. What
+			// the baseline does not know is not in that check: a script
+			// seen and gone with its directory is still a transient one.
+			if h.Kind == HintPath && h.Seen != nil && h.Seen.Existed && c.inBaseline(h.Root) {
+				if _, known, err := d.deps.Store.Lookup(c.active.ID, h.Root, h.Rel); err == nil && !known {
+					c.transient(h.Root, h.Rel, h.Seen)
+				}
+			}
+			continue
+		}
 		switch h.Kind {
 		case HintPath:
-			c.checkPath(h.Root, h.Rel)
+			c.checkPath(h.Root, h.Rel, h.Seen)
 		case HintSubtree:
 			c.checkSubtree(h.Root, h.Rel)
 		case HintConfig:
@@ -52,6 +86,20 @@ func (d *Daemon) checkBatch(ctx context.Context, batch []Hint) {
 		c.checkConfigs()
 	}
 	c.flush()
+	if gone {
+		d.checkGaps(ctx)
+	}
+}
+
+// parentGone reports whether the directory holding root/rel no longer
+// exists (the root itself is checked by the caller).
+func parentGone(root, rel string) bool {
+	dir := path.Dir(rel)
+	if dir == "." || rel == "" {
+		return false
+	}
+	_, err := os.Lstat(filepath.Join(root, filepath.FromSlash(dir)))
+	return errors.Is(err, fs.ErrNotExist)
 }
 
 // rescanHint queues the rescan a hint asks for, with the notice the SOC
@@ -126,11 +174,23 @@ func (d *Daemon) newChecker(ctx context.Context) *checker {
 
 // options are the scan options of live checks.
 func (c *checker) options() scan.Options {
-	return scan.Options{Workers: c.cfg.Workers, OnConfigError: func(path string, err error) {
-		c.d.log.Warn("server configuration cannot be parsed", "file", path, "err", err)
-	}, OnContentError: func(err error) {
-		c.d.log.Warn("content scan incomplete; the findings say so in webfim.indicators.errors", "err", err)
-	}}
+	return scan.Options{
+		Workers: c.cfg.Workers,
+		OnConfigError: func(path string, err error) {
+			c.d.log.Warn("server configuration cannot be parsed", "file", path, "err", err)
+		},
+		OnContentError: func(err error) {
+			c.d.log.Warn("content scan incomplete; the findings say so in webfim.indicators.errors", "err", err)
+		},
+		OnConfigSources: c.d.noteConfigSources,
+		OnError: func(root, rel string, err error) {
+			if root == "" && rel != "" { // a server configuration's inventory warning
+				c.d.configWarning(rel, err)
+				return
+			}
+			c.d.log.Debug("entry not fully readable", "root", root, "path", rel, "err", err)
+		},
+	}
 }
 
 // emitter judges the changes scan reports and collects the findings.
@@ -222,19 +282,26 @@ func (c *checker) add(af alert.Finding, now time.Time) {
 	c.flushIfFull()
 }
 
-// checkPath compares the live entry root/rel with its baseline record.
-func (c *checker) checkPath(root, rel string) {
+// checkPath compares the live entry root/rel with its baseline record;
+// seen (may be nil) is what its events showed of it, reported if it is
+// gone and the baseline does not know it (a transient entry).
+func (c *checker) checkPath(root, rel string, seen *Sighting) {
 	if !c.inBaseline(root) {
 		return
 	}
 	c.probe.root, c.probe.rel, c.probe.found = root, rel, false
 	defer func() { c.probe.root, c.probe.rel = "", "" }()
 	if _, err := scan.CheckPath(c.d.deps.Store, c.active, c.cfg.Target, root, rel, c.options(), c.emitter()); err != nil {
+		if c.d.busy(err) {
+			c.d.deferHint(Hint{Kind: HintPath, Root: root, Rel: rel, Seen: seen}, err)
+			return
+		}
 		c.d.log.Warn("cannot check path; the next rescan checks it again", "root", root, "path", rel, "err", err)
 		return
 	}
 	if !c.probe.found {
 		c.forgetSeen(subjectPrefix(fileSubject(root, rel)))
+		c.transient(root, rel, seen)
 	}
 }
 
@@ -252,6 +319,10 @@ func (c *checker) checkSubtree(root, rel string) {
 	c.probe.root, c.probe.rel, c.probe.found = root, rel, false
 	defer func() { c.probe.root, c.probe.rel = "", "" }()
 	if _, err := scan.CheckSubtree(c.ctx, c.d.deps.Store, c.active, c.cfg.Target, root, rel, c.options(), c.emitter()); err != nil {
+		if c.d.busy(err) {
+			c.d.deferHint(Hint{Kind: HintSubtree, Root: root, Rel: rel}, err)
+			return
+		}
 		if c.ctx.Err() == nil {
 			c.d.log.Warn("cannot check subtree; the next rescan checks it again", "root", root, "path", rel, "err", err)
 		}
@@ -267,7 +338,12 @@ func (c *checker) checkSubtree(root, rel string) {
 // configuration files under the roots (web.config, .htaccess, .user.ini)
 // are checked with those files.
 func (c *checker) checkConfigs() {
+	defer c.d.metrics.configReads.Add(1)
 	if _, err := scan.DiffConfigs(c.d.deps.Store, c.active, c.cfg.Target, c.options(), c.emitter()); err != nil {
+		if c.d.busy(err) {
+			c.d.deferHint(Hint{Kind: HintConfig, Path: "configs"}, err)
+			return
+		}
 		c.d.log.Warn("cannot check the server configurations; the next rescan checks them again", "baseline", c.active.ID, "err", err)
 	}
 }
@@ -318,7 +394,9 @@ func (c *checker) flush() {
 	if len(c.findings) == 0 {
 		return
 	}
-	if err := c.d.report(c.ctx, c.findings); err != nil && c.ctx.Err() == nil {
+	if err := c.d.report(c.ctx, c.findings); c.d.busy(err) {
+		c.d.deferFindings(slices.Clone(c.findings), err)
+	} else if err != nil && c.ctx.Err() == nil {
 		c.d.log.Error("findings could not be queued; the next rescan reports them again", "findings", len(c.findings), "err", err)
 	}
 	c.findings = c.findings[:0]

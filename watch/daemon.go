@@ -99,14 +99,6 @@ type Config struct {
 	Verifier Verifier
 }
 
-func (c Config) configPaths() []string {
-	var paths []string
-	for _, cf := range c.Target.Configs {
-		paths = append(paths, cf.Path)
-	}
-	return paths
-}
-
 func (c Config) withDefaults() Config {
 	if c.DegradedInterval <= 0 {
 		c.DegradedInterval = time.Minute
@@ -137,6 +129,15 @@ type Deps struct {
 	OutboxStats    func() (depth int, dropped uint64, err error)
 	DeliveryErrors func() uint64
 	DeadLetters    func() uint64
+	// Busy reports whether an error of the Store means the database was
+	// held by another process for longer than the lock timeout
+	// (errors.Is(err, store.ErrLocked)): the checks and findings it
+	// stopped are then kept and run again as soon as the database is
+	// readable. Nil: no error is.
+	Busy func(error) bool
+	// DatabasePath is the database file, watched for being removed or
+	// replaced (a monitoring gap); empty: not watched.
+	DatabasePath string
 }
 
 // ErrNoBaseline is returned by [Daemon.Run] when the database has no
@@ -152,6 +153,7 @@ type Daemon struct {
 	metrics *metrics
 
 	reloads    chan *pipeline // Reload hands the next pipeline to Run
+	largeLane  chan Hint      // live checks of large files (lane.go)
 	rescanWake chan struct{}
 	// reportMu serialises the reports of the live checks and of the
 	// rescans: a finding's dedupe lookup and its mark are one step.
@@ -181,6 +183,13 @@ type Daemon struct {
 	// id, with the reason reported). See trust.go.
 	newestSigned map[string]trust.Mark
 	refused      map[uint64]string
+	// configSources are the sources of each server configuration's last
+	// read (noteConfigSources); configWarned the inventory warnings
+	// already logged.
+	configSources map[string]serverconf.Sources
+	configWarned  map[string]bool
+	gaps          gapState
+	deferred      deferredWork
 }
 
 // New checks cfg and returns a Daemon; Run starts it.
@@ -201,6 +210,7 @@ func New(cfg Config, deps Deps) (*Daemon, error) {
 	d := &Daemon{
 		deps: deps, log: deps.Logger, cfg: cfg, judge: deps.Judge,
 		reloads:       make(chan *pipeline),
+		largeLane:     make(chan Hint, largeQueue),
 		rescanWake:    make(chan struct{}, 1),
 		lastNotice:    make(map[string]time.Time),
 		pendingRescan: make(map[string]rescanRequest),
@@ -234,7 +244,7 @@ func (d *Daemon) newPipeline(cfg Config, judge Judge) (*pipeline, error) {
 		return nil, fmt.Errorf("watch: cannot create notifier: %w", err)
 	}
 	tree, err := NewTree(n, TreeOptions{
-		Roots: cfg.Target.Roots, ConfigFiles: cfg.configPaths(), Exclude: cfg.Target.Exclude,
+		Roots: cfg.Target.Roots, ConfigFiles: cfg.fileConfigs(), Exclude: cfg.Target.Exclude,
 		CrossDevice: cfg.Target.CrossDevice, DegradedInterval: cfg.DegradedInterval, Logger: d.log,
 	})
 	if err != nil {
@@ -304,6 +314,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := d.noteDatabase(); err != nil {
+		return err
+	}
 	p, err := d.newPipeline(cfg, judge)
 	if err != nil {
 		return err
@@ -316,6 +329,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}()
 	bg.Go(func() { d.pollLoop(ctx) })
 	bg.Go(func() { d.rescanLoop(ctx) })
+	bg.Go(func() { d.largeWorker(ctx) })
 	bg.Go(func() { d.spawnLoop(ctx) })
 
 	start := startUp
@@ -401,6 +415,9 @@ func (d *Daemon) runPipeline(ctx context.Context, p *pipeline, start string) (*p
 	wg.Go(func() { treeErr <- p.tree.Run(ctx, hints) })
 	wg.Go(func() { deb.Run(ctx, d.countHints(ctx, hints), batches) })
 	wg.Go(func() { d.worker(ctx, batches) })
+	if p.cfg.liveRegistry() {
+		wg.Go(func() { d.watchRegistry(ctx) })
+	}
 
 	// failed is the end of the pipeline by a tree error, or by ctx (the
 	// tree then returns ctx's error, which is no failure).

@@ -97,6 +97,7 @@ func (d *Debouncer) add(h Hint) {
 		if h.Kind == HintSubtree {
 			p.hint.Kind = HintSubtree
 		}
+		p.hint.Seen = mergeSightings(p.hint.Seen, h.Seen)
 		return
 	}
 	if len(d.pending)+len(d.ready) >= d.opt.MaxPending && h.Kind != HintConfig {

@@ -310,6 +310,19 @@ func tempRoot(t *testing.T) string {
 	return d
 }
 
+// placeFile makes path hold content in one step (written beside the root,
+// then renamed in), so a check on a loaded machine never sees it half written.
+func placeFile(t *testing.T, path, content string) {
+	t.Helper()
+	tmp := filepath.Join(t.TempDir(), "placed")
+	if err := os.WriteFile(tmp, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func writeFile(t *testing.T, path, content string) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {

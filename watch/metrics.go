@@ -2,7 +2,9 @@ package watch
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,7 +21,13 @@ type metrics struct {
 	// attrDegraded is 1 for an attribution mechanism that does not work
 	// fully, 0 for one that does.
 	attrDegraded *prometheus.GaugeVec
+	// configReads counts the reads of the server configurations (live
+	// checks, registry notifications, rescans).
+	configReads atomic.Uint64
 }
+
+// configChecks is the number of reads of the server configurations.
+func (m *metrics) configChecks() uint64 { return m.configReads.Load() }
 
 func newMetrics(d *Daemon) *metrics {
 	reg := prometheus.NewRegistry()
@@ -50,6 +58,9 @@ func newMetrics(d *Daemon) *metrics {
 			Name: "webfim_attribution_spawns_dropped_total", Help: "Server spawns of shells or tools found but not reported because they came faster than the daemon could queue them.",
 		}, func() float64 { return float64(a.SpawnsDropped()) }))
 	}
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "webfim_watch_config_checks_total", Help: "Reads of the server configurations (on their files' events, registry notifications and rescans).",
+	}, func() float64 { return float64(m.configReads.Load()) }))
 	reg.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "webfim_watch_directories", Help: "Directories currently watched.",
@@ -142,6 +153,16 @@ type Health struct {
 	WatchedDirs   int      `json:"watched_dirs"`
 	DegradedRoots []string `json:"degraded_roots,omitempty"`
 	MissingRoots  []string `json:"missing_roots,omitempty"`
+	// Gaps are the monitoring gaps open now (see docs/watch.md): while
+	// there is one, the daemon is not healthy.
+	Gaps []HealthGap `json:"gaps,omitempty"`
+}
+
+// HealthGap is an open monitoring gap in /healthz.
+type HealthGap struct {
+	Reason string `json:"reason"`
+	Path   string `json:"path,omitempty"`
+	Detail string `json:"detail,omitempty"`
 }
 
 // Health reports whether the daemon runs and can read its database. A
@@ -163,11 +184,22 @@ func (d *Daemon) Health() Health {
 			}
 		}
 	}
+	for _, g := range d.openGaps() {
+		h.Gaps = append(h.Gaps, HealthGap{Reason: g.Reason, Path: g.Path, Detail: g.Detail})
+	}
 	switch {
 	case !running:
 		h.Problem = "not running"
 	case time.Since(polled) > 10*poll+5*time.Second:
 		h.Problem = "database not readable since " + polled.Format(time.RFC3339)
+	case len(h.Gaps) > 0:
+		h.Problem = "monitoring gap (" + h.Gaps[0].Reason + ")"
+		if h.Gaps[0].Path != "" {
+			h.Problem += " at " + h.Gaps[0].Path
+		}
+		if len(h.Gaps) > 1 {
+			h.Problem += fmt.Sprintf(" and %d more", len(h.Gaps)-1)
+		}
 	default:
 		h.OK = true
 	}

@@ -21,7 +21,10 @@ func (d *Daemon) pollLoop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		d.poll(ctx)
+		if d.poll(ctx) {
+			d.retryDeferred(ctx)
+		}
+		d.checkGaps(ctx)
 		if time.Since(lastPrune) > 24*time.Hour {
 			lastPrune = time.Now()
 			d.pruneSeen()
@@ -32,8 +35,9 @@ func (d *Daemon) pollLoop(ctx context.Context) {
 // poll reads the active baseline and the deploy windows open now. A new
 // active baseline is rescanned against, once verified when signed
 // baselines are required (else it is refused and the last verified one
-// stays the one judged against).
-func (d *Daemon) poll(ctx context.Context) {
+// stays the one judged against). It reports whether the database was
+// readable.
+func (d *Daemon) poll(ctx context.Context) bool {
 	info, ok, err := d.deps.Store.Active()
 	var adhoc []policy.Window
 	readAt := time.Now() // the windows are those open at this instant
@@ -48,13 +52,14 @@ func (d *Daemon) poll(ctx context.Context) {
 		if !failing { // said once per failure streak, not every second
 			d.log.Warn("cannot read the active baseline or deploy windows; keeping the current ones", "err", err)
 		}
-		return
+		return false
 	}
 	if failing {
 		d.log.Info("database readable again")
 	}
 	d.mu.Lock()
 	prev, verifier := d.active, d.cfg.Verifier
+	d.gaps.noBaseline = !ok && prev.ID != 0
 	changed := ok && info.ID != prev.ID
 	if !changed {
 		// Back to the baseline judged against: the refused one is no
@@ -83,6 +88,7 @@ func (d *Daemon) poll(ctx context.Context) {
 		d.requestRescan(roots, false, "baseline_changed")
 		d.requestConfigCheck()
 	}
+	return true
 }
 
 // pruneSeen deletes the dedupe entries of webfim versions before

@@ -53,6 +53,7 @@ const (
 	// (require_signed); Message says why, changes are judged against
 	// Judged.
 	NoticeBaselineUntrusted = "baseline_untrusted"
+	NoticeGapResolved       = "gap_resolved" // a monitoring gap (Gap) is resolved
 )
 
 // Notice is an event about the daemon itself that the SOC should see.
@@ -71,6 +72,8 @@ type Notice struct {
 	// policy's (rule webfim-031).
 	Baseline, Judged scan.Baseline
 	Verdict          policy.Verdict
+	// Gap is the monitoring gap a NoticeGapResolved is about.
+	Gap *alert.Gap
 }
 
 // Sink delivers findings and notices. Emit must return only once the

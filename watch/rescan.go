@@ -111,7 +111,12 @@ func (c *checker) scanOptions(full bool) (scan.Options, *int) {
 		opt.Limiter = l
 	}
 	errs := 0
+	configWarning := opt.OnError
 	opt.OnError = func(root, rel string, err error) {
+		if root == "" && rel != "" { // a server configuration's inventory warning
+			configWarning(root, rel, err)
+			return
+		}
 		errs++
 		c.d.log.Debug("rescan: entry not fully readable", "root", root, "path", rel, "err", err)
 	}
@@ -127,6 +132,7 @@ func (d *Daemon) rescanAll(ctx context.Context, full bool, reason string) {
 	opt, errs := c.scanOptions(full)
 	res, err := scan.Diff(ctx, d.deps.Store, c.active, nil, c.cfg.Target, opt, c.emitter())
 	c.flush()
+	d.metrics.configReads.Add(1)
 	d.metrics.rescans.WithLabelValues(reason, fullLabel(full)).Add(float64(len(c.cfg.Target.Roots)))
 	if err != nil {
 		if ctx.Err() == nil {

@@ -85,6 +85,11 @@ func (s *OutboxSink) Notice(_ context.Context, n Notice) error {
 	case NoticeBaselineUntrusted:
 		env.BaselineID, env.BaselineLabel = n.Judged.ID, n.Judged.Label
 		doc = alert.BaselineUntrusted(n.Baseline.ID, n.Baseline.Label, n.Verdict, env)
+	case NoticeGapResolved:
+		if n.Gap == nil {
+			return errors.New("watch: gap notice without its gap")
+		}
+		doc = alert.GapResolved(*n.Gap, env)
 	default:
 		s.log().Info("notice", "kind", n.Kind, "message", n.Message)
 		return nil

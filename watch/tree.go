@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"webfim/serverconf"
 )
 
 // HintKind says what a [Hint] asks the consumer to check.
@@ -71,6 +73,9 @@ type Hint struct {
 	Reason string
 	// Err is set on the first HintRescan of a degraded root: a *[LimitError].
 	Err error
+	// Seen is what the tree saw of a HintPath entry at its events, for
+	// the report of one gone before it is checked.
+	Seen *Sighting
 }
 
 // TreeOptions configures a [Tree].
@@ -163,13 +168,39 @@ type RootStatus struct {
 	// Missing: the root does not exist (any more); it is retried every
 	// DegradedInterval.
 	Missing bool
-	Err     error
+	// Target is where the root leads when it is a symbolic link (the
+	// common current -> releases/N layout); empty otherwise.
+	Target string
+	Err    error
 }
 
 type rootState struct {
 	RootStatus
 	dev      uint64
 	devKnown bool
+}
+
+// statRoot describes the directory root leads to: a root may be a
+// symbolic link to a directory, followed as "webfim baseline create" and
+// "webfim diff" follow it (the root alone; links below it never are).
+// target is the resolved directory of a link, "" otherwise.
+func statRoot(root string) (fi fs.FileInfo, target string, err error) {
+	fi, err = os.Lstat(root)
+	if err != nil {
+		return nil, "", err
+	}
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		if target, err = filepath.EvalSymlinks(root); err != nil {
+			return nil, "", err
+		}
+		if fi, err = os.Stat(target); err != nil {
+			return nil, "", err
+		}
+	}
+	if !fi.IsDir() {
+		return nil, "", fmt.Errorf("watch root %s: not a directory", root)
+	}
+	return fi, target, nil
 }
 
 // Tree watches directory trees recursively with one watch per directory.
@@ -188,14 +219,46 @@ type Tree struct {
 	// configLost holds the config directories that are not watched (they
 	// did not exist, or were removed): retried at every tick.
 	configLost map[string]bool
-	ready      chan struct{}
-	dirs       atomic.Int64
+	// sourceDirs are the directories the server configurations list
+	// (wildcard includes, PHP's scan directory, module directories): any
+	// entry appearing, changing or going in one is a config hint.
+	sourceDirs map[string]bool
+	// configWatched are the directories outside the roots watched for the
+	// configurations (configDirs and sourceDirs).
+	configWatched map[string]bool
+	// nextSources holds the sources handed over by SetConfigSources, for
+	// Run to apply; sourcesWake says there are some.
+	nextSources *serverconf.Sources
+	sourcesWake chan struct{}
+	// rootLinkDirs are the parent directories of the roots that are
+	// symbolic links, watched to see a link switched (a deploy's
+	// ln -sfn releases/N+1 current).
+	rootLinkDirs map[string]bool
+	ready        chan struct{}
+	dirs         atomic.Int64
 
 	ctx context.Context
 	out chan<- Hint
 
 	mu     sync.Mutex
 	status []RootStatus
+	// watchedConfigs is configWatched, for ConfigDirs.
+	watchedConfigs []string
+}
+
+// ConfigDirs returns the directories outside the roots watched for the
+// server configurations and their sources, sorted.
+func (t *Tree) ConfigDirs() []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return slices.Clone(t.watchedConfigs)
+}
+
+func (t *Tree) publishConfigDirs() {
+	dirs := slices.Sorted(maps.Keys(t.configWatched))
+	t.mu.Lock()
+	t.watchedConfigs = dirs
+	t.mu.Unlock()
 }
 
 // ErrNestedRoots is returned by [NewTree] when one root lies inside another.
@@ -217,12 +280,11 @@ func NewTree(n Notifier, opt TreeOptions) (*Tree, error) {
 			return nil, fmt.Errorf("watch root %q: not an absolute path", r)
 		}
 		roots[i] = filepath.Clean(r)
-		fi, err := os.Lstat(roots[i])
-		if err != nil {
-			return nil, fmt.Errorf("watch root: %w", err)
-		}
-		if !fi.IsDir() {
-			return nil, fmt.Errorf("watch root %s: not a directory", roots[i])
+		if _, _, err := statRoot(roots[i]); err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil, fmt.Errorf("watch root: %w", err)
+			}
+			return nil, err
 		}
 	}
 	slices.Sort(roots)
@@ -234,10 +296,14 @@ func NewTree(n Notifier, opt TreeOptions) (*Tree, error) {
 	}
 	t := &Tree{
 		n: n, opt: opt, log: log,
-		idx:        newDirIndex(),
-		configDirs: make(map[string]map[string][]string),
-		configLost: make(map[string]bool),
-		ready:      make(chan struct{}),
+		idx:           newDirIndex(),
+		configDirs:    make(map[string]map[string][]string),
+		configLost:    make(map[string]bool),
+		sourceDirs:    make(map[string]bool),
+		ready:         make(chan struct{}),
+		sourcesWake:   make(chan struct{}, 1),
+		rootLinkDirs:  make(map[string]bool),
+		configWatched: make(map[string]bool),
 	}
 	for _, r := range roots {
 		t.roots = append(t.roots, rootState{RootStatus: RootStatus{Root: r}})
@@ -246,14 +312,105 @@ func NewTree(n Notifier, opt TreeOptions) (*Tree, error) {
 		if !filepath.IsAbs(c) {
 			return nil, fmt.Errorf("config file %q: not an absolute path", c)
 		}
+	}
+	t.configNames(nil)
+	t.publish()
+	return t, nil
+}
+
+// configNames rebuilds configDirs from the configured files and the
+// source files of their inventories (included files, module binaries).
+func (t *Tree) configNames(sources []string) {
+	clear(t.configDirs)
+	for _, c := range t.opt.ConfigFiles {
 		c = filepath.Clean(c)
 		t.addConfigName(c, c)
 		if resolved, err := filepath.EvalSymlinks(c); err == nil && resolved != c {
 			t.addConfigName(resolved, c)
 		}
 	}
-	t.publish()
-	return t, nil
+	for _, f := range sources {
+		if filepath.IsAbs(f) {
+			t.addConfigName(filepath.Clean(f), filepath.Clean(f))
+		}
+	}
+}
+
+// SetConfigSources hands the tree the files and directories the server
+// configurations were last read from ([serverconf.Sources]): from then on
+// an event on any of them is a config hint, so an included file, a file
+// dropped into a wildcard-included directory or a module directory, or a
+// module binary swapped in place is checked at once instead of at the next
+// rescan. It replaces the previous sources (includes may have changed).
+// Safe for concurrent use; Run applies it.
+func (t *Tree) SetConfigSources(s serverconf.Sources) {
+	s = serverconf.Sources{Files: slices.Clone(s.Files), Dirs: slices.Clone(s.Dirs)}
+	t.mu.Lock()
+	t.nextSources = &s
+	t.mu.Unlock()
+	select {
+	case t.sourcesWake <- struct{}{}:
+	default:
+	}
+}
+
+// applySources watches the directories the new sources need and drops the
+// watches no longer needed (outside the roots, whose watches are the
+// tree's own).
+func (t *Tree) applySources() {
+	t.mu.Lock()
+	s := t.nextSources
+	t.nextSources = nil
+	t.mu.Unlock()
+	if s == nil {
+		return
+	}
+	t.configNames(s.Files)
+	clear(t.sourceDirs)
+	for _, d := range s.Dirs {
+		if filepath.IsAbs(d) {
+			t.sourceDirs[filepath.Clean(d)] = true
+		}
+	}
+	t.watchConfigDirs()
+}
+
+// watchConfigDirs makes the config watches those of configDirs and
+// sourceDirs.
+func (t *Tree) watchConfigDirs() {
+	want := make(map[string]bool)
+	for d := range t.configDirs {
+		want[d] = true
+	}
+	for d := range t.sourceDirs {
+		want[d] = true
+	}
+	for _, d := range slices.Sorted(maps.Keys(want)) {
+		if t.configWatched[d] || t.configLost[d] {
+			continue
+		}
+		if err := t.n.Add(d); err != nil {
+			t.log.Warn("cannot watch config directory; retrying periodically, its files are checked on rescans meanwhile", "dir", d, "err", err)
+			t.configLost[d] = true
+			continue
+		}
+		t.configWatched[d] = true
+	}
+	for _, d := range slices.Sorted(maps.Keys(t.configWatched)) {
+		if want[d] {
+			continue
+		}
+		delete(t.configWatched, d)
+		if _, _, underRoot := t.rootOf(d); !underRoot {
+			_ = t.n.Remove(d)
+		}
+	}
+	for d := range t.configLost {
+		if !want[d] {
+			delete(t.configLost, d)
+		}
+	}
+	t.publishConfigDirs()
 }
 
 func (t *Tree) addConfigName(file, configured string) {
@@ -321,6 +478,8 @@ func (t *Tree) Run(ctx context.Context, out chan<- Hint) error {
 			t.handleError(err)
 		case <-tick.C:
 			t.tick()
+		case <-t.sourcesWake:
+			t.applySources()
 		}
 		t.publish()
 	}
@@ -335,26 +494,65 @@ func (t *Tree) emit(h Hint) {
 
 func (t *Tree) setupRoot(i int) {
 	r := &t.roots[i]
-	fi, err := os.Lstat(r.Root)
-	if err != nil || !fi.IsDir() {
+	fi, target, err := statRoot(r.Root)
+	if err != nil {
 		if !r.Missing {
 			t.log.Warn("watch root missing; retrying periodically", "root", r.Root, "err", err)
 		}
 		r.Missing = true
 		return
 	}
-	r.Missing = false
+	r.Missing, r.Target = false, target
+	if target != "" {
+		t.watchRootLink(r.Root)
+	}
 	r.dev, r.devKnown = deviceOf(fi)
 	t.addTree(i, "", false)
 }
 
-func (t *Tree) setupConfigs() {
-	for _, d := range slices.Sorted(maps.Keys(t.configDirs)) {
-		if err := t.n.Add(d); err != nil {
-			t.log.Warn("cannot watch config directory; retrying periodically, its files are checked on rescans meanwhile", "dir", d, "err", err)
-			t.configLost[d] = true
-		}
+// watchRootLink watches the directory holding root, a symbolic link, so
+// that a switch of the link is seen at once (the periodic tick checks it
+// too).
+func (t *Tree) watchRootLink(root string) {
+	dir := filepath.Dir(root)
+	if t.rootLinkDirs[dir] {
+		return
 	}
+	if err := t.n.Add(dir); err != nil {
+		t.log.Warn("cannot watch the directory of a symlinked root; a switch of the link is seen within a minute instead", "root", root, "err", err)
+		return
+	}
+	t.rootLinkDirs[dir] = true
+}
+
+// checkRootLink re-resolves root i, a symbolic link: when it leads
+// somewhere else than the directories watched (the link was switched,
+// or its target removed), the old watches go, the new target is watched
+// and a rescan of the root is asked for. It reports whether it did.
+func (t *Tree) checkRootLink(i int) bool {
+	r := &t.roots[i]
+	if r.Missing {
+		return false // the tick sets it up again
+	}
+	_, target, err := statRoot(r.Root)
+	if err == nil && target == r.Target {
+		return false
+	}
+	was := r.Target
+	t.forget(i, "")
+	t.setupRoot(i)
+	if r.Missing {
+		t.emit(Hint{Kind: HintSubtree, Root: r.Root})
+		return true
+	}
+	t.log.Info("watch root leads to another directory; watching it", "root", r.Root, "was", was, "now", r.Target)
+	t.emit(Hint{Kind: HintRescan, Root: r.Root, Reason: ReasonRoot})
+	return true
+}
+
+func (t *Tree) setupConfigs() {
+	t.applySources()
+	t.watchConfigDirs()
 }
 
 // retryConfigDirs watches again the config directories that were missing
@@ -369,13 +567,19 @@ func (t *Tree) retryConfigDirs() {
 			continue // still reported by the first warning
 		}
 		delete(t.configLost, d)
+		t.configWatched[d] = true
+		t.publishConfigDirs()
 		t.log.Info("watching config directory", "dir", d)
 		t.configHints(d)
 	}
 }
 
-// configHints hints every config file configured in dir.
+// configHints hints every config file configured in dir, or dir itself
+// when the configurations list it.
 func (t *Tree) configHints(dir string) {
+	if t.sourceDirs[dir] {
+		t.emit(Hint{Kind: HintConfig, Path: dir})
+	}
 	for _, paths := range t.configDirs[dir] {
 		for _, c := range paths {
 			t.emit(Hint{Kind: HintConfig, Path: c})
@@ -407,9 +611,15 @@ func (t *Tree) addTree(i int, rel string, emit bool) {
 			return // a degraded root is covered by rescans, not by this walk
 		}
 		abs := t.absOf(r.Root, dir)
-		fi, err := os.Lstat(abs)
-		if err != nil || !fi.IsDir() {
-			continue // vanished or replaced (by a symlink, say): never follow
+		var fi fs.FileInfo
+		var err error
+		if dir == "" {
+			fi, _, err = statRoot(abs) // the root alone may be a link
+		} else if fi, err = os.Lstat(abs); err == nil && !fi.IsDir() {
+			continue // replaced (by a symlink, say): never follow
+		}
+		if err != nil {
+			continue // vanished
 		}
 		if dir != "" && !t.opt.CrossDevice && r.devKnown {
 			if dev, ok := deviceOf(fi); ok && dev != r.dev {
@@ -501,9 +711,14 @@ func (t *Tree) handle(ev Event) {
 			t.emit(Hint{Kind: HintConfig, Path: c})
 		}
 	}
-	if t.configDirs[p] != nil && ev.Op&(OpRemove|OpRename) != 0 && !t.configLost[p] {
+	if dir := filepath.Dir(p); t.sourceDirs[dir] {
+		t.emit(Hint{Kind: HintConfig, Path: dir})
+	}
+	if (t.configDirs[p] != nil || t.sourceDirs[p]) && ev.Op&(OpRemove|OpRename) != 0 && !t.configLost[p] {
 		// A config directory itself went away: its watch is gone with it.
 		t.log.Warn("config directory removed or renamed; retrying periodically", "dir", p)
+		delete(t.configWatched, p)
+		t.publishConfigDirs()
 		t.configLost[p] = true
 		t.configHints(p)
 	}
@@ -513,6 +728,10 @@ func (t *Tree) handle(ev Event) {
 	}
 	r := &t.roots[i]
 	if r.Missing {
+		return
+	}
+	if rel == "" && r.Target != "" {
+		t.checkRootLink(i)
 		return
 	}
 	if rel == "" {
@@ -535,7 +754,9 @@ func (t *Tree) handle(ev Event) {
 			t.forget(i, rel)
 			t.emit(Hint{Kind: HintSubtree, Root: r.Root, Rel: rel})
 		} else {
-			t.emit(Hint{Kind: HintPath, Root: r.Root, Rel: rel})
+			now := time.Now()
+			gone := &Sighting{First: now, Last: now, MovedAway: ev.Op.Has(OpRename)}
+			t.emit(Hint{Kind: HintPath, Root: r.Root, Rel: rel, Seen: gone})
 		}
 		if !ev.Op.Has(OpCreate) {
 			return
@@ -543,13 +764,17 @@ func (t *Tree) handle(ev Event) {
 	}
 	fi, err := os.Lstat(p)
 	if err != nil {
-		t.emit(Hint{Kind: HintPath, Root: r.Root, Rel: rel})
+		var seen *Sighting
+		if ev.Op.Has(OpCreate) {
+			seen = sight(r.Root, rel, nil, time.Now()) // created and gone already
+		}
+		t.emit(Hint{Kind: HintPath, Root: r.Root, Rel: rel, Seen: seen})
 		return
 	}
 	if t.excluded(r.Root, rel, fi.IsDir()) {
 		return
 	}
-	t.emit(Hint{Kind: HintPath, Root: r.Root, Rel: rel})
+	t.emit(Hint{Kind: HintPath, Root: r.Root, Rel: rel, Seen: sight(r.Root, rel, fi, time.Now())})
 	if fi.IsDir() && (ev.Op.Has(OpCreate) || !t.idx.has(r.Root, rel)) {
 		t.addTree(i, rel, true)
 	}
@@ -585,6 +810,9 @@ func (t *Tree) handleError(err error) {
 				t.emit(Hint{Kind: HintConfig, Path: c})
 			}
 		}
+	}
+	for d := range t.sourceDirs {
+		t.emit(Hint{Kind: HintConfig, Path: d})
 	}
 }
 
@@ -629,6 +857,9 @@ func (t *Tree) tick() {
 	t.retryConfigDirs()
 	for i := range t.roots {
 		r := &t.roots[i]
+		if r.Target != "" && t.checkRootLink(i) {
+			continue
+		}
 		switch {
 		case r.Missing:
 			t.setupRoot(i)

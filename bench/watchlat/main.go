@@ -40,6 +40,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -266,10 +267,13 @@ func latencyMain(args []string) error {
 	timeout := fs.Duration("timeout", 30*time.Second, "how long to wait for alerts after the last write")
 	logPath := fs.String("log", "watch-latency.log", "`file` for the daemon's stderr")
 	savePath := fs.String("save", "", "`file` to save the daemon's stdout to")
+	ext := fs.String("ext", "html", "`extension` of the new files (php: each is a script alert)")
+	touch := fs.String("touch", "", "`file` (a huge sparse one) whose times are set just before each write, so that the daemon hashes it again beside each new file")
+	config := fs.String("config", "", "included server configuration `file`: instead of new files, each change appends a LoadModule line to it, matched by its module name")
 	flags, command := splitArgs(args)
 	fs.Parse(flags)
-	if *dir == "" || *n < 1 {
-		return errors.New("latency: -dir and -n >= 1 are required")
+	if (*dir == "" && *config == "") || *n < 1 {
+		return errors.New("latency: -dir (or -config) and -n >= 1 are required")
 	}
 	save, closeSave, err := openSave(*savePath)
 	if err != nil {
@@ -298,15 +302,19 @@ func latencyMain(args []string) error {
 	go func() {
 		defer close(collectorDone)
 		for l := range d.lines {
-			if l.err != nil || l.alert.File.Path == "" {
+			key := l.alert.File.Path
+			if *config != "" {
+				key = moduleToken.FindString(string(l.text))
+			}
+			if l.err != nil || key == "" {
 				continue
 			}
 			mu.Lock()
-			if _, ok := written[l.alert.File.Path]; ok {
-				if _, seen := alerted[l.alert.File.Path]; seen {
+			if _, ok := written[key]; ok {
+				if _, seen := alerted[key]; seen {
 					dups++
 				} else {
-					alerted[l.alert.File.Path] = l.at
+					alerted[key] = l.at
 				}
 			}
 			mu.Unlock()
@@ -322,17 +330,34 @@ func latencyMain(args []string) error {
 	start := time.Now()
 	paths := make([]string, *n)
 	for i := range *n {
-		paths[i] = filepath.Join(absDir, fmt.Sprintf("f%0*d.html", width, i+1))
+		paths[i] = filepath.Join(absDir, fmt.Sprintf("f%0*d.%s", width, i+1, *ext))
+		content := fmt.Sprintf("<p>change %d</p>\n", i+1)
+		if *config != "" {
+			paths[i] = fmt.Sprintf("bench%d_module", i+1)
+			content = fmt.Sprintf("LoadModule %s /usr/lib/apache2/modules/mod_bench%d.so\n", paths[i], i+1)
+		}
 		if *rate > 0 {
 			if wait := time.Until(start.Add(time.Duration(float64(i) / *rate * float64(time.Second)))); wait > 0 {
 				time.Sleep(wait)
 			}
 		}
-		content := fmt.Sprintf("<p>change %d</p>\n", i+1)
+		if *touch != "" {
+			now := time.Now()
+			if err := os.Chtimes(*touch, now, now); err != nil {
+				d.stop(5 * time.Second)
+				return err
+			}
+		}
 		mu.Lock()
 		written[paths[i]] = time.Now()
 		mu.Unlock()
-		if err := os.WriteFile(paths[i], []byte(content), 0o644); err != nil {
+		var err error
+		if *config != "" {
+			err = appendLine(*config, content)
+		} else {
+			err = os.WriteFile(paths[i], []byte(content), 0o644)
+		}
+		if err != nil {
 			d.stop(5 * time.Second)
 			return err
 		}
@@ -385,14 +410,33 @@ func latencyMain(args []string) error {
 	if *rate <= 0 {
 		mode = "each after the previous alert"
 	}
-	fmt.Printf("latency: %d new files written %s in %.1fs; %d alerted, %d lost, %d duplicate alerts\n",
-		*n, mode, lastWrite.Sub(start).Seconds(), len(lat), lost, dups)
+	what := "new files written"
+	if *config != "" {
+		what = "LoadModule lines appended to " + filepath.Base(*config)
+	}
+	fmt.Printf("latency: %d %s %s in %.1fs; %d alerted, %d lost, %d duplicate alerts\n",
+		*n, what, mode, lastWrite.Sub(start).Seconds(), len(lat), lost, dups)
 	fmt.Printf("latency: write -> alert line on stdout: p50 %s ms, p90 %s ms, p99 %s ms, max %s ms\n",
 		ms(p50), ms(percentile(lat, 90)), ms(p99), ms(worst))
 	pass := lost == 0 && dups == 0 && p99 < *target
 	fmt.Printf("RESULT n=%d alerted=%d lost=%d dups=%d p50_ms=%s p90_ms=%s p99_ms=%s max_ms=%s pass=%t\n",
 		*n, len(lat), lost, dups, ms(p50), ms(percentile(lat, 90)), ms(p99), ms(worst), pass)
 	return nil
+}
+
+// moduleToken finds the module name of a -config change in an alert.
+var moduleToken = regexp.MustCompile(`bench[0-9]+_module`)
+
+func appendLine(path, text string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteString(text); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 func openSave(path string) (io.Writer, func(), error) {

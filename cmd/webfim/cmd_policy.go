@@ -96,7 +96,13 @@ func policyCheckAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	warnConfigs(c, conf)
 	if !c.Bool("quiet") {
+		var roots []string
+		for _, r := range conf.Roots {
+			roots = append(roots, r.Path)
+		}
+		warnMounts(c, roots, false, conf.Excluded)
 		if path == "" {
 			fmt.Fprintln(c.App.ErrWriter, "webfim: no config file given (--config); built-in defaults:")
 		} else {

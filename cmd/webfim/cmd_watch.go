@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -128,6 +129,8 @@ func watchAction(c *cli.Context) error {
 		OutboxStats:    db.OutboxStats,
 		DeliveryErrors: dm.Errors,
 		DeadLetters:    dm.DeadLetters,
+		DatabasePath:   db.Path(),
+		Busy:           func(err error) bool { return errors.Is(err, store.ErrLocked) },
 	}
 	if attr != nil {
 		defer attr.Close()

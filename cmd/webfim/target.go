@@ -8,6 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"webfim/baseline"
 	"webfim/config"
 	"webfim/scan"
 	"webfim/serverconf"
@@ -49,6 +50,7 @@ func scope(c *cli.Context) (scan.Scope, error) {
 	if err != nil {
 		return s, err
 	}
+	warnConfigs(c, pol)
 	applyPolicy(&s, pol)
 	s.Indicators, s.YARA, err = contentScan(c.Context, pol)
 	return s, err
@@ -69,6 +71,7 @@ func target(c *cli.Context, db *store.DB) (scan.Target, error) {
 		return r.Target, err
 	}
 	if !c.Bool("quiet") {
+		warnMounts(c, r.Roots, r.CrossDevice, r.Exclude)
 		if note := discoveryNote(r.Sysroot, r.Discovered); note != "" {
 			fmt.Fprintln(c.App.ErrWriter, note)
 		}
@@ -134,11 +137,50 @@ func joinPaths(ps []string) string {
 	return strings.Join(d, ", ")
 }
 
+// warnConfigs says which configs entries of the config file name nothing
+// that can be inventoried (a glob, a misspelled path, a directory).
+func warnConfigs(c *cli.Context, pol *config.Config) {
+	if c.Bool("quiet") {
+		return
+	}
+	for _, w := range pol.ConfigsWarnings() {
+		fmt.Fprintf(c.App.ErrWriter, "webfim: warning: %s\n", w)
+	}
+}
+
+// warnMounts says which file systems are mounted inside the roots and
+// not covered (cross-device off, not excluded): a walk records the mount
+// point but does not enter it, so a shell on a tmpfs mounted at R/sub
+// would be invisible.
+func warnMounts(c *cli.Context, roots []string, crossDevice bool, exclude func(root, rel string, isDir bool) bool) {
+	if crossDevice {
+		return
+	}
+	for _, root := range roots {
+		points, err := baseline.MountsUnder(root)
+		if err != nil {
+			continue
+		}
+		base := root
+		if resolved, err := filepath.EvalSymlinks(root); err == nil {
+			base = resolved
+		}
+		for _, p := range points {
+			rel, err := filepath.Rel(base, p)
+			if err != nil || (exclude != nil && exclude(root, filepath.ToSlash(rel), true)) {
+				continue
+			}
+			fmt.Fprintf(c.App.ErrWriter, "webfim: warning: a file system is mounted at %s inside root %s and is not covered: --cross-device covers it, an exclude silences this\n", displayPath(p), displayPath(root))
+		}
+	}
+}
+
 // applyPolicy takes what the config file says about walking: its roots,
 // excludes, script extensions and the server configs to inventory.
 func applyPolicy(s *scan.Scope, pol *config.Config) {
 	s.Exclude = pol.Excluded
 	s.ScriptExtensions = pol.ScriptExtensions
+	s.LargeFileThreshold = int64(pol.LargeFileThreshold)
 	for _, r := range pol.Roots {
 		s.ConfigRoots = append(s.ConfigRoots, r.Path)
 	}

@@ -1,0 +1,7 @@
+//go:build !linux
+
+package baseline
+
+import "errors"
+
+func mountPoints() ([]string, error) { return nil, errors.ErrUnsupported }
