@@ -260,7 +260,10 @@ func (p *Policy) EvaluateFile(c baseline.Change, ctx Context) Verdict {
 	var id, event string
 	switch c.Kind {
 	case baseline.Transient:
-		if !fc.script {
+		// By its last extension: a name that vanished at once with a
+		// script extension inside (an editor's .index.php.swp) is the
+		// editor's, not a run of a dropped script.
+		if !fc.script || !baseline.IsScript(lastExtension(c.Path), p.ScriptExtensionsFor(c.Root)) {
 			// Editors, caches and uploads in progress create and delete
 			// files all the time; only a script vanishing is a finding.
 			return Verdict{Drop: true, Reason: what + " created and deleted before it could be checked"}
@@ -319,6 +322,20 @@ func (p *Policy) EvaluateFile(c baseline.Change, ctx Context) Verdict {
 		v.Reason += note
 	}
 	return v
+}
+
+// lastExtension is the name of path reduced to its last extension
+// ("x.php" for "a/.index.php.swp" is "x.swp"), for a judgement by the
+// last extension alone; a name without one stays as it is.
+func lastExtension(p string) string {
+	name := path.Base(p)
+	if _, perDir := serverconf.ForFile(name); perDir {
+		return name // web.config, .htaccess, .user.ini
+	}
+	if i := strings.LastIndexByte(name, '.'); i > 0 {
+		return "x" + name[i:]
+	}
+	return name
 }
 
 // timestomped reports whether a content change kept or moved back the
