@@ -66,6 +66,21 @@ func fileChange(kind baseline.ChangeKind, rel string, script bool) baseline.Chan
 	return c
 }
 
+// sniffed sets what the hashing pass found in the first bytes of c's new
+// content.
+func sniffed(c baseline.Change, fam indicators.Family, restricts bool) baseline.Change {
+	c.New.Sniffed, c.New.ContentFamily, c.New.RestrictsOnly = true, fam, restricts
+	return c
+}
+
+// timestomp makes c an in-place edit whose mtime was put back ("touch -r").
+func timestomp(c baseline.Change) baseline.Change {
+	c.New.Mtime, c.New.Size = c.Old.Mtime, c.Old.Size
+	c.New.Ctime = c.Old.Ctime + 86400e9
+	c.Fields = []string{"content"}
+	return c
+}
+
 func item(server, kind, name, image string) *serverconf.Item {
 	return &serverconf.Item{Server: server, Kind: kind, Name: name, Image: image, Scope: "server",
 		Source: "/etc/apache2/apache2.conf", Line: 42, Attrs: map[string]string{"preCondition": "bitness64"},
@@ -155,6 +170,9 @@ func scenarios() []scenario {
 			seen: &Seen{First: detected.Add(-450 * time.Millisecond), Last: detected.Add(-250 * time.Millisecond)}},
 		{name: "webfim-022", rule: policy.RuleServerSpawn, spawn: webShellSpawn(), window: jenkins},
 		{name: "webfim-031", rule: policy.RuleUntrustedBaseline, untrusted: "it is not signed"},
+		{name: "webfim-028", rule: policy.RuleScriptContent, file: fc(sniffed(fileChange(baseline.Added, "wp-content/themes/x/pic.png", false), indicators.FamilyPHP, false))},
+		{name: "webfim-029", rule: policy.RuleRestrictOnlyConfig, file: fc(sniffed(fileChange(baseline.Added, "images/.htaccess", true), indicators.FamilyNone, true))},
+		{name: "timestomp", rule: policy.RuleScriptModified, file: fc(timestomp(fileChange(baseline.ContentChanged, "wp-includes/load.php", true)))},
 		{name: "expected-in-window", rule: policy.RuleScriptModified, file: fc(fileChange(baseline.ContentChanged, "wp-admin/about.php", true)), window: jenkins},
 		// Web-shell indicators found by the engine in real content.
 		{name: "webfim-025", rule: policy.RuleWebShellIndicators, file: fc(scannedChange(baseline.Added, "wp-includes/class-wp-cache.php", true,
@@ -546,5 +564,32 @@ func TestEncodeOneByteForm(t *testing.T) {
 		if got := nested["event"].(map[string]any)["id"]; got != d.ID() {
 			t.Errorf("%s: event.id %v, want %s", sc.name, got, d.ID())
 		}
+	}
+}
+
+// The audit event of a finding accepted at deploy finish: valid ECS, an
+// event (not an alert) naming the finding, who and why, with an id of its
+// own that a retry reproduces.
+func TestFindingAccepted(t *testing.T) {
+	s := loadECS(t)
+	env := testEnv()
+	env.BaselineID = 7
+	c := fileChange(baseline.Added, "wp-content/uploads/helper.php", true)
+	f := Finding{File: &c, Verdict: policy.Default().EvaluateFile(c, policy.Context{})}
+	d := FindingAccepted(f, "ci", "vetted upload helper, ticket 42", env)
+	body, _ := json.Marshal(d)
+	for _, e := range validateECS(s, body) {
+		t.Error(e)
+	}
+	golden(t, "audit-finding-accepted", d)
+	if d.Kind() != "event" || d["event.action"] != "finding-accepted" || d["webfim.review.finding_id"] != FindingID(f) || d["user.name"] != "ci" {
+		t.Errorf("audit document: kind %v action %v finding %v user %v", d.Kind(), d["event.action"], d["webfim.review.finding_id"], d["user.name"])
+	}
+	if d.ID() == FindingID(f) || d.ID() != FindingAccepted(f, "ci", "other words", env).ID() {
+		t.Errorf("event.id %s: want one of its own, the same on a retry", d.ID())
+	}
+	env.BaselineID = 8
+	if d.ID() == FindingAccepted(f, "ci", "vetted upload helper, ticket 42", env).ID() {
+		t.Error("acceptances into two baselines share an event.id")
 	}
 }

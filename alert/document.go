@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"webfim/baseline"
+	"webfim/indicators"
 	"webfim/policy"
 	"webfim/serverconf"
 )
@@ -401,11 +402,24 @@ func FromFileChange(c baseline.Change, v policy.Verdict, env Env) Document {
 	d.set("webfim.root.name", env.RootNames[c.Root])
 	d.set("related.hash", relatedHashes(c.New, c.Old))
 	indicatorFields(d, c, abs)
+	contentFields(d, c, v)
 	d["message"] = message(v, abs)
 
 	d["event.id"] = FindingID(Finding{File: &c, Verdict: v})
 	escapeInvalid(d)
 	return d
+}
+
+// contentFields says what the policy concluded from the content and the
+// timestamps of a file: the script family sniffed from its first bytes
+// when its name does not make it a script, and a forged mtime.
+func contentFields(d Document, c baseline.Change, v policy.Verdict) {
+	if n := c.New; n != nil && n.Sniffed && n.ContentFamily != indicators.FamilyNone && c.Kind != baseline.Removed {
+		d["webfim.file.content_family"] = n.ContentFamily.String()
+	}
+	if v.Timestomped {
+		d["webfim.file.timestomped"] = true
+	}
 }
 
 func itemFields(d Document, prefix string, it *serverconf.Item) {
@@ -473,6 +487,35 @@ func FromItemChange(c serverconf.Change, v policy.Verdict, env Env) Document {
 	d["message"] = message(v, "")
 
 	d["event.id"] = FindingID(Finding{Item: &c, Verdict: v})
+	escapeInvalid(d)
+	return d
+}
+
+// FindingAccepted is the audit event of a finding that a user accepted
+// into a new baseline (deploy finish --accept): the finding's document,
+// as an event of kind "event" with action "finding-accepted", saying who
+// accepted it, why, and into which baseline (env.BaselineID). Its
+// event.id derives from the finding's and the baseline's, so that a
+// retry enqueues the same document.
+func FindingAccepted(f Finding, by, reason string, env Env) Document {
+	var d Document
+	if f.File != nil {
+		d = FromFileChange(*f.File, f.Verdict, env)
+	} else {
+		d = FromItemChange(*f.Item, f.Verdict, env)
+	}
+	id := d.ID()
+	d["event.kind"] = "event"
+	d["event.category"] = []string{"configuration"}
+	d["event.type"] = []string{"change"}
+	d["event.action"] = "finding-accepted"
+	d["event.outcome"] = "success"
+	d["webfim.review.finding_id"] = id
+	d.set("webfim.review.reason", reason)
+	d.set("user.name", by)
+	d["event.id"] = digest("accepted", id, strconv.FormatUint(env.BaselineID, 10))
+	d["message"] = fmt.Sprintf("Finding %s (%s, %s) accepted into baseline %d by %s: %s; it was: %s",
+		id, f.Verdict.RuleID, f.Verdict.Severity, env.BaselineID, by, reason, d["message"])
 	escapeInvalid(d)
 	return d
 }

@@ -226,14 +226,19 @@ func digestsKnown(o, n *Record) bool {
 
 // Fields lists what differs between two records of the same path, in a
 // fixed order: "type", "content", "size", "mode", "uid", "gid", "target",
-// "mtime", "error". See [Compare] for what is deliberately left out.
+// "mtime", "error". The content of a symlink is that of its target outside
+// the roots, when it was read (Linked). See [Compare] for what is deliberately left out.
 func Fields(o, n *Record) []string {
 	var f []string
 	if o.Type != n.Type {
 		f = append(f, "type")
 	}
 	bothFiles := o.Type == TypeFile && n.Type == TypeFile
-	if bothFiles && digestsKnown(o, n) && !bytes.Equal(o.BLAKE3, n.BLAKE3) {
+	// A symlink to a file outside the roots carries its target's digest
+	// (see [LinkedFile]): a new content there is a content change of the
+	// link, even when the link itself is untouched.
+	bothLinked := o.Type == TypeSymlink && n.Type == TypeSymlink && o.Linked != nil && n.Linked != nil
+	if (bothFiles || bothLinked) && digestsKnown(o, n) && !bytes.Equal(o.BLAKE3, n.BLAKE3) {
 		f = append(f, "content")
 	}
 	if bothFiles && o.Size != n.Size {

@@ -7,6 +7,9 @@ import (
 	"io/fs"
 	"iter"
 	"math"
+	"slices"
+
+	"webfim/indicators"
 )
 
 // State is a stream of records ordered by Root (byte order), then by
@@ -28,8 +31,14 @@ const (
 	flagTarget   // a non-empty symlink target follows
 	flagErr      // a non-empty error text follows
 	flagSampled  // BLAKE3 covers the size, head and tail only (Record.Sampled)
-	flagsKnown   = flagUnstable | flagBLAKE3 | flagSHA256 | flagTarget | flagErr | flagSampled
+	flagSniffed  // the sniffing byte follows: content family, bit 7 restricts-only
+	flagLinked   // the stat of a symlink's target outside the roots follows
+	flagsKnown   = flagUnstable | flagBLAKE3 | flagSHA256 | flagTarget | flagErr | flagSampled | flagSniffed | flagLinked
 )
+
+// sniffRestricts is the restricts-only bit of the sniffing byte; the
+// family is in the bits below it.
+const sniffRestricts = 0x80
 
 // maxEncodedField bounds a length-prefixed field independently of the input
 // size, so a hostile record cannot make a caller keep a huge allocation.
@@ -42,7 +51,10 @@ const maxEncodedField = 1 << 20
 //	uvarint mode, varint size, uvarint uid, uvarint gid,
 //	varint mtime, varint ctime, uvarint inode, uvarint dev,
 //	then, in this order and only when their flag is set,
-//	uvarint length + bytes of BLAKE3, SHA256, Target, Err.
+//	uvarint length + bytes of BLAKE3, SHA256, Target, Err,
+//	the sniffing byte (content family | 0x80 if restricts-only),
+//	varint size, varint mtime, varint ctime, uvarint inode, uvarint dev
+//	of Linked.
 func (r *Record) MarshalBinary() ([]byte, error) {
 	return r.AppendBinary(make([]byte, 0, r.encodedSizeHint()))
 }
@@ -72,6 +84,12 @@ func (r *Record) AppendBinary(b []byte) ([]byte, error) {
 	}
 	if r.Sampled {
 		flags |= flagSampled
+	}
+	if r.Sniffed {
+		flags |= flagSniffed
+	}
+	if r.Linked != nil {
+		flags |= flagLinked
 	}
 	for _, f := range []struct {
 		name string
@@ -105,6 +123,20 @@ func (r *Record) AppendBinary(b []byte) ([]byte, error) {
 	if flags&flagErr != 0 {
 		b = binary.AppendUvarint(b, uint64(len(r.Err)))
 		b = append(b, r.Err...)
+	}
+	if flags&flagSniffed != 0 {
+		s := byte(r.ContentFamily) &^ sniffRestricts
+		if r.RestrictsOnly {
+			s |= sniffRestricts
+		}
+		b = append(b, s)
+	}
+	if l := r.Linked; l != nil {
+		b = binary.AppendVarint(b, l.Size)
+		b = binary.AppendVarint(b, l.Mtime)
+		b = binary.AppendVarint(b, l.Ctime)
+		b = binary.AppendUvarint(b, l.Inode)
+		b = binary.AppendUvarint(b, l.Dev)
 	}
 	return b, nil
 }
@@ -159,6 +191,26 @@ func (r *Record) UnmarshalBinary(data []byte) error {
 	}
 	if flags&flagErr != 0 {
 		out.Err = d.str("error")
+	}
+	if flags&flagSniffed != 0 {
+		s := d.byte("sniffed")
+		out.Sniffed, out.RestrictsOnly = true, s&sniffRestricts != 0
+		out.ContentFamily = indicators.Family(s &^ sniffRestricts)
+		if out.ContentFamily != indicators.FamilyNone && !slices.Contains(indicators.Families, out.ContentFamily) && d.err == nil {
+			d.err = d.fail("sniffed", "unknown content family %d", out.ContentFamily)
+		}
+	}
+	if flags&flagLinked != 0 {
+		l := &LinkedFile{}
+		l.Size = d.varint("linked size")
+		l.Mtime = d.varint("linked mtime")
+		l.Ctime = d.varint("linked ctime")
+		l.Inode = d.uvarint("linked inode")
+		l.Dev = d.uvarint("linked dev")
+		if l.Size < 0 && d.err == nil {
+			d.err = d.fail("linked size", "negative size %d", l.Size)
+		}
+		out.Linked = l
 	}
 	if d.err != nil {
 		return d.err
@@ -226,6 +278,18 @@ func (d *decoder) varint(field string) int64 {
 	}
 	d.off += n
 	return v
+}
+
+func (d *decoder) byte(field string) byte {
+	if d.err != nil {
+		return 0
+	}
+	if d.off >= len(d.data) {
+		d.err = d.fail(field, "truncated")
+		return 0
+	}
+	d.off++
+	return d.data[d.off-1]
 }
 
 func (d *decoder) uint32(field string) uint32 {

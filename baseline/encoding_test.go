@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"webfim/indicators"
 )
 
 func sampleRecords() []Record {
@@ -21,6 +23,11 @@ func sampleRecords() []Record {
 		{Type: TypeSymlink, Mode: fs.ModeSymlink | 0o777, Target: "../\xff\xfe\nweird"},
 		{Type: TypeOther, Mode: fs.ModeNamedPipe | 0o644, Mtime: math.MaxInt64},
 		{Type: TypeOther, Mode: fs.ModeSocket | fs.ModeSetuid | fs.ModeSticky | 0o777},
+		{Type: TypeFile, Mode: 0o644, Size: 30, BLAKE3: digest(3), Sniffed: true, ContentFamily: indicators.FamilyPHP},
+		{Type: TypeFile, Mode: 0o644, Size: 30, BLAKE3: digest(4), SHA256: digest(5), Sniffed: true, RestrictsOnly: true},
+		{Type: TypeFile, Mode: 0o644, Size: 1, BLAKE3: digest(6), Sniffed: true},
+		{Type: TypeSymlink, Mode: fs.ModeSymlink | 0o777, Size: 14, Target: "/var/tmp/.s.php", BLAKE3: digest(7), SHA256: digest(8),
+			Sniffed: true, ContentFamily: indicators.FamilyPHP, Linked: &LinkedFile{Size: 40, Mtime: -1, Ctime: math.MaxInt64, Inode: 1 << 50, Dev: 3}},
 	}
 }
 
@@ -105,6 +112,9 @@ func TestRecordCorruptInputs(t *testing.T) {
 		{"varint overflow", []byte{recordVersion, 0, 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}},
 		{"uid out of range", []byte{recordVersion, 0, 1, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x7f, 0, 0, 0, 0, 0}},
 		{"negative size", []byte{recordVersion, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0}},
+		{"unknown content family", []byte{recordVersion, flagSniffed, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0x7f}},
+		{"sniffing byte missing", []byte{recordVersion, flagSniffed, 1, 0, 0, 0, 0, 0, 0, 0, 0}},
+		{"negative linked size", []byte{recordVersion, flagLinked, 3, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := Record{Path: "keep"}

@@ -10,6 +10,9 @@ import (
 	"sync"
 
 	"github.com/zeebo/blake3"
+
+	"webfim/indicators"
+	"webfim/serverconf"
 )
 
 // readBufferSize is the read chunk: large enough to amortise syscalls and
@@ -46,6 +49,7 @@ type hasher struct {
 	// for that to be worth the system calls, and not scanned for
 	// indicators, which reads what it hashes).
 	holes bool
+	sniff sniffing // of the file being hashed
 }
 
 func newHasher(opt *Options) *hasher {
@@ -111,6 +115,7 @@ func (h *hasher) hashOpen(ctx context.Context, f fileHandle, path, name string, 
 		h.sha.Reset()
 		h.scan.begin(name)
 		h.holes = before.Size >= sparseMinSize && !h.scan.on
+		h.sniff = sniffing{name: name, size: before.Size}
 		n, err := h.readAll(ctx, f, path, withSHA, attempt)
 		total += n
 		if err != nil {
@@ -133,6 +138,7 @@ func (h *hasher) hashOpen(ctx context.Context, f fileHandle, path, name string, 
 		copyMeta(r, &after)
 		r.Unstable = !stable
 		r.Err = ""
+		r.Sniffed, r.ContentFamily, r.RestrictsOnly = true, h.sniff.family, h.sniff.restricts && n == before.Size
 		r.Sampled = false
 		digests := make([]byte, 0, 64)
 		digests = h.b3.Sum(digests)
@@ -180,6 +186,9 @@ func (h *hasher) readAll(ctx context.Context, f fileHandle, path string, withSHA
 			buf = buf[:holeAt-n]
 		}
 		k, err := f.read(buf)
+		if n == 0 && k > 0 {
+			h.sniff.first(buf[:k])
+		}
 		if k > 0 {
 			chunk := h.buf[off : off+k]
 			h.b3.Write(chunk)
@@ -213,8 +222,28 @@ func (h *hasher) readAll(ctx context.Context, f fileHandle, path string, withSHA
 // fail records err on r: no digest is better than a wrong one.
 func (h *hasher) fail(r *Record, err error) error {
 	r.BLAKE3, r.SHA256, r.Indicators = nil, nil, nil
+	r.Sniffed, r.ContentFamily, r.RestrictsOnly = false, indicators.FamilyNone, false
 	r.Err = err.Error()
 	return err
+}
+
+// sniffing is what the first chunk read of a file says about its
+// content: the script family its first bytes look like, and for a
+// per-directory server configuration read whole in that chunk whether it
+// only restricts. It costs no read of its own: it looks at the buffer
+// the hash is computed from.
+type sniffing struct {
+	name      string // base name, for the configuration files
+	size      int64  // size by fstat before the read
+	family    indicators.Family
+	restricts bool
+}
+
+func (s *sniffing) first(chunk []byte) {
+	s.family = indicators.Sniff(chunk) // looks at indicators.SniffLen bytes at most
+	if server, ok := serverconf.ForFile(s.name); ok && int64(len(chunk)) == s.size {
+		s.restricts = serverconf.RestrictsOnly(server, chunk)
+	}
 }
 
 // copyMeta copies the stat fields of src into dst.
@@ -257,20 +286,29 @@ func newScriptMatcher(opt *Options) *scriptMatcher {
 }
 
 // needSHA reports whether a file named name (the last path element) gets a
-// SHA-256 digest.
+// SHA-256 digest: it is script-type by name, as [IsScript] says.
 func (m *scriptMatcher) needSHA(name string) bool {
 	if m.all {
 		return true
 	}
-	for _, n := range scriptFileNames {
-		if strings.EqualFold(name, n) {
+	if _, ok := serverconf.ForFile(name); ok {
+		return true
+	}
+	found := false
+	indicators.EachExtension(name, func(ext string) bool {
+		var buf [16]byte
+		if len(ext) > len(buf) {
 			return true
 		}
-	}
-	dot := strings.LastIndexByte(name, '.')
-	if dot < 0 || dot == len(name)-1 {
-		return false
-	}
-	_, ok := m.exts[strings.ToLower(name[dot+1:])]
-	return ok
+		for i := 0; i < len(ext); i++ {
+			c := ext[i]
+			if c >= 'A' && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			buf[i] = c
+		}
+		_, found = m.exts[string(buf[:len(ext)])]
+		return !found
+	})
+	return found
 }

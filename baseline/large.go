@@ -37,12 +37,14 @@ func (o *Options) largeFileThreshold() int64 {
 // sampled reports whether a file of size bytes is sampled.
 func (o *Options) sampled(size int64) bool { return size > o.largeFileThreshold() }
 
-// reuse gives cur the digests of prev (see canReuse).
+// reuse gives cur the digests and the sniffing of prev (see canReuse),
+// whose digests the incremental rule allows to stand for cur's content.
 func reuse(cur, prev *Record, withSHA bool) {
 	cur.BLAKE3, cur.Sampled = prev.BLAKE3, prev.Sampled
 	if withSHA && !prev.Sampled {
 		cur.SHA256 = prev.SHA256
 	}
+	cur.Sniffed, cur.ContentFamily, cur.RestrictsOnly = prev.Sniffed, prev.ContentFamily, prev.RestrictsOnly
 }
 
 // hashSampled sets r's digest to the sampled digest of the open file f

@@ -72,6 +72,30 @@ type Record struct {
 	// and tail ([SampleSize] bytes each), not of its whole content, and
 	// there is no SHA256 (see docs/baseline.md, "Large and sparse files").
 	Sampled bool
+	// Sniffed is set when the first bytes of the content were examined
+	// while it was hashed (in the same read): then ContentFamily is the
+	// script family they look like ([indicators.Sniff]; FamilyNone: not
+	// a script by content), and RestrictsOnly says, for a per-directory
+	// server configuration (.htaccess, .user.ini), that its directives
+	// only restrict ([serverconf.RestrictsOnly]). Records of entries that
+	// were not read, and of webfim versions before sniffing, have it
+	// unset: their content is unknown, not harmless.
+	Sniffed       bool
+	ContentFamily indicators.Family
+	RestrictsOnly bool
+	// Linked describes, for a symlink whose target is a regular file
+	// outside every root, that file as it was read; BLAKE3, SHA256 and
+	// the sniffing fields are then those of its content, so that a change
+	// of the target is a content change of the link. Nil otherwise.
+	Linked *LinkedFile
+}
+
+// LinkedFile is the stat of the file a symlink points to outside the
+// roots: what the incremental rule compares to reuse its digests.
+type LinkedFile struct {
+	Size         int64
+	Mtime, Ctime int64 // ns since the Unix epoch
+	Inode, Dev   uint64
 }
 
 // Key returns the sort and lookup key of a relative path: its components

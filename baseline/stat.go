@@ -9,7 +9,7 @@ import (
 // [Walk] (rel "" is the root itself). A regular file is hashed unless prev
 // (its previous record, may be nil) satisfies the incremental rule and
 // opt.Full is false. Only opt.Full, HashAllSHA256, ScriptExtensions,
-// OnError, Limiter and Indicators are used.
+// OnError, Limiter, Indicators, Roots and Sysroot are used.
 //
 // An entry that cannot be stat'ed yields an error (wrapping
 // fs.ErrNotExist when it is gone); one that cannot be read yields a
@@ -26,7 +26,15 @@ func Stat(root, rel string, opt Options, prev *Record) (Record, error) {
 		rec.Target, err = readLink(p)
 		if err != nil {
 			rec.Err = err.Error()
+			break
 		}
+		roots := opt.Roots
+		if roots == nil {
+			roots = []string{root}
+		}
+		h := newHasher(&opt)
+		_, err = h.hashLinkTarget(context.Background(), &opt, roots, p, &rec, prev, newScriptMatcher(&opt).needSHA(path.Base(rel)))
+		h.release()
 	case TypeFile:
 		withSHA := newScriptMatcher(&opt).needSHA(path.Base(rel))
 		if !opt.Full && canReuse(prev, &rec, withSHA, opt.sampled(rec.Size)) {

@@ -40,6 +40,14 @@ type Options struct {
 	// CrossDevice descends into directories on other file systems; by
 	// default a mount point is recorded but not entered.
 	CrossDevice bool
+	// Roots are all the roots of the state, for [Stat], which records one
+	// entry, and for a walk of some of them: a symlink whose target is
+	// outside every root has its target read (see LinkedFile). [Walk]
+	// adds its own roots; nil means those (for Stat, the entry's root).
+	Roots []string
+	// Sysroot is the directory an offline image is mounted or copied at:
+	// absolute symlink targets are read inside it.
+	Sysroot string
 	// Exclude, if set, drops an entry (and, for a directory, everything
 	// below it) from the walk. rel is slash-separated.
 	Exclude func(root, rel string, isDir bool) bool
@@ -390,8 +398,20 @@ func (w *walker) complete(h *hasher, b *batch, it *item) (deferred bool) {
 		target, err := it.dir.readlink(it.name, rec.Root, rec.Path, rec.Size)
 		if err != nil {
 			rec.Err, it.err = err.Error(), err
+			return
 		}
 		rec.Target = target
+		var prev *Record
+		if it.hasPrev {
+			prev = &it.prev
+		}
+		n, err := h.hashLinkTarget(w.ctx, &w.opt, w.roots, fullPath(rec.Root, rec.Path), rec, prev, w.scripts.needSHA(it.name))
+		if n > 0 {
+			it.read, it.hashed = n, true
+		}
+		if err != nil {
+			it.err = err
+		}
 	case TypeFile:
 		sha := w.scripts.needSHA(it.name)
 		var prev *Record

@@ -147,3 +147,90 @@ func TestWalkFileVanishesOrBecomesFIFO(t *testing.T) {
 		t.Errorf("swapped for a FIFO between lstat and open: OnError %v, record %+v", errs["pipe"], recs["pipe"])
 	}
 }
+
+// A symlink to a file outside every root (x.php -> /var/tmp/.s.php) has
+// its target's content hashed with it, so that a later change of the
+// target is a content change of the link (issue 10, item 10). Links to
+// targets inside a root, to directories, to other links and dangling
+// links are not followed.
+func TestWalkLinkTargetOutsideRoots(t *testing.T) {
+	root, outside := t.TempDir(), t.TempDir()
+	write(t, outside+"/.s.php", "<?php echo 1;")
+	write(t, root+"/in.txt", "inside")
+	os.Mkdir(outside+"/dir", 0o755)
+	os.Symlink(outside+"/.s.php", outside+"/hop")
+	for name, target := range map[string]string{
+		"x.php": outside + "/.s.php", "in.php": "in.txt", "dir.php": outside + "/dir",
+		"hop.php": outside + "/hop", "dangling.php": outside + "/missing",
+	} {
+		if err := os.Symlink(target, filepath.Join(root, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	walk := func(opt Options) map[string]Record {
+		return byPath(collect(t, Walk(context.Background(), []string{root}, opt)))
+	}
+	first := walk(Options{})
+	x := first["x.php"]
+	if x.Type != TypeSymlink || x.Linked == nil || !slices.Equal(x.BLAKE3, b3("<?php echo 1;")) || !x.Sniffed || x.ContentFamily == 0 {
+		t.Fatalf("x.php = %+v, want the target's digest, stat and PHP family", x)
+	}
+	for _, name := range []string{"in.php", "dir.php", "hop.php", "dangling.php"} {
+		if r := first[name]; r.Linked != nil || r.BLAKE3 != nil || r.Err != "" {
+			t.Errorf("%s was followed: %+v", name, r)
+		}
+	}
+	if s, err := Stat(root, "x.php", Options{}, nil); err != nil || !slices.Equal(s.BLAKE3, x.BLAKE3) || s.Linked == nil || *s.Linked != *x.Linked {
+		t.Errorf("Stat of the link = %+v, %v; want what Walk recorded", s, err)
+	}
+	prev := collect(t, Walk(context.Background(), []string{root}, Options{}))
+	var p Progress
+	walk(Options{Previous: sliceState(prev), Progress: func(q Progress) { p = q }})
+	if p.Hashed != 0 {
+		t.Errorf("unchanged target re-read: hashed %d, want 0", p.Hashed)
+	}
+	// Same size, content replaced in place: a content change of the link.
+	write(t, outside+"/.s.php", "<?php system(1)")
+	second := collect(t, Walk(context.Background(), []string{root}, Options{Previous: sliceState(prev)}))
+	var changes []Change
+	if _, err := Compare(sliceState(prev), sliceState(second), func(c Change) error { changes = append(changes, c); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(changes) != 1 || changes[0].Path != "x.php" || changes[0].Kind != ContentChanged || !slices.Contains(changes[0].Fields, "content") {
+		t.Fatalf("changes after the target changed = %+v, want one content change of x.php", changes)
+	}
+	// Unreadable target: recorded as an error of the link, not silently skipped.
+	if os.Geteuid() != 0 {
+		os.Chmod(outside+"/.s.php", 0)
+		if r := walk(Options{Full: true})["x.php"]; r.Err == "" || r.BLAKE3 != nil {
+			t.Errorf("unreadable target: %+v, want an error and no digest", r)
+		}
+	}
+}
+
+// Links are resolved as the server would see them: under the sysroot of
+// an offline image, never out of it, and a target in another root of the
+// state (Options.Roots) is not outside.
+func TestLinkTargetSysrootAndOtherRoots(t *testing.T) {
+	img := t.TempDir()
+	root, other := filepath.Join(img, "var/www"), filepath.Join(img, "srv/other")
+	write(t, filepath.Join(img, "var/tmp/.s.php"), "<?php in the image")
+	write(t, filepath.Join(other, "lib.php"), "<?php other root")
+	host := t.TempDir()
+	write(t, filepath.Join(host, "secret"), "host file")
+	os.MkdirAll(root, 0o755)
+	os.Symlink("/var/tmp/.s.php", filepath.Join(root, "abs.php"))
+	rel, _ := filepath.Rel(root, filepath.Join(host, "secret"))
+	os.Symlink(rel, filepath.Join(root, "escape.php"))
+	os.Symlink(filepath.Join(other, "lib.php"), filepath.Join(root, "other.php"))
+	recs := byPath(collect(t, Walk(context.Background(), []string{root}, Options{Sysroot: img, Roots: []string{root, other}})))
+	if r := recs["abs.php"]; r.Linked == nil || !slices.Equal(r.BLAKE3, b3("<?php in the image")) {
+		t.Errorf("absolute target not read inside the sysroot: %+v", r)
+	}
+	if r := recs["escape.php"]; r.Linked != nil || r.BLAKE3 != nil {
+		t.Errorf("a target outside the sysroot was read: %+v", r)
+	}
+	if r := recs["other.php"]; r.Linked != nil || r.BLAKE3 != nil {
+		t.Errorf("a target in another root of the state was read as outside: %+v", r)
+	}
+}

@@ -59,6 +59,11 @@ type Root struct {
 	// lists for this root. The effective lists are filled in by Validate.
 	NoScriptZones    []string `yaml:"no_script_zones"`
 	ScriptExtensions []string `yaml:"script_extensions"`
+	// CaseInsensitive says whether the root's file system ignores case
+	// (an NTFS volume, an SMB share, an offline copy of an IIS server):
+	// no-script zones then match whatever the case of the path. Unset:
+	// true on Windows and macOS and for Windows paths, false otherwise.
+	CaseInsensitive *bool `yaml:"case_insensitive,omitempty"`
 }
 
 // RuleSetting overrides a rule's defaults.
@@ -294,8 +299,9 @@ func (r Root) MarshalYAML() (any, error) {
 		Ignore           []string  `yaml:"ignore,omitempty"`
 		NoScriptZones    *[]string `yaml:"no_script_zones,omitempty"`
 		ScriptExtensions *[]string `yaml:"script_extensions,omitempty"`
+		CaseInsensitive  *bool     `yaml:"case_insensitive,omitempty"`
 	}
-	v := view{Path: r.Path, Name: r.Name, Exclude: r.Exclude, Ignore: r.Ignore}
+	v := view{Path: r.Path, Name: r.Name, Exclude: r.Exclude, Ignore: r.Ignore, CaseInsensitive: r.CaseInsensitive}
 	if r.NoScriptZones != nil {
 		v.NoScriptZones = &r.NoScriptZones
 	}

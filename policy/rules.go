@@ -100,6 +100,8 @@ const (
 	RuleTransientScript      = "webfim-021"
 	RuleServerSpawn          = "webfim-022"
 	RuleWebShellIndicators   = "webfim-025"
+	RuleScriptContent        = "webfim-028"
+	RuleRestrictOnlyConfig   = "webfim-029"
 	RuleUntrustedBaseline    = "webfim-031"
 )
 
@@ -107,11 +109,11 @@ var catalog = []Rule{
 	{
 		ID: RuleScriptInNoScriptZone, Name: "Script-type file in a no-script zone",
 		Description: "A script-type file appeared or changed in a directory that should only hold uploads or static assets; this is the classic location of a web shell dropped through an upload form.",
-		Triggers:    "A script-type file (by extension, or .htaccess, .user.ini, web.config) added, modified or moved into a path matching `no_script_zones`.",
+		Triggers:    "A script-type file (by any of its extensions, so `s.php.jpg` too, or .htaccess, .user.ini, web.config) added, modified or moved into a path matching `no_script_zones`, or a file of any name whose first bytes are script code (a PHP open tag, `<%`, `<jsp:`, `<cfscript`, `#!`, ...) added or modified there. Zones match without regard to case on case-insensitive roots, and `ignore` globs do not apply in them. A .htaccess or .user.ini that only restricts is webfim-029 instead.",
 		Severity:    Critical, Window: Unaffected, Technique: ServerSoftwareComponent, Subtechnique: &WebShell,
 		References: []string{WebShell.Reference, "https://www.cisa.gov/news-events/alerts/2015/11/10/compromised-web-servers-and-web-shells-threat-awareness-and-guidance"},
 		Tuning:     "Narrow `no_script_zones` (globally or per root) if an application legitimately keeps scripts under such a path, e.g. a plugin's `static/` directory with PHP helpers.",
-		Version:    1,
+		Version:    2,
 	},
 	{
 		ID: RuleScriptAdded, Name: "Script-type file added outside a deploy window",
@@ -309,6 +311,24 @@ var catalog = []Rule{
 		Severity:    High, Window: Unaffected, Technique: ServerSoftwareComponent, Subtechnique: &WebShell,
 		References: []string{WebShell.Reference, "https://www.cisa.gov/sites/default/files/publications/web-shell-detection-and-mitigation.pdf"},
 		Tuning:     "Tune the indicators, not the rule: lower the weight of an indicator that a legitimate application trips (`indicators.weights`), or raise `indicators.thresholds`; `webfim scan --all --format json DIR` scores a tree before and after. `ignore` globs still drop a path. Disabling this rule leaves findings at the severity of their path's rule.",
+		Version:    1,
+	},
+	{
+		ID: RuleScriptContent, Name: "Script code in a file that is not script-type",
+		Description: "A file whose name does not make it a script (an image, a text file, a file without extension) starts with script code: the payload half of a chain that a handler mapping (.htaccess AddType/SetHandler, a web.config handler) or an include turns into a web shell, as with PHP saved as pic.png.",
+		Triggers:    "A file that is not script-type by name added, moved or modified outside a deploy window, whose first bytes (at most 8 KiB, read in the hashing pass) are script code: a PHP open tag, `<%@` or `<%`, `<jsp:`, `<cfscript`/`<cf...`, an SSI directive, or `#!` at the start. In a no-script zone such a file is webfim-001. Medium, not high, because documentation and tooling also start with code (in Debian's WordPress 3 of 2,521 files do, in MediaWiki 36 of 23,501: README.md files with PHP samples, extensionless PHP and Node.js command-line scripts, lodash templates).",
+		Severity:    Medium, Window: Expected, Technique: ServerSoftwareComponent, Subtechnique: &WebShell,
+		References: []string{WebShell.Reference, "https://owasp.org/www-community/vulnerabilities/Unrestricted_File_Upload"},
+		Tuning:     "Templates and documentation that begin with code (e.g. a `.tpl` or `.txt` with a PHP example) match; add their extension to `script_extensions` if the server runs them, or `ignore` them outside the no-script zones.",
+		Version:    1,
+	},
+	{
+		ID: RuleRestrictOnlyConfig, Name: "Per-directory configuration that only restricts",
+		Description: "A .htaccess or .user.ini was added or changed whose every directive only takes rights away: access control (Require all denied, Deny from all), `php_flag engine off`, `Options -ExecCGI`, RemoveHandler/RemoveType, rewrite rules that refuse. Applications ship such files to protect their upload directories (MediaWiki's images/.htaccess), so they are not web-shell enablers even in a no-script zone.",
+		Triggers:    "A .htaccess or .user.ini added, moved or modified whose content, read whole in the hashing pass, has only restricting directives (any handler, type, prepend or other directive makes it script-type, webfim-001/002/003, and its items are judged as a server configuration).",
+		Severity:    Low, Window: Expected, Technique: ServerSoftwareComponent,
+		References: []string{"https://httpd.apache.org/docs/2.4/howto/htaccess.html"},
+		Tuning:     "Nothing to tune: a directive that grants anything moves the file back to the script rules.",
 		Version:    1,
 	},
 	{

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"path"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -54,6 +55,27 @@ type Verdict struct {
 	// Window is the deploy window that made the change expected or lowered
 	// its severity, if any.
 	Window *Window
+	// Timestomped is set for a content change whose mtime was kept or set
+	// back while its ctime moved (see [Policy.EvaluateFile]).
+	Timestomped bool
+}
+
+// DefaultReviewSeverity is the severity from which a finding must be
+// reviewed before a new baseline trusts it (see [Verdict.NeedsReview]).
+const DefaultReviewSeverity = High
+
+// NeedsReview reports whether a new baseline (deploy finish) may absorb
+// the change of this verdict only when a user accepts it: an alert at or
+// above min, a script in a no-script zone, and every finding of a rule
+// that a deploy window cannot excuse (modules, handlers, prepends,
+// executable extensions, unparsable configurations, registry binaries),
+// whatever its severity inside the window.
+func (v Verdict) NeedsReview(min Severity) bool {
+	if !v.Alert || v.Drop {
+		return false
+	}
+	r, _ := RuleByID(v.RuleID)
+	return v.Severity >= min || v.RuleID == RuleScriptInNoScriptZone || r.Window == Lowered
 }
 
 // Kind is the ECS event.kind of the verdict: "alert" or "event".
@@ -86,17 +108,25 @@ func (p *Policy) ScriptExtensionsFor(root string) []string {
 // match reports the first glob matching rel (relative, slash-separated)
 // or, for globs starting with "/", the absolute path root/rel.
 func match(globs []string, root, rel string) (string, bool) {
+	if i, ok := matchIndex(globs, root, rel); ok {
+		return globs[i], true
+	}
+	return "", false
+}
+
+// matchIndex is [match] returning the index of the glob.
+func matchIndex(globs []string, root, rel string) (int, bool) {
 	abs := filepath.ToSlash(filepath.Join(root, filepath.FromSlash(rel)))
-	for _, g := range globs {
+	for i, g := range globs {
 		subject := rel
 		if strings.HasPrefix(g, "/") {
 			subject = abs
 		}
 		if ok, _ := doublestar.Match(g, subject); ok {
-			return g, true
+			return i, true
 		}
 	}
-	return "", false
+	return 0, false
 }
 
 // Ignored reports whether changes of root/rel are never reported.
@@ -127,37 +157,113 @@ func (p *Policy) Excluded(root, rel string, isDir bool) bool {
 }
 
 // NoScriptZone returns the no-script-zone glob matching root/rel, if any.
+// Matching follows the root's case sensitivity ([Policy.CaseInsensitive]):
+// on a case-insensitive root "Uploads/s.php" is in "**/uploads/**", as
+// the web server would serve it from there.
 func (p *Policy) NoScriptZone(root, rel string) (string, bool) {
 	zones := p.NoScriptZones
 	if r := p.RootFor(root); r != nil && r.NoScriptZones != nil {
 		zones = r.NoScriptZones
 	}
+	if p.CaseInsensitive(root) {
+		lowered := make([]string, len(zones))
+		for i, z := range zones {
+			lowered[i] = strings.ToLower(z)
+		}
+		if i, ok := matchIndex(lowered, strings.ToLower(root), strings.ToLower(rel)); ok {
+			return zones[i], true
+		}
+		return "", false
+	}
 	return match(zones, root, rel)
 }
 
-// EvaluateFile judges a change of a file system entry. Its writer, when
-// known, decides whether a deploy window covers it and raises a script
-// written by a server process (see [Policy.judgeWriter]).
-func (p *Policy) EvaluateFile(c baseline.Change, ctx Context) Verdict {
-	if g, ok := p.ignoredBy(c.Root, c.Path); ok {
-		return Verdict{Drop: true, Reason: fmt.Sprintf("path matches ignore glob %q", g)}
+// CaseInsensitive reports whether paths under root are looked up without
+// regard to case: as the root declares (case_insensitive), else for
+// Windows paths ("C:\inetpub") and on Windows and macOS, whose usual file
+// systems ignore case.
+func (p *Policy) CaseInsensitive(root string) bool {
+	if r := p.RootFor(root); r != nil && r.CaseInsensitive != nil {
+		return *r.CaseInsensitive
 	}
+	return platformCaseInsensitive || windowsPath(root)
+}
+
+// windowsPath reports whether p looks like a Windows path: a drive letter
+// and a colon, or a UNC prefix.
+func windowsPath(p string) bool {
+	return len(p) >= 2 && p[1] == ':' && (p[0]|0x20 >= 'a' && p[0]|0x20 <= 'z') || strings.HasPrefix(p, `\\`)
+}
+
+// What a file is, for [Policy.EvaluateFile].
+type fileClass struct {
+	script    bool              // script-type by name (every extension counts)
+	content   indicators.Family // script content sniffed in a file that is not script-type by name
+	restricts bool              // a .htaccess or .user.ini whose directives only restrict
+}
+
+func (p *Policy) classify(c baseline.Change, rec *baseline.Record) fileClass {
+	var fc fileClass
+	if rec == nil || rec.Type == baseline.TypeDir {
+		return fc
+	}
+	fc.script = baseline.IsScript(c.Path, p.ScriptExtensionsFor(c.Root))
+	if c.Kind == baseline.Removed || !rec.Sniffed {
+		return fc // content unknown: judged by name alone
+	}
+	if !fc.script {
+		fc.content = rec.ContentFamily
+	}
+	if _, perDir := serverconf.ForFile(path.Base(c.Path)); perDir && rec.RestrictsOnly {
+		fc.restricts = true
+	}
+	return fc
+}
+
+// EvaluateFile judges a change of a file system entry.
+//
+// No-script zones are absolute: an ignore glob does not hide a script (by
+// name or by content) in a zone. A file that is not script-type by name
+// but whose first bytes are script code (a PHP open tag, <%@, <jsp:,
+// #!...; see [indicators.Sniff]) is judged as a script: in a zone by
+// webfim-001, elsewhere by webfim-028. A .htaccess or .user.ini that only
+// restricts is webfim-029 (low). A content change whose mtime did not
+// move forward while the ctime did is a forged timestamp: the verdict
+// says so (Timestomped) and, as an alert, is raised one level.
+func (p *Policy) EvaluateFile(c baseline.Change, ctx Context) Verdict {
 	rec := c.New
 	if rec == nil {
 		rec = c.Old
 	}
-	script := rec != nil && rec.Type != baseline.TypeDir && baseline.IsScript(c.Path, p.ScriptExtensionsFor(c.Root))
+	fc := p.classify(c, rec)
+	zone, inZone := "", false
+	if c.Kind != baseline.Removed {
+		zone, inZone = p.NoScriptZone(c.Root, c.Path)
+	}
+	zoneThreat := inZone && ((fc.script && !fc.restricts) || fc.content != indicators.FamilyNone)
+	if g, ok := p.ignoredBy(c.Root, c.Path); ok && !zoneThreat {
+		return Verdict{Drop: true, Reason: fmt.Sprintf("path matches ignore glob %q", g)}
+	}
 	what := "file"
 	if rec != nil && rec.Type != baseline.TypeFile {
 		what = rec.Type.String()
 	}
-	if script {
+	contentChange := c.Kind == baseline.Added || c.Kind == baseline.Moved || c.Kind == baseline.ContentChanged
+	switch {
+	case fc.restricts && contentChange:
+		what = "per-directory configuration that only restricts"
+	case fc.script:
 		what = "script-type " + what
+	case fc.content != indicators.FamilyNone && c.Kind != baseline.MetadataChanged:
+		what += " with " + fc.content.String() + " content"
 	}
 	var id, event string
 	switch c.Kind {
 	case baseline.Transient:
-		if !script {
+		// By its last extension: a name that vanished at once with a
+		// script extension inside (an editor's .index.php.swp) is the
+		// editor's, not a run of a dropped script.
+		if !fc.script || !baseline.IsScript(lastExtension(c.Path), p.ScriptExtensionsFor(c.Root)) {
 			// Editors, caches and uploads in progress create and delete
 			// files all the time; only a script vanishing is a finding.
 			return Verdict{Drop: true, Reason: what + " created and deleted before it could be checked"}
@@ -171,25 +277,76 @@ func (p *Policy) EvaluateFile(c baseline.Change, ctx Context) Verdict {
 			event = what + " moved from " + c.From
 		}
 		id = RuleFileChanged
-		if script {
+		if fc.script {
 			id = RuleScriptAdded
 		}
 	case baseline.ContentChanged:
 		id, event = RuleFileChanged, what+" modified"
-		if script {
+		if fc.script {
 			id = RuleScriptModified
 		}
 	default: // metadata_changed and kinds added later
 		id, event = RuleFileChanged, what+" changed ("+strings.Join(c.Fields, ", ")+")"
 	}
-	if script && c.Kind != baseline.Removed && c.Kind != baseline.Transient {
-		if g, ok := p.NoScriptZone(c.Root, c.Path); ok {
-			id = RuleScriptInNoScriptZone
-			event += fmt.Sprintf(" in no-script zone %q", g)
+	switch {
+	case c.Kind == baseline.Removed, c.Kind == baseline.Transient:
+	case fc.restricts && contentChange:
+		id = RuleRestrictOnlyConfig
+	case fc.script && inZone, fc.content != indicators.FamilyNone && inZone && contentChange:
+		id = RuleScriptInNoScriptZone
+		event += fmt.Sprintf(" in no-script zone %q", zone)
+	case fc.content != indicators.FamilyNone && contentChange:
+		id = RuleScriptContent
+	}
+	if zoneThreat {
+		if g, ok := p.ignoredBy(c.Root, c.Path); ok {
+			event += fmt.Sprintf(" (ignore glob %q does not apply in a no-script zone)", g)
 		}
 	}
 	ctx, uncovered := p.writerWindow(ctx)
-	return p.withIndicators(c, p.judgeWriter(p.decide(id, event, ctx), event, script && c.Kind != baseline.Removed, ctx, uncovered))
+	scriptLike := (fc.script || fc.content != indicators.FamilyNone) && c.Kind != baseline.Removed
+	v := p.withIndicators(c, p.judgeWriter(p.decide(id, event, ctx), event, scriptLike, ctx, uncovered))
+	if timestomped(c) && !v.Drop {
+		v.Timestomped = true
+		how := "restored to its previous value"
+		if c.New.Mtime < c.Old.Mtime {
+			how = "set back"
+		}
+		note := fmt.Sprintf("; the content changed but the mtime was %s (%s) while the ctime moved: a forged timestamp (timestomping)",
+			how, time.Unix(0, c.New.Mtime).UTC().Format(time.RFC3339Nano))
+		if v.Alert && v.Severity < Critical {
+			v.Severity++
+			v.RiskScore = v.Severity.RiskScore()
+			note += ", severity raised to " + v.Severity.String()
+		}
+		v.Reason += note
+	}
+	return v
+}
+
+// lastExtension is the name of path reduced to its last extension
+// ("x.php" for "a/.index.php.swp" is "x.swp"), for a judgement by the
+// last extension alone; a name without one stays as it is.
+func lastExtension(p string) string {
+	name := path.Base(p)
+	if _, perDir := serverconf.ForFile(name); perDir {
+		return name // web.config, .htaccess, .user.ini
+	}
+	if i := strings.LastIndexByte(name, '.'); i > 0 {
+		return "x" + name[i:]
+	}
+	return name
+}
+
+// timestomped reports whether a content change kept or moved back the
+// mtime while the ctime, which a user cannot set, moved: the signature of
+// "touch -r" or a timestamp-restoring tool after an in-place edit.
+func timestomped(c baseline.Change) bool {
+	if c.Kind != baseline.ContentChanged || c.Old == nil || c.New == nil || c.Old.Type != baseline.TypeFile || c.New.Type != baseline.TypeFile {
+		return false
+	}
+	o, n := c.Old, c.New
+	return o.Ctime != 0 && n.Ctime != 0 && n.Ctime != o.Ctime && n.Mtime <= o.Mtime
 }
 
 // Inventory item kinds (see serverconf.Item.Kind) by rule.

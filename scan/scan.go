@@ -7,6 +7,7 @@ import (
 	"iter"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -140,6 +141,8 @@ func (o Options) walkOptions(t Target, previous baseline.State) baseline.Options
 		ScriptExtensions:   t.ScriptExtensions,
 		CrossDevice:        t.CrossDevice,
 		Exclude:            t.Exclude,
+		Roots:              t.Roots,
+		Sysroot:            t.Sysroot,
 		OnError:            o.OnError,
 		Progress:           o.Progress,
 		Limiter:            o.Limiter,
@@ -208,6 +211,31 @@ func inventory(t Target, opt Options, found []serverconf.Config) []serverconf.It
 // set. Unless opt.Full, digests are reused from the active baseline
 // where the incremental rule allows it.
 func Create(ctx context.Context, db *store.DB, t Target, label, version string, opt Options, activate bool) (Baseline, error) {
+	return CreateReviewed(ctx, db, t, label, version, opt, activate, Review{})
+}
+
+// Review sees what a new baseline would trust: every difference between
+// the active baseline and the snapshot being taken, in the one walk that
+// takes it, so nothing changes between what is reviewed and what is
+// stored. A change it holds is left out of the new baseline: the stored
+// record (or inventory item) is the active baseline's, or none for an
+// added entry, so that the change keeps being reported against the new
+// baseline. Moves are seen as a removal and an addition.
+type Review struct {
+	// File and Item return true to hold a change out of the snapshot.
+	File func(baseline.Change) bool
+	Item func(serverconf.Change) bool
+	// Commit is called once the snapshot is complete, before it is
+	// committed: it may add to the baseline's metadata; an error abandons
+	// the snapshot (nothing is stored) and is returned.
+	Commit func(*store.Meta) error
+}
+
+// CreateReviewed is [Create] with a [Review] of what the new baseline
+// would trust; without an active baseline there is nothing to compare
+// with, and only review.Commit is called. Entries of roots the active
+// baseline did not cover are not shown to the review either.
+func CreateReviewed(ctx context.Context, db *store.DB, t Target, label, version string, opt Options, activate bool, review Review) (Baseline, error) {
 	host, _ := os.Hostname()
 	meta := store.Meta{
 		Label: label, Created: time.Now().UTC(), Host: host, Roots: t.Roots,
@@ -217,13 +245,15 @@ func Create(ctx context.Context, db *store.DB, t Target, label, version string, 
 		meta.Configs = append(meta.Configs, configRef(c))
 	}
 	var previous baseline.State
-	if !opt.Full {
-		if prev, err := db.Resolve("active"); err == nil && prev.HashAllSHA256 == t.HashAllSHA256 {
-			previous = db.Records(prev.ID, "")
-		} else if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return store.Meta{}, err
-		}
+	prev, err := db.Resolve("active")
+	hasPrev := err == nil
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return store.Meta{}, err
 	}
+	if hasPrev && !opt.Full && prev.HashAllSHA256 == t.HashAllSHA256 {
+		previous = db.Records(prev.ID, "")
+	}
+	reviewing := hasPrev && (review.File != nil || review.Item != nil)
 	w, err := db.Begin(meta)
 	if err != nil {
 		return store.Meta{}, err
@@ -231,38 +261,129 @@ func Create(ctx context.Context, db *store.DB, t Target, label, version string, 
 	start := time.Now()
 	var found []serverconf.Config
 	scanned := scannedRecords(ctx, t, opt)
-	for r, err := range live(ctx, t, opt, previous, &found) {
+	put := func(r *baseline.Record) error {
+		// The writer counts what it stores and computes the digest.
+		if err := w.Put(*r); err != nil {
+			return err
+		}
+		return scanned.add(*r)
+	}
+	if reviewing {
+		// Only what the active baseline covered was trusted before: entries
+		// of roots it does not cover have nothing to be compared with.
+		hold := func(ch baseline.Change) bool {
+			return review.File != nil && slices.Contains(prev.Roots, ch.Root) && review.File(ch)
+		}
+		err = putReviewed(ctx, t, opt, db.Records(prev.ID, ""), &found, hold, put)
+	} else {
+		for r, werr := range live(ctx, t, opt, previous, &found) {
+			if err = werr; err == nil {
+				err = put(&r)
+			}
+			if err != nil {
+				break
+			}
+		}
+	}
+	if err == nil {
+		err = scanned.flush()
+	}
+	if err == nil {
+		err = ctx.Err()
+	}
+	if err != nil {
+		w.Abort()
+		return store.Meta{}, err
+	}
+	items := inventory(t, opt, found)
+	if reviewing && review.Item != nil {
+		oldItems, err := db.Inventory(prev.ID)
 		if err != nil {
 			w.Abort()
 			return store.Meta{}, err
 		}
-		// The writer counts what it stores and computes the digest.
-		if err := w.Put(r); err != nil {
+		items = holdItems(oldItems, items, review.Item)
+	}
+	if err := w.PutInventory(items); err != nil {
+		w.Abort()
+		return store.Meta{}, err
+	}
+	if review.Commit != nil {
+		if err := review.Commit(&meta); err != nil {
 			w.Abort()
 			return store.Meta{}, err
 		}
-		if err := scanned.add(r); err != nil {
-			w.Abort()
-			return store.Meta{}, err
-		}
-	}
-	if err := scanned.flush(); err != nil {
-		w.Abort()
-		return store.Meta{}, err
-	}
-	if err := ctx.Err(); err != nil {
-		w.Abort()
-		return store.Meta{}, err
-	}
-	if err := w.PutInventory(inventory(t, opt, found)); err != nil {
-		w.Abort()
-		return store.Meta{}, err
 	}
 	if opt.OnStatement != nil {
 		w.OnStatement(opt.OnStatement)
 	}
 	meta.Duration = time.Since(start)
 	return w.Commit(meta, activate)
+}
+
+// putReviewed walks t merged with the active baseline old, shows every
+// difference to hold and stores each entry's record: the live one, or,
+// for a held change, the old one (none for an addition).
+func putReviewed(ctx context.Context, t Target, opt Options, old baseline.State, found *[]serverconf.Config, hold func(baseline.Change) bool, put func(*baseline.Record) error) error {
+	for p, err := range liveAgainst(ctx, t, opt, old, found) {
+		if err != nil {
+			return err
+		}
+		ch, differs := pairChange(&p)
+		held := differs && hold != nil && hold(ch)
+		switch {
+		case held && p.HasOld:
+			err = put(&p.Old)
+		case held: // an addition held out: not stored at all
+		case p.HasNew:
+			err = put(&p.New)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pairChange is the change of one merged entry, as [baseline.Compare]
+// reports it (moves aside).
+func pairChange(p *baseline.Pair) (baseline.Change, bool) {
+	switch {
+	case !p.HasOld:
+		return baseline.Change{Kind: baseline.Added, Root: p.New.Root, Path: p.New.Path, New: &p.New}, true
+	case !p.HasNew:
+		return baseline.Change{Kind: baseline.Removed, Root: p.Old.Root, Path: p.Old.Path, Old: &p.Old}, true
+	}
+	fields := baseline.Fields(&p.Old, &p.New)
+	if len(fields) == 0 {
+		return baseline.Change{}, false
+	}
+	ch := baseline.Change{Kind: baseline.MetadataChanged, Root: p.New.Root, Path: p.New.Path, Fields: fields, Old: &p.Old, New: &p.New}
+	if slices.Contains(fields, "content") || (p.Old.Type == baseline.TypeFile && p.New.Type == baseline.TypeFile && slices.Contains(fields, "size")) {
+		ch.Kind = baseline.ContentChanged
+	}
+	return ch, true
+}
+
+// holdItems returns the inventory to store: items, with the changes from
+// old that hold returns true for undone.
+func holdItems(old, items []serverconf.Item, hold func(serverconf.Change) bool) []serverconf.Item {
+	out := slices.Clone(items)
+	for _, c := range serverconf.Diff(old, items) {
+		if !hold(c) {
+			continue
+		}
+		if c.New != nil {
+			if i := slices.IndexFunc(out, func(it serverconf.Item) bool { return reflect.DeepEqual(it, *c.New) }); i >= 0 {
+				out = slices.Delete(out, i, i+1)
+			}
+		}
+		if c.Old != nil {
+			out = append(out, *c.Old)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Identity() < out[j].Identity() })
+	return out
 }
 
 // scannedRecords tells opt.OnIndicators of the records whose content was

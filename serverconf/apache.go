@@ -5,17 +5,20 @@ import (
 	"path"
 	"sort"
 	"strings"
+
+	"webfim/indicators"
 )
 
-// scriptExtensions are extensions a web server normally executes; a
-// handler mapping any other extension to a script engine is suspicious.
-var scriptExtensions = map[string]bool{
-	".php": true, ".php3": true, ".php4": true, ".php5": true, ".php7": true, ".php8": true, ".phtml": true,
-	".phar": true, ".pht": true, ".phps": true, ".inc": true, ".asp": true, ".aspx": true, ".ashx": true,
-	".asmx": true, ".asa": true, ".cer": true, ".cshtml": true, ".vbhtml": true, ".jsp": true, ".jspx": true,
-	".cgi": true, ".pl": true, ".py": true, ".rb": true, ".shtml": true, ".cfm": true, ".sh": true, ".lua": true,
-	".fcgi": true,
-}
+// scriptExtensions are extensions a web server normally executes (the
+// one list of package indicators, with a leading dot); a handler mapping
+// any other extension to a script engine is suspicious.
+var scriptExtensions = func() map[string]bool {
+	m := map[string]bool{}
+	for _, ext := range indicators.ScriptExtensions() {
+		m["."+ext] = true
+	}
+	return m
+}()
 
 // scriptHandler reports whether an Apache handler or MIME type runs code.
 func scriptHandler(h string) bool {

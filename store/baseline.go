@@ -46,9 +46,31 @@ type Meta struct {
 	// signed with in the database that took it. 0 means the ID.
 	Sequence uint64 `json:"sequence,omitempty"`
 
+	// Review is what a reviewed snapshot ("deploy finish") trusted on a
+	// user's word and what it held out; nil when nothing needed review.
+	Review *Review `json:"review,omitempty"`
+
 	// Active is true for the active baseline. It is not stored in the
 	// baseline's meta but filled in from the database's active pointer.
 	Active bool `json:"-"`
+}
+
+// Review records the findings a new baseline would have absorbed and
+// that needed review: those accepted (trusted, with the reason given) and
+// those held out of the baseline (they keep alerting against it).
+type Review struct {
+	By       string            `json:"by,omitempty"`
+	Reason   string            `json:"reason,omitempty"`
+	Accepted []ReviewedFinding `json:"accepted,omitempty"`
+	Held     []ReviewedFinding `json:"held,omitempty"`
+}
+
+// ReviewedFinding names one finding of a [Review].
+type ReviewedFinding struct {
+	ID       string `json:"id"` // its event.id (alert.FindingID)
+	Rule     string `json:"rule"`
+	Severity string `json:"severity"`
+	Subject  string `json:"subject"` // the path, or the configuration item
 }
 
 // Keys inside a baseline's bucket.

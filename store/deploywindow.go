@@ -92,24 +92,59 @@ func describe(s, fallback string) string {
 	return s
 }
 
+// eachWindow decodes the windows of wb in ID order; a damaged one is
+// [ErrCorrupt].
+func (db *DB) eachWindow(wb *safebolt.Bucket, fn func(Window)) error {
+	return wb.ForEach(func(k, v []byte) error {
+		var w Window
+		if err := json.Unmarshal(v, &w); err != nil {
+			id, _ := getU64(k)
+			return errorf(ErrCorrupt, "database %s: deploy window %d is damaged: %w", db.path, id, err)
+		}
+		fn(w)
+		return nil
+	})
+}
+
+// viewWindows runs eachWindow in a read transaction.
+func (db *DB) viewWindows(fn func(Window)) error {
+	return db.view(func(tx *safebolt.Tx) error {
+		wb, err := db.bucket(tx, bucketWindows)
+		if err != nil {
+			return err
+		}
+		return db.eachWindow(wb, fn)
+	})
+}
+
 // openWindow returns the most recently started window open at t.
 func (db *DB) openWindow(wb *safebolt.Bucket, t time.Time) (Window, bool, error) {
 	var (
 		best  Window
 		found bool
 	)
-	err := wb.ForEach(func(k, v []byte) error {
-		var w Window
-		if err := json.Unmarshal(v, &w); err != nil {
-			id, _ := getU64(k)
-			return errorf(ErrCorrupt, "database %s: deploy window %d is damaged: %w", db.path, id, err)
-		}
+	err := db.eachWindow(wb, func(w Window) {
 		if w.OpenAt(t) && (!found || !w.Start.Before(best.Start)) {
 			best, found = w, true
 		}
-		return nil
 	})
 	return best, found, err
+}
+
+// WindowsBetween returns the windows open at some instant of [from, to],
+// in ID order: what a change made in that span may have been made in.
+func (db *DB) WindowsBetween(from, to time.Time) ([]Window, error) {
+	var list []Window
+	err := db.viewWindows(func(w Window) {
+		end := w.End
+		if !w.Finished.IsZero() && w.Finished.Before(end) {
+			end = w.Finished
+		}
+		if !w.Start.After(to) && end.After(from) {
+			list = append(list, w)
+		}
+	})
+	return list, err
 }
 
 // CurrentWindow returns the window open at now, if any.
@@ -159,20 +194,6 @@ func (db *DB) FinishWindow(now time.Time) (Window, error) {
 // Windows returns the recorded windows (the last 1000) ordered by ID.
 func (db *DB) Windows() ([]Window, error) {
 	var list []Window
-	err := db.view(func(tx *safebolt.Tx) error {
-		wb, err := db.bucket(tx, bucketWindows)
-		if err != nil {
-			return err
-		}
-		return wb.ForEach(func(k, v []byte) error {
-			var w Window
-			if err := json.Unmarshal(v, &w); err != nil {
-				id, _ := getU64(k)
-				return errorf(ErrCorrupt, "database %s: deploy window %d is damaged: %w", db.path, id, err)
-			}
-			list = append(list, w)
-			return nil
-		})
-	})
+	err := db.viewWindows(func(w Window) { list = append(list, w) })
 	return list, err
 }

@@ -145,6 +145,7 @@ type checker struct {
 	judge  Judge
 	active scan.Baseline
 	adhoc  []policy.Window
+	polled time.Time // when adhoc was read from the database
 
 	findings []Finding
 	// forget are dedupe prefixes of subjects found without a finding (a
@@ -165,7 +166,10 @@ type checker struct {
 
 func (d *Daemon) newChecker(ctx context.Context) *checker {
 	cfg, judge, active, adhoc := d.snapshot()
-	return &checker{d: d, ctx: ctx, cfg: cfg, judge: judge, active: active, adhoc: adhoc}
+	d.mu.Lock()
+	polled := d.polled
+	d.mu.Unlock()
+	return &checker{d: d, ctx: ctx, cfg: cfg, judge: judge, active: active, adhoc: adhoc, polled: polled}
 }
 
 // options are the scan options of live checks.
@@ -198,7 +202,7 @@ func (c *checker) emitter() scan.Emitter {
 				c.probe.found = true
 			}
 			procs := c.processesOf(ch)
-			ctx := c.context(now)
+			ctx := c.context(eventTime(ch, now))
 			ctx.Writer = procs.Writer(ch.Kind)
 			c.add(alert.Finding{File: &ch, Verdict: c.judge.EvaluateFile(ch, ctx), Processes: procs}, now)
 			return c.ctx.Err()
@@ -211,8 +215,59 @@ func (c *checker) emitter() scan.Emitter {
 	}
 }
 
-func (c *checker) context(now time.Time) policy.Context {
-	return policy.Context{Now: now, Window: c.judge.WindowAt(now, c.adhoc)}
+// context is the policy context of a change made at "at": the deploy
+// window in force then. The ad-hoc windows are polled (about once a
+// second); a window finished since the last poll would still look open,
+// so a change made after that poll that an ad-hoc window would excuse
+// is judged against the windows read again now (issue 10: no stale
+// window after "deploy finish").
+func (c *checker) context(at time.Time) policy.Context {
+	if at.After(c.polled) && inWindow(at, c.adhoc) {
+		c.refreshWindows()
+	}
+	return policy.Context{Now: at, Window: c.judge.WindowAt(at, c.adhoc)}
+}
+
+func inWindow(t time.Time, windows []policy.Window) bool {
+	for i := range windows {
+		if windows[i].Contains(t) {
+			return true
+		}
+	}
+	return false
+}
+
+// refreshWindows reads the ad-hoc windows open now, for this checker and
+// the daemon. If the database cannot be read, the windows known stand.
+func (c *checker) refreshWindows() {
+	now := time.Now()
+	adhoc, err := c.d.deps.Store.AdhocWindows(now)
+	c.polled = now // once per change at most, even when it fails
+	if err != nil {
+		c.d.log.Warn("cannot read the deploy windows; judging with the ones read before", "err", err)
+		return
+	}
+	c.adhoc = adhoc
+	c.d.mu.Lock()
+	if now.After(c.d.polled) {
+		c.d.adhoc, c.d.polled = adhoc, now
+	}
+	c.d.mu.Unlock()
+}
+
+// eventTime is when a file change happened, as the file system tells:
+// the ctime of its new state, which no user can set back, never later
+// than now (clock skew); now for a removal, or when the ctime is unknown.
+// A change is judged by the deploy window in force at that instant, not
+// by the one in force when the daemon gets to it.
+func eventTime(ch baseline.Change, now time.Time) time.Time {
+	if ch.Kind == baseline.Removed || ch.New == nil || ch.New.Ctime <= 0 {
+		return now
+	}
+	if t := time.Unix(0, ch.New.Ctime); t.Before(now) {
+		return t
+	}
+	return now
 }
 
 func (c *checker) add(af alert.Finding, now time.Time) {

@@ -30,10 +30,19 @@ type Store interface {
 	scan.Baselines
 	// Active returns the active baseline; ok is false if there is none.
 	Active() (b scan.Baseline, ok bool, err error)
-	// AdhocWindows returns the ad-hoc deploy windows open at now.
+	// AdhocWindows returns the ad-hoc deploy windows open at now or at
+	// some time in the [RecentWindows] before it, with their exact bounds
+	// (a finished window ends when it was finished): a change is judged
+	// by the window in force when it was made, which the daemon may get
+	// to later.
 	AdhocWindows(now time.Time) ([]policy.Window, error)
 	Dedupe
 }
+
+// RecentWindows is how far back [Store.AdhocWindows] looks: a change
+// found later than that after it was made is judged outside any ad-hoc
+// window.
+const RecentWindows = 24 * time.Hour
 
 // Dedupe is the table of findings already reported, which survives
 // restarts: a key (see report.go) to when it was last reported.

@@ -732,3 +732,68 @@ func TestDaemonCatchUpForgetsWhatWentAway(t *testing.T) {
 		t.Errorf("event.id %s, want %s as before", again.EventID, f.EventID)
 	}
 }
+
+// Issue 10, item 2: a change made after "deploy finish" is judged
+// without the window even when the daemon has not polled since (here it
+// never polls again), and the expected event of the window does not
+// dedupe the alert of the same change found after it.
+func TestDaemonNoStaleWindowAfterFinish(t *testing.T) {
+	root := tempRoot(t)
+	db := openDB(t)
+	cfg := testConfig(root)
+	cfg.PollInterval = time.Hour // polled by hand below, then never
+	makeBaseline(t, db, cfg)
+	if _, err := db.StartWindow(store.Window{Label: "release-8", By: "ci", Start: time.Now(), End: time.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	td := startDaemon(t, db, cfg, Deps{})
+	td.poll(context.Background())
+	if _, _, _, adhoc := td.snapshot(); len(adhoc) != 1 {
+		t.Fatalf("daemon windows after a poll: %+v", adhoc)
+	}
+	time.Sleep(20 * time.Millisecond) // ctime after the poll
+	writeFile(t, filepath.Join(root, "deploy.php"), "<?php echo 1;")
+	f := td.sink.waitFor(t, "deploy.php in the window", fileFinding(baseline.Added, "deploy.php"))
+	if f.Verdict.Alert || f.Verdict.Window == nil {
+		t.Fatalf("change inside the window: %+v, want an expected event", f.Verdict)
+	}
+
+	// The CLI finishes the window: the daemon has not polled since.
+	cli, err := store.Open(db.Path(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond)
+	if _, err := cli.FinishWindow(time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond)
+	writeFile(t, filepath.Join(root, "shell.php"), "<?php system($_GET[1]);")
+	g := td.sink.waitFor(t, "shell after the finish", fileFinding(baseline.Added, "shell.php"))
+	if !g.Verdict.Alert || g.Verdict.Window != nil || g.Verdict.Severity != policy.High {
+		t.Errorf("change after deploy finish: %+v, want a high alert without window", g.Verdict)
+	}
+
+	// deploy.php, changed inside the window, found again by a rescan after
+	// it: still judged by its ctime, inside the window, so no alert.
+	n := len(td.sink.all())
+	td.requestRescan([]string{root}, false, "test")
+	time.Sleep(500 * time.Millisecond)
+	for _, f := range td.sink.all()[n:] {
+		if f.File != nil && f.File.Path == "deploy.php" && f.Verdict.Alert {
+			t.Errorf("deploy.php, changed inside the window, alerted on a rescan after it: %+v", f.Verdict)
+		}
+	}
+}
+
+func TestSeenKeyOfWindowVerdicts(t *testing.T) {
+	f := Finding{ID: "x", subject: "f\x00/r\x00a.php"}
+	in := f
+	in.Verdict.Window = &policy.Window{Label: "w"}
+	if f.seenKey() == in.seenKey() {
+		t.Error("a verdict shaped by a window shares the dedupe key of the same finding without it")
+	}
+	if subjectOfKey(in.seenKey()) != f.subject {
+		t.Errorf("subject of %q = %q", in.seenKey(), subjectOfKey(in.seenKey()))
+	}
+}

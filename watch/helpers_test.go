@@ -33,15 +33,16 @@ func (s testStore) Active() (scan.Baseline, bool, error) {
 }
 
 func (s testStore) AdhocWindows(now time.Time) ([]policy.Window, error) {
-	w, ok, err := s.CurrentWindow(now)
-	if err != nil || !ok {
-		return nil, err
+	list, err := s.WindowsBetween(now.Add(-RecentWindows), now)
+	var out []policy.Window
+	for _, w := range list {
+		end := w.End
+		if !w.Finished.IsZero() && w.Finished.Before(end) {
+			end = w.Finished
+		}
+		out = append(out, policy.Window{Label: w.Label, By: w.By, Start: w.Start, End: end})
 	}
-	end := w.End
-	if !w.Finished.IsZero() && w.Finished.Before(end) {
-		end = w.Finished
-	}
-	return []policy.Window{{Label: w.Label, By: w.By, Start: w.Start, End: end}}, nil
+	return out, err
 }
 
 // testOutbox is the store's outbox as the sink's Enqueuer.

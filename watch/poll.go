@@ -40,8 +40,9 @@ func (d *Daemon) pollLoop(ctx context.Context) {
 func (d *Daemon) poll(ctx context.Context) bool {
 	info, ok, err := d.deps.Store.Active()
 	var adhoc []policy.Window
+	readAt := time.Now() // the windows are those open at this instant
 	if err == nil {
-		adhoc, err = d.deps.Store.AdhocWindows(time.Now())
+		adhoc, err = d.deps.Store.AdhocWindows(readAt)
 	}
 	d.mu.Lock()
 	failing := d.pollErr != nil
@@ -77,8 +78,9 @@ func (d *Daemon) poll(ctx context.Context) bool {
 	if ok {
 		d.active = info
 	}
-	d.adhoc = adhoc
-	d.polled = time.Now()
+	if readAt.After(d.polled) { // a checker may have read them since
+		d.adhoc, d.polled = adhoc, readAt
+	}
 	roots := d.cfg.Target.Roots
 	d.mu.Unlock()
 	if changed {

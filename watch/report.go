@@ -163,7 +163,17 @@ func subjectOfKey(key string) string {
 	return key
 }
 
-func (f *Finding) seenKey() string { return f.subject + "\x00" + f.ID }
+// seenKey is the finding's dedupe key. A verdict shaped by a deploy
+// window (an expected event, an alert lowered to medium) has a key of its
+// own, so that the same change judged later without the window (after a
+// stale window, or found again once the window is over) is reported.
+func (f *Finding) seenKey() string {
+	key := f.subject + "\x00" + f.ID
+	if f.Verdict.Window != nil {
+		key += "~window"
+	}
+	return key
+}
 
 // report dedupes findings against what was already reported and hands
 // the new ones to the sink, then marks them seen. A crash between the

@@ -16,6 +16,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"webfim/baseline"
+	"webfim/policy"
 	"webfim/scan"
 	"webfim/store"
 	"webfim/trust"
@@ -31,11 +32,14 @@ func baselineCommand() *cli.Command {
 				Name:      "create",
 				Usage:     "hash the web roots and server configs into a new baseline and make it active",
 				ArgsUsage: " ",
-				Flags: append(append([]cli.Flag{
+				Description: "When it replaces an active baseline, the new one is reviewed as \"deploy finish\" reviews it\n" +
+					"(in the deploy window open now, if any): findings that need review are listed and the\n" +
+					"baseline is refused (exit 8) unless they are accepted or held out, or --no-activate is given.",
+				Flags: append(append(append([]cli.Flag{
 					&cli.StringFlag{Name: "label", Usage: "a name for the baseline, e.g. the release deployed"},
 					&cli.BoolFlag{Name: "full", Usage: "re-hash every file instead of reusing digests of unchanged files"},
-					&cli.BoolFlag{Name: "no-activate", Usage: "store the baseline without making it active"},
-				}, newBaselineSigningFlags...), targetFlags...),
+					&cli.BoolFlag{Name: "no-activate", Usage: "store the baseline without making it active (nothing is reviewed)"},
+				}, newBaselineSigningFlags...), reviewFlags()...), targetFlags...),
 				Action: baselineCreate,
 			},
 			{
@@ -154,35 +158,95 @@ func baselineCreate(c *cli.Context) error {
 	if err := store.CheckLabel(c.String("label")); err != nil {
 		return usageError{fmt.Errorf("--label: %w", err)} // before hashing, not after
 	}
-	return createBaseline(c, c.String("label"), !c.Bool("no-activate"))
-}
-
-// createBaseline takes a baseline as "baseline create" does; "deploy
-// finish" uses it too, with the roots of the active baseline. With
-// --sign-key or --agent the baseline is signed before it is published;
-// under require_signed an unsigned baseline is stored without being
-// made active (diff and watch would refuse it), with what to do next.
-func createBaseline(c *cli.Context, label string, activate bool) error {
-	ring, required, err := keyRing(c)
+	if c.Bool("no-activate") {
+		for _, f := range reviewFlagNames {
+			if c.IsSet(f) {
+				return usageError{fmt.Errorf("--%s does not go with --no-activate (a baseline that is not active trusts nothing; nothing is reviewed)", f)}
+			}
+		}
+		return createBaseline(c, c.String("label"), false)
+	}
+	opts, err := reviewOptions(c)
 	if err != nil {
 		return err
 	}
-	sign, signed, err := newBaselineSigner(c, ring, required)
+	conf, err := loadConfig(c.String("config"))
 	if err != nil {
 		return err
+	}
+	db, err := openDB(c)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	windows, err := db.WindowsBetween(now, now)
+	if err != nil {
+		return err
+	}
+	adhoc := make([]policy.Window, len(windows))
+	for i, w := range windows {
+		adhoc[i] = policyWindow(w)
+	}
+	rv := opts.review(&conf.Policy, conf.Policy.ContextAt(now, adhoc, nil))
+	m, held, err := takeReviewed(c, db, "baseline create", c.String("label"), rv, conf.Outbox.MaxEntries, "")
+	var pending pendingError
+	if errors.As(err, &pending) {
+		return err
+	}
+	if err != nil {
+		return fmt.Errorf("baseline create: %w", err)
+	}
+	if !c.Bool("quiet") {
+		rv.print(c.App.Writer, true)
+	}
+	if held > 0 {
+		return heldError("baseline create", m, held)
+	}
+	return nil
+}
+
+// createBaseline takes a baseline as "baseline create --no-activate"
+// does (nothing is reviewed); see takeBaseline.
+func createBaseline(c *cli.Context, label string, activate bool) error {
+	db, err := openDB(c)
+	if err != nil {
+		return err
+	}
+	if _, err := takeBaseline(c, db, label, activate, scan.Review{}); err != nil {
+		return fmt.Errorf("baseline create: %w", err)
+	}
+	return nil
+}
+
+// createReviewed takes a baseline of the command's target under review
+// and makes it active (baseline create, deploy finish); see takeBaseline.
+func createReviewed(c *cli.Context, db *store.DB, label string, review scan.Review) (store.Meta, error) {
+	return takeBaseline(c, db, label, true, review)
+}
+
+// takeBaseline takes a baseline as "baseline create" does; "deploy
+// finish" uses it too, with the roots of the active baseline. review
+// sees what it would trust (scan.CreateReviewed). With --sign-key or
+// --agent the baseline is signed before it is published; under
+// require_signed an unsigned baseline is stored without being made
+// active (diff and watch would refuse it), with what to do next.
+func takeBaseline(c *cli.Context, db *store.DB, label string, activate bool, review scan.Review) (store.Meta, error) {
+	ring, required, err := keyRing(c)
+	if err != nil {
+		return store.Meta{}, err
+	}
+	sign, signed, err := newBaselineSigner(c, ring, required)
+	if err != nil {
+		return store.Meta{}, err
 	}
 	defer signed()
 	awaitSignature := required && sign == nil && activate
 	if awaitSignature {
 		activate = false
 	}
-	db, err := openDB(c)
-	if err != nil {
-		return err
-	}
 	t, err := target(c, db)
 	if err != nil {
-		return err
+		return store.Meta{}, err
 	}
 	opt := scan.Options{Full: c.Bool("full"), OnError: warnEntry(c), OnContentError: warnContent(c), OnStatement: sign}
 	bar := newProgress(c, db)
@@ -194,12 +258,12 @@ func createBaseline(c *cli.Context, label string, activate bool) error {
 	// above is said.
 	flagged := scannedReport{w: c.App.ErrWriter}
 	opt.OnIndicators = flagged.record
-	m, err := scan.Create(c.Context, db, t, label, version, opt, activate)
+	m, err := scan.CreateReviewed(c.Context, db, t, label, version, opt, activate, review)
 	if bar != nil {
 		bar.finish()
 	}
 	if err != nil {
-		return fmt.Errorf("baseline create: %w", err)
+		return m, err
 	}
 	if flagged.flagged > 0 {
 		fmt.Fprintf(c.App.ErrWriter, "webfim: warning: %d %s of baseline %d %s web-shell indicators at medium or above: check %s ('webfim scan FILE' shows them)\n",
@@ -217,7 +281,7 @@ func createBaseline(c *cli.Context, label string, activate bool) error {
 		m.Duration.Round(time.Millisecond), active)
 	if sign != nil {
 		if err := raiseMarkOfNew(db, ring, m); err != nil {
-			return err
+			return m, err
 		}
 	}
 	if awaitSignature {
@@ -231,7 +295,7 @@ func createBaseline(c *cli.Context, label string, activate bool) error {
 			"  webfim sign-digest --key KEY -o statement.sig statement       # on the signing host\n"+
 			"  webfim baseline attach-signature --activate %d statement.sig  # here\n", m.ID, labelSuffix(m), state, m.ID, m.ID)
 	}
-	return nil
+	return m, nil
 }
 
 // raiseMarkOfNew raises the host's signed mark to a baseline just taken
@@ -397,6 +461,14 @@ func baselineShow(c *cli.Context) error {
 		fmt.Fprintf(w, "  entries   %d files, %d dirs, %d symlinks, %d other (%s)\n", m.Files, m.Dirs, m.Symlinks, m.Others, humanBytes(m.Bytes))
 		fmt.Fprintf(w, "  problems  %d unreadable, %d unstable\n", m.Errors, m.Unstable)
 		fmt.Fprintf(w, "  took      %s (full re-hash: %v)\n", m.Duration.Round(time.Millisecond), m.Full)
+		if rv := m.Review; rv != nil {
+			for _, f := range rv.Accepted {
+				fmt.Fprintf(w, "  accepted  %s %s %s %s by %s: %s\n", f.Severity, f.Rule, f.ID, displayPath(f.Subject), displayText(rv.By), displayText(rv.Reason))
+			}
+			for _, f := range rv.Held {
+				fmt.Fprintf(w, "  held out  %s %s %s %s\n", f.Severity, f.Rule, f.ID, displayPath(f.Subject))
+			}
+		}
 		if digest == "" {
 			fmt.Fprintln(w, "  digest    none recorded (taken by an older webfim)")
 		} else {

@@ -2,12 +2,15 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os/user"
+	"slices"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"webfim/policy"
 	"webfim/store"
 )
 
@@ -38,10 +41,20 @@ func deployCommand() *cli.Command {
 			},
 			{
 				Name:  "finish",
-				Usage: "close the open deploy window and take a new baseline labelled like it",
+				Usage: "review what changed, take a new baseline labelled like the window, then close it",
+				Description: "The new baseline is compared with the active one, in the walk that takes it, and each\n" +
+					"difference is judged as the watch daemon judges it inside the window. Findings that need\n" +
+					"review (at or above --review-severity, and always scripts in no-script zones, server modules,\n" +
+					"handlers and prepends) are not trusted silently: finish lists them and exits 8 without\n" +
+					"taking the baseline, and the window stays open. Remove them and run finish again, accept\n" +
+					"them (--accept ID, --accept-all with --reason: stored in the baseline, and an audit event\n" +
+					"in the outbox), or --hold-pending: the baseline is taken without them, so they keep\n" +
+					"alerting (exit 8). The window closes only once the new baseline is committed, so finish\n" +
+					"can be run again after it was interrupted.",
 				Flags: append([]cli.Flag{
-					&cli.BoolFlag{Name: "no-rebaseline", Usage: "only close the window"},
-				}, newBaselineSigningFlags...),
+					&cli.BoolFlag{Name: "no-rebaseline", Usage: "only close the window (nothing is reviewed nor trusted)"},
+					&cli.BoolFlag{Name: "full", Usage: "re-hash every file instead of trusting unchanged size, mtime, ctime, inode and device"},
+				}, append(slices.Clone(newBaselineSigningFlags), reviewFlags()...)...),
 				Action: deployFinishAction,
 			},
 		},
@@ -123,20 +136,55 @@ func deployStatusAction(c *cli.Context) error {
 	return nil
 }
 
+// exitPending is the exit status of "deploy finish" when findings that
+// need review were not trusted: the baseline was refused, or taken
+// without them (--hold-pending).
+const exitPending = 8
+
+// pendingError is the error of exitPending; its message is already printed.
+type pendingError struct{ msg string }
+
+func (e pendingError) Error() string { return e.msg }
+func (e pendingError) ExitCode() int { return exitPending }
+
 func deployFinishAction(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return usageError{fmt.Errorf("deploy finish: unexpected argument %q", c.Args().First())}
+	}
+	if c.Bool("no-rebaseline") {
+		for _, f := range append(reviewFlagNames, "full") {
+			if c.IsSet(f) {
+				return usageError{fmt.Errorf("deploy finish: --%s does not go with --no-rebaseline (nothing is reviewed)", f)}
+			}
+		}
+	}
+	opts, err := reviewOptions(c)
+	if err != nil {
+		return err
+	}
 	db, err := openExistingDB(c)
 	if err != nil {
 		return err
 	}
-	w, err := db.FinishWindow(time.Now())
+	// The instant finish starts is the window's end: what changes from
+	// now on is judged outside it, whether or not this snapshot sees it.
+	now := time.Now()
+	if c.Bool("no-rebaseline") {
+		w, err := db.FinishWindow(now)
+		if err != nil {
+			return err
+		}
+		if !c.Bool("quiet") {
+			fmt.Fprintf(c.App.Writer, "%s finished at %s\n", describeWindow(w), w.Finished.Format(time.RFC3339))
+		}
+		return nil
+	}
+	w, ok, err := db.CurrentWindow(now)
 	if err != nil {
 		return err
 	}
-	if !c.Bool("quiet") {
-		fmt.Fprintf(c.App.Writer, "%s finished at %s\n", describeWindow(w), w.Finished.Format(time.RFC3339))
-	}
-	if c.Bool("no-rebaseline") {
-		return nil
+	if !ok {
+		return fmt.Errorf("deploy finish: %w at %s", store.ErrNoWindow, now.Format(time.RFC3339))
 	}
 	label := w.Label
 	if err := store.CheckLabel(label); err != nil {
@@ -147,8 +195,29 @@ func deployFinishAction(c *cli.Context) error {
 	if label == "" {
 		label = fmt.Sprintf("deploy-%d", w.ID)
 	}
-	if err := createBaseline(c, label, true); err != nil {
-		return fmt.Errorf("deploy finish: window closed, but the new baseline failed: %w", err)
+	conf, err := loadConfig(c.String("config"))
+	if err != nil {
+		return err
+	}
+	rv := opts.review(&conf.Policy, conf.Policy.ContextAt(now, []policy.Window{policyWindow(w)}, nil))
+	m, held, err := takeReviewed(c, db, "deploy finish", label, rv, conf.Outbox.MaxEntries, " and "+describeWindow(w)+" stays open")
+	var pending pendingError
+	if errors.As(err, &pending) {
+		return err
+	}
+	if err != nil {
+		return fmt.Errorf("deploy finish: the new baseline failed, %s stays open (run deploy finish again): %w", describeWindow(w), err)
+	}
+	fw, err := db.FinishWindow(now)
+	if err != nil {
+		return fmt.Errorf("deploy finish: baseline %d is active, but closing the window failed: %w", m.ID, err)
+	}
+	if !c.Bool("quiet") {
+		rv.print(c.App.Writer, true)
+		fmt.Fprintf(c.App.Writer, "%s finished at %s\n", describeWindow(fw), fw.Finished.Format(time.RFC3339))
+	}
+	if held > 0 {
+		return heldError("deploy finish", m, held)
 	}
 	return nil
 }

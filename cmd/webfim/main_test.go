@@ -60,6 +60,8 @@ func TestScripts(t *testing.T) {
 			"ecsgolden":   ecsgolden,
 			"setenvq":     setenvq,
 			"sameid":      sameid,
+			"setenvmatch": setenvmatch,
+			"ecscount":    ecscount,
 		},
 	})
 }
@@ -105,6 +107,67 @@ func setenvq(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Setenv(args[0], strings.Repeat(s, n))
 }
 
+// setenvmatch sets an environment variable to the first submatch of
+// REGEXP in FILE: setenvmatch NAME FILE REGEXP (cp stdout FILE first to
+// capture a command's output), e.g. a finding id to pass back.
+func setenvmatch(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: setenvmatch NAME FILE REGEXP")
+	}
+	re, err := regexp.Compile("(?m)" + args[2])
+	ts.Check(err)
+	m := re.FindSubmatch([]byte(ts.ReadFile(args[1])))
+	if len(m) < 2 {
+		ts.Fatalf("%s: no match for %s", args[1], args[2])
+	}
+	ts.Setenv(args[0], string(m[1]))
+}
+
+// ecscount counts the alerts of an NDJSON file of ECS documents at or
+// above a severity (event.severity: 1 low .. 4 critical), logs them by
+// rule and fails if there are more than MAX: ecscount FILE MINSEVERITY MAX.
+func ecscount(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: ecscount FILE MINSEVERITY MAX")
+	}
+	min, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	max, err := strconv.Atoi(args[2])
+	ts.Check(err)
+	type doc struct {
+		Event struct {
+			Kind     string `json:"kind"`
+			Severity int    `json:"severity"`
+		} `json:"event"`
+		Rule struct {
+			ID string `json:"id"`
+		} `json:"rule"`
+		File struct {
+			Path string `json:"path"`
+		} `json:"file"`
+	}
+	docs, alerts, byRule := 0, 0, map[string]int{}
+	for _, line := range strings.Split(ts.ReadFile(args[0]), "\n") {
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		var d doc
+		ts.Check(json.Unmarshal([]byte(line), &d))
+		docs++
+		if d.Event.Kind == "alert" && d.Event.Severity >= min {
+			alerts++
+			byRule[d.Rule.ID]++
+			if alerts <= 20 {
+				ts.Logf("alert %s severity %d: %s", d.Rule.ID, d.Event.Severity, d.File.Path)
+			}
+		}
+	}
+	ts.Logf("%d documents, %d alerts at severity %d or above %v", docs, alerts, min, byRule)
+	if alerts > max {
+		ts.Fatalf("%d alerts at severity %d or above, want at most %d", alerts, min, max)
+	}
+}
+
 // cptree copies a directory tree, symlinks as symlinks: cptree SRC DST.
 func cptree(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 2 {
@@ -124,6 +187,9 @@ func cptree(ts *testscript.TestScript, neg bool, args []string) {
 			link, err := os.Readlink(p)
 			if err != nil {
 				return err
+			}
+			if old, err := os.Readlink(target); err == nil && old == link {
+				return nil // copied over an earlier copy
 			}
 			return os.Symlink(link, target)
 		default:

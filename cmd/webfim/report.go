@@ -158,6 +158,8 @@ type metaJSON struct {
 	Version       string   `json:"version"`
 	Full          bool     `json:"full"`
 	HashAllSHA256 bool     `json:"hash_all_sha256"`
+	// Review is what deploy finish trusted on a user's word or held out.
+	Review *store.Review `json:"review,omitempty"`
 }
 
 func newMetaJSON(m store.Meta) metaJSON {
@@ -165,6 +167,6 @@ func newMetaJSON(m store.Meta) metaJSON {
 		ID: m.ID, Label: m.Label, Active: m.Active, Created: m.Created.UTC().Format(time.RFC3339Nano), Host: m.Host,
 		Roots: m.Roots, Configs: m.Configs, Sysroot: m.Sysroot, Files: m.Files, Dirs: m.Dirs, Symlinks: m.Symlinks,
 		Others: m.Others, Bytes: m.Bytes, Errors: m.Errors, Unstable: m.Unstable, DurationMS: m.Duration.Milliseconds(),
-		Version: m.Version, Full: m.Full, HashAllSHA256: m.HashAllSHA256,
+		Version: m.Version, Full: m.Full, HashAllSHA256: m.HashAllSHA256, Review: m.Review,
 	}
 }

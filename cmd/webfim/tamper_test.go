@@ -135,7 +135,18 @@ func dbedit(ts *testscript.TestScript, neg bool, args []string) {
 // toolCondition is the script condition [tool:NAME]: NAME is installed.
 // When WEBFIM_REQUIRE_INTEGRATION is set (CI installs the tools), a
 // missing tool fails the script instead of letting it skip.
+// [pkgdir:DIR] is the same for a directory a Debian package installs
+// (/usr/share/wordpress).
 func toolCondition(cond string) (bool, error) {
+	if dir, ok := strings.CutPrefix(cond, "pkgdir:"); ok {
+		if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
+			return true, nil
+		}
+		if os.Getenv("WEBFIM_REQUIRE_INTEGRATION") != "" {
+			return false, fmt.Errorf("%s does not exist, and WEBFIM_REQUIRE_INTEGRATION is set (.ci/run installs its package)", dir)
+		}
+		return false, nil
+	}
 	if cond == "mountroot" { // root on Linux: may mount a tmpfs
 		if runtime.GOOS == "linux" && os.Geteuid() == 0 {
 			return true, nil

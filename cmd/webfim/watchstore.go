@@ -39,11 +39,15 @@ func (s daemonStore) Active() (scan.Baseline, bool, error) {
 }
 
 func (s daemonStore) AdhocWindows(now time.Time) ([]policy.Window, error) {
-	w, ok, err := s.CurrentWindow(now)
-	if err != nil || !ok {
+	list, err := s.WindowsBetween(now.Add(-watch.RecentWindows), now)
+	if err != nil {
 		return nil, err
 	}
-	return []policy.Window{policyWindow(w)}, nil
+	out := make([]policy.Window, len(list))
+	for i, w := range list {
+		out[i] = policyWindow(w)
+	}
+	return out, nil
 }
 
 // outboxQueue is the outbox the daemon's sink writes (watch.Enqueuer).
