@@ -188,6 +188,9 @@ func (h *hasher) readAll(ctx context.Context, f fileHandle, path string, withSHA
 		k, err := f.read(buf)
 		if n == 0 && k > 0 {
 			h.sniff.first(buf[:k])
+			if !h.holes { // a file read with holes skipped is not scanned (off stays 0)
+				h.scan.sniffed(h.sniff.family)
+			}
 		}
 		if k > 0 {
 			chunk := h.buf[off : off+k]

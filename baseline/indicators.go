@@ -43,6 +43,16 @@ func (c *contentScan) begin(name string) {
 	}
 }
 
+// sniffed turns the scan on for a file whose name gave no script family
+// but whose first bytes look like fam's code (a PHP payload saved as
+// pic.jpg): such content is what the engine is for. It must be called
+// before the first feed.
+func (c *contentScan) sniffed(fam indicators.Family) {
+	if c.s != nil && !c.on && !c.fed && fam != indicators.FamilyNone {
+		c.fam, c.on = fam, true
+	}
+}
+
 // feed hands over a full read buffer, p, before it is reused.
 func (c *contentScan) feed(p []byte) {
 	if !c.on {

@@ -46,7 +46,7 @@ func TestWalkIndicators(t *testing.T) {
 		"shell.php":     testShell,
 		"clean.php":     "<?php echo 'hello';\n",
 		"s.php.jpg":     testShell,                                              // a script by its inner extension
-		"pic.jpg":       "GIF89a" + testShell,                                   // not by name
+		"pic.jpg":       "GIF89a" + testShell,                                   // not by name: by its sniffed content
 		"photo.png":     "\x89PNG\r\n\x1a\n" + strings.Repeat("\x00<x", 200000), // not a script
 		"notes.txt":     "system($_GET['c']) is how shells run commands\n",
 		"big.php":       big,
@@ -64,7 +64,7 @@ func TestWalkIndicators(t *testing.T) {
 			t.Errorf("%s: wrong digest", name)
 		}
 	}
-	for _, name := range []string{"shell.php", "s.php.jpg", "big.php", "huge.php"} {
+	for _, name := range []string{"shell.php", "s.php.jpg", "pic.jpg", "big.php", "huge.php"} {
 		res := recs[name].Indicators
 		if res == nil || !res.Has("php.request-exec") || res.Level != indicators.LevelHigh {
 			t.Errorf("%s: want php.request-exec, high; got %+v", name, res)
@@ -88,7 +88,10 @@ func TestWalkIndicators(t *testing.T) {
 			t.Errorf("%s: want scanned with score 0, got %+v", name, r)
 		}
 	}
-	for _, name := range []string{"pic.jpg", "photo.png", "notes.txt", "deep", ""} {
+	if r := recs["pic.jpg"]; r.ContentFamily != indicators.FamilyPHP {
+		t.Errorf("pic.jpg: content family %v, want php (sniffed)", r.ContentFamily)
+	}
+	for _, name := range []string{"photo.png", "notes.txt", "deep", ""} {
 		if r := recs[name].Indicators; r != nil {
 			t.Errorf("%s: not a script, yet scanned: %+v", name, r)
 		}
