@@ -3,6 +3,7 @@ package watch
 import (
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -232,4 +233,30 @@ func TestDaemonWindowOpenBeforeStart(t *testing.T) {
 		t.Errorf("live change inside the window: %s", f.Verdict.Reason)
 	}
 	td.stop(t)
+}
+
+// A script that came and went before its check (webfim-021) still names
+// the process that wrote it, as a finding of a file that stayed does.
+func TestDaemonTransientScriptWriter(t *testing.T) {
+	root := tempRoot(t)
+	writeFile(t, filepath.Join(root, "up", ".keep"), "")
+	db := openDB(t)
+	cfg := testConfig(root)
+	makeBaseline(t, db, cfg)
+	attr := newFakeAttribution(AttributionStatus{Summary: "processes: ebpf; writers: fanotify on 1 of 1 roots"})
+	attr.wrote(root, "up/s.php", wroteBy(apacheWorker, true))
+	td := startDaemon(t, db, cfg, Deps{Attribution: attr})
+
+	p := filepath.Join(root, "up/s.php")
+	writeFile(t, p, "<?php system($_GET['c']); unlink(__FILE__);")
+	if err := os.Remove(p); err != nil {
+		t.Fatal(err)
+	}
+	f := td.sink.waitFor(t, "transient up/s.php", fileFinding(baseline.Transient, "up/s.php"))
+	if f.Verdict.RuleID != "webfim-021" {
+		t.Errorf("verdict %+v, want webfim-021", f.Verdict)
+	}
+	if a := f.Processes.Actor(baseline.Transient); a == nil || a.Process != apacheWorker {
+		t.Errorf("processes %+v, want the apache2 worker as writer", f.Processes)
+	}
 }

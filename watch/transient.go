@@ -97,6 +97,9 @@ func (c *checker) transient(root, rel string, s *Sighting) {
 	}
 	ch := baseline.Change{Kind: baseline.Transient, Root: root, Path: rel, New: &rec}
 	now := time.Now()
-	c.add(alert.Finding{File: &ch, Verdict: c.judge.EvaluateFile(ch, c.context(now)),
-		Seen: &alert.Seen{First: s.First, Last: s.Last}}, now)
+	procs := c.processesOf(ch) // who wrote it, if attribution saw that
+	ctx := c.context(s.First)
+	ctx.Writer = procs.Writer(ch.Kind)
+	c.add(alert.Finding{File: &ch, Verdict: c.judge.EvaluateFile(ch, ctx),
+		Seen: &alert.Seen{First: s.First, Last: s.Last}, Processes: procs}, now)
 }
