@@ -184,7 +184,9 @@ func deployFinishAction(c *cli.Context) error {
 		return err
 	}
 	if !ok {
-		return fmt.Errorf("deploy finish: %w at %s", store.ErrNoWindow, now.Format(time.RFC3339))
+		// A window that ran out (its --duration) is over; the release it
+		// covered is trusted the same reviewed way by baseline create.
+		return fmt.Errorf("deploy finish: %w at %s (a window past its end is over: take the baseline with 'webfim baseline create', which reviews the changes first)", store.ErrNoWindow, now.Format(time.RFC3339))
 	}
 	label := w.Label
 	if err := store.CheckLabel(label); err != nil {
