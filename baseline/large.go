@@ -63,8 +63,13 @@ func (h *hasher) hashSampled(ctx context.Context, f fileHandle, path string, r *
 		var size [8]byte
 		binary.LittleEndian.PutUint64(size[:], uint64(before.Size))
 		d.Write(size[:])
+		h.sniff = sniffing{} // the head is sniffed like a whole file's first chunk
 		for _, off := range []int64{0, before.Size - SampleSize} {
-			n, err := h.readAt(ctx, f, off, SampleSize, d)
+			var w interface{ Write([]byte) (int, error) } = d
+			if off == 0 {
+				w = &sniffFirst{w: d, s: &h.sniff}
+			}
+			n, err := h.readAt(ctx, f, off, SampleSize, w)
 			total += n
 			if err == nil && n != SampleSize {
 				err = fmt.Errorf("read %d of %d bytes at offset %d", n, SampleSize, off)
@@ -86,8 +91,26 @@ func (h *hasher) hashSampled(ctx context.Context, f fileHandle, path string, r *
 		copyMeta(r, &after)
 		r.Unstable, r.Err, r.Sampled = !stable, "", true
 		r.BLAKE3, r.SHA256 = d.Sum(make([]byte, 0, 32)), nil
+		// Never read whole, so never judged to only restrict.
+		r.Sniffed, r.ContentFamily, r.RestrictsOnly = true, h.sniff.family, false
 		return total, nil
 	}
+}
+
+// sniffFirst passes writes on to w and sniffs the first one, the head
+// of a sampled file, as readAll sniffs a whole file's first chunk.
+type sniffFirst struct {
+	w    interface{ Write([]byte) (int, error) }
+	s    *sniffing
+	done bool
+}
+
+func (f *sniffFirst) Write(p []byte) (int, error) {
+	if !f.done && len(p) > 0 {
+		f.s.first(p)
+		f.done = true
+	}
+	return f.w.Write(p)
 }
 
 // readAt feeds n bytes of f from offset off to w.

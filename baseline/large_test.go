@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/zeebo/blake3"
+
+	"webfim/indicators"
 )
 
 // sparse makes a file of size bytes holding data at each of the offsets.
@@ -242,5 +244,22 @@ func TestLargeFileLaneCancel(t *testing.T) {
 	}
 	if !errors.Is(last, context.Canceled) {
 		t.Errorf("walk after cancel ended with %v, want context.Canceled", last)
+	}
+}
+
+// The head of a sampled file is sniffed like a whole file's first chunk:
+// a PHP payload padded past the large-file threshold and saved as an
+// image is still known as PHP content.
+func TestLargeFileSniffed(t *testing.T) {
+	root := t.TempDir()
+	const size = 3 << 20
+	sparse(t, filepath.Join(root, "pic.jpg"), size, map[int64]string{0: "<?php system($_GET['c']); ?>\n", size - 4: "tail"})
+	sparse(t, filepath.Join(root, "video.bin"), size, map[int64]string{0: "\x00\x00\x00\x18ftypmp42", size - 4: "tail"})
+	recs := byPath(collect(t, Walk(context.Background(), []string{root}, Options{Workers: 1, LargeFileThreshold: 2 * SampleSize})))
+	if r := recs["pic.jpg"]; !r.Sampled || !r.Sniffed || r.ContentFamily != indicators.FamilyPHP || r.RestrictsOnly {
+		t.Errorf("pic.jpg: sampled %v sniffed %v family %v restricts %v, want a sampled, sniffed PHP file", r.Sampled, r.Sniffed, r.ContentFamily, r.RestrictsOnly)
+	}
+	if r := recs["video.bin"]; !r.Sampled || !r.Sniffed || r.ContentFamily != indicators.FamilyNone {
+		t.Errorf("video.bin: sampled %v sniffed %v family %v, want sampled with no family", r.Sampled, r.Sniffed, r.ContentFamily)
 	}
 }
