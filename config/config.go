@@ -54,6 +54,9 @@ type Config struct {
 	// metadata and a digest of its size, head and tail instead of its
 	// whole content (see docs/baseline.md, "Large and sparse files").
 	LargeFileThreshold bytesize.Size `yaml:"large_file_threshold"`
+	// CrossDevice makes walks and the daemon descend into file systems
+	// mounted inside a root, as --cross-device does.
+	CrossDevice bool `yaml:"cross_device"`
 
 	// File is the path the config was loaded from; empty for [Default].
 	File string `yaml:"-"`

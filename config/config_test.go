@@ -19,7 +19,7 @@ func TestLoadErrors(t *testing.T) {
 	tests := []struct {
 		name, yml, want string
 	}{
-		{"unknown top-level key", "roots: []\nrootz: []\n", "webfim.yml:2: rootz: unknown key (known keys: allowed_writers, attribution, configs, deploy_windows,"},
+		{"unknown top-level key", "roots: []\nrootz: []\n", "webfim.yml:2: rootz: unknown key (known keys: allowed_writers, attribution, configs, cross_device, deploy_windows,"},
 		{"unknown nested key", "roots:\n  - path: /srv/www\n    exlude: [a]\n", "webfim.yml:3: roots[0].exlude: unknown key"},
 		{"wrong type list", "ignore: cache\n", `webfim.yml:1: ignore: want a list, got "cache"`},
 		{"wrong type mapping", "watch: 5\n", `webfim.yml:1: watch: want a mapping, got "5"`},

@@ -102,7 +102,7 @@ func policyCheckAction(c *cli.Context) error {
 		for _, r := range conf.Roots {
 			roots = append(roots, r.Path)
 		}
-		warnMounts(c, roots, false, conf.Excluded)
+		warnMounts(c, roots, conf.CrossDevice, conf.Excluded)
 		if path == "" {
 			fmt.Fprintln(c.App.ErrWriter, "webfim: no config file given (--config); built-in defaults:")
 		} else {

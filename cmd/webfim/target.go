@@ -21,7 +21,7 @@ var targetFlags = []cli.Flag{
 	&cli.StringFlag{Name: "sysroot", Usage: "examine the server mounted or copied at `DIR` (an offline image) instead of /"},
 	&cli.BoolFlag{Name: "no-discover", Usage: "do not look for server configurations at their standard locations"},
 	&cli.BoolFlag{Name: "hash-all-sha256", Usage: "record SHA-256 for every file, not only script-type files"},
-	&cli.BoolFlag{Name: "cross-device", Usage: "descend into other file systems mounted under a root"},
+	&cli.BoolFlag{Name: "cross-device", Usage: "descend into other file systems mounted under a root (also cross_device in webfim.yml)"},
 }
 
 // scope is what the flags and the config file say a snapshot covers;
@@ -181,6 +181,7 @@ func applyPolicy(s *scan.Scope, pol *config.Config) {
 	s.Exclude = pol.Excluded
 	s.ScriptExtensions = pol.ScriptExtensions
 	s.LargeFileThreshold = int64(pol.LargeFileThreshold)
+	s.CrossDevice = s.CrossDevice || pol.CrossDevice // the flag or the config
 	for _, r := range pol.Roots {
 		s.ConfigRoots = append(s.ConfigRoots, r.Path)
 	}
