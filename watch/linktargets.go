@@ -234,3 +234,32 @@ func (t *Tree) recheckLinks() {
 		t.linkDirHints(dir)
 	}
 }
+
+// NoteLink tells the tree of the symlink rel of root, found by a rescan or
+// a check to lead to a file outside the roots (its directory may not be
+// watched: a degraded root): its target is followed from then on. Safe
+// for concurrent use; Run applies it.
+func (t *Tree) NoteLink(root, rel string) {
+	t.mu.Lock()
+	t.nextLinks = append(t.nextLinks, [2]string{root, rel})
+	t.mu.Unlock()
+	select {
+	case t.sourcesWake <- struct{}{}:
+	default:
+	}
+}
+
+// applyLinks notes the links handed over by NoteLink.
+func (t *Tree) applyLinks() {
+	t.mu.Lock()
+	links := t.nextLinks
+	t.nextLinks = nil
+	t.mu.Unlock()
+	for _, l := range links {
+		i, rel, ok := t.rootOf(t.absOf(l[0], l[1]))
+		if !ok || t.roots[i].Missing || t.excluded(t.roots[i].Root, rel, false) {
+			continue
+		}
+		t.noteLink(t.roots[i].Root, rel)
+	}
+}

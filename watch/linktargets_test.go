@@ -138,3 +138,28 @@ func TestDaemonLinkTargetLive(t *testing.T) {
 	}
 	td.stop(t)
 }
+
+// A link whose creation event was lost is followed once a rescan finds it
+// (the daemon hands it over with NoteLink); until then it is not.
+func TestTreeNoteLinkAfterLostEvent(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("symbolic links need privileges on Windows")
+	}
+	root, outside := tempRoot(t), tempRoot(t)
+	target := filepath.Join(outside, "s.php")
+	writeFile(t, target, "<?php")
+	n := newFaultNotifier(t)
+	tr, hints := startTree(t, n, TreeOptions{Roots: []string{root}})
+	n.loseEvents(t, filepath.Join(root, "lost.marker"), func() {
+		linkOut(t, target, filepath.Join(root, "y.php"))
+	})
+	if got := tr.LinkTargets(); len(got) != 0 {
+		t.Fatalf("followed targets %q without any event, want none", got)
+	}
+	tr.NoteLink(root, "y.php")
+	if !waitUntil(waitDeadline, func() bool { return slices.Equal(tr.LinkTargets(), []string{target}) }) {
+		t.Fatalf("followed targets %q after NoteLink, want [%s]", tr.LinkTargets(), target)
+	}
+	writeFile(t, target, "<?php system($_GET['c']);")
+	hints.waitFor(t, "y.php after its target was written", pathHint(root, "y.php"))
+}

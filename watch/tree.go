@@ -235,7 +235,7 @@ type Tree struct {
 	// configurations (configDirs and sourceDirs).
 	configWatched map[string]bool
 	// nextSources holds the sources handed over by SetConfigSources, for
-	// Run to apply; sourcesWake says there are some.
+	// Run to apply; sourcesWake says there are some (or links from NoteLink).
 	nextSources *serverconf.Sources
 	sourcesWake chan struct{}
 	// rootLinkDirs are the parent directories of the roots that are
@@ -256,6 +256,8 @@ type Tree struct {
 	watchedConfigs []string
 	// linkTargets are the followed link targets, for LinkTargets.
 	linkTargets []string
+	// nextLinks are the links handed over by NoteLink, for Run.
+	nextLinks [][2]string
 }
 
 // ConfigDirs returns the directories outside the roots watched for the
@@ -493,6 +495,7 @@ func (t *Tree) Run(ctx context.Context, out chan<- Hint) error {
 			t.tick()
 		case <-t.sourcesWake:
 			t.applySources()
+			t.applyLinks()
 		}
 		t.publish()
 	}
