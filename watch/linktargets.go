@@ -1,6 +1,9 @@
 package watch
 
 import (
+	"errors"
+	"io/fs"
+	"log/slog"
 	"maps"
 	"os"
 	"path/filepath"
@@ -106,7 +109,11 @@ func (t *Tree) noteLink(root, rel string) {
 			return
 		}
 		if err := t.n.Add(dir); err != nil {
-			t.log.Warn("cannot watch the directory of a symlink's target; retrying periodically, the target is seen at rescans meanwhile",
+			level := slog.LevelWarn
+			if errors.Is(err, fs.ErrNotExist) {
+				level = slog.LevelInfo // a dangling link: nothing to read yet
+			}
+			t.log.Log(t.ctx, level, "cannot watch the directory of a symlink's target; retrying periodically, the target is seen at rescans meanwhile",
 				"link", abs, "target", outside, "err", err)
 			t.links.lost[dir] = true
 		}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"webfim/baseline"
 )
@@ -162,4 +163,22 @@ func TestTreeNoteLinkAfterLostEvent(t *testing.T) {
 	}
 	writeFile(t, target, "<?php system($_GET['c']);")
 	hints.waitFor(t, "y.php after its target was written", pathHint(root, "y.php"))
+}
+
+// A link whose target's directory does not exist yet (or was removed) is
+// retried at every tick: once the directory is there, the link is
+// checked, and later writes of the target are followed.
+func TestTreeLinkTargetDirAppears(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("symbolic links need privileges on Windows")
+	}
+	root, outside := tempRoot(t), tempRoot(t)
+	target := filepath.Join(outside, "later", "s.php")
+	linkOut(t, target, filepath.Join(root, "x.php"))
+	_, hints := startTree(t, newFaultNotifier(t), TreeOptions{Roots: []string{root}, DegradedInterval: 50 * time.Millisecond})
+	writeFile(t, target, "<?php")
+	hints.waitFor(t, "x.php once its target's directory appeared", pathHint(root, "x.php"))
+	hints.reset()
+	writeFile(t, target, "<?php system($_GET['c']);")
+	hints.waitFor(t, "x.php after its target was written", pathHint(root, "x.php"))
 }
