@@ -17,12 +17,13 @@ import (
 // symlink (the last component is opened with O_NOFOLLOW) or anything but
 // a regular file is not followed further.
 
-// outsideTarget returns the absolute path (on the host) that target, the
+// OutsideTarget returns the absolute path (on the host) that target, the
 // target of the symlink at linkPath, names when it lies outside every
 // root; "" when it is inside one, or is not a usable path. Absolute
 // targets of a tree under sysroot (an offline image) are read inside it,
-// and a target that resolves outside sysroot is not followed.
-func outsideTarget(roots []string, sysroot, linkPath, target string) string {
+// and a target that resolves outside sysroot is not followed. The watch
+// daemon follows the same targets live.
+func OutsideTarget(roots []string, sysroot, linkPath, target string) string {
 	if target == "" {
 		return ""
 	}
@@ -57,7 +58,7 @@ func (h *hasher) hashLinkTarget(ctx context.Context, opt *Options, roots []strin
 	if len(opt.Roots) > 0 { // a walk of some roots of a state that has more
 		roots = append(slices.Clip(roots), opt.Roots...)
 	}
-	abs := outsideTarget(roots, opt.Sysroot, linkPath, rec.Target)
+	abs := OutsideTarget(roots, opt.Sysroot, linkPath, rec.Target)
 	if abs == "" {
 		return 0, nil
 	}

@@ -201,6 +201,13 @@ func (c *checker) emitter() scan.Emitter {
 			if ch.Root == c.probe.root && ch.Path == c.probe.rel {
 				c.probe.found = true
 			}
+			if ch.New != nil && ch.New.Type == baseline.TypeSymlink && ch.New.Linked != nil {
+				// A link to an outside file found by a rescan (its directory
+				// may not have been watched): follow its target from now on.
+				if tree := c.d.currentTree(); tree != nil {
+					tree.NoteLink(ch.Root, ch.Path)
+				}
+			}
 			procs := c.processesOf(ch)
 			ctx := c.context(eventTime(ch, now))
 			ctx.Writer = procs.Writer(ch.Kind)

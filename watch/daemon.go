@@ -246,6 +246,7 @@ func (d *Daemon) newPipeline(cfg Config, judge Judge) (*pipeline, error) {
 	tree, err := NewTree(n, TreeOptions{
 		Roots: cfg.Target.Roots, ConfigFiles: cfg.fileConfigs(), Exclude: cfg.Target.Exclude,
 		CrossDevice: cfg.Target.CrossDevice, DegradedInterval: cfg.DegradedInterval, Logger: d.log,
+		Sysroot: cfg.Target.Sysroot,
 	})
 	if err != nil {
 		n.Close()

@@ -98,6 +98,14 @@ type TreeOptions struct {
 	// Logger receives warnings and the one clear message per degraded root
 	// (default slog.Default()).
 	Logger *slog.Logger
+	// Sysroot is the image the roots are inside of ("" for the live
+	// system): absolute symlink targets are followed inside it, as
+	// baseline create reads them.
+	Sysroot string
+	// MaxLinkTargetDirs bounds the directories watched for the targets of
+	// symlinks that lead from a root to a file outside every root
+	// (default DefaultMaxLinkTargetDirs; negative: none).
+	MaxLinkTargetDirs int
 }
 
 // LimitError explains that a directory could not be watched because an
@@ -227,15 +235,17 @@ type Tree struct {
 	// configurations (configDirs and sourceDirs).
 	configWatched map[string]bool
 	// nextSources holds the sources handed over by SetConfigSources, for
-	// Run to apply; sourcesWake says there are some.
+	// Run to apply; sourcesWake says there are some (or links from NoteLink).
 	nextSources *serverconf.Sources
 	sourcesWake chan struct{}
 	// rootLinkDirs are the parent directories of the roots that are
 	// symbolic links, watched to see a link switched (a deploy's
 	// ln -sfn releases/N+1 current).
 	rootLinkDirs map[string]bool
-	ready        chan struct{}
-	dirs         atomic.Int64
+	// links follows the targets of symlinks leading out of the roots.
+	links linkState
+	ready chan struct{}
+	dirs  atomic.Int64
 
 	ctx context.Context
 	out chan<- Hint
@@ -244,6 +254,10 @@ type Tree struct {
 	status []RootStatus
 	// watchedConfigs is configWatched, for ConfigDirs.
 	watchedConfigs []string
+	// linkTargets are the followed link targets, for LinkTargets.
+	linkTargets []string
+	// nextLinks are the links handed over by NoteLink, for Run.
+	nextLinks [][2]string
 }
 
 // ConfigDirs returns the directories outside the roots watched for the
@@ -304,6 +318,7 @@ func NewTree(n Notifier, opt TreeOptions) (*Tree, error) {
 		sourcesWake:   make(chan struct{}, 1),
 		rootLinkDirs:  make(map[string]bool),
 		configWatched: make(map[string]bool),
+		links:         newLinkState(),
 	}
 	for _, r := range roots {
 		t.roots = append(t.roots, rootState{RootStatus: RootStatus{Root: r}})
@@ -401,7 +416,7 @@ func (t *Tree) watchConfigDirs() {
 			continue
 		}
 		delete(t.configWatched, d)
-		if _, _, underRoot := t.rootOf(d); !underRoot {
+		if _, _, underRoot := t.rootOf(d); !underRoot && t.links.dirs[d] == 0 {
 			_ = t.n.Remove(d)
 		}
 	}
@@ -480,6 +495,7 @@ func (t *Tree) Run(ctx context.Context, out chan<- Hint) error {
 			t.tick()
 		case <-t.sourcesWake:
 			t.applySources()
+			t.applyLinks()
 		}
 		t.publish()
 	}
@@ -653,6 +669,9 @@ func (t *Tree) addTree(i int, rel string, emit bool) {
 			if emit {
 				t.emit(Hint{Kind: HintPath, Root: r.Root, Rel: child})
 			}
+			if e.Type()&fs.ModeSymlink != 0 {
+				t.noteLink(r.Root, child)
+			}
 			if isDir {
 				stack = append(stack, child)
 			}
@@ -714,6 +733,7 @@ func (t *Tree) handle(ev Event) {
 	if dir := filepath.Dir(p); t.sourceDirs[dir] {
 		t.emit(Hint{Kind: HintConfig, Path: dir})
 	}
+	t.linkEvent(ev, p)
 	if (t.configDirs[p] != nil || t.sourceDirs[p]) && ev.Op&(OpRemove|OpRename) != 0 && !t.configLost[p] {
 		// A config directory itself went away: its watch is gone with it.
 		t.log.Warn("config directory removed or renamed; retrying periodically", "dir", p)
@@ -754,6 +774,7 @@ func (t *Tree) handle(ev Event) {
 			t.forget(i, rel)
 			t.emit(Hint{Kind: HintSubtree, Root: r.Root, Rel: rel})
 		} else {
+			t.dropLink(p)
 			now := time.Now()
 			gone := &Sighting{First: now, Last: now, MovedAway: ev.Op.Has(OpRename)}
 			t.emit(Hint{Kind: HintPath, Root: r.Root, Rel: rel, Seen: gone})
@@ -775,6 +796,11 @@ func (t *Tree) handle(ev Event) {
 		return
 	}
 	t.emit(Hint{Kind: HintPath, Root: r.Root, Rel: rel, Seen: sight(r.Root, rel, fi, time.Now())})
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		t.noteLink(r.Root, rel)
+	} else {
+		t.dropLink(p) // a link replaced by a file
+	}
 	if fi.IsDir() && (ev.Op.Has(OpCreate) || !t.idx.has(r.Root, rel)) {
 		t.addTree(i, rel, true)
 	}
@@ -783,6 +809,7 @@ func (t *Tree) handle(ev Event) {
 // forget drops the watches of rel and every directory below it.
 func (t *Tree) forget(i int, rel string) {
 	root := t.roots[i].Root
+	t.forgetLinks(root, rel)
 	t.idx.remove(root, rel, func(d string) {
 		_ = t.n.Remove(t.absOf(root, d)) // already gone when the directory was deleted
 	})
@@ -855,6 +882,7 @@ func countNodes(n *dirNode) int {
 
 func (t *Tree) tick() {
 	t.retryConfigDirs()
+	t.recheckLinks()
 	for i := range t.roots {
 		r := &t.roots[i]
 		if r.Target != "" && t.checkRootLink(i) {
