@@ -311,7 +311,7 @@ func TestDaemonReminder(t *testing.T) {
 	cfg.ReminderInterval = 300 * time.Millisecond
 	cfg.Schedule = Schedule{Fast: 100 * time.Millisecond, Full: -1, Jitter: -1}
 	td := startDaemon(t, db, cfg, Deps{})
-	writeFile(t, filepath.Join(root, "persist.php"), "<?php")
+	placeFile(t, filepath.Join(root, "persist.php"), "<?php") // whole: ids compared below
 	first := td.sink.waitFor(t, "first report", fileFinding(baseline.Added, "persist.php"))
 	rem := td.sink.waitFor(t, "reminder", func(f Finding) bool {
 		return f.File != nil && f.File.Path == "persist.php" && f.Reminder
