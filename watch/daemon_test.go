@@ -716,7 +716,7 @@ func TestDaemonCatchUpForgetsWhatWentAway(t *testing.T) {
 	makeBaseline(t, db, cfg)
 	shell := filepath.Join(root, "shell.php")
 	td := startDaemon(t, db, cfg, Deps{})
-	writeFile(t, shell, "<?php system($_GET['c']);")
+	placeFile(t, shell, "<?php system($_GET['c']);")
 	f := td.sink.waitFor(t, "shell.php", fileFinding(baseline.Added, "shell.php"))
 	waitSeen(t, db, f, true)
 	td.stop(t)
@@ -726,7 +726,7 @@ func TestDaemonCatchUpForgetsWhatWentAway(t *testing.T) {
 	}
 	td2 := startDaemon(t, db, cfg, Deps{})
 	waitSeen(t, db, f, false)
-	writeFile(t, shell, "<?php system($_GET['c']);")
+	placeFile(t, shell, "<?php system($_GET['c']);")
 	again := td2.sink.waitFor(t, "shell.php dropped again", fileFinding(baseline.Added, "shell.php"))
 	if again.EventID != f.EventID {
 		t.Errorf("event.id %s, want %s as before", again.EventID, f.EventID)
