@@ -49,29 +49,22 @@ type Meta struct {
 	// Review is what a reviewed snapshot ("deploy finish") trusted on a
 	// user's word and what it held out; nil when nothing needed review.
 	Review *Review `json:"review,omitempty"`
+	// StatementV1: the baseline was imported from an export whose
+	// statement is of version 1 (made before reviews were signed), so its
+	// statement is made in that version ([trust.Statement.V1]).
+	StatementV1 bool `json:"statement_v1,omitempty"`
 
 	// Active is true for the active baseline. It is not stored in the
 	// baseline's meta but filled in from the database's active pointer.
 	Active bool `json:"-"`
 }
 
-// Review records the findings a new baseline would have absorbed and
-// that needed review: those accepted (trusted, with the reason given) and
-// those held out of the baseline (they keep alerting against it).
-type Review struct {
-	By       string            `json:"by,omitempty"`
-	Reason   string            `json:"reason,omitempty"`
-	Accepted []ReviewedFinding `json:"accepted,omitempty"`
-	Held     []ReviewedFinding `json:"held,omitempty"`
-}
+// Review is what a reviewed snapshot trusted and held out; it is part of
+// the baseline's signed statement ([trust.Review]).
+type Review = trust.Review
 
 // ReviewedFinding names one finding of a [Review].
-type ReviewedFinding struct {
-	ID       string `json:"id"` // its event.id (alert.FindingID)
-	Rule     string `json:"rule"`
-	Severity string `json:"severity"`
-	Subject  string `json:"subject"` // the path, or the configuration item
-}
+type ReviewedFinding = trust.ReviewedFinding
 
 // Keys inside a baseline's bucket.
 var (
