@@ -139,6 +139,11 @@ type BaselineWriter struct {
 	chunks      []indexChunk // complete index chunks not stored yet
 	onStatement func(st *trust.Statement, text []byte) ([][]byte, error)
 
+	// outbox entries appended in the transaction that publishes the
+	// baseline ([BaselineWriter.EnqueueOnCommit]).
+	outbox    []OutboxEntry
+	outboxMax int
+
 	stopBeat chan struct{}
 	beatDone chan struct{}
 }
@@ -493,6 +498,11 @@ func (w *BaselineWriter) Commit(meta Meta, activate bool) (Meta, error) {
 		if err := b.Delete(keyPending); err != nil {
 			return err
 		}
+		if len(w.outbox) > 0 {
+			if _, err := w.db.enqueue(tx, now, w.outboxMax, w.outbox); err != nil {
+				return fmt.Errorf("outbox: %w", err)
+			}
+		}
 		m, err := w.db.bucket(tx, bucketMeta)
 		if err != nil {
 			return err
@@ -511,6 +521,16 @@ func (w *BaselineWriter) Commit(meta Meta, activate bool) (Meta, error) {
 	w.done = true
 	w.pack, w.chunks = packer{}, nil
 	return meta, nil
+}
+
+// EnqueueOnCommit makes [BaselineWriter.Commit] append docs to the outbox
+// (bounded by max, as [DB.Enqueue]) in the transaction that publishes the
+// baseline: both happen or neither does, so an event about the baseline
+// (an accepted finding's audit event) is never lost to a crash between
+// them, nor queued for a baseline that was not stored.
+func (w *BaselineWriter) EnqueueOnCommit(max int, docs ...OutboxEntry) {
+	w.outbox = append(w.outbox, docs...)
+	w.outboxMax = max
 }
 
 // fillFromBegin takes the fields left zero in the final meta from the meta
