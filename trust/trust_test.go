@@ -89,8 +89,8 @@ func sampleStatement() Statement {
 	return Statement{
 		Sequence: 7, Created: time.Date(2026, 11, 28, 10, 11, 12, 123000000, time.UTC), Host: "web01", Label: "v2.3.1",
 		Version: "0.1.0", Sysroot: "/mnt/img \"x\"\\\xff", Full: true,
-		Counts:    Counts{Files: 3, Dirs: 2, Bytes: 34},
-		Configs:   []string{"apache:/etc/apache2/apache2.conf", "/etc/php/8.2/fpm/php.ini"},
+		Counts:  Counts{Files: 3, Dirs: 2, Bytes: 34},
+		Configs: []string{"apache:/etc/apache2/apache2.conf", "/etc/php/8.2/fpm/php.ini"},
 		Review: &Review{By: "ci", Reason: "release \"2.3.1\"",
 			Accepted: []ReviewedFinding{{ID: "0123456789abcdef", Rule: "webfim-002", Severity: "high", Subject: "/srv/a/new.php"}},
 			Held:     []ReviewedFinding{{ID: "fedcba9876543210", Rule: "webfim-001", Severity: "high", Subject: "/srv/a/up/\xff.php"}},
