@@ -3,6 +3,7 @@ package scan
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -41,7 +42,10 @@ func TestCreateReviewedHolds(t *testing.T) {
 	// Refused: nothing is stored, the active baseline stays.
 	refuse := errors.New("refused")
 	_, err = CreateReviewed(ctx, db, target, "v2", "test", Options{}, true, Review{
-		File: func(baseline.Change) bool { return true }, Commit: func(*store.Meta) error { return refuse }})
+		File: func(baseline.Change) bool { return true }, Commit: func(_ *store.Meta, w *store.BaselineWriter) error {
+			w.EnqueueOnCommit(0, store.OutboxEntry{ID: "refused", Doc: []byte("{}")})
+			return refuse
+		}})
 	if !errors.Is(err, refuse) {
 		t.Fatalf("refused review: %v", err)
 	}
@@ -50,6 +54,9 @@ func TestCreateReviewedHolds(t *testing.T) {
 	}
 	if _, err := db.Resolve("v2"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("refused snapshot was stored: %v", err)
+	}
+	if p, _ := db.Pending(0); len(p) != 0 {
+		t.Fatalf("a refused snapshot's outbox entries were queued: %+v", p)
 	}
 
 	var seen []string
@@ -61,8 +68,9 @@ func TestCreateReviewedHolds(t *testing.T) {
 	v2, err := CreateReviewed(ctx, db, target, "v2", "test", Options{}, true, Review{
 		File: hold,
 		Item: func(c serverconf.Change) bool { seenItems = append(seenItems, c); return true },
-		Commit: func(m *store.Meta) error {
+		Commit: func(m *store.Meta, w *store.BaselineWriter) error {
 			m.Review = &store.Review{Reason: "test"}
+			w.EnqueueOnCommit(0, store.OutboxEntry{ID: "audit", Doc: fmt.Appendf(nil, `{"baseline":%d}`, m.ID)})
 			return nil
 		},
 	})
@@ -79,6 +87,10 @@ func TestCreateReviewedHolds(t *testing.T) {
 	}
 	if v2.Review == nil || v2.Review.Reason != "test" {
 		t.Errorf("Commit's metadata not stored: %+v", v2.Review)
+	}
+	// The outbox entry was published with the baseline, knowing its id.
+	if p, _ := db.Pending(0); len(p) != 1 || string(p[0].Doc) != fmt.Sprintf(`{"baseline":%d}`, v2.ID) {
+		t.Errorf("outbox after the commit: %+v", p)
 	}
 	// What was held still differs from the new baseline; the rest does not.
 	var c collected

@@ -226,9 +226,11 @@ type Review struct {
 	File func(baseline.Change) bool
 	Item func(serverconf.Change) bool
 	// Commit is called once the snapshot is complete, before it is
-	// committed: it may add to the baseline's metadata; an error abandons
-	// the snapshot (nothing is stored) and is returned.
-	Commit func(*store.Meta) error
+	// committed, with its metadata (ID set) and its writer: it may add to
+	// the metadata, and queue outbox entries published with the baseline
+	// ([store.BaselineWriter.EnqueueOnCommit]); an error abandons the
+	// snapshot (nothing is stored) and is returned.
+	Commit func(*store.Meta, *store.BaselineWriter) error
 }
 
 // CreateReviewed is [Create] with a [Review] of what the new baseline
@@ -309,7 +311,8 @@ func CreateReviewed(ctx context.Context, db *store.DB, t Target, label, version 
 		return store.Meta{}, err
 	}
 	if review.Commit != nil {
-		if err := review.Commit(&meta); err != nil {
+		meta.ID = w.ID()
+		if err := review.Commit(&meta, w); err != nil {
 			w.Abort()
 			return store.Meta{}, err
 		}

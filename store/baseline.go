@@ -49,29 +49,22 @@ type Meta struct {
 	// Review is what a reviewed snapshot ("deploy finish") trusted on a
 	// user's word and what it held out; nil when nothing needed review.
 	Review *Review `json:"review,omitempty"`
+	// StatementV1: the baseline was imported from an export whose
+	// statement is of version 1 (made before reviews were signed), so its
+	// statement is made in that version ([trust.Statement.V1]).
+	StatementV1 bool `json:"statement_v1,omitempty"`
 
 	// Active is true for the active baseline. It is not stored in the
 	// baseline's meta but filled in from the database's active pointer.
 	Active bool `json:"-"`
 }
 
-// Review records the findings a new baseline would have absorbed and
-// that needed review: those accepted (trusted, with the reason given) and
-// those held out of the baseline (they keep alerting against it).
-type Review struct {
-	By       string            `json:"by,omitempty"`
-	Reason   string            `json:"reason,omitempty"`
-	Accepted []ReviewedFinding `json:"accepted,omitempty"`
-	Held     []ReviewedFinding `json:"held,omitempty"`
-}
+// Review is what a reviewed snapshot trusted and held out; it is part of
+// the baseline's signed statement ([trust.Review]).
+type Review = trust.Review
 
 // ReviewedFinding names one finding of a [Review].
-type ReviewedFinding struct {
-	ID       string `json:"id"` // its event.id (alert.FindingID)
-	Rule     string `json:"rule"`
-	Severity string `json:"severity"`
-	Subject  string `json:"subject"` // the path, or the configuration item
-}
+type ReviewedFinding = trust.ReviewedFinding
 
 // Keys inside a baseline's bucket.
 var (
@@ -145,6 +138,11 @@ type BaselineWriter struct {
 	digest      *trust.Builder
 	chunks      []indexChunk // complete index chunks not stored yet
 	onStatement func(st *trust.Statement, text []byte) ([][]byte, error)
+
+	// outbox entries appended in the transaction that publishes the
+	// baseline ([BaselineWriter.EnqueueOnCommit]).
+	outbox    []OutboxEntry
+	outboxMax int
 
 	stopBeat chan struct{}
 	beatDone chan struct{}
@@ -500,6 +498,11 @@ func (w *BaselineWriter) Commit(meta Meta, activate bool) (Meta, error) {
 		if err := b.Delete(keyPending); err != nil {
 			return err
 		}
+		if len(w.outbox) > 0 {
+			if _, err := w.db.enqueue(tx, now, w.outboxMax, w.outbox); err != nil {
+				return fmt.Errorf("outbox: %w", err)
+			}
+		}
 		m, err := w.db.bucket(tx, bucketMeta)
 		if err != nil {
 			return err
@@ -518,6 +521,16 @@ func (w *BaselineWriter) Commit(meta Meta, activate bool) (Meta, error) {
 	w.done = true
 	w.pack, w.chunks = packer{}, nil
 	return meta, nil
+}
+
+// EnqueueOnCommit makes [BaselineWriter.Commit] append docs to the outbox
+// (bounded by max, as [DB.Enqueue]) in the transaction that publishes the
+// baseline: both happen or neither does, so an event about the baseline
+// (an accepted finding's audit event) is never lost to a crash between
+// them, nor queued for a baseline that was not stored.
+func (w *BaselineWriter) EnqueueOnCommit(max int, docs ...OutboxEntry) {
+	w.outbox = append(w.outbox, docs...)
+	w.outboxMax = max
 }
 
 // fillFromBegin takes the fields left zero in the final meta from the meta

@@ -61,49 +61,54 @@ func decodeEntry(seq uint64, b []byte) (OutboxEntry, error) {
 func (db *DB) Enqueue(max int, docs ...OutboxEntry) (dropped int, err error) {
 	now := time.Now()
 	err = db.update(func(tx *safebolt.Tx) error {
-		dropped = 0
-		ob, err := db.bucket(tx, bucketOutbox)
-		if err != nil {
-			return err
-		}
-		om, err := db.bucket(tx, bucketOutboxMeta)
-		if err != nil {
-			return err
-		}
-		depth, _ := getU64(om.Get(keyOutboxDepth))
-		total, _ := getU64(om.Get(keyOutboxDropped))
-		ob.SetFillPercent(0.9) // appended in sequence order
-		for i := range docs {
-			e := docs[i]
-			if e.Enqueued.IsZero() {
-				e.Enqueued = now
-			}
-			seq, err := ob.NextSequence()
-			if err != nil {
-				return err
-			}
-			if err := ob.Put(u64(seq), encodeEntry(&e)); err != nil {
-				return fmt.Errorf("outbox entry %s: %w", quote(e.ID), err)
-			}
-			depth++
-		}
-		if max > 0 {
-			c := ob.Cursor()
-			for k, _ := c.First(); k != nil && depth > uint64(max); k, _ = c.First() {
-				if err := ob.Delete(k); err != nil {
-					return err
-				}
-				depth--
-				dropped++
-			}
-		}
-		total += uint64(dropped)
-		if err := om.Put(keyOutboxDepth, u64(depth)); err != nil {
-			return err
-		}
-		return om.Put(keyOutboxDropped, u64(total))
+		dropped, err = db.enqueue(tx, now, max, docs)
+		return err
 	})
 	return dropped, err
+}
+
+// enqueue appends docs to the outbox in tx, as [DB.Enqueue] does.
+func (db *DB) enqueue(tx *safebolt.Tx, now time.Time, max int, docs []OutboxEntry) (dropped int, err error) {
+	ob, err := db.bucket(tx, bucketOutbox)
+	if err != nil {
+		return 0, err
+	}
+	om, err := db.bucket(tx, bucketOutboxMeta)
+	if err != nil {
+		return 0, err
+	}
+	depth, _ := getU64(om.Get(keyOutboxDepth))
+	total, _ := getU64(om.Get(keyOutboxDropped))
+	ob.SetFillPercent(0.9) // appended in sequence order
+	for i := range docs {
+		e := docs[i]
+		if e.Enqueued.IsZero() {
+			e.Enqueued = now
+		}
+		seq, err := ob.NextSequence()
+		if err != nil {
+			return 0, err
+		}
+		if err := ob.Put(u64(seq), encodeEntry(&e)); err != nil {
+			return 0, fmt.Errorf("outbox entry %s: %w", quote(e.ID), err)
+		}
+		depth++
+	}
+	if max > 0 {
+		c := ob.Cursor()
+		for k, _ := c.First(); k != nil && depth > uint64(max); k, _ = c.First() {
+			if err := ob.Delete(k); err != nil {
+				return 0, err
+			}
+			depth--
+			dropped++
+		}
+	}
+	total += uint64(dropped)
+	if err := om.Put(keyOutboxDepth, u64(depth)); err != nil {
+		return 0, err
+	}
+	return dropped, om.Put(keyOutboxDropped, u64(total))
 }
 
 // Pending returns up to n of the oldest entries (all if n <= 0), in

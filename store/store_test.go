@@ -22,6 +22,7 @@ import (
 	"webfim/baseline"
 	"webfim/serverconf"
 	"webfim/store/internal/safebolt"
+	"webfim/trust"
 )
 
 func openTemp(t testing.TB) *DB {
@@ -1458,5 +1459,69 @@ func TestPageTreeLoop(t *testing.T) {
 				t.Errorf("List after the refused operations: %v", err)
 			}
 		})
+	}
+}
+
+// Outbox entries queued with a baseline are published in its commit
+// transaction: with it, never without it, and never for a baseline that
+// was not stored.
+func TestEnqueueOnCommit(t *testing.T) {
+	db := openTemp(t)
+	ids := func() []string {
+		t.Helper()
+		p, err := db.Pending(0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, e := range p {
+			out = append(out, e.ID)
+		}
+		return out
+	}
+	entry := func(id string) OutboxEntry { return OutboxEntry{ID: id, Doc: []byte(`{}`)} }
+	if _, err := db.Enqueue(0, entry("old-1"), entry("old-2")); err != nil {
+		t.Fatal(err)
+	}
+
+	// Aborted: nothing queued.
+	w, err := db.Begin(Meta{Label: "aborted"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.EnqueueOnCommit(0, entry("aborted"))
+	w.Abort()
+	// A commit that fails (its statement hook refuses): nothing queued.
+	w, err = db.Begin(Meta{Label: "failed"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.EnqueueOnCommit(0, entry("failed"))
+	w.OnStatement(func(*trust.Statement, []byte) ([][]byte, error) { return nil, errors.New("no") })
+	if _, err := w.Commit(Meta{Label: "failed"}, true); err == nil {
+		t.Fatal("commit with a failing hook succeeded")
+	}
+	if got := ids(); !slices.Equal(got, []string{"old-1", "old-2"}) {
+		t.Fatalf("outbox after abort and failed commit: %q", got)
+	}
+
+	// Committed: queued after what was there, bounded like Enqueue.
+	w, err = db.Begin(Meta{Label: "v1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.EnqueueOnCommit(3, entry("a"), entry("b"))
+	m, err := w.Commit(Meta{Label: "v1"}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(); !slices.Equal(got, []string{"old-2", "a", "b"}) {
+		t.Fatalf("outbox after commit: %q, want the oldest dropped by the bound", got)
+	}
+	if depth, dropped, _ := db.OutboxStats(); depth != 3 || dropped != 1 {
+		t.Errorf("OutboxStats = %d, %d; want 3, 1", depth, dropped)
+	}
+	if _, err := db.Resolve(fmt.Sprint(m.ID)); err != nil {
+		t.Errorf("baseline %d: %v", m.ID, err)
 	}
 }

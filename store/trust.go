@@ -49,6 +49,8 @@ func (m Meta) Statement() trust.Statement {
 			Errors: m.Errors, Unstable: m.Unstable, Bytes: m.Bytes,
 		},
 		Configs: m.Configs,
+		Review:  storedReview(m.Review),
+		V1:      m.StatementV1,
 	}
 	if m.Sequence != 0 {
 		s.Sequence = m.Sequence
@@ -57,6 +59,25 @@ func (m Meta) Statement() trust.Statement {
 		s.Roots = append(s.Roots, trust.RootHead{Path: r})
 	}
 	return s
+}
+
+// storedReview returns rv as it reads back from the stored metadata
+// (JSON, where a string that is not UTF-8 gets U+FFFD), so that the
+// statement made when the baseline is written is the one recomputed
+// from what was stored.
+func storedReview(rv *Review) *Review {
+	if rv == nil {
+		return nil
+	}
+	data, err := json.Marshal(rv)
+	if err != nil {
+		return rv
+	}
+	var out Review
+	if json.Unmarshal(data, &out) != nil {
+		return rv
+	}
+	return &out
 }
 
 // OnStatement makes [BaselineWriter.Commit] call fn with the baseline's

@@ -37,8 +37,8 @@ type Report struct {
 	// database, but catches damage); nil if neither.
 	Reference *Statement
 	// Current is the statement of the baseline as it is now, its sequence
-	// set to the reference's (the sequence is not a property of the
-	// content).
+	// and version set to the reference's (the sequence is not a property
+	// of the content; a version 1 reference signed no review).
 	Current Statement
 	// Mismatches are the differences between Reference and Current.
 	Mismatches []Mismatch
@@ -66,6 +66,8 @@ func CheckBaseline(ring *KeyRing, recorded []byte, sigs []Signature, current Sta
 	}
 	if r.Reference != nil {
 		r.Current.Sequence = r.Reference.Sequence
+		// A version 1 reference is compared in its own version.
+		r.Current.V1 = r.Reference.V1
 		r.Mismatches = Compare(r.Reference, &r.Current)
 	}
 	return r

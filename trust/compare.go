@@ -2,6 +2,7 @@ package trust
 
 import (
 	"fmt"
+	"reflect"
 	"slices"
 	"strconv"
 )
@@ -56,6 +57,10 @@ func Compare(signed, current *Statement) []Mismatch {
 	if !slices.Equal(signed.Configs, current.Configs) {
 		field("configs", quoteList(signed.Configs), quoteList(current.Configs))
 	}
+	// A version 1 statement signed no review: there is nothing to compare.
+	if !signed.V1 && !reflect.DeepEqual(signed.Review, current.Review) {
+		field("review", reviewText(signed.Review), reviewText(current.Review))
+	}
 	if signed.Inventory != current.Inventory {
 		out = append(out, Mismatch{Field: "inventory", Signed: headText(signed.Inventory), Current: headText(current.Inventory)})
 	}
@@ -92,4 +97,29 @@ func quoteList(l []string) string {
 		b = AppendQuoted(b, s)
 	}
 	return string(append(b, ']'))
+}
+
+// reviewText says what a review holds, for people: who, why, and the
+// findings accepted and held (ids shortened).
+func reviewText(rv *Review) string {
+	if rv == nil {
+		return "none"
+	}
+	list := func(fs []ReviewedFinding) string {
+		b := []byte{'['}
+		for i, f := range fs {
+			if i > 0 {
+				b = append(b, ", "...)
+			}
+			id := f.ID
+			if len(id) > 12 {
+				id = id[:12] + "…"
+			}
+			b = append(b, id...)
+			b = append(b, ' ')
+			b = AppendQuoted(b, f.Subject)
+		}
+		return string(append(b, ']'))
+	}
+	return fmt.Sprintf("by %s (%s) accepted %s held %s", Quote(rv.By), Quote(rv.Reason), list(rv.Accepted), list(rv.Held))
 }

@@ -13,8 +13,14 @@ import (
 	"webfim/merkle"
 )
 
-// StatementHeader is the first line of every statement of this version.
-const StatementHeader = "webfim-baseline-statement v1"
+// StatementHeader is the first line of every statement this webfim
+// makes (version 2, which covers the baseline's review).
+const StatementHeader = "webfim-baseline-statement v2"
+
+// statementHeaderV1 is the first line of a statement of version 1, which
+// has no review lines. Such statements are still read and verified (see
+// [Statement.V1]); none is made any more.
+const statementHeaderV1 = "webfim-baseline-statement v1"
 
 // timeLayout writes the creation time with all nine fraction digits, so
 // that a time has exactly one spelling.
@@ -40,9 +46,36 @@ type Statement struct {
 	HashAllSHA256 bool
 	Counts        Counts
 	Configs       []string
-	Inventory     TreeHead
+	// Review is what the baseline trusted on a user's word and what it
+	// held out ("deploy finish"); nil when nothing needed review.
+	Review    *Review
+	Inventory TreeHead
+	// V1 marks a statement read in version 1, made before the review was
+	// signed: it has no review lines, and [Compare] does not compare
+	// reviews against it.
+	V1 bool
 	// Roots are ordered by path (byte order), each path once.
 	Roots []RootHead
+}
+
+// Review records the findings a new baseline would have absorbed and
+// that needed review: those accepted (trusted, with the reason given) and
+// those held out of the baseline (they keep alerting against it). It is
+// part of the signed statement, so who accepted what cannot be rewritten
+// without verify noticing.
+type Review struct {
+	By       string            `json:"by,omitempty"`
+	Reason   string            `json:"reason,omitempty"`
+	Accepted []ReviewedFinding `json:"accepted,omitempty"`
+	Held     []ReviewedFinding `json:"held,omitempty"`
+}
+
+// ReviewedFinding names one finding of a [Review].
+type ReviewedFinding struct {
+	ID       string `json:"id"` // its event.id (alert.FindingID)
+	Rule     string `json:"rule"`
+	Severity string `json:"severity"`
+	Subject  string `json:"subject"` // the path, or the configuration item
 }
 
 // Counts are the entry counts of a baseline's metadata.
@@ -93,7 +126,7 @@ func (s *Statement) Root(path string) (RootHead, bool) {
 // MarshalText returns the canonical text of the statement: one field per
 // line, in this order, each line "name value..." ended by "\n":
 //
-//	webfim-baseline-statement v1
+//	webfim-baseline-statement v2
 //	sequence 7
 //	created 2026-11-28T10:11:12.123456789Z
 //	host "web01"
@@ -104,16 +137,24 @@ func (s *Statement) Root(path string) (RootHead, bool) {
 //	hash-all-sha256 false
 //	counts files 3 dirs 2 symlinks 0 others 0 errors 0 unstable 0 bytes 34
 //	config "apache:/etc/apache2/apache2.conf"     (one line per config, in order; none if none)
+//	review "ci" "release 2.3.1"                   (by, reason; only if the baseline has a review)
+//	accepted "ID" "webfim-002" "high" "x.php"     (id, rule, severity, subject; one per accepted finding)
+//	held "ID" "webfim-001" "high" "up/y.php"      (the same, one per finding held out)
 //	inventory 17 <64 hex digits>                  (items, Merkle root of their leaves)
 //	root "/var/www/html" 5 <64 hex digits>        (one line per root, by path; records, Merkle root)
 //
 // The time is UTC with nine fraction digits. Strings are quoted: bytes
 // 0x20-0x7e but '"' and '\' as they are, '\"', '\\', and every other
 // byte as \xHH (lower-case hex), so that raw paths that are not UTF-8
-// have exactly one spelling.
+// have exactly one spelling. A version 1 statement ([Statement.V1]) has
+// the header "webfim-baseline-statement v1" and no review lines.
 func (s *Statement) MarshalText() []byte {
 	b := make([]byte, 0, 512+100*len(s.Roots))
-	b = append(b, StatementHeader...)
+	if s.V1 {
+		b = append(b, statementHeaderV1...)
+	} else {
+		b = append(b, StatementHeader...)
+	}
 	b = append(b, "\nsequence "...)
 	b = strconv.AppendUint(b, s.Sequence, 10)
 	b = append(b, "\ncreated "...)
@@ -136,6 +177,13 @@ func (s *Statement) MarshalText() []byte {
 	for _, c := range s.Configs {
 		b = appendQuotedLine(b, "config", c)
 	}
+	if rv := s.Review; rv != nil && !s.V1 {
+		b = appendQuotedLine(b, "review", rv.By)
+		b = append(b, ' ')
+		b = AppendQuoted(b, rv.Reason)
+		b = appendFindings(b, "accepted", rv.Accepted)
+		b = appendFindings(b, "held", rv.Held)
+	}
 	b = append(b, "\ninventory "...)
 	b = appendHead(b, s.Inventory)
 	for _, r := range s.Roots {
@@ -144,6 +192,17 @@ func (s *Statement) MarshalText() []byte {
 		b = appendHead(b, r.TreeHead)
 	}
 	return append(b, '\n')
+}
+
+func appendFindings(b []byte, name string, fs []ReviewedFinding) []byte {
+	for _, f := range fs {
+		b = appendQuotedLine(b, name, f.ID)
+		for _, v := range []string{f.Rule, f.Severity, f.Subject} {
+			b = append(b, ' ')
+			b = AppendQuoted(b, v)
+		}
+	}
+	return b
 }
 
 type countField struct {
@@ -207,9 +266,13 @@ func ParseStatement(data []byte) (*Statement, error) {
 	lines := strings.Split(string(data[:len(data)-1]), "\n")
 	p := stmtParser{lines: lines}
 	s := &Statement{}
-	if l := p.next(); l != StatementHeader {
+	switch l := p.next(); {
+	case l == StatementHeader:
+	case l == statementHeaderV1:
+		s.V1 = true
+	default:
 		if strings.HasPrefix(l, "webfim-baseline-statement ") {
-			return nil, fmt.Errorf("%w: unknown version %q (this webfim reads %q)", ErrBadStatement, l, StatementHeader)
+			return nil, fmt.Errorf("%w: unknown version %q (this webfim reads v1 and v2)", ErrBadStatement, l)
 		}
 		return nil, fmt.Errorf("%w: line 1: not a webfim baseline statement", ErrBadStatement)
 	}
@@ -246,6 +309,16 @@ func ParseStatement(data []byte) (*Statement, error) {
 	}
 	for p.err == nil && p.peek("config") {
 		s.Configs = append(s.Configs, p.quoted("config"))
+	}
+	if p.err == nil && !s.V1 && p.peek("review") {
+		f := p.quotedList("review", 2)
+		s.Review = &Review{By: f[0], Reason: f[1]}
+		for p.err == nil && p.peek("accepted") {
+			s.Review.Accepted = append(s.Review.Accepted, p.finding("accepted"))
+		}
+		for p.err == nil && p.peek("held") {
+			s.Review.Held = append(s.Review.Held, p.finding("held"))
+		}
 	}
 	if v := p.field("inventory"); p.err == nil {
 		s.Inventory = p.head("inventory", v)
@@ -358,6 +431,36 @@ func (p *stmtParser) quoted(name string) string {
 		p.fail("%s: bad string", name)
 	}
 	return s
+}
+
+// quotedList reads a line of n quoted strings separated by spaces.
+func (p *stmtParser) quotedList(name string, n int) []string {
+	out := make([]string, n)
+	v := p.field(name)
+	for i := 0; p.err == nil && i < n; i++ {
+		if i > 0 {
+			var ok bool
+			if v, ok = strings.CutPrefix(v, " "); !ok {
+				p.fail("%s: want %d quoted strings", name, n)
+				break
+			}
+		}
+		s, rest, err := unquotePrefix(v)
+		if err != nil {
+			p.fail("%s: bad string", name)
+			break
+		}
+		out[i], v = s, rest
+	}
+	if p.err == nil && v != "" {
+		p.fail("%s: want %d quoted strings", name, n)
+	}
+	return out
+}
+
+func (p *stmtParser) finding(name string) ReviewedFinding {
+	f := p.quotedList(name, 4)
+	return ReviewedFinding{ID: f[0], Rule: f[1], Severity: f[2], Subject: f[3]}
 }
 
 func (p *stmtParser) head(name, v string) TreeHead {

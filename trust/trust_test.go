@@ -89,8 +89,12 @@ func sampleStatement() Statement {
 	return Statement{
 		Sequence: 7, Created: time.Date(2026, 11, 28, 10, 11, 12, 123000000, time.UTC), Host: "web01", Label: "v2.3.1",
 		Version: "0.1.0", Sysroot: "/mnt/img \"x\"\\\xff", Full: true,
-		Counts:    Counts{Files: 3, Dirs: 2, Bytes: 34},
-		Configs:   []string{"apache:/etc/apache2/apache2.conf", "/etc/php/8.2/fpm/php.ini"},
+		Counts:  Counts{Files: 3, Dirs: 2, Bytes: 34},
+		Configs: []string{"apache:/etc/apache2/apache2.conf", "/etc/php/8.2/fpm/php.ini"},
+		Review: &Review{By: "ci", Reason: "release \"2.3.1\"",
+			Accepted: []ReviewedFinding{{ID: "0123456789abcdef", Rule: "webfim-002", Severity: "high", Subject: "/srv/a/new.php"}},
+			Held:     []ReviewedFinding{{ID: "fedcba9876543210", Rule: "webfim-001", Severity: "high", Subject: "/srv/a/up/\xff.php"}},
+		},
 		Inventory: TreeHead{Leaves: 2, Root: merkle.LeafHash([]byte("i"))},
 		Roots: []RootHead{
 			{Path: "/srv/a", TreeHead: TreeHead{Leaves: 5, Root: merkle.LeafHash([]byte("a"))}},
@@ -99,10 +103,10 @@ func sampleStatement() Statement {
 	}
 }
 
-func TestStatementText(t *testing.T) {
-	s := sampleStatement()
-	text := s.MarshalText()
-	want := `webfim-baseline-statement v1
+// sampleV1Text is sampleStatement in version 1, as webfim wrote it before
+// reviews were signed: no review lines.
+func sampleV1Text() string {
+	return `webfim-baseline-statement v1
 sequence 7
 created 2026-11-28T10:11:12.123000000Z
 host "web01"
@@ -114,6 +118,83 @@ hash-all-sha256 false
 counts files 3 dirs 2 symlinks 0 others 0 errors 0 unstable 0 bytes 34
 config "apache:/etc/apache2/apache2.conf"
 config "/etc/php/8.2/fpm/php.ini"
+inventory 2 ` + merkle.LeafHash([]byte("i")).String() + `
+root "/srv/a" 5 ` + merkle.LeafHash([]byte("a")).String() + `
+root "/srv/b\x0a" 0 e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
+`
+}
+
+// A version 1 statement (signed before reviews were) still parses, keeps
+// its version and its digest, and is compared without the review.
+func TestStatementV1(t *testing.T) {
+	text := sampleV1Text()
+	st, err := ParseStatement([]byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.V1 || st.Review != nil || string(st.MarshalText()) != text {
+		t.Fatalf("v1 statement: V1 %v review %v, re-encoded:\n%s", st.V1, st.Review, st.MarshalText())
+	}
+	current := sampleStatement() // with a review the v1 statement never signed
+	if mm := Compare(st, &current); len(mm) != 0 {
+		t.Fatalf("v1 reference compared the review: %v", mm)
+	}
+	// The same statement claiming version 2 has no review: that differs.
+	v2 := *st
+	v2.V1 = false
+	mm := Compare(&v2, &current)
+	if len(mm) != 1 || mm[0].Field != "review" || !strings.Contains(mm[0].String(), `signed none, now by "ci"`) {
+		t.Fatalf("v2 without review vs with: %v", mm)
+	}
+	// A v1 text with review lines is not canonical.
+	bad := strings.Replace(text, "inventory", `review "ci" ""`+"\ninventory", 1)
+	if _, err := ParseStatement([]byte(bad)); !errors.Is(err, ErrBadStatement) {
+		t.Fatalf("v1 with a review line: %v", err)
+	}
+}
+
+// Every change to a signed review is a mismatch named "review".
+func TestCompareReview(t *testing.T) {
+	signed := sampleStatement()
+	for name, edit := range map[string]func(*Review){
+		"by":       func(r *Review) { r.By = "mallory" },
+		"reason":   func(r *Review) { r.Reason = "" },
+		"accepted": func(r *Review) { r.Accepted[0].Subject = "/srv/a/shell.php" },
+		"held":     func(r *Review) { r.Held = nil },
+		"moved":    func(r *Review) { r.Accepted = append(r.Accepted, r.Held...); r.Held = nil },
+	} {
+		current := sampleStatement()
+		edit(current.Review)
+		mm := Compare(&signed, &current)
+		if len(mm) != 1 || mm[0].Field != "review" {
+			t.Errorf("%s: mismatches %v", name, mm)
+		}
+	}
+	current := sampleStatement()
+	current.Review = nil
+	if mm := Compare(&signed, &current); len(mm) != 1 || !strings.Contains(mm[0].String(), "now none") {
+		t.Errorf("review dropped: %v", mm)
+	}
+}
+
+func TestStatementText(t *testing.T) {
+	s := sampleStatement()
+	text := s.MarshalText()
+	want := `webfim-baseline-statement v2
+sequence 7
+created 2026-11-28T10:11:12.123000000Z
+host "web01"
+label "v2.3.1"
+version "0.1.0"
+sysroot "/mnt/img \"x\"\\\xff"
+full true
+hash-all-sha256 false
+counts files 3 dirs 2 symlinks 0 others 0 errors 0 unstable 0 bytes 34
+config "apache:/etc/apache2/apache2.conf"
+config "/etc/php/8.2/fpm/php.ini"
+review "ci" "release \"2.3.1\""
+accepted "0123456789abcdef" "webfim-002" "high" "/srv/a/new.php"
+held "fedcba9876543210" "webfim-001" "high" "/srv/a/up/\xff.php"
 inventory 2 ` + merkle.LeafHash([]byte("i")).String() + `
 root "/srv/a" 5 ` + merkle.LeafHash([]byte("a")).String() + `
 root "/srv/b\x0a" 0 e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
@@ -132,7 +213,10 @@ root "/srv/b\x0a" 0 e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852
 		strings.Replace(want, "sequence 7", "sequence 07", 1),
 		strings.Replace(want, `\x0a`, `\x0A`, 1),
 		strings.Replace(want, "full true", "full yes", 1),
-		strings.Replace(want, "v1\n", "v2\n", 1),
+		strings.Replace(want, "v2\n", "v3\n", 1),
+		strings.Replace(want, `held "fedcba9876543210" "webfim-001" "high"`, `held "fedcba9876543210" "webfim-001"  "high"`, 1),
+		strings.Replace(want, `review "ci" "release \"2.3.1\""`, `review "ci"`, 1),
+		strings.Replace(want, "review", "accepted", 1),
 		strings.Replace(want, `root "/srv/a"`, `root "/srv/c"`, 1), // out of order
 		want[:len(want)-1],
 		want[:len(want)/2] + "\n",
@@ -148,6 +232,7 @@ func FuzzParseStatement(f *testing.F) {
 	s := sampleStatement()
 	f.Add(s.MarshalText())
 	f.Add([]byte(StatementHeader + "\n"))
+	f.Add([]byte(sampleV1Text()))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		st, err := ParseStatement(data)
 		if err != nil {

@@ -63,15 +63,13 @@ func baselineCommand() *cli.Command {
 				Name:      "activate",
 				Usage:     "make a baseline the one diff and watch compare against",
 				ArgsUsage: "[flags] ID",
-				Action: func(c *cli.Context) error {
-					return withBaseline(c, func(db *store.DB, m store.Meta) error {
-						if err := db.Activate(m.ID); err != nil {
-							return err
-						}
-						infof(c, "baseline %d%s is active\n", m.ID, labelSuffix(m))
-						return nil
-					})
+				Description: "Under require_signed (webfim.yml), a baseline that diff and watch would refuse as the active one\n" +
+					"(not signed by a trusted key, differing from what was signed, or older than the newest signed\n" +
+					"baseline seen: a replay) is not activated (exit 16) unless --force is given.",
+				Flags: []cli.Flag{
+					&cli.BoolFlag{Name: "force", Usage: "under require_signed, activate a baseline that is not trusted (diff and watch still refuse it)"},
 				},
+				Action: baselineActivate,
 			},
 			{
 				Name:      "delete",
@@ -203,6 +201,36 @@ func baselineCreate(c *cli.Context) error {
 		return heldError("baseline create", m, held)
 	}
 	return nil
+}
+
+// baselineActivate makes a baseline the active one. Under require_signed
+// it first checks the baseline as diff and watch will check the active
+// one: activating one they refuse would only move the failure to them
+// (watch alerts webfim-031 and keeps the last verified baseline), and
+// an attacker's re-baseline is exactly such an activation, so it is
+// refused unless --force says the operator means it.
+func baselineActivate(c *cli.Context) error {
+	return withBaseline(c, func(db *store.DB, m store.Meta) error {
+		ring, required, err := keyRing(c)
+		if err != nil {
+			return err
+		}
+		if required {
+			m.Active = true // checked as the active baseline: a replay is refused too
+			_, terr := trustedBaseline(db, ring, m)
+			switch {
+			case terr != nil && !c.Bool("force"):
+				return fmt.Errorf("not activated: %w; --force activates it anyway", terr)
+			case terr != nil:
+				fmt.Fprintf(c.App.ErrWriter, "webfim: warning: %v; activated anyway (--force): diff refuses it and watch alerts (webfim-031) until it is signed\n", terr)
+			}
+		}
+		if err := db.Activate(m.ID); err != nil {
+			return err
+		}
+		infof(c, "baseline %d%s is active\n", m.ID, labelSuffix(m))
+		return nil
+	})
 }
 
 // createBaseline takes a baseline as "baseline create --no-activate"

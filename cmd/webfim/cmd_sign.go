@@ -216,6 +216,13 @@ func signDigest(c *cli.Context) error {
 	for _, r := range st.Roots {
 		infof(c, "  root %s: %d entries\n", trust.Quote(r.Path), r.Leaves)
 	}
+	// The signer vouches for what the deploy review trusted: say it.
+	if rv := st.Review; rv != nil {
+		infof(c, "  review by %s: %d finding(s) accepted (%s), %d held out\n", trust.Quote(rv.By), len(rv.Accepted), trust.Quote(rv.Reason), len(rv.Held))
+		for _, f := range rv.Accepted {
+			infof(c, "    accepted %s %s %s\n", f.Severity, f.Rule, trust.Quote(f.Subject))
+		}
+	}
 	s, done, err := signer(c)
 	if err != nil {
 		return err

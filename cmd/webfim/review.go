@@ -73,9 +73,10 @@ func (o reviewOpts) review(pol *policy.Policy, ctx policy.Context) *review {
 // review rv, for the command named cmd ("deploy finish", "baseline
 // create"): on a refusal it lists the findings and returns the exit-8
 // error (what follows says how to go on); once taken it warns about
-// --accept arguments that matched nothing, queues the audit events and
-// returns the baseline, and held, the findings it was taken without.
+// --accept arguments that matched nothing and returns the baseline
+// (published with the audit events of what was accepted, see commit), and held, the findings it was taken without.
 func takeReviewed(c *cli.Context, db *store.DB, cmd, label string, rv *review, maxOutbox int, refusedNext string) (m store.Meta, held int, err error) {
+	rv.maxOutbox = maxOutbox
 	m, err = createReviewed(c, db, label, rv.scan())
 	if errors.Is(err, errRefused) {
 		rv.print(c.App.Writer, false)
@@ -88,11 +89,6 @@ func takeReviewed(c *cli.Context, db *store.DB, cmd, label string, rv *review, m
 	}
 	for _, a := range rv.unmatched() {
 		fmt.Fprintf(c.App.ErrWriter, "webfim: warning: --accept %s matches no finding that needed review\n", displayText(a))
-	}
-	if err := rv.audit(db, m, maxOutbox); err != nil {
-		// The baseline stands (its metadata names what was accepted); the
-		// audit events are what failed.
-		fmt.Fprintf(c.App.ErrWriter, "webfim: warning: cannot queue the audit events of the accepted findings: %v\n", err)
 	}
 	return m, len(rv.held()), nil
 }
@@ -119,6 +115,8 @@ type review struct {
 	hold      bool     // take the baseline without the unaccepted ones
 	by        string
 	reason    string
+
+	maxOutbox int // bounds the outbox the audit events are queued in
 
 	pending []pendingFinding
 }
@@ -162,13 +160,20 @@ func (r *review) acceptedID(id string) bool {
 	return false
 }
 
-func (r *review) commit(m *store.Meta) error {
+func (r *review) commit(m *store.Meta, w *store.BaselineWriter) error {
 	if r.unaccepted() > 0 && !r.hold {
 		return errRefused
 	}
 	if len(r.pending) == 0 {
 		return nil
 	}
+	// The audit events are published with the baseline, in one
+	// transaction: a kill in between cannot lose them.
+	audits, err := r.audit(*m)
+	if err != nil {
+		return err
+	}
+	w.EnqueueOnCommit(r.maxOutbox, audits...)
 	rv := &store.Review{By: r.by}
 	for _, p := range r.pending {
 		f := store.ReviewedFinding{ID: p.id, Rule: p.Verdict.RuleID, Severity: p.Verdict.Severity.String(), Subject: subject(p.Finding)}
@@ -231,9 +236,9 @@ func (r *review) print(w io.Writer, taken bool) {
 	}
 }
 
-// audit queues the ECS audit event of every accepted finding in the
-// outbox, for the outputs of "webfim watch".
-func (r *review) audit(db *store.DB, m store.Meta, max int) error {
+// audit returns the ECS audit event of every accepted finding of the
+// baseline m, for the outbox (the outputs of "webfim watch").
+func (r *review) audit(m store.Meta) ([]store.OutboxEntry, error) {
 	env := alert.DefaultEnv(version)
 	env.RootNames = r.pol.RootNames()
 	env.BaselineID, env.BaselineLabel, env.Now = m.ID, m.Label, time.Now()
@@ -245,15 +250,11 @@ func (r *review) audit(db *store.DB, m store.Meta, max int) error {
 		d := alert.FindingAccepted(p.Finding, r.by, r.reason, env)
 		b, err := d.Encode()
 		if err != nil {
-			return err
+			return nil, err
 		}
 		entries = append(entries, store.OutboxEntry{ID: d.ID(), Doc: b})
 	}
-	if len(entries) == 0 {
-		return nil
-	}
-	_, err := db.Enqueue(max, entries...)
-	return err
+	return entries, nil
 }
 
 // subject names what a finding is about: the file's path, or the

@@ -336,6 +336,7 @@ func metaOfStatement(st *trust.Statement) store.Meta {
 		Full: st.Full, HashAllSHA256: st.HashAllSHA256, Sysroot: st.Sysroot,
 		Files: st.Counts.Files, Dirs: st.Counts.Dirs, Symlinks: st.Counts.Symlinks, Others: st.Counts.Others,
 		Errors: st.Counts.Errors, Unstable: st.Counts.Unstable, Bytes: st.Counts.Bytes,
+		Review: st.Review, StatementV1: st.V1,
 	}
 	for _, r := range st.Roots {
 		m.Roots = append(m.Roots, r.Path)
