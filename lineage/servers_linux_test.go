@@ -36,14 +36,17 @@ func startDetector(t *testing.T) (*proc.Monitor, <-chan Finding) {
 	return mon, ch
 }
 
-// awaitFinding waits for a finding whose process has this name; the
-// findings read meanwhile are kept in seen for later calls.
-func awaitFinding(t *testing.T, mon *proc.Monitor, ch <-chan Finding, seen *[]Finding, name string) Finding {
+// awaitFinding waits for a finding whose process has this name below the
+// server whose main process is server (itself or one of its children:
+// other packages' tests run their own servers at the same time, and the
+// detector sees the whole machine); the findings read meanwhile are kept
+// in seen for later calls.
+func awaitFinding(t *testing.T, mon *proc.Monitor, ch <-chan Finding, seen *[]Finding, name string, server int) Finding {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		for _, f := range *seen {
-			if f.Process.Name() == name {
+			if f.Process.Name() == name && f.Server != nil && (int(f.Server.PID) == server || int(f.Server.PPID) == server) {
 				return f
 			}
 		}
@@ -75,7 +78,7 @@ func TestApacheWebShellLineage(t *testing.T) {
 		t.Fatalf("whoami through the shell: %q", out)
 	}
 	var seen []Finding
-	f := awaitFinding(t, mon, ch, &seen, "whoami")
+	f := awaitFinding(t, mon, ch, &seen, "whoami", a.PID)
 	t.Logf("finding: %s (server %s, depth %d)", f, f.Kind, f.Depth)
 	if f.Server.Name() != "apache2" || f.Kind != KindWebServer || f.Tool != KindRecon || f.Depth != 2 {
 		t.Errorf("finding %s: server %s kind %q tool %q depth %d", f, f.Server.Name(), f.Kind, f.Tool, f.Depth)
@@ -86,7 +89,7 @@ func TestApacheWebShellLineage(t *testing.T) {
 	if len(f.Chain) != 3 || f.Chain[1].Comm != "sh" || f.Process.UID != 33 {
 		t.Errorf("chain %s (process uid %d), want apache2 -> sh -> whoami as uid 33", f, f.Process.UID)
 	}
-	if sh := awaitFinding(t, mon, ch, &seen, "dash"); sh.Depth != 1 || !strings.Contains(sh.Process.CommandLine(), "whoami") {
+	if sh := awaitFinding(t, mon, ch, &seen, "dash", a.PID); sh.Depth != 1 || !strings.Contains(sh.Process.CommandLine(), "whoami") {
 		t.Errorf("the shell itself: %s %q", sh, sh.Process.CommandLine())
 	}
 }
@@ -100,7 +103,7 @@ func TestPostgresCopyToProgramLineage(t *testing.T) {
 		t.Fatalf("COPY TO PROGRAM: %v: %s", err, out)
 	}
 	var seen []Finding
-	f := awaitFinding(t, mon, ch, &seen, "id")
+	f := awaitFinding(t, mon, ch, &seen, "id", pg.PID)
 	t.Logf("finding: %s (server %s, depth %d)", f, f.Kind, f.Depth)
 	if f.Server.Name() != "postgres" || f.Kind != KindDatabase || f.Depth != 2 || len(f.Chain) != 3 || f.Chain[1].Comm != "sh" {
 		t.Errorf("finding %s: server %s kind %q depth %d", f, f.Server.Name(), f.Kind, f.Depth)
