@@ -250,10 +250,7 @@ func (t *Tree) NoteLink(root, rel string) {
 	t.mu.Lock()
 	t.nextLinks = append(t.nextLinks, [2]string{root, rel})
 	t.mu.Unlock()
-	select {
-	case t.sourcesWake <- struct{}{}:
-	default:
-	}
+	t.wakeSources()
 }
 
 // applyLinks notes the links handed over by NoteLink.

@@ -363,6 +363,12 @@ func (t *Tree) SetConfigSources(s serverconf.Sources) {
 	t.mu.Lock()
 	t.nextSources = &s
 	t.mu.Unlock()
+	t.wakeSources()
+}
+
+// wakeSources has Run apply what SetConfigSources and NoteLink handed
+// over; a wake already pending covers this one.
+func (t *Tree) wakeSources() {
 	select {
 	case t.sourcesWake <- struct{}{}:
 	default:
